@@ -24,8 +24,8 @@ from dybench.counterfactual import CounterfactualError, Lexicon, load_lexicon, r
 from dybench.fileio import FolderBusy, atomic_path, exclusive, remove_stale_temps, sha256_file, write_json_atomic
 from dybench.pairs import FORMAT, MANIFEST, PAIRS_JSONL, PAIRS_PARQUET, VIDEOS, write_items
 from dybench.records import Annotation, Item, Transform
-from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 from dybench.transforms import render_counterfactuals
+from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 
 STAMPS = ".dybench/renders"
 
@@ -204,10 +204,20 @@ def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[
         source_id=ann.id,
     )
     return (
-        Item(item_id=f"{pair_id}:original", branch="original", video=original_video_path(ann.video),
-             answer=ann.answer, **common),  # fmt: skip
-        Item(item_id=f"{pair_id}:counterfactual", branch="counterfactual", video=cf_video_path(ann.video, transform),
-             answer=cf_answer, **common),  # fmt: skip
+        Item(
+            item_id=f"{pair_id}:original",
+            branch="original",
+            video=original_video_path(ann.video),
+            answer=ann.answer,
+            **common,
+        ),  # fmt: skip
+        Item(
+            item_id=f"{pair_id}:counterfactual",
+            branch="counterfactual",
+            video=cf_video_path(ann.video, transform),
+            answer=cf_answer,
+            **common,
+        ),  # fmt: skip
     )
 
 
@@ -375,9 +385,15 @@ def _write_manifest(
             "errors": len(report.errors),
         },
         "videos": {
-            video: {"fps": info.fps, "frames": info.frame_count, "width": info.width, "height": info.height,
-                    "rotation": info.rotation, "variable_frame_rate": info.variable_frame_rate,
-                    "audio_dropped": info.has_audio}  # fmt: skip
+            video: {
+                "fps": info.fps,
+                "frames": info.frame_count,
+                "width": info.width,
+                "height": info.height,
+                "rotation": info.rotation,
+                "variable_frame_rate": info.variable_frame_rate,
+                "audio_dropped": info.has_audio,
+            }  # fmt: skip
             for video, info in sorted(infos.items())
         },
         "files": files,

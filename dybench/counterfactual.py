@@ -166,7 +166,9 @@ def _by_lexicon(annotation: Annotation, lex: Lexicon) -> str | None:
         if swaps == 1:
             return "no" if annotation.answer == "yes" else "yes"
         if swaps > 1:
-            raise _NoMatch(f"the question {annotation.question!r} has {swaps} words that change, so a yes/no flip is ambiguous")
+            raise _NoMatch(
+                f"the question {annotation.question!r} has {swaps} words that change, so a yes/no flip is ambiguous"
+            )
         return annotation.answer if keeps else None
     mapped, swaps, keeps = lex.map(annotation.answer_text())
     if not swaps:

@@ -10,28 +10,23 @@ import sys
 import time
 from pathlib import Path
 
+import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
+from videos import make_frames, with_rotation, write_clip
 
 from dybench.build import BuildError, build_pairs, read_manifest
 from dybench.cli import app
 from dybench.fileio import sha256_file
 from dybench.pairs import load_items
-from dybench.video import EncoderSettings, probe, read_frames, write_video
+from dybench.video import EncoderSettings, probe, read_frames
 
 
 def clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), seed: int = 0, **kw) -> Path:
     """A small clip with a moving bright square, so mirror and reversal are visible."""
-    w, h = size
-    rng = np.random.default_rng(seed)
-    video = rng.integers(0, 60, size=(frames, h, w, 3), dtype=np.uint8)
-    for t in range(frames):
-        x = (t * 3) % (w - 6)
-        video[t, 4:10, x : x + 6] = (250, 30 * seed % 255, 40)
-    write_video(path, video, fps=kw.pop("fps", 8), settings=kw.pop("settings", EncoderSettings(lossless=True)))
-    return path
+    return write_clip(path, make_frames(frames, size[1], size[0], seed=seed), **kw)
 
 
 def record(id, video, **kw):
@@ -54,12 +49,30 @@ def src(tmp_path_factory) -> Path:
         src,
         [
             record("move", "a.mp4"),
-            record("colour", "a.mp4", question="What colour is the square?", options=["red", "blue"],
-                   answer="A", category="static"),  # fmt: skip
-            record("grow", "sub/b.mp4", question="Is the square growing or shrinking?",
-                   options=["shrinking", "growing"], answer="B", category="reversible_dynamics"),  # fmt: skip
-            record("side", "sub/b.mp4", question="Is the square to the left of the frame's centre?",
-                   options=[], answer="yes", category="spatial"),  # fmt: skip
+            record(
+                "colour",
+                "a.mp4",
+                question="What colour is the square?",
+                options=["red", "blue"],
+                answer="A",
+                category="static",
+            ),  # fmt: skip
+            record(
+                "grow",
+                "sub/b.mp4",
+                question="Is the square growing or shrinking?",
+                options=["shrinking", "growing"],
+                answer="B",
+                category="reversible_dynamics",
+            ),  # fmt: skip
+            record(
+                "side",
+                "sub/b.mp4",
+                question="Is the square to the left of the frame's centre?",
+                options=[],
+                answer="yes",
+                category="spatial",
+            ),  # fmt: skip
         ],
     )
     return src
@@ -143,11 +156,11 @@ def bad_src(tmp_path_factory) -> Path:
     clip(src / "good.mp4", seed=3)
     (src / "corrupt.mp4").write_bytes(os.urandom(4096))
     (src / "notes.mp4").write_text("this is not a video\n")
-    whole = clip(src / "whole.mp4", frames=30, size=(64, 48), settings=EncoderSettings()).read_bytes()
+    whole = clip(src / "whole.mp4", frames=30, size=(64, 48), lossless=False).read_bytes()
     (src / "truncated.mp4").write_bytes(whole[: len(whole) // 3])
     (src / "whole.mp4").unlink()
     _zero_frame_video(src / "empty.mp4")
-    clip(src / "odd.mp4", size=(33, 25), settings=EncoderSettings(pix_fmt="yuv444p", lossless=True))
+    clip(src / "odd.mp4", size=(33, 25), pix_fmt="yuv444p")
     rows = [record(name, f"{name}.mp4") for name in ("good", "corrupt", "notes", "truncated", "empty", "odd")]
     rows += [
         record("missing", "missing.mp4"),
@@ -163,8 +176,6 @@ def bad_src(tmp_path_factory) -> Path:
 
 
 def _zero_frame_video(path: Path) -> None:
-    import av
-
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=8)
         stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
@@ -237,7 +248,7 @@ def test_killed_build_resumes_identical(tmp_path):
     src.mkdir()
     rows = []
     for k in range(6):
-        clip(src / f"c{k}.mp4", seed=k, frames=24, size=(96, 64), settings=EncoderSettings())
+        clip(src / f"c{k}.mp4", seed=k, frames=24, size=(96, 64), lossless=False)
         rows.append(record(f"q{k}", f"c{k}.mp4"))
     write_annotations(src, rows)
     reference = tmp_path / "reference"
@@ -260,3 +271,29 @@ def test_killed_build_resumes_identical(tmp_path):
         k: v for k, v in expected.items() if not k.startswith(".dybench")
     }
     assert not [k for k in got if ".tmp" in k]
+
+
+def test_vfr_rotation_and_audio_are_handled_and_recorded(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    frames = make_frames(8, 24, 32)
+    write_clip(src / "vfr.mp4", frames, pts_ms=[0, 100, 150, 300, 350, 500, 600, 620])
+    write_clip(src / "sound.mp4", frames, audio=True)
+    with_rotation(write_clip(tmp_path / "plain.mp4", frames), src / "rotated.mp4", 90)
+    write_annotations(src, [record(n, f"{n}.mp4") for n in ("vfr", "sound", "rotated")])
+    report = build_pairs(src, tmp_path / "out", lossless=True)
+    assert report.ok, report.errors
+    assert any("vfr.mp4: variable frame rate" in w for w in report.warnings)
+    assert any("audio" in w for w in report.warnings)
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["videos"]["sound.mp4"]["audio_dropped"] is True
+    assert manifest["videos"]["vfr.mp4"]["variable_frame_rate"] is True
+    assert manifest["videos"]["vfr.mp4"]["frames"] == 8 == probe(tmp_path / "out/videos/reverse/vfr.mp4").frame_count
+    # the rotated clip's renders are upright: its displayed size, and the mirror of what a reader sees
+    upright = read_frames(src / "rotated.mp4")
+    assert upright.shape[1:3] == (32, 24)
+    rendered = probe(tmp_path / "out/videos/hflip/rotated.mp4")
+    assert (rendered.width, rendered.height, rendered.rotation) == (24, 32, 0)
+    np.testing.assert_array_equal(read_frames(tmp_path / "out/videos/hflip/rotated.mp4"), upright[:, :, ::-1])
+    with av.open(str(tmp_path / "out/videos/reverse/sound.mp4")) as container:
+        assert not container.streams.audio

@@ -1,0 +1,368 @@
+"""One model run read from an lmms-eval results JSON: parsing, validation, the `RunRow` record.
+
+An lmms-eval 0.7 results file (``<output_path>/<model>/<date>_results.json``) holds ``results``
+(``{task: {"<metric>,<filter>": value, "<metric>_stderr,<filter>": ..., "alias": ...}}``), ``configs``,
+``versions``, ``n-samples``, ``higher_is_better``, ``config`` (``model``, ``model_args``, seeds,
+``limit``...), ``git_hash``, ``date`` (``%Y%m%d_%H%M%S``), ``model_name`` and ``lmms_eval_version``.
+The same checks guard the results folder and uploads; nothing read here is ever executed or used as a
+path, only parsed as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from dybench.results._columns import Column, is_fraction_metric, is_known_task
+
+#: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
+MAX_RESULTS_BYTES = 4 * 1024 * 1024
+#: Deepest JSON nesting accepted (lmms-eval writes about 6 levels).
+MAX_DEPTH = 32
+_MAX_ISSUES = 8
+_MAX_TEXT = 300
+
+Origin = Literal["local", "uploaded"]
+
+#: ``config`` entries a run's detail view shows (the run's settings that change its numbers).
+CONFIG_KEYS = (
+    "model",
+    "model_args",
+    "model_backend",
+    "batch_size",
+    "device",
+    "limit",
+    "offset",
+    "gen_kwargs",
+    "bootstrap_iters",
+    "random_seed",
+    "numpy_seed",
+    "torch_seed",
+)
+
+
+class ResultsError(ValueError):
+    """A results file was refused; the message names the file, each bad field and how to fix it."""
+
+    def __init__(self, name: str, issues: list[str]):
+        self.name = name
+        self.issues = issues
+        shown = issues[:_MAX_ISSUES]
+        more = f"\n  - ... and {len(issues) - len(shown)} more" if len(issues) > len(shown) else ""
+        super().__init__(f"{name}: not a valid lmms-eval results file:\n  - " + "\n  - ".join(shown) + more)
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric of one task in one run, with its uncertainty when the file gives one."""
+
+    task: str
+    metric: str
+    value: float
+    """A fraction in [0, 1]."""
+    ci_low: float | None = None
+    """Lower confidence bound written by the task (``<metric>_ci_low``), if any."""
+    ci_high: float | None = None
+    stderr: float | None = None
+    """lmms-eval's standard error (``<metric>_stderr``), if it is a number."""
+
+    def interval(self) -> tuple[float, float] | None:
+        """The task's own confidence interval, else a normal 95% interval from the stderr, else None."""
+        if self.ci_low is not None and self.ci_high is not None:
+            return self.ci_low, self.ci_high
+        if self.stderr is not None:
+            half = 1.96 * self.stderr
+            return max(0.0, self.value - half), min(1.0, self.value + half)
+        return None
+
+
+@dataclass(frozen=True)
+class RunRow:
+    """One model run: one lmms-eval results file, one leaderboard row."""
+
+    run_id: str
+    """First 16 hex digits of the content hash: stable, never derived from a file name."""
+    content_hash: str
+    """sha256 of the file's canonical JSON; equal content means the same run (duplicates)."""
+    path: str
+    """Where the file lives, relative to the results folder (POSIX separators)."""
+    origin: Origin
+    """'uploaded' for files stored by the submission tab, 'local' for files placed in the folder."""
+    model: str
+    """Display name: the checkpoint's ``model_name``, else the model class plus its arguments."""
+    model_class: str
+    """lmms-eval model name (``config.model``), e.g. ``qwen2_5_vl`` or ``dybench_constant``."""
+    model_args: str
+    date: str
+    """The run's date as lmms-eval wrote it (``%Y%m%d_%H%M%S``, local time of the run)."""
+    lmms_eval_version: str | None = None
+    git_hash: str | None = None
+    dybench_version: str | None = None
+    task_versions: dict[str, str] = field(default_factory=dict)
+    n_samples: dict[str, int] = field(default_factory=dict)
+    """Documents evaluated per task (lmms-eval's ``n-samples.effective``)."""
+    config: dict[str, str] = field(default_factory=dict)
+    """The settings in `CONFIG_KEYS`, as text."""
+    scores: tuple[Score, ...] = ()
+
+    def score(self, column: Column) -> Score | None:
+        """This run's score for a column, from the first of the column's sources it has."""
+        for task, metric in column.sources:
+            for s in self.scores:
+                if s.task == task and s.metric == metric:
+                    return s
+        return None
+
+    def value(self, column: Column) -> float | None:
+        s = self.score(column)
+        return None if s is None else s.value
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.task for s in self.scores))
+
+    @property
+    def display_date(self) -> str:
+        """``YYYY-MM-DD HH:MM`` when the date parses, else the date as written."""
+        try:
+            return datetime.strptime(self.date, "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M")
+        except ValueError:
+            return self.date
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> RunRow:
+        d = json.loads(text)
+        d["scores"] = tuple(Score(**s) for s in d["scores"])
+        return cls(**d)
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def parse_results_json(data: bytes, *, name: str) -> dict[str, Any]:
+    """Bytes of a results file -> its JSON object; refuses oversize, non-UTF-8, bad or deep JSON."""
+    if (issue := size_issue(len(data))) is not None:
+        raise ResultsError(name, [issue])
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ResultsError(name, [f"not UTF-8 text (byte {e.start}); upload the JSON file lmms-eval wrote"]) from None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ResultsError(name, [f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"]) from None
+    except RecursionError:
+        raise ResultsError(name, [f"JSON nested deeper than {MAX_DEPTH} levels"]) from None
+    if not isinstance(obj, dict):
+        raise ResultsError(name, [f"the top level is a JSON {_json_type(obj)}; an lmms-eval results file is an object"])
+    if _depth(obj) > MAX_DEPTH:
+        raise ResultsError(name, [f"JSON nested deeper than {MAX_DEPTH} levels"])
+    return obj
+
+
+def size_issue(n_bytes: int) -> str | None:
+    """Why a file of this size is refused, or None."""
+    if n_bytes <= MAX_RESULTS_BYTES:
+        return None
+    return f"file is {n_bytes:,} bytes; the limit is {MAX_RESULTS_BYTES:,} (send *_results.json, not samples)"
+
+
+def validate_results(obj: dict[str, Any], *, name: str, allow_unknown_tasks: bool = False) -> None:
+    """Check a parsed results file against the schema; raise `ResultsError` listing every problem.
+
+    Required: ``results`` (an object of tasks), ``config.model`` (text) and ``date``. Every number of
+    dybench's tasks must be finite; accuracies, consistencies and CI bounds must lie in [0, 1]; stderrs
+    must be >= 0 (or lmms-eval's "N/A"). At least one task must be one dybench knows; other tasks are refused
+    unless ``allow_unknown_tasks`` (files an owner placed in the results folder may hold extra tasks).
+    """
+    issues: list[str] = []
+    results = obj.get("results")
+    if not isinstance(results, dict):
+        issues.append("`results` is missing or not an object; pass the *_results.json file lmms-eval wrote")
+        results = {}
+    config = obj.get("config")
+    if not isinstance(config, dict):
+        issues.append("`config` is missing or not an object (lmms-eval writes the model and its arguments there)")
+        config = {}
+    elif not isinstance(config.get("model"), str) or not config["model"].strip():
+        issues.append("`config.model` is missing or not text")
+    elif isinstance(config.get("model_args"), (list, int, float, bool)):
+        issues.append("`config.model_args` must be text or an object")
+    if not isinstance(obj.get("date"), (str, int, float)) or isinstance(obj.get("date"), bool):
+        issues.append("`date` is missing (lmms-eval writes it as YYYYMMDD_HHMMSS)")
+    for key in ("model_name", "lmms_eval_version", "git_hash", "dybench_version"):
+        if obj.get(key) is not None and not isinstance(obj[key], str):
+            issues.append(f"`{key}` must be text, got a JSON {_json_type(obj[key])}")
+    for key in ("versions", "n-samples", "configs", "higher_is_better"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            issues.append(f"`{key}` must be an object, got a JSON {_json_type(obj[key])}")
+
+    known = [t for t in results if is_known_task(t)]
+    unknown = [t for t in results if not is_known_task(t)]
+    if results and not known:
+        issues.append(
+            f"no dybench task in `results` (found {', '.join(map(repr, list(results)[:5]))}); "
+            "the leaderboard reads dybench_pair, timeblind, dyb_videomme, dyb_mvbench and dyb_tempcompass"
+        )
+    elif not results and isinstance(obj.get("results"), dict):
+        issues.append("`results` is empty: the evaluation produced no scores (lmms-eval exits 0 even then)")
+    if unknown and not allow_unknown_tasks and known:
+        issues.append(f"unknown task(s) {', '.join(map(repr, unknown[:5]))}: remove them from `results`")
+    for task in known:
+        issues.extend(_task_issues(task, results[task]))
+    if issues:
+        raise ResultsError(name, issues)
+
+
+def run_from_results(obj: dict[str, Any], *, path: str, origin: Origin) -> RunRow:
+    """Build the `RunRow` of a validated results file (call `validate_results` first)."""
+    config = obj["config"]
+    model_class = config["model"].strip()
+    model_args = _args_text(config.get("model_args"))
+    model_name = (obj.get("model_name") or "").strip()
+    if model_name in ("", model_class):  # no checkpoint name: the arguments tell runs apart (baselines)
+        model = f"{model_class} ({model_args})" if model_args else model_class
+    else:
+        model = model_name
+    versions = obj.get("versions") or {}
+    n_samples = obj.get("n-samples") or {}
+    return RunRow(
+        run_id=(h := content_hash(obj))[:16],
+        content_hash=h,
+        path=path,
+        origin=origin,
+        model=_clip(model),
+        model_class=_clip(model_class),
+        model_args=_clip(model_args),
+        date=_clip(str(obj["date"])),
+        lmms_eval_version=_clip_opt(obj.get("lmms_eval_version")),
+        git_hash=_clip_opt(obj.get("git_hash")),
+        dybench_version=_clip_opt(obj.get("dybench_version")),
+        task_versions={_clip(t): _clip(str(v)) for t, v in versions.items() if is_known_task(t) and v is not None},
+        n_samples={
+            _clip(t): n["effective"]
+            for t, n in n_samples.items()
+            if is_known_task(t) and isinstance(n, dict) and _is_int(n.get("effective"))
+        },
+        config={k: _clip(_args_text(config[k])) for k in CONFIG_KEYS if config.get(k) not in (None, "", [])},
+        scores=tuple(
+            s for task, values in obj["results"].items() if is_known_task(task) for s in _scores(task, values)
+        ),
+    )
+
+
+def content_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON (sorted keys, no spaces): re-indented copies hash the same."""
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _task_issues(task: str, values: Any) -> list[str]:
+    where = f"results.{task}"
+    if not isinstance(values, dict):
+        return [f"`{where}` must be an object of metrics, got a JSON {_json_type(values)}"]
+    issues = []
+    for key, v in values.items():
+        metric = key.split(",", 1)[0]
+        if isinstance(v, bool):
+            issues.append(f"`{where}.{key}` is true/false; a metric is a number")
+        elif isinstance(v, (int, float)):
+            if not math.isfinite(v):
+                issues.append(f"`{where}.{key}` is {v}; every score must be a finite number")
+            elif "_stderr" in metric and v < 0:
+                issues.append(f"`{where}.{key}` = {v} is negative; a standard error is >= 0")
+            elif is_fraction_metric(metric) and not 0.0 <= v <= 1.0:
+                hint = f" (write {v / 100:g}, not {v:g})" if 1.0 < v <= 100.0 else ""
+                issues.append(f"`{where}.{key}` = {v:g} is outside [0, 1]; dybench metrics are fractions{hint}")
+        elif is_fraction_metric(metric):
+            issues.append(f"`{where}.{key}` must be a number in [0, 1], got a JSON {_json_type(v)}")
+    return issues
+
+
+def _scores(task: str, values: dict[str, Any]) -> list[Score]:
+    """Every fraction metric of one task (CI bounds and stderrs folded into their metric's `Score`)."""
+    by_metric: dict[str, float] = {}
+    stderr: dict[str, float] = {}
+    for key, v in values.items():
+        if "," not in key or isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        metric, filt = key.split(",", 1)
+        if filt != "none" and f"{metric},none" in values:
+            continue  # the unfiltered value wins
+        if metric.endswith("_stderr"):
+            stderr[metric.removesuffix("_stderr")] = float(v)
+        elif is_fraction_metric(metric):
+            by_metric.setdefault(metric, float(v))
+    bounds = {m for m in by_metric if m.endswith(("_ci_low", "_ci_high"))}
+    return [
+        Score(
+            task=_clip(task),
+            metric=_clip(m),
+            value=v,
+            ci_low=by_metric.get(f"{m}_ci_low"),
+            ci_high=by_metric.get(f"{m}_ci_high"),
+            stderr=stderr.get(m),
+        )
+        for m, v in sorted(by_metric.items())
+        if m not in bounds
+    ]
+
+
+def _args_text(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v.strip()
+    if isinstance(v, dict):
+        return ",".join(f"{k}={x}" for k, x in v.items())
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _clip(s: str) -> str:
+    """Drop control characters and cap the length of text shown in the page."""
+    s = "".join(ch for ch in s if ch.isprintable())
+    return s if len(s) <= _MAX_TEXT else s[: _MAX_TEXT - 1] + "…"
+
+
+def _clip_opt(v: Any) -> str | None:
+    return None if v is None else _clip(str(v))
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _json_type(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {
+        bool: "boolean",
+        int: "number",
+        float: "number",
+        str: "string",
+        list: "array",
+        dict: "object",
+    }.get(type(v), type(v).__name__)
+
+
+def _depth(v: Any) -> int:
+    """Nesting depth, iteratively (no recursion limit to hit)."""
+    deepest, stack = 0, [(v, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        if d > MAX_DEPTH:
+            return d
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
