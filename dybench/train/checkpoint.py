@@ -1,0 +1,102 @@
+"""Checkpoints: a loadable model plus everything needed to resume exactly, written atomically.
+
+Layout of ``<output_dir>``::
+
+    config.yaml                   the resolved TrainConfig
+    metrics.jsonl                 one row per optimiser step
+    checkpoints/step-000050/
+        model/                    save_pretrained weights + processor (evaluable as is)
+        state/                    accelerate's save_state: optimiser, scheduler, RNG, data cursor
+        trainer_state.json        {"step": 50}
+    model/                        the final model (save_pretrained + processor)
+
+A checkpoint is built in ``checkpoints/.step-N.tmp`` and renamed into place when complete, so any
+``step-*`` folder is whole; a kill mid-save leaves only the temporary folder, which the next save removes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from dybench.fileio import atomic_path, write_json_atomic
+
+CHECKPOINTS = "checkpoints"
+FINAL_MODEL = "model"
+METRICS = "metrics.jsonl"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint folder, or None."""
+    folder = Path(output_dir) / CHECKPOINTS
+    if not folder.is_dir():
+        return None
+    steps = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _STEP_DIR.match(p.name)) and p.is_dir()]
+    return max(steps)[1] if steps else None
+
+
+def save_model(accelerator, policy, processor, out: Path) -> None:
+    """``save_pretrained`` the (unwrapped, gathered) policy and its processor into ``out``, atomically."""
+    state_dict = accelerator.get_state_dict(policy)  # gathers ZeRO-3 / FSDP shards onto the main process
+    tmp = out.with_name(f".{out.name}.tmp")
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        accelerator.unwrap_model(policy).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    accelerator.wait_for_everyone()
+
+
+def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, processor, *, keep: int) -> Path:
+    """Write ``checkpoints/step-<step>`` (model, resumable state) and keep only the newest ``keep``."""
+    folder = Path(output_dir) / CHECKPOINTS
+    final = folder / f"step-{step:06d}"
+    tmp = folder / f".step-{step:06d}.tmp"
+    if accelerator.is_main_process:
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+    accelerator.wait_for_everyone()
+    accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+    save_model(accelerator, policy, processor, tmp / "model")
+    if accelerator.is_main_process:
+        write_json_atomic(tmp / "trainer_state.json", {"step": step})
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        done = sorted(p for p in folder.iterdir() if _STEP_DIR.match(p.name))
+        for old in done[: max(len(done) - keep, 0)]:
+            shutil.rmtree(old, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return final
+
+
+def load_checkpoint(accelerator, checkpoint: Path) -> int:
+    """Restore model, optimiser, scheduler, RNG and data cursor; return the step it was taken at."""
+    accelerator.load_state(str(checkpoint / "state"))
+    return int(json.loads((checkpoint / "trainer_state.json").read_text())["step"])
+
+
+def truncate_metrics(output_dir: str | Path, step: int) -> None:
+    """Drop metric rows after ``step`` (written by a run that died after its last checkpoint)."""
+    path = Path(output_dir) / METRICS
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:  # a line cut short by the kill
+            continue
+        if row.get("step", 0) <= step:
+            kept.append(line + "\n")
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(kept), encoding="utf-8")
+
+
+def append_metrics(output_dir: str | Path, row: dict) -> None:
+    with open(Path(output_dir) / METRICS, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(row) + "\n")

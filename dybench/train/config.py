@@ -1,0 +1,234 @@
+"""The trainer's configuration: one typed record, read from YAML and ``key=value`` overrides.
+
+Defaults are the CDPO paper's released settings where it has one (RESEARCH.md); the values it does not
+give are dybench's own choices and say so in their docstrings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Literal, get_args
+
+import yaml
+
+Method = Literal["grpo", "crpo", "bias", "cdpo"]
+METHODS: tuple[Method, ...] = get_args(Method)
+
+#: VideoThinker-R1's training instruction (RESEARCH.md): think in <think>, answer letters in <answer>.
+DEFAULT_INSTRUCTION = (
+    "Output the thinking process in <think> </think> and the final answer (the option letter, or several "
+    "letters separated by commas if more than one is correct; yes or no for a yes/no question) "
+    "in <answer> </answer> tags."
+)
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; saved next to the checkpoints as ``config.yaml``."""
+
+    method: Method = "grpo"
+    """grpo: plain GRPO. crpo: both branches of a pair in one step, plus the CRR reward. bias: GRPO with
+    no KL on the shortcut subset (CDPO stage 1). cdpo: GRPO repelled from a frozen bias model."""
+    model: str = ""
+    """Policy checkpoint folder (``save_pretrained`` format) or hub id already in the local cache."""
+    data: str = ""
+    """A pairs dataset folder (Contract 2) or a Video-R1-style QA json file (Contract 4)."""
+    output_dir: str = ""
+    """Where checkpoints, ``metrics.jsonl``, ``config.yaml`` and the final model go."""
+    bias_model: str | None = None
+    """cdpo only: the frozen bias model (the output of ``dybench train bias``)."""
+    video_root: str | None = None
+    """Folder the Video-R1 json's ``path`` entries are relative to (default: the json's folder)."""
+    categories: list[str] = field(default_factory=list)
+    """Pairs data only: keep these categories (e.g. the shortcut subset for ``train bias``); empty = all."""
+    seed: int = 0
+
+    # --- steps and batches ---
+    max_steps: int = 500
+    """Optimiser steps (one generation batch serves ``ppo_epochs`` of them)."""
+    prompts_per_step: int = 1
+    """Prompts per process per generation batch; for crpo, pairs (each pair is two prompts)."""
+    num_generations: int = 8
+    """G: completions sampled per prompt (each branch of a CRPO pair is its own group of G)."""
+    ppo_epochs: int = 1
+    """Optimiser steps per generation batch. Above 1 the old-policy log-probs are the sampling policy's
+    own (computed once before the first update), so the clip can bind."""
+    micro_batch_size: int = 4
+    """Rows per forward/backward pass; gradients are accumulated over the generation batch."""
+
+    # --- rollout ---
+    rollout_engine: Literal["hf", "vllm"] = "hf"
+    max_new_tokens: int = 768
+    temperature: float = 1.0
+    top_p: float = 1.0
+    vllm_gpu_memory_utilization: float = 0.3
+
+    # --- video, as in evaluation ---
+    num_frames: int | None = 16
+    """Frames sampled uniformly per video (rounded down to an even count: Qwen's temporal patch is 2)."""
+    fps: float | None = None
+    """Sample by frame rate instead of a fixed count (then ``num_frames`` is the cap)."""
+    max_pixels: int = 128 * 28 * 28
+    """Pixel budget per frame (VideoThinker: about 128x28x28)."""
+    min_pixels: int = 16 * 28 * 28
+    instruction: str = DEFAULT_INSTRUCTION
+    """Appended to every question, after the options."""
+
+    # --- rewards ---
+    accuracy_weight: float = 1.0
+    format_weight: float = 1.0
+    crr_weight: float = 1.0
+    """crpo only: weight of the Counterfactual Relation Reward (paper silent; dybench's choice)."""
+    crr_mode: Literal["differ", "mapped"] = "mapped"
+    """crpo only: 'differ' = a change-relation pair is satisfied by any two different parsed answers;
+    'mapped' = the counterfactual answer must be the pair's mapping of the original one (dybench's choice)."""
+
+    # --- loss ---
+    lr: float = 1e-6
+    weight_decay: float = 0.0
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    warmup_steps: int = 0
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    max_grad_norm: float = 1.0
+    clip_eps: float = 0.2
+    """PPO clip: the ratio is kept in [1 - clip_eps, 1 + clip_eps_high]."""
+    clip_eps_high: float | None = None
+    """Upper clip (None = clip_eps)."""
+    adv_eps: float = 1e-4
+    """Advantage = (R - group mean) / (group std + adv_eps)."""
+    kl_beta: float = 0.0
+    """Weight of the k3 KL to the initial policy (an attraction; 0 = no reference model is loaded)."""
+    bias_beta: float = 0.01
+    """cdpo only: weight of the repulsive k3 KL to the bias model (VideoThinker: 0.01)."""
+    bias_log_ratio_clamp: float = 11.0
+    """cdpo only: d = logp_bias - logp is clamped to [-c, c] before exp (VideoThinker: 11)."""
+    bias_kl_max: float | None = None
+    """cdpo only: bound each token's repulsive KL at this value (None = unbounded, as released)."""
+    loss_norm: Literal["sequence", "token"] = "sequence"
+    """sequence: mean over each completion's tokens, then over completions (VideoThinker);
+    token: one mean over all completion tokens of the batch."""
+    train_vision: bool = True
+    """Train the vision tower too (VideoThinker does)."""
+
+    # --- precision and scale ---
+    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    """auto: bf16 autocast over fp32 weights on GPU, fp32 on CPU."""
+    gradient_checkpointing: bool | None = None
+    """None = on when a GPU is used."""
+
+    # --- bookkeeping ---
+    save_every: int = 50
+    """Checkpoint every N optimiser steps (a multiple of ppo_epochs); the last step is always saved."""
+    keep_checkpoints: int = 2
+    resume: bool = True
+    """Continue from the newest checkpoint in output_dir when there is one."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.adam_betas, list):
+            self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the setting and the fix."""
+        problems = []
+        if self.method not in METHODS:
+            problems.append(f"method={self.method!r}: choose one of {', '.join(METHODS)}")
+        for name in ("model", "data", "output_dir"):
+            if not getattr(self, name):
+                problems.append(f"{name} is required")
+        if self.method == "cdpo" and not self.bias_model:
+            problems.append("cdpo needs bias_model=<folder of the `dybench train bias` output>")
+        if self.method == "bias" and self.kl_beta != 0:
+            problems.append("bias training is GRPO with no KL: set kl_beta=0")
+        if self.num_generations < 2:
+            problems.append("num_generations must be >= 2 (advantages are relative within a group)")
+        if self.ppo_epochs < 1 or self.save_every % self.ppo_epochs or self.max_steps % self.ppo_epochs:
+            problems.append(
+                "save_every and max_steps must be multiples of ppo_epochs (checkpoints fall between generation batches)"
+            )
+        if self.num_frames is None and self.fps is None:
+            problems.append("set num_frames or fps")
+        if self.num_frames is not None and self.num_frames < 2:
+            problems.append("num_frames must be >= 2")
+        if problems:
+            raise ValueError("bad training config:\n  " + "\n  ".join(problems))
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["adam_betas"] = list(self.adam_betas)
+        return d
+
+
+def load_config(
+    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **values: object
+) -> TrainConfig:
+    """A ``TrainConfig`` from a YAML file, then ``values`` (typed), then ``key=value`` strings.
+
+    Unknown keys and values of the wrong type are errors that name the key and its expected type.
+    """
+    merged: dict[str, object] = {}
+    if path is not None:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: a training config is a YAML mapping of setting: value")
+        merged.update(loaded)
+        if "method" in loaded and values.get("method") not in (None, loaded["method"]):
+            raise ValueError(f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`")
+    merged.update({k: v for k, v in values.items() if v is not None})
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ValueError(f"override {item!r}: write it as key=value")
+        merged[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(merged) - set(known))
+    if unknown:
+        raise ValueError(f"unknown training setting(s) {unknown}; known: {', '.join(known)}")
+    hints = typing.get_type_hints(TrainConfig)
+    typed = {k: _coerce(k, v, hints[k]) for k, v in merged.items()}
+    return TrainConfig(**typed)  # type: ignore[arg-type]
+
+
+def _coerce(key: str, value: object, hint: object) -> object:
+    """Check ``value`` against the field's annotation; ints and numeric strings are accepted for floats."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _coerce(key, value, option)
+            except ValueError as e:
+                errors.append(str(e))
+        raise ValueError(errors[0] if errors else f"{key}: bad value {value!r}")
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ValueError(f"{key}={value!r}: choose one of {', '.join(map(str, typing.get_args(hint)))}")
+        return value
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ValueError(f"{key}={value!r}: expected a list")
+        (inner, *_) = typing.get_args(hint) or (object,)
+        items = [_coerce(key, v, inner) for v in value]
+        return tuple(items) if origin is tuple else items
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is float and isinstance(value, str):  # YAML reads 1e-6 (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    if hint is object or (isinstance(hint, type) and isinstance(value, hint) and not _bool_as_number(value, hint)):
+        return value
+    raise ValueError(f"{key}={value!r}: expected {getattr(hint, '__name__', hint)}")
+
+
+def _bool_as_number(value: object, hint: object) -> bool:
+    return isinstance(value, bool) and hint in (int, float)

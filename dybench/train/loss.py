@@ -1,0 +1,122 @@
+"""The pieces of the GRPO-family loss: group advantages, the k3 KL estimator, the PPO clip, normalisation.
+
+All functions are pure tensor maths so they can be tested in isolation. Shapes: B completions, Lc
+completion tokens; ``mask`` is 1 on a completion's tokens up to and including its first EOS.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NamedTuple
+
+import torch
+
+LossNorm = Literal["sequence", "token"]
+
+
+def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """(R - group mean) / (group std + eps) for rewards of shape (groups, G); same shape out.
+
+    The std is the unbiased sample std, as in TRL's GRPO and the VideoThinker code. A group whose
+    completions all earn the same reward gets zero advantage (it carries no signal).
+    """
+    mean = rewards.mean(dim=1, keepdim=True)
+    std = rewards.std(dim=1, keepdim=True)
+    return (rewards - mean) / (std + eps)
+
+
+def k3_kl(logp: torch.Tensor, logp_other: torch.Tensor, clamp: float | None = None) -> torch.Tensor:
+    """Per-token k3 estimate of KL(pi || other) on samples from pi: exp(d) - d - 1 with d = logp_other - logp.
+
+    Non-negative, zero where the two agree. ``clamp`` bounds d to [-clamp, clamp] before the exp
+    (VideoThinker clamps at 11 for its repulsive term).
+    """
+    d = logp_other - logp
+    if clamp is not None:
+        d = d.clamp(-clamp, clamp)
+    return torch.exp(d) - d - 1
+
+
+def repulsive_kl(
+    logp: torch.Tensor, logp_bias: torch.Tensor, *, clamp: float | None = 11.0, bound: float | None = None
+) -> torch.Tensor:
+    """CDPO's per-token KL(pi || pi_bias) (k3, log-ratio clamped), optionally bounded at ``bound``.
+
+    The loss *subtracts* ``beta`` times this, so minimising the loss pushes the policy away from the
+    bias model. Past ``bound`` a token's term is constant: no further push, no e^11-sized gradients.
+    """
+    kl = k3_kl(logp, logp_bias, clamp=clamp)
+    return kl if bound is None else kl.clamp(max=bound)
+
+
+def clipped_surrogate(
+    logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """PPO's clipped objective per token, as a loss (to minimise), and where the clip bound.
+
+    logp, old_logp: (B, Lc); advantages: (B,). Returns (loss (B, Lc), clipped (B, Lc) bool).
+    """
+    ratio = torch.exp(logp - old_logp)  # (B, Lc)
+    adv = advantages[:, None]  # (B, 1)
+    unclipped = ratio * adv
+    clipped = ratio.clamp(1 - eps_low, 1 + eps_high) * adv
+    loss = -torch.minimum(unclipped, clipped)
+    return loss, clipped < unclipped
+
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, norm: LossNorm) -> torch.Tensor:
+    """Mean of (B, Lc) ``values`` over masked tokens.
+
+    sequence: each completion's token mean, then the mean over completions (long answers do not weigh
+    more). token: one mean over every token of the batch (DAPO-style).
+    """
+    mask = mask.to(values.dtype)
+    if norm == "sequence":
+        per_seq = (values * mask).sum(1) / mask.sum(1).clamp(min=1)
+        return per_seq.mean()
+    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def token_weights(mask: torch.Tensor, norm: LossNorm, total_rows: int, total_tokens: int) -> torch.Tensor:
+    """(B, Lc) weights such that summing ``weights * values`` over all micro-batches equals
+    ``masked_mean`` over the whole generation batch, so accumulated gradients match one big batch."""
+    mask = mask.float()
+    if norm == "sequence":
+        return mask / mask.sum(1, keepdim=True).clamp(min=1) / total_rows
+    return mask / max(total_tokens, 1)
+
+
+class TokenLoss(NamedTuple):
+    """The loss of one micro-batch, per token, and its parts; every field (b, Lc)."""
+
+    total: torch.Tensor
+    """policy + kl_beta * kl_ref - bias_beta * kl_bias."""
+    policy: torch.Tensor
+    kl_ref: torch.Tensor
+    kl_bias: torch.Tensor
+    clipped: torch.Tensor
+    """1.0 where the PPO clip bound."""
+    ratio: torch.Tensor
+
+
+def token_loss(
+    logp: torch.Tensor,
+    old_logp: torch.Tensor,
+    advantages: torch.Tensor,
+    *,
+    clip_eps: float,
+    clip_eps_high: float,
+    ref_logp: torch.Tensor | None = None,
+    kl_beta: float = 0.0,
+    bias_logp: torch.Tensor | None = None,
+    bias_beta: float = 0.0,
+    bias_clamp: float | None = 11.0,
+    bias_bound: float | None = None,
+) -> TokenLoss:
+    """PPO-clip policy loss, plus the k3 KL to a reference (attraction), minus the k3 KL to a bias
+    model (CDPO's repulsion). logp / old_logp / ref_logp / bias_logp: (b, Lc); advantages: (b,)."""
+    policy, clipped = clipped_surrogate(logp, old_logp, advantages, clip_eps, clip_eps_high)
+    zeros = torch.zeros_like(logp)
+    kl_ref = k3_kl(logp, ref_logp) if ref_logp is not None else zeros
+    kl_bias = repulsive_kl(logp, bias_logp, clamp=bias_clamp, bound=bias_bound) if bias_logp is not None else zeros
+    total = policy + kl_beta * kl_ref - bias_beta * kl_bias
+    return TokenLoss(total, policy, kl_ref, kl_bias, clipped.float(), torch.exp(logp - old_logp))

@@ -1,0 +1,365 @@
+"""The reference trainer: GRPO, CRPO, bias (CDPO stage 1) and CDPO on Qwen2.5-VL / Qwen3-VL video models.
+
+One flat loop, read top to bottom: data -> rollout -> reward -> advantage -> fixed log-probs ->
+loss -> optimiser step -> metrics -> checkpoint.
+
+Launch (the recipes in ``recipes/`` start with their own command)::
+
+    # one process (CPU or one GPU)
+    dybench train cdpo --model Qwen/Qwen2.5-VL-3B-Instruct --data cf.json --output-dir runs/cdpo \\
+        bias_model=runs/bias/model
+    # N GPUs: DDP, FSDP or DeepSpeed ZeRO-3 through accelerate
+    accelerate launch --num_processes N [--use_deepspeed --zero_stage 3 | --use_fsdp] \\
+        -m dybench.train cdpo --config recipes/cdpo_qwen2_5_vl_3b.yaml
+    # N CPU processes (DDP over gloo; how the multi-process path is checked without a GPU)
+    ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... \\
+        --output-dir ...
+
+Outputs in ``--output-dir``: ``model/`` (the final ``save_pretrained`` checkpoint with its processor),
+``metrics.jsonl`` (one ``StepMetrics`` row per optimiser step), ``config.yaml`` and ``checkpoints/``
+(see ``checkpoint.py``). Running the same command again resumes from the newest checkpoint.
+
+The methods (RESEARCH.md):
+
+- grpo: rewards = accuracy (the evaluation's parser, partial credit for multi-letter gold) + format.
+- bias: grpo with no KL, on the shortcut subset (CDPO stage 1).
+- cdpo: grpo plus ``- bias_beta * KL_k3(pi || pi_bias)`` in the loss: the policy is pushed *away* from a
+  frozen bias model.
+- crpo: both branches of a counterfactual pair in the same step, each its own group of G, plus the
+  Counterfactual Relation Reward across the branches (``rewards.py``).
+
+Where this departs from the papers' released code, on purpose:
+
+- The bias model is loaded and used in every distributed mode, and refused when missing or equal to the
+  policy (VideoThinker honours it only under ZeRO-3 and otherwise repels the initial policy).
+- Old-policy log-probs are the sampling policy's, computed once per generation batch before any update,
+  so with ``ppo_epochs > 1`` the clip binds (VideoThinker detaches the current log-probs, so it never
+  does). With ``ppo_epochs = 1`` (the papers' setting) the ratio is exactly 1 and the loss is the
+  policy gradient.
+- The repulsive KL can be bounded per token (``bias_kl_max``); unbounded by default, as released.
+- CRPO's CRR formula, weight and pairing of completions are dybench's choices (``rewards.py``).
+- Log-probs use logits divided by the sampling temperature (the distribution the tokens came from).
+- On GPU, weights stay fp32 under bf16 autocast (DeepSpeed: bf16 with fp32 master weights), so lr 1e-6
+  updates are not rounded away.
+- A group whose G completions all earn the same reward gets zero advantage; no resampling.
+- Vision placeholder tokens (``<|video_pad|>``, ...) are never sampled: suppressed in generation and
+  masked out of every log-prob, so sampling and scoring use the same distribution.
+
+What has run: CPU only, one process and two-process DDP over gloo (tiny models). The GPU paths (bf16
+autocast, gradient checkpointing, FSDP, ZeRO-3, the vLLM engine) follow accelerate's, DeepSpeed's and
+vLLM's documented APIs but have not been run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+
+from dybench.fileio import write_text_atomic
+from dybench.train import checkpoint
+from dybench.train.config import TrainConfig
+from dybench.train.data import ClipLoader, DataCursor, load_examples
+from dybench.train.loss import TokenLoss, group_advantages, token_loss, token_weights
+from dybench.train.models import (
+    assert_not_same_weights,
+    check_bias_model,
+    generation_model,
+    load_model,
+    prepare_frozen,
+)
+from dybench.train.rewards import score_rollout
+from dybench.train.rollout import (
+    VLLMRollout,
+    completion_logprobs,
+    encode_prompts,
+    forbidden_token_ids,
+    make_engine,
+    make_rollout,
+    model_arch,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StepMetrics:
+    """One row of ``metrics.jsonl``: means over the step's completions (and over processes)."""
+
+    step: int
+    lr: float
+    loss: float
+    policy_loss: float
+    kl_ref: float
+    """k3 KL to the initial policy (0 when kl_beta = 0)."""
+    kl_bias: float
+    """k3 KL to the bias model, after the clamp and bound (cdpo; 0 otherwise). The loss subtracts it."""
+    reward: float
+    reward_std: float
+    """Mean within-group std of the total reward (0 = no learning signal)."""
+    reward_accuracy: float
+    reward_format: float
+    reward_crr: float
+    clip_frac: float
+    """Share of completion tokens whose ratio was clipped."""
+    ratio: float
+    grad_norm: float
+    completion_len: float
+    truncated: float
+    """Share of completions that hit max_new_tokens without an EOS."""
+    rollout_tokens: int
+    rollout_s: float
+    step_s: float
+
+
+def train(cfg: TrainConfig) -> Path:
+    """Run (or resume) training; returns the folder of the final ``save_pretrained`` model."""
+    from accelerate import Accelerator
+    from transformers import AutoProcessor
+
+    cfg.validate()
+    bias_path = check_bias_model(cfg.bias_model, cfg.model) if cfg.method == "cdpo" else None
+    out = Path(cfg.output_dir)
+    # --- setup -----------------------------------------------------------------------------------
+    examples = load_examples(
+        cfg.data, paired=cfg.method == "crpo", video_root=cfg.video_root, categories=cfg.categories
+    )
+    prompts_per_example = 2 if cfg.method == "crpo" else 1
+    rows = cfg.prompts_per_step * prompts_per_example * cfg.num_generations  # B per process
+    micro_batches = math.ceil(rows / cfg.micro_batch_size)
+    on_gpu = torch.cuda.is_available()
+    accelerator = Accelerator(
+        gradient_accumulation_steps=micro_batches,
+        mixed_precision="bf16" if on_gpu and cfg.dtype != "float32" else "no",
+        step_scheduler_with_optimizer=False,
+    )
+
+    processor = AutoProcessor.from_pretrained(cfg.model)
+    tokenizer = processor.tokenizer
+    policy = load_model(cfg.model, trainable=True)
+    arch = model_arch(policy)
+    if not cfg.train_vision:
+        policy.model.visual.requires_grad_(False)
+    if cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu:
+        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    reference = prepare_frozen(load_model(cfg.model, trainable=False), accelerator) if cfg.kl_beta else None
+    bias = None
+    if bias_path is not None:
+        bias = load_model(str(bias_path), trainable=False)
+        assert_not_same_weights(bias, policy)
+        bias = prepare_frozen(bias, accelerator)
+
+    optimizer = torch.optim.AdamW(
+        [p for p in policy.parameters() if p.requires_grad],
+        lr=cfg.lr,
+        betas=cfg.adam_betas,
+        weight_decay=cfg.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
+    policy, optimizer, scheduler = accelerator.prepare(policy, optimizer, scheduler)
+    cursor = DataCursor(len(examples), cfg.seed)
+    accelerator.register_for_checkpointing(cursor)
+    clips = ClipLoader(num_frames=cfg.num_frames, fps=cfg.fps)
+    eos_ids = sorted({tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id, tokenizer.pad_token_id})
+    forbidden = forbidden_token_ids(tokenizer)
+    engine = make_engine(
+        cfg, tokenizer, eos_ids=eos_ids, forbidden_ids=forbidden, seed=cfg.seed + accelerator.process_index
+    )
+
+    start = 0
+    last = checkpoint.latest_checkpoint(out) if cfg.resume else None
+    if last is not None:
+        start = checkpoint.load_checkpoint(accelerator, last)
+        log.info("resumed from %s (step %d)", last, start)
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        checkpoint.truncate_metrics(out, start)
+        write_text_atomic(out / "config.yaml", yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+
+    rank, world = accelerator.process_index, accelerator.num_processes
+    G = cfg.num_generations
+    progress = _progress(accelerator.is_main_process, cfg.max_steps)
+    for step in range(start, cfg.max_steps):
+        t0 = time.perf_counter()
+        if step % cfg.ppo_epochs == 0:
+            # --- data: this process's share of the step's examples --------------------------------
+            ids = cursor.take(cfg.prompts_per_step * world)[
+                rank * cfg.prompts_per_step : (rank + 1) * cfg.prompts_per_step
+            ]
+            batch_examples = [examples[i] for i in ids]
+            prompts = [p for ex in batch_examples for p in ex.prompts]  # P = prompts_per_step * (1 or 2)
+            batch = encode_prompts(
+                processor,
+                prompts,
+                [clips(p.video) for p in prompts],
+                arch=arch,
+                instruction=cfg.instruction,
+                min_pixels=cfg.min_pixels,
+                max_pixels=cfg.max_pixels,
+            )
+
+            # --- rollout: G completions per prompt ------------------------------------------------
+            t_roll = time.perf_counter()
+            policy.eval()  # generate with the KV cache (gradient checkpointing turns it off in train mode)
+            torch.manual_seed(int(np.random.SeedSequence([cfg.seed, step, rank]).generate_state(1)[0]))
+            if isinstance(engine, VLLMRollout):
+                engine.sync_weights(accelerator.get_state_dict(policy))
+            with generation_model(policy, accelerator) as model, accelerator.autocast():
+                completion_ids = engine.sample(model, batch, G)  # (B, Lc)
+            rollout = make_rollout(
+                batch, completion_ids, tokenizer, eos_ids=eos_ids, num_generations=G, forbidden_ids=forbidden
+            )
+            rollout_s = time.perf_counter() - t_roll
+            mask = rollout.completion_mask  # (B, Lc)
+
+            # --- reward ---------------------------------------------------------------------------
+            terms = score_rollout(
+                rollout.texts,
+                batch_examples,
+                G,
+                accuracy_weight=cfg.accuracy_weight,
+                format_weight=cfg.format_weight,
+                crr_weight=cfg.crr_weight if cfg.method == "crpo" else 0.0,
+                crr_mode=cfg.crr_mode,
+            )
+            rewards = torch.tensor(terms.total).view(-1, G)  # (P, G): each prompt (each CRPO branch) a group
+            advantages = group_advantages(rewards, cfg.adv_eps).view(-1)  # (B,)
+
+            # --- fixed log-probs: old policy (only when it will differ), reference, bias -----------
+            chunks = list(torch.arange(len(rollout.texts)).split(cfg.micro_batch_size))
+            with torch.no_grad(), accelerator.autocast():
+                old_logp = _logprobs(policy, rollout, chunks, cfg, forbidden) if cfg.ppo_epochs > 1 else None
+                ref_logp = _logprobs(reference, rollout, chunks, cfg, forbidden) if reference is not None else None
+                bias_logp = _logprobs(bias, rollout, chunks, cfg, forbidden) if bias is not None else None
+            total_tokens = int(mask.sum())
+            generated = {
+                "reward": rewards.mean().item(),
+                "reward_std": rewards.std(dim=1).mean().item(),
+                "reward_accuracy": float(np.mean(terms.accuracy)),
+                "reward_format": float(np.mean(terms.format)),
+                "reward_crr": float(np.mean(terms.crr)),
+                "completion_len": mask.sum(1).float().mean().item(),
+                "truncated": (~torch.isin(rollout.completion_ids, torch.tensor(eos_ids)).any(1)).float().mean().item(),
+                "rollout_tokens": total_tokens,
+                "rollout_s": rollout_s,
+            }
+
+        # --- loss and optimiser step, gradients accumulated over micro-batches ----------------------
+        policy.train()
+        sums = dict.fromkeys(TokenLoss._fields, 0.0)
+        grad_norm = 0.0
+        for rows_idx in chunks:
+            with accelerator.accumulate(policy), accelerator.autocast():
+                logp = completion_logprobs(
+                    policy, rollout, rows_idx, temperature=cfg.temperature, forbidden_ids=forbidden
+                )  # (b, Lc)
+                parts = token_loss(
+                    logp,
+                    old_logp[rows_idx] if old_logp is not None else logp.detach(),  # on-policy: ratio 1
+                    advantages[rows_idx],
+                    clip_eps=cfg.clip_eps,
+                    clip_eps_high=cfg.clip_eps if cfg.clip_eps_high is None else cfg.clip_eps_high,
+                    ref_logp=ref_logp[rows_idx] if ref_logp is not None else None,
+                    kl_beta=cfg.kl_beta,
+                    bias_logp=bias_logp[rows_idx] if bias_logp is not None else None,
+                    bias_beta=cfg.bias_beta,
+                    bias_clamp=cfg.bias_log_ratio_clamp,
+                    bias_bound=cfg.bias_kl_max,
+                )
+                # (b, Lc) weights: summed over all micro-batches they give the whole batch's mean
+                weights = token_weights(mask[rows_idx], cfg.loss_norm, len(rollout.texts), total_tokens)
+                loss = (parts.total * weights).sum()
+                accelerator.backward(loss * micro_batches)  # accelerate divides by the accumulation steps
+                if accelerator.sync_gradients:  # the last micro-batch of the step
+                    grad_norm = float(accelerator.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm))
+                    optimizer.step()
+                    scheduler.step()
+                    optimizer.zero_grad()
+            for name, value in zip(TokenLoss._fields, parts, strict=True):
+                sums[name] += float((value.detach() * weights).sum())
+
+        # --- metrics and checkpoint ---------------------------------------------------------------
+        local = {
+            "loss": sums["total"],
+            "policy_loss": sums["policy"],
+            "kl_ref": sums["kl_ref"],
+            "kl_bias": sums["kl_bias"],
+            "clip_frac": sums["clipped"],
+            "ratio": sums["ratio"],
+            "grad_norm": grad_norm,
+            **generated,
+        }
+        reduced = {
+            k: float(v)
+            for k, v in zip(
+                local,
+                accelerator.reduce(torch.tensor(list(local.values()), device=accelerator.device), "mean"),
+                strict=True,
+            )
+        }
+        metrics = StepMetrics(
+            step=step + 1,
+            lr=scheduler.get_last_lr()[0],
+            step_s=time.perf_counter() - t0,
+            **{**reduced, "rollout_tokens": int(reduced["rollout_tokens"])},
+        )
+        if step % cfg.ppo_epochs:  # this step reused the previous generation batch
+            metrics.rollout_s, metrics.rollout_tokens = 0.0, 0
+        if accelerator.is_main_process:
+            checkpoint.append_metrics(out, dataclasses.asdict(metrics))
+            progress(metrics)
+        if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.max_steps:
+            checkpoint.save_checkpoint(accelerator, out, step + 1, policy, processor, keep=cfg.keep_checkpoints)
+
+    final = out / checkpoint.FINAL_MODEL
+    checkpoint.save_model(accelerator, policy, processor, final)
+    accelerator.end_training()
+    return final
+
+
+def _logprobs(model, rollout, chunks, cfg: TrainConfig, forbidden: list[int]) -> torch.Tensor:
+    """(B, Lc) completion log-probs of a model that is not being trained at this moment."""
+    return torch.cat(
+        [
+            completion_logprobs(model, rollout, idx, temperature=cfg.temperature, forbidden_ids=forbidden)
+            for idx in chunks
+        ]
+    ).detach()
+
+
+def _lr_lambda(cfg: TrainConfig):
+    def factor(step: int) -> float:
+        if step < cfg.warmup_steps:
+            return (step + 1) / cfg.warmup_steps
+        if cfg.lr_schedule == "cosine":
+            progress = (step - cfg.warmup_steps) / max(1, cfg.max_steps - cfg.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+        return 1.0
+
+    return factor
+
+
+def _progress(enabled: bool, total: int):
+    """A one-line rich status per step on the main process."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def show(m: StepMetrics) -> None:
+        if enabled:
+            console.print(
+                f"step {m.step}/{total}  reward {m.reward:.3f} (acc {m.reward_accuracy:.2f}"
+                f" fmt {m.reward_format:.2f} crr {m.reward_crr:.2f})  loss {m.loss:+.4f}"
+                f"  kl_bias {m.kl_bias:.4f}  clip {m.clip_frac:.2f}  len {m.completion_len:.0f}"
+                f"  {m.step_s:.1f}s",
+                highlight=False,
+            )
+
+    return show

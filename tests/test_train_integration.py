@@ -1,0 +1,229 @@
+"""The trainer end to end on tiny Qwen2.5-VL / Qwen3-VL models with real video, on CPU, offline."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from safetensors.torch import load_file  # noqa: E402
+from test_train_fixtures import make_pairs_dataset  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from dybench.cli import app  # noqa: E402
+from dybench.fileio import read_jsonl  # noqa: E402
+from dybench.tiny_model import ARCHES, build_tiny_model  # noqa: E402
+from dybench.train import METHODS, TrainConfig, train  # noqa: E402
+from dybench.train import checkpoint as checkpoint_module  # noqa: E402
+from dybench.train import rewards as rewards_module  # noqa: E402
+from dybench.train.data import ClipLoader, Prompt, load_examples  # noqa: E402
+from dybench.train.rollout import (  # noqa: E402
+    HFRollout,
+    PromptBatch,
+    collate_vision,
+    completion_logprobs,
+    encode_prompts,
+    forbidden_token_ids,
+    make_rollout,
+)
+
+TIMING = {"rollout_s", "step_s"}
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    return {
+        arch: (
+            build_tiny_model(arch, root / arch, seed=0),
+            build_tiny_model(arch, root / f"{arch}-bias", seed=1),
+        )
+        for arch in ARCHES
+    }
+
+
+@pytest.fixture(scope="module")
+def pairs(tmp_path_factory):
+    return make_pairs_dataset(tmp_path_factory.mktemp("data"), n_videos=2)
+
+
+@pytest.fixture
+def dense_reward(monkeypatch):
+    """A random tiny model almost never writes a parsable answer, so the real accuracy reward is 0 for
+    every completion and GRPO has nothing to learn from in two steps. Stand in a dense score of the
+    text (its share of capital letters) so every group has a spread of rewards and the policy gradient
+    is exercised; the real rewards are tested in test_train_rewards.py and in the learning-signal run."""
+    monkeypatch.setattr(
+        rewards_module, "accuracy_reward", lambda text, prompt: sum(c.isupper() for c in text) / (1 + len(text))
+    )
+
+
+def _config(method: str, model, data, out, **overrides) -> TrainConfig:
+    settings = {
+        "method": method, "model": str(model), "data": str(data), "output_dir": str(out), "max_steps": 2,
+        "prompts_per_step": 1, "num_generations": 4, "micro_batch_size": 4, "max_new_tokens": 8,
+        "num_frames": 4, "min_pixels": 28 * 28, "max_pixels": 56 * 56, "lr": 1e-3, "save_every": 2,
+    }  # fmt: skip
+    return TrainConfig(**{**settings, **overrides})
+
+
+def _weights(folder) -> dict[str, torch.Tensor]:
+    return load_file(str(folder / "model.safetensors"))
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@pytest.mark.parametrize("method", METHODS)
+def test_each_method_trains_on_video(method, arch, models, pairs, tmp_path, dense_reward):
+    policy, bias = models[arch]
+    extra = {"bias_model": str(bias)} if method == "cdpo" else {}
+    final = train(_config(method, policy, pairs, tmp_path / "run", **extra))
+
+    rows = read_jsonl(tmp_path / "run" / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2]
+    prompts = 2 if method == "crpo" else 1
+    for r in rows:
+        assert 0 < r["rollout_tokens"] <= prompts * 4 * 8
+        assert r["ratio"] == pytest.approx(1.0)  # one optimiser step per generation batch: on-policy
+        assert (r["kl_bias"] > 0) is (method == "cdpo")
+        assert r["kl_ref"] == 0.0
+    assert all(r["reward_std"] > 0 for r in rows), "the dense reward varies within a group"
+
+    before, after = _weights(policy), _weights(final)
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert any("visual" in k for k in changed), "the vision tower is trained"
+    assert any("layers." in k and "visual" not in k for k in changed), "and the language model"
+    processor = transformers.AutoProcessor.from_pretrained(final)
+    assert processor.tokenizer.convert_tokens_to_ids("<|video_pad|>") is not None
+    assert (tmp_path / "run" / "checkpoints" / "step-000002" / "model" / "config.json").is_file()
+    assert (tmp_path / "run" / "config.yaml").is_file()
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+def test_log_probs_match_sampling_and_depend_on_the_video(arch, models, pairs):
+    path = models[arch][0]
+    processor = transformers.AutoProcessor.from_pretrained(path)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(path, dtype=torch.float32)
+    orig, cf = load_examples(pairs, paired=True)[0].prompts
+    longer = Prompt("long", orig.video, orig.question + " Look at every frame, please.", orig.options, orig.answer)
+    clips = ClipLoader(num_frames=4, fps=None)
+    kw = {"arch": arch, "instruction": "Answer.", "min_pixels": 28 * 28, "max_pixels": 56 * 56}
+    batch = encode_prompts(processor, [orig, longer], [clips(orig.video), clips(orig.video)], **kw)
+    assert batch.attention_mask[0, 0] == 0, "prompts of different length are left-padded"
+    other = encode_prompts(processor, [orig, longer], [clips(cf.video), clips(cf.video)], **kw)
+
+    tok = processor.tokenizer
+    eos = [tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id]
+    forbidden = forbidden_token_ids(tok)
+    torch.manual_seed(0)
+    engine = HFRollout(max_new_tokens=6, temperature=1.0, top_p=1.0, eos_ids=eos, pad_id=tok.pad_token_id,
+                       forbidden_ids=forbidden)  # fmt: skip
+    rollout = make_rollout(batch, engine.sample(model, batch, 2), tok, eos_ids=eos, num_generations=2)
+    rows = torch.arange(4)
+
+    # the log-prob pass reproduces the distribution generate sampled from (3-D RoPE, padding, video)
+    with torch.no_grad():
+        logp = completion_logprobs(model, rollout, rows, forbidden_ids=forbidden)
+        first_token = rollout.completion_ids[:, :1]
+        step_logits = model(
+            input_ids=torch.cat([rollout.prompt_ids, first_token], 1),
+            attention_mask=torch.cat([rollout.prompt_mask, rollout.completion_mask[:, :1]], 1),
+            mm_token_type_ids=torch.cat([rollout.prompt_mm_types, torch.zeros_like(first_token)], 1),
+            **collate_vision([rollout.vision[p] for p in rollout.prompt_index.tolist()]),
+        ).logits[:, -2]  # the logits the first completion token was sampled from
+        step_logits[:, forbidden] = float("-inf")
+        first = step_logits.log_softmax(-1).gather(1, first_token)[:, 0]
+    assert torch.allclose(logp[:, 0], first, atol=1e-4)
+
+    # another video gives other log-probs: vision reaches the loss
+    with torch.no_grad():
+        swapped = completion_logprobs(model, rollout._replace(vision=other.vision), rows, forbidden_ids=forbidden)
+    assert not torch.allclose(logp, swapped)
+    logp = completion_logprobs(model, rollout, rows, forbidden_ids=forbidden)
+    (logp * rollout.completion_mask).sum().backward()
+    assert model.model.visual.patch_embed.proj.weight.grad.abs().sum() > 0
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_kill_and_resume_equals_an_uninterrupted_run(models, pairs, tmp_path, monkeypatch, dense_reward):
+    policy, bias = models["qwen2_5_vl"]
+    settings = {"max_steps": 4, "ppo_epochs": 2, "save_every": 2, "kl_beta": 0.1, "bias_model": str(bias),
+                "clip_eps": 0.05, "lr_schedule": "cosine"}  # fmt: skip
+    full = train(_config("cdpo", policy, pairs, tmp_path / "full", **settings))
+
+    save = checkpoint_module.save_checkpoint
+
+    def save_then_die(accelerator, output_dir, step, *args, **kwargs):
+        path = save(accelerator, output_dir, step, *args, **kwargs)
+        if step == 2:
+            raise _Killed
+        return path
+
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        train(_config("cdpo", policy, pairs, tmp_path / "killed", **settings))
+    monkeypatch.setattr(checkpoint_module, "save_checkpoint", save)
+    assert [r["step"] for r in read_jsonl(tmp_path / "killed" / "metrics.jsonl")] == [1, 2]
+    resumed = train(_config("cdpo", policy, pairs, tmp_path / "killed", **settings))
+
+    a, b = read_jsonl(tmp_path / "full" / "metrics.jsonl"), read_jsonl(tmp_path / "killed" / "metrics.jsonl")
+    assert [r["step"] for r in b] == [1, 2, 3, 4]
+    for ra, rb in zip(a, b, strict=True):
+        assert {k: v for k, v in ra.items() if k not in TIMING} == {k: v for k, v in rb.items() if k not in TIMING}
+    assert any(r["ratio"] != 1.0 for r in a), "second step on a generation batch: the ratio moves"
+    assert any(r["clip_frac"] > 0 for r in a), "and the clip binds"
+    wa, wb = _weights(full), _weights(resumed)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_cdpo_refuses_a_missing_or_self_bias_model(models, pairs, tmp_path):
+    policy, _ = models["qwen3_vl"]
+    with pytest.raises(ValueError, match="cdpo needs bias_model"):
+        train(_config("cdpo", policy, pairs, tmp_path / "a"))
+    with pytest.raises(ValueError, match="no checkpoint there"):
+        train(_config("cdpo", policy, pairs, tmp_path / "b", bias_model=str(tmp_path / "nope")))
+    with pytest.raises(ValueError, match="is the policy itself"):
+        train(_config("cdpo", policy, pairs, tmp_path / "c", bias_model=str(policy)))
+    copy = shutil.copytree(policy, tmp_path / "copy")
+    with pytest.raises(ValueError, match="exactly the policy's weights"):
+        train(_config("cdpo", policy, pairs, tmp_path / "d", bias_model=str(copy)))
+
+
+def test_cli_tiny_model_and_train(pairs, tmp_path):
+    runner = CliRunner()
+    built = runner.invoke(app, ["tiny-model", "--arch", "qwen2_5_vl", "--out", str(tmp_path / "m")])
+    assert built.exit_code == 0, built.output
+    args = ["train", "bias", "--model", str(tmp_path / "m"), "--data", str(pairs), "--output-dir",
+            str(tmp_path / "run"), "--max-steps", "1", "num_generations=2", "max_new_tokens=4",
+            "num_frames=2", "max_pixels=3136", "save_every=1"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert str(tmp_path / "run" / "model") in result.output
+    assert len(read_jsonl(tmp_path / "run" / "metrics.jsonl")) == 1
+    refused = runner.invoke(app, ["train", "bias", "--model", "m", "--data", "d", "--output-dir", "o", "kl_beta=0.1"])
+    assert refused.exit_code != 0 and "no KL" in str(refused.exception)
+
+
+def test_make_rollout_masks_after_eos_and_cuts_at_vision_tokens(models):
+    tok = transformers.AutoTokenizer.from_pretrained(models["qwen3_vl"][0])
+    eos, pad = tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id
+    answer = tok("<answer>B</answer>", add_special_tokens=False).input_ids
+    assert len(answer) == 3
+    video_pad = tok.convert_tokens_to_ids("<|video_pad|>")
+    completions = torch.tensor([answer + [eos, answer[1]], answer[:2] + [video_pad] + answer[:2]])
+    ones = torch.ones(1, 3, dtype=torch.long)
+    batch = PromptBatch(ones, ones, torch.zeros_like(ones), [{}], ["prompt"], [])
+    rollout = make_rollout(batch, completions, tok, eos_ids=[eos, pad], num_generations=2,
+                           forbidden_ids=forbidden_token_ids(tok))  # fmt: skip
+    assert rollout.completion_mask.tolist() == [[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]]
+    assert rollout.completion_ids[0, 4] == pad and (rollout.completion_ids[1, 2:] == pad).all()
+    assert rollout.texts == ["<answer>B</answer>", "<answer>B"]
+    assert rollout.prompt_index.tolist() == [0, 0] and rollout.prompt_ids.shape == (2, 3)

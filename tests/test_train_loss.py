@@ -1,0 +1,131 @@
+"""The loss pieces: group advantages, k3 KL and the direction of CDPO's repulsion, the PPO clip."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from dybench.train.loss import (  # noqa: E402
+    clipped_surrogate,
+    group_advantages,
+    k3_kl,
+    masked_mean,
+    repulsive_kl,
+    token_loss,
+    token_weights,
+)
+
+
+def test_group_advantages_are_per_group():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0, 3.0]])
+    adv = group_advantages(rewards, eps=0.0)
+    # group 0: mean 0.5, unbiased std sqrt(1/3)
+    assert torch.allclose(adv[0], torch.tensor([1.0, -1.0, -1.0, 1.0]) * 0.5 / (1 / 3) ** 0.5)
+    assert torch.equal(group_advantages(rewards)[1], torch.zeros(4)), "a group with one reward carries no signal"
+    assert adv[2, 3] > 0 > adv[2, 0]
+    assert torch.allclose(group_advantages(rewards).sum(1), torch.zeros(3), atol=1e-5)
+    # the eps keeps a near-constant group finite
+    assert torch.isfinite(group_advantages(torch.tensor([[1.0, 1.0 + 1e-9]]))).all()
+
+
+def test_k3_kl_is_an_unbiased_nonnegative_estimate():
+    torch.manual_seed(0)
+    p = torch.softmax(torch.tensor([2.0, 0.5, -1.0, 0.0]), 0)
+    q = torch.softmax(torch.tensor([0.0, 1.0, 0.5, -0.5]), 0)
+    samples = torch.multinomial(p, 200_000, replacement=True)
+    estimate = k3_kl(p.log()[samples], q.log()[samples])
+    exact = (p * (p.log() - q.log())).sum()
+    assert (estimate >= 0).all()
+    assert estimate.mean().item() == pytest.approx(exact.item(), rel=0.02)
+    assert torch.equal(k3_kl(p.log(), p.log()), torch.zeros(4))
+    # the clamp bounds the log-ratio: exp(11) - 11 - 1 at most
+    big = k3_kl(torch.tensor([-30.0]), torch.tensor([0.0]), clamp=11.0)
+    assert big.item() == pytest.approx(torch.exp(torch.tensor(11.0)).item() - 12, rel=1e-5)
+
+
+def _exact_kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> float:
+    lp, lq = logits_p.log_softmax(0), logits_q.log_softmax(0)
+    return float((lp.exp() * (lp - lq)).sum())
+
+
+def test_repulsion_raises_the_kl_to_the_bias_model():
+    """Minimising -beta * k3 on the policy's own samples moves the policy away from the bias model."""
+    torch.manual_seed(0)
+    bias_logits = torch.tensor([1.0, 0.5, 0.0, -0.5, -1.0])
+    logits = (bias_logits + 0.1 * torch.randn(5)).requires_grad_(True)
+    optimizer = torch.optim.SGD([logits], lr=0.5)
+    before = _exact_kl(logits.detach(), bias_logits)
+    for _ in range(20):
+        samples = torch.multinomial(logits.detach().softmax(0), 256, replacement=True)
+        logp = logits.log_softmax(0)[samples]
+        logp_bias = bias_logits.log_softmax(0)[samples]
+        loss = -0.5 * repulsive_kl(logp, logp_bias).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert _exact_kl(logits.detach(), bias_logits) > before + 0.05
+
+
+def test_the_repulsion_bound_stops_the_push():
+    logp = torch.tensor([-5.0, -0.1], requires_grad=True)
+    logp_bias = torch.tensor([0.0, -0.1])
+    kl = repulsive_kl(logp, logp_bias, bound=1.0)
+    kl.sum().backward()
+    assert kl[0].item() == 1.0 and logp.grad[0].item() == 0.0, "past the bound: no gradient"
+    unbounded = repulsive_kl(logp.detach(), logp_bias, bound=None)
+    assert unbounded[0].item() == pytest.approx(torch.exp(torch.tensor(5.0)).item() - 6, rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("log_ratio", "adv", "binds"),
+    [(0.5, 1.0, True), (-0.5, -1.0, True), (0.1, 1.0, False), (0.5, -1.0, False), (-0.5, 1.0, False)],
+)
+def test_the_clip_binds_only_outside_the_trust_region(log_ratio, adv, binds):
+    old = torch.zeros(1, 1)
+    logp = torch.full((1, 1), log_ratio, requires_grad=True)
+    loss, clipped = clipped_surrogate(logp, old, torch.tensor([adv]), 0.2, 0.2)
+    loss.sum().backward()
+    assert bool(clipped.item()) is binds
+    assert (logp.grad.item() == 0.0) is binds, "a clipped token gets no gradient"
+
+
+def test_on_policy_ratio_one_gives_the_policy_gradient():
+    logp = torch.tensor([[-1.0, -2.0]], requires_grad=True)
+    parts = token_loss(logp, logp.detach(), torch.tensor([2.0]), clip_eps=0.2, clip_eps_high=0.2)
+    parts.total.sum().backward()
+    assert torch.equal(parts.ratio, torch.ones(1, 2))
+    assert torch.equal(logp.grad, torch.full((1, 2), -2.0)), "d/dlogp of -A * ratio at ratio 1 is -A"
+
+
+def test_token_loss_signs():
+    logp = torch.tensor([[-1.0]])
+    ref = torch.tensor([[-2.0]])
+    parts = token_loss(
+        logp,
+        logp,
+        torch.tensor([0.0]),
+        clip_eps=0.2,
+        clip_eps_high=0.2,
+        ref_logp=ref,
+        kl_beta=0.5,
+        bias_logp=ref,
+        bias_beta=0.25,
+    )
+    kl = k3_kl(logp, ref)
+    assert parts.total.item() == pytest.approx(0.5 * kl.item() - 0.25 * kl.item())
+
+
+@pytest.mark.parametrize("norm", ["sequence", "token"])
+def test_micro_batch_weights_add_up_to_the_batch_mean(norm):
+    torch.manual_seed(0)
+    values = torch.randn(6, 5)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 0, 0, 0, 0], [1, 1, 1, 1, 1], [1, 1, 0, 0, 0], [1] * 5, [1, 1, 1, 1, 0]])
+    whole = masked_mean(values, mask, norm)
+    total_tokens = int(mask.sum())
+    pieces = sum((values[i:j] * token_weights(mask[i:j], norm, 6, total_tokens)).sum() for i, j in ((0, 4), (4, 6)))
+    assert pieces.item() == pytest.approx(whole.item(), rel=1e-6)
+    if norm == "sequence":  # every completion weighs the same, whatever its length
+        assert whole.item() == pytest.approx(
+            torch.stack([values[r, : int(mask[r].sum())].mean() for r in range(6)]).mean().item(), rel=1e-6
+        )
