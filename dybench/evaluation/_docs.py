@@ -1,0 +1,126 @@
+"""The documents lmms-eval iterates over for the dybench_pair and timeblind tasks.
+
+A document is a flat dict (lmms-eval keeps documents in a ``datasets.Dataset``). Every video path is
+absolute and checked to exist when the documents are made, so a broken data set fails before any
+model runs, with the item and the fix named.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+from dybench.evaluation._locations import PAIRS, TIMEBLIND, DataLocation
+from dybench.evaluation._prompts import TIMEBLIND_SUFFIX
+from dybench.records import CATEGORIES
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "placeholder"
+"""Document field: True on the stand-in document of a category the data set does not have."""
+
+
+def pair_docs(category: str | None = None, folder: str | Path | None = None) -> list[dict]:
+    """The pairs dataset's items (all, or one category's) as documents: the item's fields plus
+    ``video_path`` (absolute) and ``placeholder`` (False).
+
+    lmms-eval cannot run a task without documents, and a pairs dataset need not hold every category
+    (DyBench's own has three of the five). A category with no items therefore gets one stand-in
+    document, a copy of the dataset's first item marked ``placeholder``: the model answers it, nothing
+    scores it, and the task reports no metrics (a warning says so).
+    """
+    if category is not None and category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}; the categories are {', '.join(CATEGORIES)}")
+    root = PAIRS.folder(folder)
+    everything = _all_pair_docs(root, _stamp(root))
+    docs = [d for d in everything if category is None or d["category"] == category]
+    if not docs:
+        log.warning("%s has no %s items: the task of that category is skipped (it reports no metrics)", root, category)
+        docs = [everything[0] | {PLACEHOLDER: True}]
+    return docs
+
+
+def _stamp(root: Path) -> tuple:
+    """What identifies a pairs dataset's version on disk (its item files' sizes and times)."""
+    files = [root / name for name in ("pairs.jsonl", "pairs.parquet")]
+    return tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else None for f in files)
+
+
+@lru_cache(maxsize=4)
+def _all_pair_docs(root: Path, stamp: tuple) -> list[dict]:
+    """Every item's document, read and checked once per dataset version (a group's five subtasks
+    each ask for theirs). Callers must not modify the dicts."""
+    from dybench.pairs import load_items
+
+    try:
+        items = load_items(root)
+    except ValueError as e:
+        raise PAIRS.error(str(e).rstrip(".")) from e
+    if not items:
+        raise PAIRS.error(f"{root} holds no items")
+    docs = [item.to_row() | {"video_path": str(root / item.video), PLACEHOLDER: False} for item in items]
+    _require_files(PAIRS, [(d["item_id"], Path(d["video_path"])) for d in docs], "rebuild it with `dybench build`")
+    return docs
+
+
+def timeblind_docs(folder: str | Path | None = None) -> list[dict]:
+    """TimeBlind's ``data.jsonl`` (or a JSON list) as documents: ``index``, ``video_path`` (absolute),
+    ``question``, ``type``, ``answer``.
+
+    ``video_path`` in the file may be relative to the TimeBlind folder (``videos/vid_00000_0.mp4``) or to
+    the folder above it (``TimeBlind/videos/...``, as the official README writes it).
+    """
+    root = TIMEBLIND.folder(folder)
+    data = root / "data.jsonl"
+    if not data.is_file():
+        raise TIMEBLIND.error(f"{data} does not exist")
+    rows = _read_json_rows(data, TIMEBLIND)
+    if not rows:
+        raise TIMEBLIND.error(f"{data} holds no questions")
+    docs = []
+    for n, row in enumerate(rows, 1):
+        missing = [k for k in ("index", "video_path", "question", "type") if row.get(k) is None]
+        if missing:
+            raise TIMEBLIND.error(f"{data}:{n}: missing {', '.join(missing)}")
+        if row["type"] not in TIMEBLIND_SUFFIX:
+            raise TIMEBLIND.error(f"{data}:{n}: type must be one of {', '.join(TIMEBLIND_SUFFIX)}, got {row['type']!r}")
+        rel = Path(str(row["video_path"]))
+        candidates = [root / rel, root.parent / rel, root / "videos" / rel.name]
+        video = next((c for c in candidates if c.is_file()), candidates[0])
+        docs.append(
+            {
+                "index": int(row["index"]),
+                "video_path": str(video),
+                "question": str(row["question"]),
+                "type": str(row["type"]),
+                "answer": str(row.get("answer") or ""),
+            }
+        )
+    _require_files(TIMEBLIND, [(str(d["index"]), Path(d["video_path"])) for d in docs], "download the videos")
+    return docs
+
+
+def _read_json_rows(path: Path, location: DataLocation) -> list[dict]:
+    """A JSON list or JSON Lines file of objects (TimeBlind's own loader accepts both)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            rows = json.loads(text)
+        else:
+            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as e:
+        raise location.error(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+    if not all(isinstance(r, dict) for r in rows):
+        raise location.error(f"{path}: every record must be a JSON object")
+    return rows
+
+
+def _require_files(location: DataLocation, files: list[tuple[str, Path]], fix: str) -> None:
+    """Raise one error naming how many documents lack their video, and the first few."""
+    missing = [(key, path) for key, path in files if not path.exists()]
+    if missing:
+        shown = "; ".join(f"{key}: {path}" for key, path in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        raise location.error(f"{len(missing)} video(s) are missing ({shown}{more}); {fix}")

@@ -1,0 +1,63 @@
+"""The prompts dybench's tasks show a model. Frozen by snapshot tests (tests/snapshots/): change one
+deliberately and bump the task's ``metadata: version``.
+
+Every multiple-choice or yes/no question is laid out the same way, the layout the trainer uses
+(``dybench.train``): the question, ``Options:`` with lettered options, then one answer instruction.
+Two instruction styles:
+
+- ``default``: answer with the letter (or yes/no) directly;
+- ``r1``: think in ``<think>...</think>`` and answer in ``<answer>...</answer>``, the R1-style prompt of
+  CRPO and VideoThinker-R1 (the trainer's own instruction, so evaluation asks what training taught).
+  The parser reads the answer from the ``<answer>`` tag.
+
+TimeBlind keeps its official prompt: the question, then " Please output Yes or No." or
+" Please output A or B.".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, get_args
+
+from dybench.records import letter
+from dybench.train.config import DEFAULT_INSTRUCTION
+
+PromptStyle = Literal["default", "r1"]
+PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
+
+CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+YES_NO_INSTRUCTION = "Answer with yes or no directly."
+R1_INSTRUCTION = DEFAULT_INSTRUCTION
+"""Think in <think> </think>, answer in <answer> </answer> (VideoThinker-R1's training instruction)."""
+
+TIMEBLIND_SUFFIX = {"yes_no": " Please output Yes or No.", "multiple_choice": " Please output A or B."}
+"""TimeBlind's official ``add_question_suffix``, by question type."""
+
+
+def instruction(style: PromptStyle, *, yes_no: bool) -> str:
+    """The answer instruction that ends a prompt."""
+    if style == "r1":
+        return R1_INSTRUCTION
+    if style == "default":
+        return YES_NO_INSTRUCTION if yes_no else CHOICE_INSTRUCTION
+    raise ValueError(f"prompt style must be one of {', '.join(PROMPT_STYLES)}, got {style!r}")
+
+
+def question_prompt(question: str, options: Sequence[str], style: PromptStyle = "default") -> str:
+    """The user turn's text: question, ``Options:`` with lettered options (none for yes/no), instruction."""
+    lines = [question.strip()]
+    if options:
+        lines.append("Options:")
+        lines += [f"{letter(i)}. {option}" for i, option in enumerate(options)]
+    lines.append(instruction(style, yes_no=not options))
+    return "\n".join(lines)
+
+
+def timeblind_prompt(question: str, question_type: str) -> str:
+    """TimeBlind's official prompt: the question and the suffix for its type."""
+    try:
+        return question + TIMEBLIND_SUFFIX[question_type]
+    except KeyError:
+        raise ValueError(
+            f"TimeBlind question type must be one of {', '.join(TIMEBLIND_SUFFIX)}, got {question_type!r}"
+        ) from None

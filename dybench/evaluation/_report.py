@@ -1,0 +1,88 @@
+"""Summary tables of evaluation runs (rich). The numbers shown are the results JSON's, rounded."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+
+from dybench.evaluation._run import EvalRun
+
+#: (metric, column header), in the order shown; a task shows the ones it reports.
+COLUMNS = (
+    ("p_acc", "P-Acc"),
+    ("i_acc", "I-Acc"),
+    ("acc", "Acc"),
+    ("change_consistency", "change cons."),
+    ("keep_consistency", "keep cons."),
+)
+
+
+def score_text(run: EvalRun, task: str, metric: str) -> str:
+    """``0.417 (0.19-0.68)``: a metric with its 95 % interval; ``-`` when the task does not report it."""
+    value = run.metric(task, metric)
+    if value is None:
+        return "-"
+    low, high = run.metric(task, f"{metric}_ci_low"), run.metric(task, f"{metric}_ci_high")
+    return f"{value:.3f}" + (f" ({low:.2f}-{high:.2f})" if low is not None and high is not None else "")
+
+
+def summary_table(run: EvalRun, title: str | None = None) -> Table:
+    """One row per task (groups first, their subtasks indented), headline metrics with intervals."""
+    results = run.results.get("results", {})
+    subtasks = run.results.get("group_subtasks", {})
+    n_samples = run.results.get("n-samples", {})
+    shown = [m for m, _ in COLUMNS if any(run.metric(t, m) is not None for t in results)]
+    table = Table(title=title or f"{run.model}: {', '.join(run.tasks)}", title_justify="left")
+    table.add_column("task", no_wrap=True)
+    table.add_column("n", justify="right")
+    for metric, header in COLUMNS:
+        if metric in shown:
+            table.add_column(header, justify="right")
+    children = {s for subs in subtasks.values() for s in subs}
+    rows = []
+    for task in sorted(t for t in results if t not in children):
+        rows += [(task, 0)] + [(s, 1) for s in subtasks.get(task, []) if s in results]
+    for task, depth in rows:
+        n = n_samples.get(task, {}).get("effective")
+        if task in run.skipped:
+            table.add_row("  " * depth + task, "-", *(["no items"] * len(shown)))
+        else:
+            table.add_row("  " * depth + task, "-" if n is None else str(n), *(score_text(run, task, m) for m in shown))
+    return table
+
+
+def comparison_table(
+    runs: Sequence[EvalRun], task: str, *, title: str, extra: Sequence[tuple[str, str, str]] = ()
+) -> Table:
+    """One row per model on one task, its headline metrics; ``extra`` adds (task, metric, header) columns."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("model", no_wrap=True)
+    shown = [(m, h) for m, h in COLUMNS if any(r.metric(task, m) is not None for r in runs)]
+    for _, header in shown:
+        table.add_column(header, justify="right")
+    for _, _, header in extra:
+        table.add_column(header, justify="right")
+    for run in runs:
+        cells = [score_text(run, task, m) for m, _ in shown] + [score_text(run, t, m) for t, m, _ in extra]
+        table.add_row(run.results.get("model_name", run.model), *cells)
+    return table
+
+
+def output_console() -> Console:
+    """stdout; at least 120 columns wide when it is not a terminal (logs, pipes), so tables stay whole."""
+    console = Console()
+    return console if console.is_terminal else Console(width=max(console.width, 120))
+
+
+def print_summary(run: EvalRun, console: Console | None = None) -> None:
+    """Print the run's summary table and where its files are (nothing on a distributed run's other ranks)."""
+    if not run.results:
+        return
+    console = console or output_console()
+    console.print(summary_table(run))
+    if run.skipped:
+        console.print(f"skipped (the data has no items for them): {', '.join(run.skipped)}")
+    if run.results_path is not None:
+        console.print(f"results: {run.results_path}")

@@ -1,0 +1,292 @@
+"""``evaluate``: one lmms-eval run over dybench's tasks, through lmms-eval's Python API, checked.
+
+lmms-eval's command line exits 0 when an evaluation fails and writes whatever it has; ``evaluate``
+instead checks the data before the model loads, raises when lmms-eval raises, refuses a run in which
+no task produced a score, and writes the results JSON (lmms-eval's schema, plus ``dybench_version``)
+and the logged samples atomically.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import json
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from dybench import __version__
+from dybench.evaluation import _benchmarks, _docs
+from dybench.evaluation._locations import (
+    MVBENCH,
+    PAIRS,
+    TEMPCOMPASS,
+    TIMEBLIND,
+    VIDEOMME,
+    DataLocation,
+    DataLocationError,
+    StopEvaluation,
+    location_of,
+)
+from dybench.evaluation._paths import tasks_path
+from dybench.fileio import write_json_atomic, write_jsonl_atomic
+
+OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+"""Set (unless already set) for every run: evaluation reads local files only, never a hub."""
+
+
+class EvalError(RuntimeError):
+    """lmms-eval failed, or finished without scoring anything."""
+
+
+@dataclass(frozen=True)
+class EvalRun:
+    """What one ``evaluate`` call produced."""
+
+    model: str
+    tasks: tuple[str, ...]
+    results: dict[str, Any]
+    """lmms-eval's results dict (``results``, ``groups``, ``configs``, ``versions``, ``n-samples``...),
+    without the samples; metric values are plain numbers."""
+    results_path: Path | None = None
+    """The results JSON, when an output folder was given."""
+    samples_paths: dict[str, Path] = field(default_factory=dict)
+    """Task -> its logged samples (JSONL): the responses, to rescore offline."""
+    skipped: tuple[str, ...] = ()
+    """Tasks that ran but report no metric (a pairs category the data set does not have)."""
+
+    def metric(self, task: str, name: str) -> float | None:
+        """``results[task]["<name>,none"]``, or None when the task does not report it."""
+        value = self.results.get("results", {}).get(task, {}).get(f"{name},none")
+        return float(value) if isinstance(value, (int, float)) else None
+
+
+def evaluate(
+    model: str,
+    tasks: str | Sequence[str],
+    *,
+    model_args: str = "",
+    data: str | os.PathLike | None = None,
+    output: str | os.PathLike | None = None,
+    limit: int | float | None = None,
+    batch_size: int | str = 1,
+    device: str | None = None,
+    gen_kwargs: str | None = None,
+    seed: int = 0,
+    log_samples: bool = True,
+    verbosity: str = "WARNING",
+) -> EvalRun:
+    """Run lmms-eval's ``simple_evaluate`` with dybench's task folder; see the module docstring.
+
+    ``data``: the folder of the tasks' data set, in place of its environment variable (``DYBENCH_PAIRS``
+    for dybench_pair*, ``TIMEBLIND_DIR`` for timeblind...); the tasks must then all read the same one.
+    Other suites' tasks (lmms-eval's own) may be listed too. Raises :class:`DataLocationError` for
+    missing or malformed data and :class:`EvalError` when lmms-eval fails or scores nothing.
+    """
+    task_list = _task_list(tasks)
+    for key, value in OFFLINE.items():
+        os.environ.setdefault(key, value)
+    with _data_env(task_list, data):
+        _check_data(task_list)
+        manager = _task_manager(model, verbosity)
+        _check_names(task_list, manager.all_tasks)
+        raw = _simple_evaluate(
+            model=model,
+            model_args=model_args,
+            tasks=task_list,
+            task_manager=manager,
+            limit=limit,
+            batch_size=batch_size,
+            device=device,
+            gen_kwargs=gen_kwargs or None,
+            log_samples=log_samples,
+            random_seed=seed,
+            verbosity=verbosity,
+        )
+    if raw is None:  # a non-zero rank of a distributed run: rank 0 reports
+        return EvalRun(model, tuple(task_list), {})
+    samples = raw.pop("samples", None) or {}
+    results = json.loads(json.dumps(raw, default=_jsonable))
+    results |= {"dybench_version": __version__, "model_name": _model_name(model, model_args)}
+    results.setdefault("date", datetime.now().strftime("%Y%m%d_%H%M%S"))
+    skipped = _check_scores(task_list, results)
+    run = EvalRun(model, tuple(task_list), results, skipped=skipped)
+    return _write(run, samples, Path(output)) if output is not None else run
+
+
+def results_folder(output: str | os.PathLike, model: str, model_args: str = "") -> Path:
+    """Where ``evaluate`` writes a model's results (lmms-eval's layout: ``<output>/<model name>/``)."""
+    return Path(output) / _model_name(model, model_args)
+
+
+# --- before the run -----------------------------------------------------------------------------------
+
+
+def _task_list(tasks: str | Sequence[str]) -> list[str]:
+    names = tasks.split(",") if isinstance(tasks, str) else list(tasks)
+    names = [t.strip() for t in names if t.strip()]
+    if not names:
+        raise EvalError("no task given; name one or more, e.g. dybench_pair,dybench_pair_single_frame")
+    return names
+
+
+@contextlib.contextmanager
+def _data_env(tasks: list[str], data: str | os.PathLike | None) -> Iterator[None]:
+    """Point the tasks' data variable at ``data`` for the run, then restore it."""
+    if data is None:
+        yield
+        return
+    locations = {loc for t in tasks if (loc := location_of(t)) is not None}
+    if len(locations) != 1:
+        names = ", ".join(sorted(loc.variable for loc in locations)) or "no dybench data set"
+        raise EvalError(
+            f"--data gives one folder, but these tasks read {names}; set each variable instead "
+            "(e.g. DYBENCH_PAIRS=... TIMEBLIND_DIR=...)"
+        )
+    variable = locations.pop().variable
+    before = os.environ.get(variable)
+    os.environ[variable] = str(Path(data).expanduser().resolve())
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = before
+
+
+def _mvbench_check(task: str) -> None:
+    suffix = task.removeprefix("dyb_mvbench").removeprefix("_r1").lstrip("_")
+    for subtask in [suffix] if suffix else _benchmarks.MVBENCH_SUBTASKS:
+        if subtask in _benchmarks.MVBENCH_SOURCES:  # an unknown name is reported with the task names
+            _benchmarks.mvbench_docs(subtask)
+
+
+_CHECKS: dict[DataLocation, Callable[[str], object]] = {
+    PAIRS: lambda task: _docs.pair_docs(),
+    TIMEBLIND: lambda task: _docs.timeblind_docs(),
+    VIDEOMME: lambda task: _benchmarks.videomme_docs(),
+    MVBENCH: _mvbench_check,
+    TEMPCOMPASS: lambda task: _benchmarks.tempcompass_docs(),
+}
+
+
+def _check_data(tasks: list[str]) -> None:
+    """Read every requested data set once, so a problem is reported before a model loads."""
+    for task in tasks:
+        location = location_of(task)
+        if location is not None:
+            _CHECKS[location](task)
+
+
+@lru_cache(maxsize=1)
+def _task_index() -> Any:
+    from lmms_eval.tasks import TaskManager
+
+    return TaskManager("WARNING", include_path=str(tasks_path()))
+
+
+def _task_manager(model: str, verbosity: str) -> Any:
+    """lmms-eval's task index with dybench's tasks (built once per process: it reads ~2,000 YAMLs)."""
+    from loguru import logger  # lmms-eval logs through loguru; its CLI sets the level the same way
+
+    logger.remove()
+    logger.add(sys.stderr, level=verbosity)
+    manager = _task_index()
+    manager.model_name = model  # selects model-specific prompt kwargs in other suites' tasks
+    return manager
+
+
+def _check_names(tasks: list[str], known: list[str]) -> None:
+    unknown = [t for t in tasks if t not in known]
+    if unknown:
+        hints = [
+            f"{t} (did you mean {', '.join(m)}?)" if (m := difflib.get_close_matches(t, known, 3)) else t
+            for t in unknown
+        ]
+        raise EvalError(f"unknown task(s): {'; '.join(hints)}. dybench's tasks are in {tasks_path()}")
+
+
+# --- the run ------------------------------------------------------------------------------------------
+
+
+def _simple_evaluate(**settings: Any) -> dict | None:
+    """lmms-eval's ``simple_evaluate``; its failures become :class:`EvalError` (data ones stay data errors)."""
+    from lmms_eval import evaluator
+
+    try:
+        # dybench's intervals are its own; lmms-eval's bootstrap has nothing to add
+        return evaluator.simple_evaluate(bootstrap_iters=0, **settings)
+    except StopEvaluation as e:
+        raise e.error from None
+    except DataLocationError:
+        raise
+    except Exception as e:
+        raise EvalError(f"lmms-eval failed on {','.join(settings['tasks'])}: {type(e).__name__}: {e}") from e
+
+
+# --- after the run ------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any) -> Any:
+    """lmms-eval's results hold functions (in configs) and numpy scalars."""
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return str(value)
+
+
+def _check_scores(tasks: list[str], results: dict) -> tuple[str, ...]:
+    """The tasks that scored nothing; raises when no task scored or a score is not finite."""
+    per_task = results.get("results", {})
+    groups = {g for g, subtasks in results.get("group_subtasks", {}).items() if subtasks}
+    scored = {t for t, metrics in per_task.items() if any(k.endswith(",none") and "_stderr" not in k for k in metrics)}
+    bad = [
+        f"{t}.{k}={v}"
+        for t, metrics in per_task.items()
+        for k, v in metrics.items()
+        if isinstance(v, float) and not math.isfinite(v)
+    ]
+    if bad:
+        raise EvalError(f"lmms-eval reported non-finite scores: {', '.join(bad[:5])}")
+    if not scored:
+        raise EvalError(f"lmms-eval ran {','.join(tasks)} but no task produced a score")
+    return tuple(t for t in per_task if t not in groups and t not in scored)
+
+
+def _model_name(model: str, model_args: str) -> str:
+    """A folder-safe run name: the model class, and the checkpoint's folder name when one is given."""
+    pretrained = re.search(r"(?:^|,)\s*pretrained=([^,]+)", model_args or "")
+    name = f"{model}__{Path(pretrained.group(1).rstrip('/')).name}" if pretrained else model
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
+def _write(run: EvalRun, samples: dict[str, list[dict]], output: Path) -> EvalRun:
+    folder = output / run.results["model_name"]
+    stem = str(run.results["date"]).replace(":", "-")
+    samples_paths = {}
+    for task, rows in samples.items():
+        path = folder / f"{stem}_samples_{task}.jsonl"
+        write_jsonl_atomic(path, [json.loads(json.dumps(_sample_row(r), default=_jsonable)) for r in rows])
+        samples_paths[task] = path
+    results_path = folder / f"{stem}_results.json"
+    write_json_atomic(results_path, run.results)
+    return EvalRun(run.model, run.tasks, run.results, results_path, samples_paths, run.skipped)
+
+
+def _sample_row(sample: dict) -> dict:
+    """One logged sample as lmms-eval's own tracker writes it: no document, no request arguments."""
+    row = {k: v for k, v in sample.items() if k not in ("doc", "arguments")}
+    row["input"] = sample["arguments"][0] if sample.get("arguments") else None
+    for key in ("resps", "filtered_resps"):
+        if isinstance(row.get(key), list) and len(row[key]) == 1:
+            row[key] = row[key][0]
+    if row.get("resps") in (row.get("filtered_resps"), [row.get("filtered_resps")]):
+        row.pop("resps", None)
+    return row

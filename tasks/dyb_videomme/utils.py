@@ -1,0 +1,17 @@
+"""lmms-eval hooks of the dyb_videomme tasks: names for ``dybench.evaluation.hooks`` (documented there)."""
+
+from dybench.evaluation import hooks
+
+doc_to_visual = hooks.video
+doc_to_text = hooks.choice_prompt
+process_results = hooks.choice_results
+
+
+def docs(dataset):
+    return hooks.videomme_dataset()
+
+
+# `acc_<category>` uses `acc` on its category's questions.
+acc = hooks.aggregation("choice", "acc")
+acc_ci_low = hooks.aggregation("choice", "acc_ci_low")
+acc_ci_high = hooks.aggregation("choice", "acc_ci_high")

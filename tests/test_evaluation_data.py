@@ -1,0 +1,166 @@
+"""The evaluation tasks' data: locations, loaders for every layout, and their errors (no lmms-eval here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from evaldata import make_mvbench, make_pairs, make_tempcompass, make_timeblind, make_videomme, pair_items
+
+from dybench.evaluation import LOCATIONS, PAIRS, DataLocationError, location_of, tasks_path
+from dybench.evaluation._benchmarks import mvbench_docs, slug, tempcompass_docs, videomme_docs
+from dybench.evaluation._docs import PLACEHOLDER, pair_docs, timeblind_docs
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("evaldata")
+    return {
+        "pairs": make_pairs(root / "pairs"),
+        "timeblind": make_timeblind(root / "TimeBlind"),
+        "videomme": make_videomme(root / "Video-MME"),
+        "mvbench": make_mvbench(root / "MVBench"),
+        "tempcompass": make_tempcompass(root / "TempCompass"),
+    }
+
+
+@pytest.mark.parametrize("location", LOCATIONS, ids=lambda loc: loc.variable)
+def test_unset_variable_names_variable_layout_and_command(location, monkeypatch):
+    monkeypatch.delenv(location.variable, raising=False)
+    with pytest.raises(DataLocationError) as e:
+        location.folder()
+    message = str(e.value)
+    assert message.startswith(f"{location.variable} is not set")
+    assert location.layout in message and location.make in message
+
+
+def test_wrong_folder_and_empty_folder_are_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv("DYBENCH_PAIRS", str(tmp_path / "nowhere"))
+    with pytest.raises(DataLocationError, match="is not a folder"):
+        pair_docs()
+    monkeypatch.setenv("DYBENCH_PAIRS", str(tmp_path))
+    with pytest.raises(DataLocationError, match=r"no pairs\.jsonl.*dybench build"):
+        pair_docs()
+
+
+def test_location_of_task_names():
+    assert location_of("dybench_pair") is PAIRS
+    assert location_of("dybench_pair_single_frame") is PAIRS
+    assert location_of("dyb_mvbench_r1_action_sequence").variable == "MVBENCH_DIR"
+    assert location_of("timeblind").variable == "TIMEBLIND_DIR"
+    assert location_of("videomme") is None  # lmms-eval's own task, not dybench's
+    assert location_of("dybench_pairs") is None
+
+
+def test_pair_docs_all_and_by_category(data):
+    docs = pair_docs(folder=data["pairs"])
+    assert [d["item_id"] for d in docs] == [i.item_id for i in pair_items()]
+    assert all(Path(d["video_path"]).is_absolute() and Path(d["video_path"]).is_file() for d in docs)
+    assert not any(d[PLACEHOLDER] for d in docs)
+    moving = pair_docs("moving_direction", folder=data["pairs"])
+    assert {d["category"] for d in moving} == {"moving_direction"} and len(moving) == 4
+
+
+def test_missing_category_gets_one_placeholder(data, caplog):
+    docs = pair_docs("spatial", folder=data["pairs"])
+    assert len(docs) == 1 and docs[0][PLACEHOLDER]
+    assert "no spatial items" in caplog.text
+    with pytest.raises(ValueError, match="unknown category"):
+        pair_docs("colour", folder=data["pairs"])
+
+
+def test_missing_video_names_the_item_and_the_fix(data, tmp_path):
+    broken = shutil.copytree(data["pairs"], tmp_path / "pairs")
+    (broken / "videos" / "md0__hflip.mp4").unlink()
+    with pytest.raises(DataLocationError, match=r"1 video\(s\) are missing \(md0:hflip:coun.*dybench build"):
+        pair_docs(folder=broken)
+
+
+def test_timeblind_docs_resolve_both_path_styles(data, tmp_path):
+    docs = timeblind_docs(data["timeblind"])
+    assert [d["index"] for d in docs] == list(range(8))
+    assert {d["type"] for d in docs} == {"yes_no", "multiple_choice"}
+    # the official README writes paths relative to the folder above the data: TimeBlind/videos/...
+    moved = shutil.copytree(data["timeblind"], tmp_path / "TimeBlind")
+    rows = [json.loads(line) for line in (moved / "data.jsonl").read_text().splitlines()]
+    for row in rows:
+        row["video_path"] = "TimeBlind/" + row["video_path"]
+    (moved / "data.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [d["video_path"] for d in timeblind_docs(moved)] == [
+        str(moved / "videos" / Path(d["video_path"]).name) for d in docs
+    ]
+
+
+def test_timeblind_bad_type_is_refused(data, tmp_path):
+    bad = shutil.copytree(data["timeblind"], tmp_path / "tb")
+    lines = (bad / "data.jsonl").read_text().splitlines()
+    lines[3] = lines[3].replace('"yes_no"', '"open"')
+    (bad / "data.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataLocationError, match=r"data\.jsonl:4: type must be one of yes_no, multiple_choice"):
+        timeblind_docs(bad)
+
+
+def test_videomme_docs(data):
+    docs = videomme_docs(data["videomme"])
+    assert [d["answer"] for d in docs] == ["A", "B", "C", "D"]
+    assert docs[0]["options"] == ["it spins", "it falls", "it grows", "nothing"]
+    assert docs[0]["categories"] == ["temporal_perception", "short"]
+    assert docs[2]["categories"] == ["ocr_problems", "long"]
+
+
+def test_mvbench_docs_gold_letter_and_alternative_folder(data, tmp_path):
+    docs = mvbench_docs("moving_count", data["mvbench"])
+    assert docs[0]["options"] == ["left", "right", "up"] and docs[0]["answer"] == "A"
+    assert docs[0]["categories"] == ["moving_count"]
+    # lmms-eval's copy keeps segmented Charades clips under star/Charades_segment, without video/
+    other = tmp_path / "mvb"
+    shutil.copytree(data["mvbench"] / "json", other / "json")
+    shutil.copytree(data["mvbench"] / "video" / "star" / "Charades_v1_480", other / "star" / "Charades_segment")
+    assert Path(mvbench_docs("action_sequence", other)[0]["video_path"]).is_file()
+    with pytest.raises(DataLocationError, match=r"1 video\(s\) are missing \(moving_count/0: .*unzip the videos"):
+        mvbench_docs("moving_count", other)
+    (other / "json" / "moving_count.json").unlink()
+    with pytest.raises(DataLocationError, match=r"moving_count\.json does not exist"):
+        mvbench_docs("moving_count", other)
+
+
+def test_tempcompass_docs_in_both_layouts(data, tmp_path):
+    docs = tempcompass_docs(data["tempcompass"])
+    by_cat = {tuple(d["categories"]): d for d in docs}
+    mc = by_cat[("direction", "multi_choice")]
+    assert (mc["question"], mc["options"], mc["answer"]) == ("Where does it go?", ["left", "right", "up"], "B")
+    assert by_cat[("direction", "yes_no")]["answer"] == "no"
+    caption = by_cat[("order", "caption_matching")]
+    assert caption["options"] == ["red then blue", "blue then red"] and caption["answer"] == "B"
+    # lmms-lab/TempCompass: <format>/test-*.parquet with video_id, question, answer, dim
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    hf = shutil.copytree(data["tempcompass"], tmp_path / "tc")
+    for fmt in ("multi-choice", "yes_no", "caption_matching"):
+        nested = json.loads((hf / "questions" / f"{fmt}.json").read_text())
+        rows = [{"video_id": v, "dim": d, **q} for v, dims in nested.items() for d, qs in dims.items() for q in qs]
+        (hf / fmt).mkdir()
+        pq.write_table(pa.Table.from_pylist(rows), hf / fmt / "test-00000-of-00001.parquet")
+    shutil.rmtree(hf / "questions")
+    assert [(d["question"], d["options"], d["answer"]) for d in tempcompass_docs(hf)] == [
+        (d["question"], d["options"], d["answer"]) for d in docs
+    ]
+
+
+def test_slug():
+    assert slug("OCR Problems") == "ocr_problems" and slug("multi-choice") == "multi_choice"
+
+
+def test_tasks_path_source_checkout_and_wheel(tmp_path, monkeypatch):
+    assert tasks_path() == Path(__file__).resolve().parents[1] / "tasks"
+    from dybench.evaluation import _paths
+
+    (tmp_path / "dybench" / "_tasks" / "dybench_pair").mkdir(parents=True)
+    monkeypatch.setattr(_paths, "_PACKAGE", tmp_path / "dybench")
+    assert tasks_path() == tmp_path / "dybench" / "_tasks"
+    monkeypatch.setattr(_paths, "_PACKAGE", tmp_path / "elsewhere" / "dybench")
+    with pytest.raises(FileNotFoundError, match="reinstall dybench"):
+        tasks_path()

@@ -1,0 +1,175 @@
+"""``evaluate``, ``dybench eval`` and ``dybench demo`` through lmms-eval's Python API, in this process.
+
+The floor models run every task family on tiny local data; the metrics lmms-eval reports must equal
+dybench's own scoring of the responses it logged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from evaldata import (
+    PAIRS,
+    make_mvbench,
+    make_pairs,
+    make_tempcompass,
+    make_timeblind,
+    make_videomme,
+    reported,
+    rescore,
+)
+from typer.testing import CliRunner
+
+from dybench.cli import app
+from dybench.evaluation import (
+    DataLocationError,
+    EvalError,
+    EvalRun,
+    demo,
+    evaluate,
+    summary_table,
+)
+from dybench.records import CATEGORIES
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("run")
+    return {
+        "DYBENCH_PAIRS": make_pairs(root / "pairs"),
+        "TIMEBLIND_DIR": make_timeblind(root / "TimeBlind"),
+        "VIDEOMME_DIR": make_videomme(root / "Video-MME"),
+        "MVBENCH_DIR": make_mvbench(root / "MVBench"),
+        "TEMPCOMPASS_DIR": make_tempcompass(root / "TempCompass"),
+    }
+
+
+@pytest.fixture
+def env(data, monkeypatch):
+    for key, value in data.items():
+        monkeypatch.setenv(key, str(value))
+    return data
+
+
+def _metrics(run: EvalRun, task: str) -> dict[str, float]:
+    return reported(run.results, task)
+
+
+def _rescore(run: EvalRun, task: str, scoring_task: str, data: Path, tmp_path: Path) -> dict[str, float]:
+    return rescore([run.samples_paths[task]], scoring_task, data, tmp_path)
+
+
+def test_pair_group_metrics_equal_dybench_scoring_of_the_logged_responses(data, tmp_path):
+    run = evaluate(
+        "dybench_random",
+        "dybench_pair,dybench_pair_single_frame",
+        model_args="seed=7",
+        data=data["DYBENCH_PAIRS"],
+        output=tmp_path / "out",
+    )
+    assert run.skipped == ("dybench_pair_spatial",), "the fixture has no spatial item"
+    assert run.results_path.is_file() and json.loads(run.results_path.read_text())["dybench_version"]
+    # the group: its subtasks' logged responses, rescored together
+    subtasks = [run.samples_paths[f"dybench_pair_{c}"] for c in CATEGORIES]
+    want = rescore(subtasks, "dybench_pair", data["DYBENCH_PAIRS"], tmp_path)
+    got = _metrics(run, "dybench_pair")
+    assert got and got == pytest.approx({k: want[k] for k in got})
+    assert {f"p_acc_{c}" for c in ("moving_direction", "static")} <= got.keys()
+    for category in ("moving_direction", "static"):
+        task = f"dybench_pair_{category}"
+        want = _rescore(run, task, task, data["DYBENCH_PAIRS"], tmp_path)
+        assert _metrics(run, task) == pytest.approx({k: want[k] for k in _metrics(run, task)})
+    want = _rescore(run, "dybench_pair_single_frame", "dybench_pair_single_frame", data["DYBENCH_PAIRS"], tmp_path)
+    got = _metrics(run, "dybench_pair_single_frame")
+    assert got == pytest.approx({k: want[k] for k in got})
+
+
+def test_constant_model_shows_why_p_acc_is_strict(data):
+    run = evaluate("dybench_constant", "dybench_pair", model_args="answer=A", data=data["DYBENCH_PAIRS"])
+    golds = {(sid, a0, a1) for sid, *_, a0, a1 in PAIRS}
+    keep_a = sum(a0 == a1 == "A" for _, a0, a1 in golds)
+    assert run.metric("dybench_pair", "p_acc") == keep_a / len(PAIRS) == 0.0
+    right = sum((a0 == "A") + (a1 == "A") for _, a0, a1 in golds)
+    assert run.metric("dybench_pair", "acc") == pytest.approx(right / (2 * len(PAIRS)))
+    assert run.metric("dybench_pair", "acc") > 0 and run.metric("dybench_pair", "change_consistency") == 0.0
+
+
+def test_timeblind_metrics_equal_the_official_scoring(data, tmp_path):
+    run = evaluate("dybench_random", "timeblind", model_args="seed=2", data=data["TIMEBLIND_DIR"], output=tmp_path)
+    want = _rescore(run, "timeblind", "timeblind", data["TIMEBLIND_DIR"], tmp_path)
+    got = _metrics(run, "timeblind")
+    assert set(got) == {f"{m}{s}" for m in ("acc", "q_acc", "v_acc", "i_acc") for s in ("", "_ci_low", "_ci_high")}
+    assert got == pytest.approx({k: want[k] for k in got})
+
+
+def test_standard_benchmarks_score_by_parsing_per_category(env):
+    run = evaluate("dybench_constant", "dyb_videomme,dyb_mvbench,dyb_tempcompass_r1", model_args="answer=A")
+    videomme = _metrics(run, "dyb_videomme")
+    assert videomme["acc"] == 0.25 and videomme["acc_short"] == 0.5 and videomme["acc_long"] == 0.0
+    assert videomme["acc_temporal_perception"] == 0.5 and videomme["acc_ocr_problems"] == 0.0
+    mvbench = _metrics(run, "dyb_mvbench")  # the answer is candidate n % 3 of subtask n: "A" for 7 of 20
+    assert mvbench["acc"] == pytest.approx(7 / 20)
+    assert mvbench["acc_action_sequence"] == 1.0 and mvbench["acc_moving_direction"] == 0.0
+    assert _metrics(run, "dyb_mvbench_action_sequence")["acc"] == 1.0
+    tempcompass = _metrics(run, "dyb_tempcompass_r1")  # right on one of four: "A" cannot answer yes/no
+    assert tempcompass["acc"] == 0.25 and tempcompass["acc_yes_no"] == 0.0 and tempcompass["acc_speed"] == 1.0
+
+
+def test_data_problems_are_found_before_any_model_loads(monkeypatch, tmp_path):
+    monkeypatch.delenv("TIMEBLIND_DIR", raising=False)
+    with pytest.raises(DataLocationError, match=r"(?s)^TIMEBLIND_DIR is not set\. .*data\.jsonl.*git clone"):
+        evaluate("no_such_model", "timeblind")
+    with pytest.raises(DataLocationError, match=r"no pairs\.jsonl"):
+        evaluate("no_such_model", "dybench_pair", data=tmp_path)
+
+
+def test_data_option_names_one_data_set(data):
+    with pytest.raises(EvalError, match="DYBENCH_PAIRS, TIMEBLIND_DIR"):
+        evaluate("dybench_constant", "dybench_pair,timeblind", data=data["DYBENCH_PAIRS"])
+
+
+def test_unknown_task_and_failing_model_raise(env):
+    with pytest.raises(EvalError, match=r"unknown task\(s\): dybench_pairs \(did you mean dybench_pair"):
+        evaluate("dybench_constant", "dybench_pairs")
+    with pytest.raises(EvalError, match="lmms-eval failed on timeblind: TypeError: .*colour"):
+        evaluate("dybench_constant", "timeblind", model_args="colour=red")
+
+
+def test_eval_command(env, tmp_path):
+    runner = CliRunner()
+    args = ["eval", "--model", "dybench_random", "--tasks", "timeblind", "--output", str(tmp_path)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "timeblind" in result.output and "I-Acc" in result.output
+    assert list(tmp_path.glob("dybench_random/*_results.json"))
+    result = runner.invoke(app, ["eval", "--model", "dybench_random", "--tasks", "timeblind", "--data", str(tmp_path)])
+    assert result.exit_code == 1 and "error: " in result.output and "data.jsonl" in result.output
+
+
+def test_demo_with_the_floor_models(tmp_path, capsys):
+    report = demo(tmp_path / "demo", n=5, tiny_model=False)
+    assert [r.model for r in report.runs] == ["dybench_constant", "dybench_random"]
+    assert (report.pairs / "pairs.jsonl").is_file()
+    assert len(list(report.results.glob("*/*_results.json"))) == 2
+    out = capsys.readouterr().out
+    assert "P-Acc" in out and "dybench_random" in out
+    table = summary_table(report.runs[1])
+    assert table.row_count >= 2
+
+
+@pytest.mark.slow
+def test_demo_command_end_to_end(tmp_path):
+    """`dybench demo` as a newcomer runs it: floor models and the tiny Qwen2.5-VL, through lmms-eval."""
+    command = [sys.executable, "-m", "dybench.cli", "demo", "--out", str(tmp_path / "demo"), "--n", "10"]
+    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "200"})
+    assert run.returncode == 0, run.stderr[-3000:]
+    for model in ("dybench_constant", "dybench_random", "qwen2_5_vl__tiny-qwen2_5_vl"):
+        assert model in run.stdout
+        assert list((tmp_path / "demo" / "results" / model).glob("*_results.json"))
