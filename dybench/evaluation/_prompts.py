@@ -19,16 +19,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, get_args
 
-from dybench.records import letter
-from dybench.train.config import DEFAULT_INSTRUCTION
+from dybench.prompts import R1_INSTRUCTION, question_text
 
 PromptStyle = Literal["default", "r1"]
 PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
 
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
 YES_NO_INSTRUCTION = "Answer with yes or no directly."
-R1_INSTRUCTION = DEFAULT_INSTRUCTION
-"""Think in <think> </think>, answer in <answer> </answer> (VideoThinker-R1's training instruction)."""
 
 TIMEBLIND_SUFFIX = {"yes_no": " Please output Yes or No.", "multiple_choice": " Please output A or B."}
 """TimeBlind's official ``add_question_suffix``, by question type."""
@@ -44,13 +41,8 @@ def instruction(style: PromptStyle, *, yes_no: bool) -> str:
 
 
 def question_prompt(question: str, options: Sequence[str], style: PromptStyle = "default") -> str:
-    """The user turn's text: question, ``Options:`` with lettered options (none for yes/no), instruction."""
-    lines = [question.strip()]
-    if options:
-        lines.append("Options:")
-        lines += [f"{letter(i)}. {option}" for i, option in enumerate(options)]
-    lines.append(instruction(style, yes_no=not options))
-    return "\n".join(lines)
+    """The user turn's text in dybench's one layout (``dybench.prompts.question_text``) and ``style``."""
+    return question_text(question, options, instruction(style, yes_no=not options))
 
 
 def timeblind_prompt(question: str, question_type: str) -> str:

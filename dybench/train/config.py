@@ -15,15 +15,13 @@ from typing import Literal, get_args
 
 import yaml
 
+from dybench.prompts import R1_INSTRUCTION
+
 Method = Literal["grpo", "crpo", "bias", "cdpo"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 #: VideoThinker-R1's training instruction (RESEARCH.md): think in <think>, answer letters in <answer>.
-DEFAULT_INSTRUCTION = (
-    "Output the thinking process in <think> </think> and the final answer (the option letter, or several "
-    "letters separated by commas if more than one is correct; yes or no for a yes/no question) "
-    "in <answer> </answer> tags."
-)
+DEFAULT_INSTRUCTION = R1_INSTRUCTION
 
 
 @dataclass

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dybench.prompts import question_text
 from dybench.records import Branch, Relation, Transform, letter
 
 log = logging.getLogger(__name__)
@@ -44,12 +45,7 @@ class Prompt:
 
     def text(self, instruction: str) -> str:
         """The user turn's text: question, lettered options, then the answer-format instruction."""
-        lines = [self.question.strip()]
-        if self.options:
-            lines.append("Options:")
-            lines += [f"{letter(i)}. {opt}" for i, opt in enumerate(self.options)]
-        lines.append(instruction)
-        return "\n".join(lines)
+        return question_text(self.question, self.options, instruction)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,272 @@
+"""The `dybench` command line: it parses arguments and calls the public Python API, nothing more."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="dybench",
+    help="Does this video model actually watch the video? Counterfactual pairs, strict scoring, RL reference.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the dybench version."""
+    from dybench import __version__
+
+    typer.echo(__version__)
+
+
+# --- each part adds its command below, in the order of DESIGN.md Contract 5 ---
+# synth (dybench.synth)
+@app.command()
+def synth(
+    out: Path = typer.Option(..., "--out", help="Folder to write clips/ and annotations.jsonl to."),
+    n: int = typer.Option(200, "--n", min=1, help="Number of clips (one question each)."),
+    seed: int = typer.Option(0, "--seed", help="The same seed and arguments give the same clips."),
+    size: int = typer.Option(224, "--size", help="Frame width and height in pixels (even, 64 or more)."),
+    frames: int = typer.Option(16, "--frames", help="Frames per clip (8 or more)."),
+    fps: float = typer.Option(8.0, "--fps", help="Frame rate of the clips."),
+    categories: Optional[list[str]] = typer.Option(  # noqa: UP045 (typer needs Optional on 3.10)
+        None, "--categories", help="Categories to make, comma-separated or repeated (default: all five)."
+    ),
+    bias: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--bias", help="Shortcut rules, e.g. 'moving_direction:colour=red->right:train=0.95,test=0.5'."
+    ),
+    split: str = typer.Option("test", "--split", help="train or test: picks bias strengths and the seed stream."),
+    workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
+) -> None:
+    """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
+    from dybench.synth import BiasSpecError, SynthError, synthesize
+    from dybench.synth.summary import print_summary
+
+    cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
+    try:
+        synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
+                   split=split, workers=workers or None)  # fmt: skip
+    except (SynthError, BiasSpecError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    print_summary(out)
+
+
+# build (dybench.build)
+@app.command()
+def build(
+    src: Path = typer.Option(..., "--src", help="Folder with your videos and annotations.jsonl."),
+    out: Path = typer.Option(..., "--out", help="Where the pairs dataset goes."),
+    annotations: Optional[Path] = typer.Option(  # noqa: UP045 (typer needs Optional on 3.10)
+        None, "--annotations", help="Annotations file (JSONL, JSON list or CSV); default <src>/annotations.jsonl."
+    ),
+    lossless: bool = typer.Option(False, "--lossless", help="Exact pixels in the counterfactual renders."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Videos rendered in parallel."),
+    strict: bool = typer.Option(False, "--strict", help="Stop at the first error."),
+    crf: int = typer.Option(17, "--crf", help="x264 quality (lower is better; 17 is visually lossless)."),
+    preset: str = typer.Option("medium", "--preset", help="x264 speed preset."),
+    pix_fmt: str = typer.Option("yuv420p", "--pix-fmt", help="Pixel format (yuv444p allows odd frame sizes)."),
+    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="Your own counterfactual lexicon (YAML)."),  # noqa: UP045
+) -> None:
+    """Build counterfactual pairs (hflip, reverse) from your videos and annotations."""
+    from dybench.build import BuildError, build_pairs
+    from dybench.report import build_progress, print_build_summary
+    from dybench.video import EncoderSettings
+
+    settings = EncoderSettings(crf=crf, preset=preset, pix_fmt=pix_fmt)
+    try:
+        with build_progress() as on_progress:
+            report = build_pairs(
+                src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
+                strict=strict, lexicon=lexicon, on_progress=on_progress,
+            )  # fmt: skip
+    except BuildError as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    print_build_summary(report)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+# tasks-path, eval, score, demo (dybench.evaluation / dybench.scoring)
+@app.command("tasks-path")
+def tasks_path() -> None:
+    """Print the folder of dybench's lmms-eval tasks, for lmms-eval's --include_path."""
+    from dybench.evaluation import tasks_path as path
+
+    typer.echo(path())
+
+
+@app.command("eval")
+def eval_(
+    model: str = typer.Option(..., "--model", help="lmms-eval model, e.g. qwen2_5_vl, dybench_random."),
+    model_args: str = typer.Option("", "--model-args", help="lmms-eval model args, e.g. pretrained=DIR,device_map=cpu"),
+    tasks: str = typer.Option(..., "--tasks", help="Comma-separated, e.g. dybench_pair,dybench_pair_single_frame"),
+    data: Optional[Path] = typer.Option(None, "--data", help="The tasks' data folder (else its variable)."),  # noqa: UP045
+    output: Optional[Path] = typer.Option(None, "--output", help="Write results JSON and samples here."),  # noqa: UP045
+    limit: Optional[float] = typer.Option(None, "--limit", help="Documents per task (for smoke tests only)."),  # noqa: UP045
+    batch_size: str = typer.Option("1", "--batch-size", help="lmms-eval batch size."),
+    device: Optional[str] = typer.Option(None, "--device", help="e.g. cpu, cuda:0 (not in --model-args)."),  # noqa: UP045
+    gen_kwargs: str = typer.Option("", "--gen-kwargs", help="Override generation settings, e.g. max_new_tokens=64"),
+    seed: int = typer.Option(0, "--seed", help="Random seed."),
+    verbosity: str = typer.Option("WARNING", "--verbosity", help="lmms-eval log level."),
+) -> None:
+    """Run lmms-eval on dybench's tasks; fails (exit 1) when lmms-eval fails or scores nothing."""
+    from dybench.evaluation import DataLocationError, EvalError, evaluate, print_summary
+
+    try:
+        run = evaluate(
+            model, tasks, model_args=model_args, data=data, output=output, limit=limit, batch_size=batch_size,
+            device=device, gen_kwargs=gen_kwargs or None, seed=seed, verbosity=verbosity,
+        )  # fmt: skip
+    except (DataLocationError, EvalError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    print_summary(run)
+
+
+@app.command()
+def score(
+    task: str = typer.Option(..., "--task", help="dybench_pair[_<category>], ..._single_frame or timeblind."),
+    predictions: Path = typer.Option(..., "--predictions", help="{item_id,response} JSONL; predictions.json"),
+    data: Path = typer.Option(..., "--data", help="Pairs dataset, or TimeBlind folder with data.jsonl."),
+) -> None:
+    """Score a predictions file offline: metrics as JSON on stdout, a summary table on stderr."""
+    import warnings
+
+    from dybench.scoring import PredictionsError, metrics_json, print_score_summary, score_predictions
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            metrics = score_predictions(task, predictions, data)
+        except PredictionsError as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(1) from e
+    notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    print_score_summary(task, metrics, notes)
+    typer.echo(metrics_json(metrics))
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Where the clips, pairs, model and results go."),
+    n: int = typer.Option(20, "--n", min=1, help="DyBench-Synth clips to render."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the clips, the random baseline and the tiny model."),
+    tiny_model: bool = typer.Option(True, "--tiny-model/--no-tiny-model", help="Also evaluate a tiny Qwen2.5-VL."),
+) -> None:
+    """The whole chain, offline: render clips, build pairs, evaluate baselines and a tiny model, print the table."""
+    from dybench.evaluation import DataLocationError, EvalError, demo
+
+    try:
+        demo(out, n=n, seed=seed, tiny_model=tiny_model)
+    except (DataLocationError, EvalError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+
+
+# tiny-model, train (dybench.train)
+@app.command("tiny-model")
+def tiny_model(
+    arch: str = typer.Option(..., "--arch", help="qwen2_5_vl or qwen3_vl"),
+    out: Path = typer.Option(..., "--out", help="Folder to write the checkpoint to (replaced if it exists)."),
+    seed: int = typer.Option(0, "--seed", help="Weight-init seed; the same seed gives the same checkpoint."),
+) -> None:
+    """Build a tiny random Qwen2.5-VL / Qwen3-VL checkpoint with a locally trained tokenizer (offline)."""
+    from dybench.tiny_model import ARCHES, build_tiny_model
+
+    if arch not in ARCHES:
+        raise typer.BadParameter(f"--arch must be one of {', '.join(ARCHES)}, got {arch!r}")
+    typer.echo(build_tiny_model(arch, out, seed=seed))  # type: ignore[arg-type]
+
+
+@app.command("train")
+def train_command(
+    method: str = typer.Argument(..., help="grpo, crpo, bias or cdpo"),
+    settings: Optional[list[str]] = typer.Argument(None, help="More settings as key=value (see TrainConfig)."),  # noqa: UP045
+    model: Optional[str] = typer.Option(None, "--model", help="Policy checkpoint folder."),  # noqa: UP045
+    data: Optional[str] = typer.Option(None, "--data", help="Pairs dataset folder or Video-R1 json."),  # noqa: UP045
+    output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Run folder (resumes if it has a checkpoint)."),  # noqa: UP045
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimiser steps."),  # noqa: UP045
+    config: Optional[Path] = typer.Option(None, "--config", help="YAML recipe (recipes/*.yaml)."),  # noqa: UP045
+    bias_model: Optional[str] = typer.Option(None, "--bias-model", help="cdpo: the bias model folder."),  # noqa: UP045
+) -> None:
+    """Train with GRPO, CRPO, the CDPO bias stage, or CDPO (the reference trainer; see recipes/)."""
+    from dybench.train import load_config, train
+
+    cfg = load_config(
+        config, settings or [], method=method, model=model, data=data, output_dir=output_dir,
+        max_steps=max_steps, bias_model=bias_model,
+    )
+    typer.echo(train(cfg))
+
+
+# reproduce (dybench.reproduce)
+@app.command("reproduce")
+def reproduce_command(
+    target: str = typer.Argument(..., help="crpo, cdpo or grpo (each with its GRPO baseline)."),
+    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),  # noqa: UP045
+    train_data: Optional[Path] = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),  # noqa: UP045
+    eval_data: Optional[Path] = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),  # noqa: UP045
+    bias_data: Optional[Path] = typer.Option(None, "--bias-data", help="cdpo: the bias model's shortcut subset."),  # noqa: UP045
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),  # noqa: UP045
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),  # noqa: UP045
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),  # noqa: UP045
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
+) -> None:
+    """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
+    from dybench.reproduce import ReproduceInputError, StageError, reproduce
+
+    try:
+        seed_list = [int(s) for s in seeds.replace(",", " ").split()] if seeds else None
+    except ValueError as e:
+        raise typer.BadParameter(f"--seeds {seeds!r}: give integers, e.g. 0,1,2") from e
+    try:
+        done = reproduce(
+            target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
+            output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
+            log=lambda line: typer.echo(line, err=True),
+        )  # fmt: skip
+    except (ReproduceInputError, StageError, ValueError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    if dry_run:
+        typer.echo(done.plan.describe())
+        raise typer.Exit(1 if done.plan.problems else 0)
+    typer.echo(f"report: {done.report} ({done.wall_s / 60:.1f} min)")
+
+
+# leaderboard (leaderboard/app.py)
+@app.command()
+def leaderboard(
+    results: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--results", envvar="DYBENCH_RESULTS", help="lmms-eval results folder (default: bundled runs)."
+    ),
+    port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+) -> None:
+    """Serve the leaderboard (Gradio) on 127.0.0.1 over a folder of lmms-eval results files."""
+    import importlib
+    import importlib.util
+
+    # the wheel packages leaderboard/ as dybench/_leaderboard; a source checkout has it at the top level
+    bundled = importlib.util.find_spec("dybench._leaderboard") is not None
+    where = "dybench._leaderboard.app" if bundled else "leaderboard.app"
+    try:
+        serve = importlib.import_module(where).serve
+    except ModuleNotFoundError as e:
+        typer.secho(f"error: {e}; install the extra: pip install 'dybench[leaderboard]'", fg="red", err=True)
+        raise typer.Exit(1) from e
+    try:
+        serve(results, port=port)
+    except FileNotFoundError as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+
+
+if __name__ == "__main__":
+    app()
