@@ -199,8 +199,14 @@ def train_command(
     from dybench.train import load_config, train
 
     cfg = load_config(
-        config, settings or [], method=method, model=model, data=data, output_dir=output_dir,
-        max_steps=max_steps, bias_model=bias_model,
+        config,
+        settings or [],
+        method=method,
+        model=model,
+        data=data,
+        output_dir=output_dir,
+        max_steps=max_steps,
+        bias_model=bias_model,
     )
     typer.echo(train(cfg))
 

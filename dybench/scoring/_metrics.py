@@ -169,8 +169,7 @@ def pair_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
     incomplete = incomplete_pairs(results)
     if incomplete:
         warnings.warn(
-            f"{len(incomplete)} pair(s) have a result for only one item and count as wrong: "
-            + compact(incomplete),
+            f"{len(incomplete)} pair(s) have a result for only one item and count as wrong: " + compact(incomplete),
             IncompletePairsWarning,
             stacklevel=2,
         )

@@ -75,9 +75,7 @@ def _records(path: Path) -> Iterator[tuple[str, Any]]:
         try:
             yield f"{path}:{lineno}", json.loads(line)
         except json.JSONDecodeError as e:
-            raise PredictionsError(
-                f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line"
-            ) from e
+            raise PredictionsError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
 
 
 def _field(where: str, row: Any, name: str, kind: type | tuple[type, ...], example: str) -> Any:
@@ -103,8 +101,7 @@ def _check_predictions(path: Path, seen: dict, duplicates: list[object], what: s
     if duplicates:
         distinct = sorted(set(duplicates), key=str)
         warnings.warn(
-            f"{path}: {len(distinct)} {what} predicted more than once, the last prediction kept: "
-            f"{compact(distinct)}",
+            f"{path}: {len(distinct)} {what} predicted more than once, the last prediction kept: {compact(distinct)}",
             stacklevel=3,
         )
 
@@ -204,8 +201,7 @@ def _score_timeblind(predictions: Path, data: Path) -> dict[str, float]:
     missing = len(types) // 4 - len({i // 4 for i in preds})
     if missing:
         warnings.warn(
-            f"{missing} TimeBlind instance(s) have no prediction; left out of the scores as the official "
-            "scorer does",
+            f"{missing} TimeBlind instance(s) have no prediction; left out of the scores as the official scorer does",
             stacklevel=2,
         )
     out["n_missing_instances"] = missing

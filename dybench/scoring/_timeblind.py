@@ -182,9 +182,7 @@ def timeblind_instances(
     if n_instances is not None:
         outside = sorted(i for i in preds if not 0 <= i // 4 < n_instances)
         if outside:
-            raise ValueError(
-                f"predictions for indices outside the {n_instances} instances: {compact(outside)}"
-            )
+            raise ValueError(f"predictions for indices outside the {n_instances} instances: {compact(outside)}")
     tag_of: dict[int, set[str]] = {}
     for tag, indices in (tags or {}).items():
         for i in indices:
@@ -192,9 +190,7 @@ def timeblind_instances(
     ids = sorted(roles) if n_instances is None else range(n_instances)
     instances = []
     for k in ids:
-        extracted, status = (
-            _extract_instance(k, roles[k], types) if k in roles else ((-1, -1, -1, -1), "missing")
-        )
+        extracted, status = _extract_instance(k, roles[k], types) if k in roles else ((-1, -1, -1, -1), "missing")
         instances.append(TimeBlindInstance(k, extracted, status, tuple(sorted(tag_of.get(k, ())))))  # type: ignore[arg-type]
     return instances
 
