@@ -212,39 +212,6 @@ def train_command(
 
 
 # reproduce (dybench.reproduce)
-@app.command("reproduce")
-def reproduce_command(
-    target: str = typer.Argument(..., help="crpo, cdpo or grpo (each with its GRPO baseline)."),
-    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."),
-    model: Optional[Path] = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),  # noqa: UP045
-    train_data: Optional[Path] = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),  # noqa: UP045
-    eval_data: Optional[Path] = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),  # noqa: UP045
-    bias_data: Optional[Path] = typer.Option(None, "--bias-data", help="cdpo: the bias model's shortcut subset."),  # noqa: UP045
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),  # noqa: UP045
-    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),  # noqa: UP045
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),  # noqa: UP045
-    dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
-) -> None:
-    """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
-    from dybench.reproduce import ReproduceInputError, StageError, reproduce
-
-    try:
-        seed_list = [int(s) for s in seeds.replace(",", " ").split()] if seeds else None
-    except ValueError as e:
-        raise typer.BadParameter(f"--seeds {seeds!r}: give integers, e.g. 0,1,2") from e
-    try:
-        done = reproduce(
-            target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
-            output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
-            log=lambda line: typer.echo(line, err=True),
-        )  # fmt: skip
-    except (ReproduceInputError, StageError, ValueError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
-    if dry_run:
-        typer.echo(done.plan.describe())
-        raise typer.Exit(1 if done.plan.problems else 0)
-    typer.echo(f"report: {done.report} ({done.wall_s / 60:.1f} min)")
 
 
 # leaderboard (leaderboard/app.py)
