@@ -175,13 +175,18 @@ def tiny_model(
     arch: str = typer.Option(..., "--arch", help="qwen2_5_vl or qwen3_vl"),
     out: Path = typer.Option(..., "--out", help="Folder to write the checkpoint to (replaced if it exists)."),
     seed: int = typer.Option(0, "--seed", help="Weight-init seed; the same seed gives the same checkpoint."),
+    init_std: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--init-std", help="Std of the random weights (default transformers' 0.02; 0.1 lets video through)."
+    ),
 ) -> None:
     """Build a tiny random Qwen2.5-VL / Qwen3-VL checkpoint with a locally trained tokenizer (offline)."""
     from dybench.tiny_model import ARCHES, build_tiny_model
 
     if arch not in ARCHES:
         raise typer.BadParameter(f"--arch must be one of {', '.join(ARCHES)}, got {arch!r}")
-    typer.echo(build_tiny_model(arch, out, seed=seed))  # type: ignore[arg-type]
+    if init_std is not None and not init_std > 0:
+        raise typer.BadParameter(f"--init-std must be positive, got {init_std}")
+    typer.echo(build_tiny_model(arch, out, seed=seed, init_std=init_std))  # type: ignore[arg-type]
 
 
 @app.command("train")
@@ -212,6 +217,51 @@ def train_command(
 
 
 # reproduce (dybench.reproduce)
+@app.command("reproduce")
+def reproduce_command(
+    target: str = typer.Argument(..., help="crpo, cdpo or grpo (each with its GRPO baseline)."),
+    settings: Optional[list[str]] = typer.Argument(  # noqa: UP045
+        None, help="Training settings applied on top of every recipe, key=value (e.g. max_steps=50)."
+    ),
+    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."),
+    model: Optional[Path] = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),  # noqa: UP045
+    train_data: Optional[Path] = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),  # noqa: UP045
+    eval_data: Optional[Path] = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),  # noqa: UP045
+    bias_data: Optional[Path] = typer.Option(None, "--bias-data", help="cdpo: the bias model's shortcut subset."),  # noqa: UP045
+    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),  # noqa: UP045
+    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),  # noqa: UP045
+    seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),  # noqa: UP045
+    dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
+) -> None:
+    """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
+    import yaml
+
+    from dybench.reproduce import ReproduceInputError, StageError, reproduce
+
+    try:
+        seed_list = [int(s) for s in seeds.replace(",", " ").split()] if seeds else None
+    except ValueError as e:
+        raise typer.BadParameter(f"--seeds {seeds!r}: give integers, e.g. 0,1,2") from e
+    overrides = {}
+    for item in settings or []:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise typer.BadParameter(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
+        overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    try:
+        done = reproduce(
+            target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
+            output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
+            train_overrides=overrides or None,
+            log=lambda line: typer.echo(line, err=True),
+        )  # fmt: skip
+    except (ReproduceInputError, StageError, ValueError) as e:
+        typer.secho(f"error: {e}", fg="red", err=True)
+        raise typer.Exit(1) from e
+    if dry_run:
+        typer.echo(done.plan.describe())
+        raise typer.Exit(1 if done.plan.problems else 0)
+    typer.echo(f"report: {done.report} ({done.wall_s / 60:.1f} min)")
 
 
 # leaderboard (leaderboard/app.py)

@@ -96,3 +96,36 @@ def test_build_is_deterministic_per_seed(tiny, tmp_path):
 def test_unknown_arch_is_refused(tmp_path):
     with pytest.raises(ValueError, match="qwen2_5_vl"):
         build_tiny_model("llava", tmp_path / "m")  # type: ignore[arg-type]
+
+
+def _moving_square() -> np.ndarray:
+    """A small red square moving right across a grey frame (4 frames of 56x56), like a synth clip."""
+    video = np.full((4, 56, 56, 3), 128, dtype=np.uint8)
+    for t in range(4):
+        video[t, 24:32, 8 + 8 * t : 16 + 8 * t] = (220, 30, 30)
+    return video
+
+
+def _last_hidden_gap(path, arch: str) -> float:
+    """Relative change of the last position's hidden state when the clip is mirrored (right -> left)."""
+    processor = transformers.AutoProcessor.from_pretrained(path)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(path).eval()
+    video = _moving_square()
+    a, b = _inputs(processor, arch, video), _inputs(processor, arch, np.ascontiguousarray(video[:, :, ::-1]))
+    with torch.no_grad():
+        ha = model(**a, output_hidden_states=True).hidden_states[-1][0, -1]
+        hb = model(**b, output_hidden_states=True).hidden_states[-1][0, -1]
+    return ((ha - hb).norm() / ha.norm()).item()
+
+
+def test_init_std_sets_the_weight_scale_and_lets_the_video_through(tiny, tmp_path):
+    arch, path = tiny
+    wide = build_tiny_model(arch, tmp_path / "wide", seed=0, init_std=0.1)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(wide)
+    q_proj = next(p for n, p in model.named_parameters() if n.endswith("layers.0.self_attn.q_proj.weight"))
+    assert q_proj.std().item() == pytest.approx(0.1, rel=0.1)
+    assert '"init_std": 0.1' in (wide / "dybench_tiny_model.json").read_text()
+    # larger weights carry more of the video to the last position (measured 2-4x here, untrained)
+    assert _last_hidden_gap(wide, arch) > 1.5 * _last_hidden_gap(path, arch)
+    with pytest.raises(ValueError, match="positive"):
+        build_tiny_model(arch, tmp_path / "bad", init_std=0.0)

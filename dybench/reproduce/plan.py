@@ -1,0 +1,578 @@
+"""The reproduction as a list of stages: data -> (bias model) -> train -> evaluate -> leaderboard -> report.
+
+``make_plan`` resolves a target (crpo, cdpo, grpo), a preset and the user's inputs into stages (see
+``stages.py`` for how they skip and resume); ``reproduce`` runs them, or with ``dry_run`` only checks the
+inputs and returns the plan, whose ``describe()`` lists each stage's command and expected compute.
+
+Layout of the output folder::
+
+    data/train/synth/ data/train/pairs/   DyBench-Synth training split (biased) and its pairs
+    data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
+    data/train/shortcut.json              the shortcut subset (the CDPO bias model)
+    data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)
+    models/init/ models/base/             tiny preset: the random model and its format warm-up
+    runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
+    eval/<label>/results.json             lmms-eval results of each model on the test pairs
+    leaderboard/                          the results, stored for ``dybench leaderboard --results``
+    report.md report.json plots/          the report
+    .stages/                              done-markers
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dybench.reproduce import data as data_stages
+from dybench.reproduce.checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
+from dybench.reproduce.presets import (
+    COMPARED,
+    COMPUTE_NOTE,
+    RUNS,
+    Preset,
+    Target,
+    get_preset,
+)
+from dybench.reproduce.stages import Stage, StageRecord, missing_files, model_folder_problem, run_stages
+
+HUB_IDS = {"qwen2_5_vl": "Qwen/Qwen2.5-VL-3B-Instruct", "qwen3_vl": "Qwen/Qwen3-VL-8B-Instruct"}
+PUBLISHED = "published.json"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where everything goes inside the output folder (see the module docstring)."""
+
+    root: Path
+
+    def synth(self, split: str) -> Path:
+        return self.root / "data" / split / "synth"
+
+    def pairs(self, split: str) -> Path:
+        return self.root / "data" / split / "pairs"
+
+    @property
+    def train_files(self) -> Path:
+        return self.root / "data" / "train"
+
+    @property
+    def init_model(self) -> Path:
+        return self.root / "models" / "init"
+
+    @property
+    def base_model(self) -> Path:
+        return self.root / "models" / "base"
+
+    def run(self, label: str) -> Path:
+        return self.root / "runs" / label
+
+    def eval(self, label: str) -> Path:
+        return self.root / "eval" / label
+
+    def results(self, label: str) -> Path:
+        return self.eval(label) / "results.json"
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One training run of the plan."""
+
+    method: str
+    seed: int
+    label: str
+    model: Path
+    data: Path
+    output_dir: Path
+    bias_model: Path | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A resolved reproduction: its stages, and the problems that stop it (empty when it can run)."""
+
+    target: Target
+    preset: Preset
+    output_dir: Path
+    results_dir: Path
+    seeds: tuple[int, ...]
+    stages: tuple[Stage, ...]
+    runs: tuple[TrainRun, ...]
+    eval_labels: tuple[str, ...]
+    """Every evaluated model: ``base``, then ``<run>-s<seed>``."""
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def layout(self) -> Layout:
+        return Layout(self.output_dir)
+
+    def describe(self) -> str:
+        """The plan as text: inputs, then each stage with its command and expected compute."""
+        lines = [
+            f"dybench reproduce {self.target} --preset {self.preset.name}: {len(self.stages)} stages, "
+            f"seeds {', '.join(map(str, self.seeds))}",
+            f"output folder: {self.output_dir}",
+            f"leaderboard folder: {self.results_dir}",
+        ]
+        lines += [f"note: {n}" for n in self.notes]
+        for i, stage in enumerate(self.stages, 1):
+            lines.append(f"[{i:>2}] {stage.name} ({stage.kind}) - {stage.description}")
+            lines.append(f"     $ {stage.command}")
+            if stage.estimate:
+                lines.append(f"     expected compute: {stage.estimate}")
+        lines.append(f"expected compute in all: {total_estimate(self)}")
+        if self.preset.gpu_hours:
+            lines.append(COMPUTE_NOTE)
+        if self.problems:
+            lines.append("PROBLEMS (nothing will run until they are fixed):")
+            lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+    def to_json(self) -> dict:
+        return {
+            "target": self.target,
+            "preset": self.preset.name,
+            "output_dir": str(self.output_dir),
+            "results_dir": str(self.results_dir),
+            "seeds": list(self.seeds),
+            "stages": [
+                {"name": s.name, "kind": s.kind, "command": s.command, "estimate": s.estimate, "deps": list(s.deps)}
+                for s in self.stages
+            ],
+            "problems": list(self.problems),
+        }
+
+
+def total_estimate(plan: Plan) -> str:
+    """Sum of the per-stage estimates of the preset (GPU-hours, or CPU minutes)."""
+    kinds = [s.kind for s in plan.stages]
+    if plan.preset.gpu_hours:
+        hours = sum(plan.preset.gpu_hours.get(k, 0.0) for k in kinds)
+        return f"~{hours:.1f} GPU-hours (estimate)"
+    minutes = sum(plan.preset.cpu_minutes.get(k, 0.0) for k in kinds)
+    return f"~{minutes:.0f} min on 2 free CPU cores (estimate; a shared CPU is slower)"
+
+
+@dataclass(frozen=True)
+class Reproduction:
+    """What ``reproduce`` did."""
+
+    plan: Plan
+    records: tuple[StageRecord, ...] = ()
+    report: Path | None = None
+    wall_s: float = 0.0
+    """Wall time of this call."""
+
+
+def make_plan(
+    target: Target,
+    *,
+    preset: str | Preset = "tiny",
+    model: str | os.PathLike | None = None,
+    train_data: str | os.PathLike | None = None,
+    eval_data: str | os.PathLike | None = None,
+    bias_data: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | None = None,
+    seeds: Sequence[int] | None = None,
+    train_overrides: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised."""
+    spec = preset if isinstance(preset, Preset) else get_preset(preset, target)
+    if train_overrides:
+        spec = spec.replace(train={**spec.train, **train_overrides})
+    out = Path(output_dir or f"reproduce-{target}-{spec.name}").expanduser().resolve()
+    lay = Layout(out)
+    results = Path(results_dir).expanduser().resolve() if results_dir else out / "leaderboard"
+    seeds = tuple(spec.seeds if seeds is None or not len(seeds) else seeds)
+    problems: list[str] = []
+    notes: list[str] = []
+    stages: list[Stage] = []
+    runs = RUNS[target]
+
+    # --- inputs ---------------------------------------------------------------------------------------
+    if spec.model is None and model is None and spec.warmup is None:
+        problems.append(
+            f"--model is required with --preset {spec.name}: a local folder of {HUB_IDS[spec.arch]} "
+            "(nothing is downloaded)"
+        )
+    if model is not None:
+        problems += model_problems(model, arch=spec.arch, hub_id=HUB_IDS[spec.arch])
+    if train_data is not None:
+        problems += train_data_problems(train_data, needs_pairs="crpo" in runs)
+    if eval_data is not None:
+        problems += eval_data_problems(eval_data)
+    if bias_data is not None and "bias" in runs:
+        bias_problems = train_data_problems(bias_data, needs_pairs=False)
+        problems += [p.replace("--train-data", "--bias-data") for p in bias_problems]
+    if len(set(seeds)) != len(seeds):
+        problems.append(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
+
+    # --- data -----------------------------------------------------------------------------------------
+    train_pairs: Path | None
+    if train_data is None:
+        stages += _synth_stages(spec, lay, "train")
+        train_pairs = lay.pairs("train")
+        synth_dir: Path | None = lay.synth("train")
+        train_deps: tuple[str, ...] = ("build-train",)
+    elif Path(train_data).is_dir():
+        train_pairs, synth_dir, train_deps = Path(train_data).resolve(), None, ()
+    else:
+        train_pairs, synth_dir, train_deps = None, None, ()
+    if train_pairs is not None:
+        stages.append(_train_files_stage(lay, train_pairs, synth_dir, train_deps))
+        original, shortcut = lay.train_files / "original.json", lay.train_files / "shortcut.json"
+        file_deps: tuple[str, ...] = ("train-files",)
+    else:  # a Video-R1 json given
+        original = shortcut = Path(train_data).resolve()  # type: ignore[arg-type]
+        file_deps = ()
+        if "bias" in runs and bias_data is None:
+            notes.append("the bias model trains on all of --train-data; pass --bias-data for a shortcut subset")
+    if bias_data is not None:
+        shortcut = Path(bias_data).resolve()
+    if eval_data is None:
+        stages += _synth_stages(spec, lay, "test")
+        test_pairs, test_deps = lay.pairs("test"), ("build-test",)
+    else:
+        test_pairs, test_deps = Path(eval_data).resolve(), ()
+
+    # --- the start model ------------------------------------------------------------------------------
+    configs = {run: _train_config(spec, run, Path("MODEL"), Path("DATA"), Path("OUT"), 0, None) for run in runs}
+    if model is not None or spec.model is not None:
+        base, base_deps = Path(model or spec.model).expanduser().resolve(), ()  # type: ignore[arg-type]
+    elif spec.warmup is None:  # reported above: this preset needs --model
+        base, base_deps = Path("<--model>"), ()
+    else:
+        stages += _tiny_model_stages(spec, lay, original, file_deps, configs[runs[0]])
+        base, base_deps = lay.base_model, ("warmup",)
+
+    # --- train and evaluate ---------------------------------------------------------------------------
+    evaluate_stage = _eval_stage_factory(spec, lay, test_pairs, test_deps)
+    stages.append(evaluate_stage("base", base, base_deps))
+    eval_labels = ["base"]
+    plan_runs: list[TrainRun] = []
+    data_for = {"grpo": original, "cdpo": original, "bias": shortcut, "crpo": train_pairs}
+    for seed in seeds:
+        for run in runs:
+            label = f"{run}-s{seed}"
+            bias_model = lay.run(f"bias-s{seed}") / "model" if run == "cdpo" else None
+            deps = base_deps + (file_deps if run != "crpo" else train_deps)
+            if run == "cdpo":
+                deps += (f"train-bias-s{seed}",)
+            if run == "bias" and bias_data is not None:
+                deps = base_deps
+            train_run = TrainRun(run, seed, label, base, data_for[run] or original, lay.run(label), bias_model)
+            plan_runs.append(train_run)
+            stages.append(_train_stage(spec, train_run, deps))
+            stages.append(evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",)))
+            eval_labels.append(label)
+
+    # --- leaderboard and report -----------------------------------------------------------------------
+    eval_stages = tuple(f"eval-{label}" for label in eval_labels)
+    stages.append(_publish_stage(target, spec, lay, results, eval_labels, eval_stages))
+    resolved: list[Plan] = []  # the report stage reads the finished plan (its own stage included)
+    stages.append(_report_stage(out, lambda: resolved[0], eval_stages))
+    plan = Plan(target, spec, out, results, seeds, tuple(stages), tuple(plan_runs), tuple(eval_labels),
+                tuple(problems), tuple(notes))  # fmt: skip
+    resolved.append(plan)
+    return plan
+
+
+def reproduce(
+    target: Target,
+    *,
+    preset: str | Preset = "tiny",
+    model: str | os.PathLike | None = None,
+    train_data: str | os.PathLike | None = None,
+    eval_data: str | os.PathLike | None = None,
+    bias_data: str | os.PathLike | None = None,
+    output_dir: str | os.PathLike | None = None,
+    results_dir: str | os.PathLike | None = None,
+    seeds: Sequence[int] | None = None,
+    train_overrides: Mapping[str, Any] | None = None,
+    dry_run: bool = False,
+    log: Callable[[str], None] = print,
+) -> Reproduction:
+    """Run (or resume) a reproduction; with ``dry_run``, check the inputs and return the plan only.
+
+    A dry run runs nothing and raises nothing for bad inputs: they are listed in ``plan.problems``
+    (and in ``plan.describe()``). Otherwise raises :class:`ReproduceInputError` listing every input
+    problem before anything runs, and ``StageError`` when a stage fails (rerun the same call to resume
+    from that stage).
+    """
+    t0 = time.perf_counter()
+    plan = make_plan(
+        target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
+        output_dir=output_dir, results_dir=results_dir, seeds=seeds, train_overrides=train_overrides,
+    )  # fmt: skip
+    if dry_run:
+        return Reproduction(plan)
+    if plan.problems:
+        raise ReproduceInputError(list(plan.problems))
+    from dybench.fileio import exclusive, write_json_atomic
+
+    plan.output_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(plan.output_dir, "dybench reproduce"):
+        write_json_atomic(plan.output_dir / "plan.json", plan.to_json())
+        records = run_stages(plan.stages, plan.output_dir, log=log)
+    return Reproduction(plan, tuple(records), plan.output_dir / "report.md", time.perf_counter() - t0)
+
+
+# --- stage builders ----------------------------------------------------------------------------------
+
+
+def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
+    d = spec.data
+    n = d.n_train if split == "train" else d.n_test
+    synth_settings = {
+        "n": n, "seed": d.seed, "size": d.size, "frames": d.frames, "fps": d.fps,
+        "categories": list(d.categories), "bias": d.bias, "split": split,
+    }  # fmt: skip
+    src, out = lay.synth(split), lay.pairs(split)
+    lossless = spec.name == "tiny"
+    return [
+        Stage(
+            name=f"synth-{split}",
+            kind="synth",
+            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias})",
+            run=lambda: data_stages.synthesize_split(d, src, split),
+            outputs=(src,),
+            command=(
+                f"dybench synth --out {src} --n {n} --seed {d.seed} --size {d.size} --frames {d.frames} "
+                f"--fps {d.fps:g} --categories {','.join(d.categories)} --split {split} --bias {shlex.quote(d.bias)}"
+            ),
+            settings=synth_settings,
+            check=lambda: missing_files(src / "annotations.jsonl"),
+            estimate=_estimate(spec, "synth"),
+        ),
+        Stage(
+            name=f"build-{split}",
+            kind="build",
+            description=f"build the {split} counterfactual pairs (hflip, reverse)",
+            run=lambda: data_stages.build_split(src, out, lossless=lossless, selection=d.selection),
+            outputs=(out,),
+            command=f"dybench build --src {src} --out {out}"
+            + (" --lossless" if lossless else "")
+            + (f" --annotations {src}/annotations.{d.selection}.jsonl" if d.selection != "all" else ""),
+            settings={"lossless": lossless, "selection": d.selection},
+            deps=(f"synth-{split}",),
+            check=lambda: data_stages.pairs_problem(out),
+            estimate=_estimate(spec, "build"),
+        ),
+    ]
+
+
+def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: tuple[str, ...]) -> Stage:
+    out = lay.train_files
+    files = (out / "original.json", out / "shortcut.json")
+    return Stage(
+        name="train-files",
+        kind="data",
+        description="original branch as Video-R1 json (GRPO, CDPO) and the shortcut subset (bias model)",
+        run=lambda: data_stages.write_training_files(pairs, out, synth_dir=synth_dir),
+        outputs=files,
+        command=f"(python) dybench.reproduce.data.write_training_files({pairs}, {out})",
+        settings={"pairs": str(pairs), "synth": str(synth_dir), "format": 1},
+        deps=deps,
+        check=lambda: missing_files(*files),
+        estimate="seconds",
+    )
+
+
+def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, ...], train_cfg: Any) -> list[Stage]:
+    from dybench.reproduce.warmup import format_warmup
+
+    warm = spec.warmup
+    assert warm is not None
+    seed = spec.data.seed
+
+    def build() -> None:
+        from dybench.tiny_model import build_tiny_model
+
+        build_tiny_model(spec.arch, lay.init_model, seed=seed, init_std=spec.init_std)
+
+    def warmup() -> None:
+        report = format_warmup(
+            lay.init_model, data, lay.base_model, spec=warm, seed=seed, num_frames=train_cfg.num_frames,
+            min_pixels=train_cfg.min_pixels, max_pixels=train_cfg.max_pixels, instruction=train_cfg.instruction,
+        )  # fmt: skip
+        if report.format_rate < 0.5:
+            raise RuntimeError(
+                f"after {warm.steps} warm-up steps only {report.format_rate:.0%} of answers are in the "
+                "<think>...</think><answer>...</answer> format; raise the preset's warm-up steps"
+            )
+
+    frames = {k: getattr(train_cfg, k) for k in ("num_frames", "min_pixels", "max_pixels", "instruction")}
+    return [
+        Stage(
+            name="model-init",
+            kind="model",
+            description=f"build a tiny random {spec.arch} model offline (seed {seed})",
+            run=build,
+            outputs=(lay.init_model,),
+            command=f"dybench tiny-model --arch {spec.arch} --out {lay.init_model} --seed {seed}"
+            + (f" --init-std {spec.init_std:g}" if spec.init_std is not None else ""),
+            settings={"arch": spec.arch, "seed": seed, "init_std": spec.init_std},
+            check=lambda: model_folder_problem(lay.init_model),
+            estimate=_estimate(spec, "model"),
+        ),
+        Stage(
+            name="warmup",
+            kind="warmup",
+            description=f"format warm-up: {warm.steps} supervised steps on random-letter targets (no content)",
+            run=warmup,
+            outputs=(lay.base_model,),
+            command=f"(python) dybench.reproduce.warmup.format_warmup({lay.init_model}, {data}, {lay.base_model})",
+            settings={"warmup": vars(warm), "seed": seed, **frames, "format": 1},
+            deps=("model-init", *deps),
+            check=lambda: model_folder_problem(lay.base_model),
+            estimate=_estimate(spec, "warmup"),
+        ),
+    ]
+
+
+def _train_config(spec: Preset, role: str, model: Path, data: Path, out: Path, seed: int, bias: Path | None):
+    """The run's ``TrainConfig``: the role's recipe (which names the trainer method), then the plan's paths.
+
+    The role and the trainer method differ in one place: the tiny preset trains its bias model with
+    ``grpo`` plus the KL anchor every tiny run has (``dybench train bias`` refuses a KL term, and the
+    tiny model collapses without one; see recipes/reproduce_tiny_bias.yaml).
+    """
+    from dybench.train import load_config
+
+    return load_config(
+        spec.recipe(role),
+        [],
+        model=str(model),
+        data=str(data),
+        output_dir=str(out),
+        seed=seed,
+        bias_model=str(bias) if bias else None,
+        **spec.train,
+    )
+
+
+def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
+    cfg = _train_config(spec, run.method, run.model, run.data, run.output_dir, run.seed, run.bias_model)
+    extra = {k: v for k, v in spec.train.items()}
+    settings = [f"seed={run.seed}"] + [f"{k}={v}" for k, v in extra.items()]
+    if run.bias_model is not None:
+        settings.append(f"bias_model={run.bias_model}")
+    command = (
+        f"dybench train {cfg.method} --config {spec.recipe(run.method)} --model {run.model} --data {run.data} "
+        f"--output-dir {run.output_dir} {' '.join(settings)}"
+    )
+    if spec.launcher == "accelerate":
+        command = (
+            f"accelerate launch --num_processes {spec.num_processes} --use_deepspeed --zero_stage 3 "
+            f"--mixed_precision bf16 -m dybench.train {command.removeprefix('dybench train ')}"
+        )
+
+    def train() -> None:
+        if spec.launcher == "accelerate":
+            import subprocess
+
+            subprocess.run(shlex.split(command), check=True)
+            return
+        from dybench.train import train as run_training
+
+        run_training(cfg)
+
+    return Stage(
+        name=f"train-{run.label}",
+        kind="train",
+        description=f"{run.method} from the start model, seed {run.seed}, {cfg.max_steps} steps"
+        + (f" (trainer method {cfg.method})" if cfg.method != run.method else ""),
+        run=train,
+        outputs=(run.output_dir,),
+        command=command,
+        settings={"config": cfg.to_dict()},
+        deps=deps,
+        check=lambda: model_folder_problem(run.output_dir / "model"),
+        estimate=_estimate(spec, "train"),
+    )
+
+
+def _eval_stage_factory(spec: Preset, lay: Layout, test_pairs: Path, test_deps: tuple[str, ...]):
+    ev = spec.evaluation
+
+    def make(label: str, model: Path, deps: tuple[str, ...]) -> Stage:
+        from dybench.reproduce.evaluation import evaluate_model, results_problem
+
+        model_args = f"pretrained={model}" + (f",{ev.model_args}" if ev.model_args else "")
+        tasks = ",".join(ev.tasks)
+        command = f"dybench eval --model {ev.model_class} --model-args {model_args} --tasks {tasks} --data {test_pairs}"
+        command += f" --output {lay.eval(label)}"
+        return Stage(
+            name=f"eval-{label}",
+            kind="eval",
+            description=f"evaluate {label} on the test pairs with lmms-eval ({tasks})",
+            run=lambda: evaluate_model(ev, model, test_pairs, lay.eval(label), label=label, preset=spec.name),
+            outputs=(lay.eval(label),),
+            command=command,
+            settings={"evaluation": vars(ev), "model": str(model), "data": str(test_pairs), "format": 1},
+            deps=test_deps + deps,
+            check=lambda: results_problem(lay.results(label)),
+            estimate=_estimate(spec, "eval"),
+        )
+
+    return make
+
+
+def _publish_stage(
+    target: Target, spec: Preset, lay: Layout, results: Path, labels: list[str], deps: tuple[str, ...]
+) -> Stage:
+    from dybench.reproduce.evaluation import publish
+
+    marker = lay.root / PUBLISHED
+    return Stage(
+        name="leaderboard",
+        kind="publish",
+        description=f"store the {len(labels)} results files in the leaderboard folder {results}",
+        run=lambda: publish([lay.results(label) for label in labels], results, marker),
+        outputs=(marker,),
+        command=f"(python) dybench.results.ResultsStore({results}).submit(<each eval/*/results.json>)",
+        settings={"results_dir": str(results), "labels": labels},
+        deps=deps,
+        check=lambda: missing_files(marker),
+        estimate="seconds",
+    )
+
+
+def _report_stage(out: Path, plan: Callable[[], Plan], deps: tuple[str, ...]) -> Stage:
+    from dybench.reproduce.report import write_report
+
+    return Stage(
+        name="report",
+        kind="report",
+        description="report.md with plots, report.json and the leaderboard rows",
+        run=lambda: write_report(plan()),
+        outputs=(out / "report.md", out / "report.json", out / "plots"),
+        command=f"(python) dybench.reproduce.report.write_report(<plan of {out}>)",
+        settings={"format": 1},
+        deps=(*deps, "leaderboard"),
+        check=lambda: missing_files(out / "report.md", out / "report.json"),
+        estimate="seconds",
+        always=True,
+    )
+
+
+def _estimate(spec: Preset, kind: str) -> str:
+    if spec.gpu_hours:
+        hours = spec.gpu_hours.get(kind, 0.0)
+        if not hours:
+            return "CPU, minutes"
+        gpus = spec.num_processes if kind == "train" else 1
+        return f"~{hours:g} GPU-hours, {gpus} GPU(s) (estimate)"
+    minutes = spec.cpu_minutes.get(kind)
+    return f"~{minutes:g} min on 2 CPU cores (estimate)" if minutes is not None else ""
+
+
+def compared(plan: Plan) -> tuple[str, ...]:
+    """The methods the report compares (the target and its GRPO baseline)."""
+    return COMPARED[plan.target]

@@ -1,0 +1,280 @@
+"""`dybench reproduce`: the plans, --dry-run's input checks, and resume after a kill at every stage.
+
+The expensive stage functions (synth, build, tiny model, warm-up, training, lmms-eval) are replaced by
+fast fakes that write outputs of the real shape, so the orchestration is tested in seconds; the real
+chain runs in tests/test_reproduce_e2e.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dybench.cli import app
+from dybench.reproduce import ReproduceInputError, StageError, make_plan, reproduce
+from dybench.reproduce.stages import MARKERS
+
+RUNNER = CliRunner()
+
+
+# --- plans and dry runs ------------------------------------------------------------------------------
+
+
+def _names(plan) -> list[str]:
+    return [s.name for s in plan.stages]
+
+
+def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
+    plan = make_plan("crpo", output_dir=tmp_path, seeds=[0, 1])
+    assert _names(plan) == [
+        "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "warmup",
+        "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
+        "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1", "leaderboard", "report",
+    ]  # fmt: skip
+    assert not plan.problems
+    runs = {r.label: r for r in plan.runs}
+    assert runs["crpo-s0"].data == plan.layout.pairs("train")  # both branches
+    assert runs["grpo-s0"].data.name == "original.json"  # the original branch only
+    assert {r.model for r in plan.runs} == {plan.layout.base_model}
+    text = plan.describe()
+    assert "dybench train crpo --config" in text and "reproduce_tiny_crpo.yaml" in text
+    assert "expected compute" in text
+
+
+def test_tiny_cdpo_plan_trains_the_bias_model_before_cdpo_and_repels_it(tmp_path):
+    plan = make_plan("cdpo", output_dir=tmp_path, seeds=[3])
+    names = _names(plan)
+    assert names.index("train-bias-s3") < names.index("train-cdpo-s3")
+    cdpo = next(r for r in plan.runs if r.method == "cdpo")
+    assert cdpo.bias_model == plan.layout.run("bias-s3") / "model"
+    assert next(r for r in plan.runs if r.method == "bias").data.name == "shortcut.json"
+    stage = next(s for s in plan.stages if s.name == "train-cdpo-s3")
+    assert "train-bias-s3" in stage.deps and f"bias_model={cdpo.bias_model}" in stage.command
+    bias = next(s for s in plan.stages if s.name == "train-bias-s3")
+    # the tiny bias model is GRPO with the KL anchor of every tiny run (`train bias` refuses a KL term)
+    assert bias.command.startswith("dybench train grpo --config") and "reproduce_tiny_bias.yaml" in bias.command
+
+
+def _fake_checkpoint(folder: Path, model_type: str = "qwen2_5_vl", *, weights=True, tokenizer=True, processor=True):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps({"model_type": model_type}))
+    if weights:
+        (folder / "model.safetensors").write_bytes(b"")
+    if tokenizer:
+        (folder / "tokenizer.json").write_text("{}")
+    if processor:
+        (folder / "preprocessor_config.json").write_text("{}")
+    return folder
+
+
+def test_paper_dry_run_names_each_missing_file_of_a_fake_model_folder(tmp_path):
+    model = _fake_checkpoint(tmp_path / "qwen", weights=False, processor=False)
+    done = reproduce("cdpo", preset="paper", model=model, output_dir=tmp_path / "out", dry_run=True)
+    problems = "\n".join(done.plan.problems)
+    assert "no weights (*.safetensors or model.safetensors.index.json)" in problems
+    assert "no processor config" in problems
+    assert "huggingface-cli download Qwen/Qwen2.5-VL-3B-Instruct" in problems
+    assert "tokenizer" not in problems
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    with pytest.raises(ReproduceInputError, match="no weights"):
+        reproduce("cdpo", preset="paper", model=model, output_dir=tmp_path / "out")
+
+
+def test_paper_dry_run_checks_weight_shards_and_the_architecture(tmp_path):
+    model = _fake_checkpoint(tmp_path / "qwen", weights=False)
+    index = {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}
+    (model / "model.safetensors.index.json").write_text(json.dumps(index))
+    (model / "model-00001-of-00002.safetensors").write_bytes(b"")
+    problems = "\n".join(make_plan("crpo", preset="paper", model=model, output_dir=tmp_path / "o").problems)
+    assert "model-00002-of-00002.safetensors" in problems
+    assert "model_type='qwen2_5_vl'" in problems and "qwen3_vl" in problems  # CRPO's paper model is Qwen3-VL
+
+
+def test_paper_dry_run_of_a_complete_folder_prints_commands_and_gpu_hours(tmp_path):
+    model = _fake_checkpoint(tmp_path / "qwen")
+    result = RUNNER.invoke(app, ["reproduce", "cdpo", "--preset", "paper", "--model", str(model),
+                                 "--output-dir", str(tmp_path / "o"), "--dry-run"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "accelerate launch --num_processes 2" in result.output
+    assert "recipes/cdpo_qwen2_5_vl_3b.yaml" in result.output and "bias_model=" in result.output
+    assert "GPU-hours" in result.output and "estimate" in result.output
+
+
+def test_cli_dry_run_without_a_model_exits_1_with_the_fix(tmp_path):
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "--preset", "paper", "--output-dir", str(tmp_path), "--dry-run"])
+    assert result.exit_code == 1
+    assert "--model is required with --preset paper" in result.output and "Qwen3-VL-8B" in result.output
+
+
+def test_crpo_refuses_a_video_r1_json_and_missing_eval_data(tmp_path):
+    qa = tmp_path / "qa.json"
+    qa.write_text("[]")
+    plan = make_plan("crpo", train_data=qa, eval_data=tmp_path / "nowhere", output_dir=tmp_path / "o")
+    problems = "\n".join(plan.problems)
+    assert "CRPO trains on both branches" in problems
+    assert "--eval-data" in problems and "nowhere" in problems
+
+
+def test_cli_settings_reach_every_training_run_and_bad_ones_are_named(tmp_path):
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps=7", "lr=0.001", "--seeds", "3",
+                                 "--output-dir", str(tmp_path), "--dry-run"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    trains = [line for line in result.output.splitlines() if "$ dybench train" in line]
+    assert len(trains) == 2 and all("max_steps=7" in t and "lr=0.001" in t and "seed=3" in t for t in trains)
+    assert "7 steps" in result.output
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "max_stepz=7", "--dry-run", "--output-dir", str(tmp_path)])
+    assert result.exit_code == 1 and "max_stepz" in result.output
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps", "--dry-run", "--output-dir", str(tmp_path)])
+    assert result.exit_code != 0 and "key=value" in result.output
+
+
+def test_bad_seeds_are_refused(tmp_path):
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "--seeds", "0,x", "--dry-run", "--output-dir", str(tmp_path)])
+    assert result.exit_code != 0 and "--seeds" in result.output
+    assert "give each seed once" in "\n".join(make_plan("crpo", seeds=[1, 1], output_dir=tmp_path).problems)
+
+
+# --- the whole chain with fast fakes: resume after a kill at every stage ------------------------------
+
+
+class Killed(BaseException):
+    """Stands in for SIGKILL: not an Exception, so nothing on the way catches it."""
+
+
+def _results(p_acc: float) -> dict:
+    metrics = {"p_acc,none": p_acc, "acc,none": (1 + p_acc) / 2, "change_consistency,none": p_acc,
+               "keep_consistency,none": 1.0, "p_acc_moving_direction,none": p_acc}  # fmt: skip
+    return {"results": {"dybench_pair": metrics}, "config": {"model": "qwen2_5_vl", "model_args": "x"},
+            "date": "20260101_000000"}  # fmt: skip
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Fast stand-ins for every expensive stage function; ``calls`` records each stage that ran."""
+    import dybench.reproduce.data as data
+    import dybench.reproduce.evaluation as evaluation
+    import dybench.reproduce.warmup as warmup
+    import dybench.tiny_model as tiny_model
+    import dybench.train as train
+
+    state = {"calls": [], "kill": None}
+
+    def hit(name: str) -> None:
+        state["calls"].append(name)
+        if state["kill"] == name:
+            raise Killed
+
+    def synth(spec, out, split, workers=None):
+        hit(f"synth-{split}")
+        out.mkdir(parents=True, exist_ok=True)
+        rows = [{"id": f"q{i}", "shortcut": {"agrees": i % 2 == 0}} for i in range(4)]
+        (out / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def build(src, out, *, lossless, selection="all", workers=1):
+        hit(f"build-{src.parent.name}")
+        (out / "videos").mkdir(parents=True, exist_ok=True)
+        rows = []
+        for i in range(4):
+            for branch, answer in (("original", "A"), ("counterfactual", "B")):
+                (out / "videos" / f"q{i}-{branch}.mp4").write_bytes(b"")
+                rows.append({"item_id": f"q{i}:hflip:{branch}", "pair_id": f"q{i}:hflip", "branch": branch,
+                             "transform": "hflip", "relation": "change", "category": "moving_direction",
+                             "video": f"videos/q{i}-{branch}.mp4", "question": "Which way?",
+                             "options": ["left", "right"], "answer": answer, "source_id": f"q{i}"})  # fmt: skip
+        (out / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    def tiny(arch, out_dir, *, seed=0, init_std=None):
+        hit("model-init")
+        _fake_checkpoint(Path(out_dir), arch)
+
+    def warm(model_dir, data, out_dir, **kwargs):
+        hit("warmup")
+        _fake_checkpoint(Path(out_dir))
+        (Path(out_dir) / "warmup.json").write_text(json.dumps({"steps": 1, "format_rate": 1.0, "accuracy": 0.5,
+                                                               "answers": {"A": 1}}))  # fmt: skip
+
+        class Report:
+            format_rate = 1.0
+
+        return Report()
+
+    def fake_train(cfg):
+        hit(f"train-{Path(cfg.output_dir).name}")
+        out = Path(cfg.output_dir)
+        _fake_checkpoint(out / "model")
+        rows = [{"step": s, "reward": 0.1 * s, "reward_accuracy": 0.05 * s, "reward_crr": 0.0, "kl_bias": 0.0,
+                 "step_s": 0.1} for s in range(1, 4)]  # fmt: skip
+        (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return out / "model"
+
+    def evaluate_model(ev, model, pairs, out, *, label, preset):
+        hit(f"eval-{label}")
+        out.mkdir(parents=True, exist_ok=True)
+        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4}[label.split("-")[0]]
+        (out / "results.json").write_text(json.dumps(_results(p_acc) | {"model_name": f"reproduce {label}"}))
+        return out / "results.json"
+
+    monkeypatch.setattr(data, "synthesize_split", synth)
+    monkeypatch.setattr(data, "build_split", build)
+    monkeypatch.setattr(tiny_model, "build_tiny_model", tiny)
+    monkeypatch.setattr(warmup, "format_warmup", warm)
+    monkeypatch.setattr(train, "train", fake_train)
+    monkeypatch.setattr(evaluation, "evaluate_model", evaluate_model)
+    monkeypatch.setenv("DYBENCH_CACHE_DIR", "/nonexistent-dybench-cache")  # leaderboard index in memory
+    return state
+
+
+def _run(tmp_path: Path) -> list[str]:
+    lines: list[str] = []
+    reproduce("crpo", output_dir=tmp_path / "out", seeds=[0], log=lines.append)
+    return lines
+
+
+def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fakes):
+    _run(tmp_path)
+    out = tmp_path / "out"
+    report = json.loads((out / "report.json").read_text())
+    by_label = {r["label"]: r for r in report["runs"]}
+    assert by_label["crpo-s0"]["metrics"]["p_acc"]["value"] == 0.4
+    assert report["comparisons"][0]["diffs"] == [pytest.approx(0.2)]
+    assert len(report["leaderboard"]) == 3
+    assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 3
+    assert (out / "report.md").read_text().count("![") == 3
+    assert all((out / "plots" / f).read_bytes().startswith(b"\x89PNG") for f in
+               ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
+
+
+STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "warmup",
+          "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]  # fmt: skip
+FAKED = [s for s in STAGES if s != "train-files"]
+
+
+@pytest.mark.parametrize("killed_at", FAKED)
+def test_a_kill_at_any_stage_resumes_there(tmp_path, fakes, killed_at):
+    fakes["kill"] = killed_at
+    with pytest.raises(Killed):
+        _run(tmp_path)
+    before = fakes["calls"][:-1]
+    fakes["kill"], fakes["calls"] = None, []
+    lines = _run(tmp_path)
+    assert fakes["calls"][0] == killed_at  # nothing finished before the kill runs again
+    assert not set(before) & set(fakes["calls"])
+    assert any(f"{killed_at}: resuming" in line for line in lines)
+    assert (tmp_path / "out" / "report.md").is_file()
+    assert all((tmp_path / "out" / MARKERS / f"{s}.done.json").is_file() for s in STAGES)
+
+
+def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, monkeypatch):
+    import dybench.train as train
+
+    real = train.train
+    monkeypatch.setattr(train, "train", lambda cfg: (_ for _ in ()).throw(RuntimeError("out of memory")))
+    with pytest.raises(StageError, match="train-grpo-s0 failed: RuntimeError: out of memory"):
+        _run(tmp_path)
+    monkeypatch.setattr(train, "train", real)
+    fakes["calls"] = []
+    _run(tmp_path)
+    assert fakes["calls"] == ["train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]

@@ -1,0 +1,97 @@
+"""The reproduction report: numbers read from lmms-eval results files, seeds compared in pairs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dybench.reproduce.report import Interval, _compare, build_report, scores_from_results
+
+
+def _results(p_acc: float, acc: float, *, md: float, static: float) -> dict:
+    group = {
+        "p_acc,none": p_acc, "p_acc_ci_low,none": p_acc - 0.1, "p_acc_ci_high,none": p_acc + 0.1,
+        "p_acc_stderr,none": "N/A", "acc,none": acc, "change_consistency,none": 0.3, "keep_consistency,none": 0.9,
+        "p_acc_moving_direction,none": md, "p_acc_moving_direction_stderr,none": "N/A",
+        "acc_moving_direction,none": 0.5, "p_acc_static,none": static, "acc_static,none": 0.7,
+    }  # fmt: skip
+    return {"results": {"dybench_pair": group}, "n-samples": {"dybench_pair_static": {"effective": 8}}}
+
+
+def test_scores_keep_the_tasks_intervals_and_only_real_categories(tmp_path):
+    scores = scores_from_results(_results(0.4, 0.6, md=0.2, static=0.6), "crpo-s1", "crpo", 1, tmp_path / "r.json")
+    assert scores.metrics["p_acc"] == Interval(0.4, pytest.approx(0.3), pytest.approx(0.5))
+    assert scores.metrics["keep_consistency"].value == 0.9
+    assert set(scores.by_category) == {"moving_direction", "static"}  # not "moving_direction_stderr"
+    assert scores.by_category["static"]["acc"].value == 0.7
+    assert scores.n_items == 8
+
+
+def test_per_category_numbers_fall_back_to_the_subtasks():
+    results = {"results": {"dybench_pair_static": {"p_acc,none": 0.5, "acc,none": 0.75},
+                           "dybench_pair_single_frame": {"p_acc,none": 0.1}}}  # fmt: skip
+    scores = scores_from_results(results, "grpo-s0", "grpo", 0, Path("r.json"))
+    assert scores.metrics["p_acc"].value == 0.5
+    assert list(scores.by_category) == ["static"]
+
+
+def _run(label: str, p_acc: float):
+    method, seed = label.split("-s")
+    return scores_from_results(_results(p_acc, 0.5, md=0, static=0), label, method, int(seed), Path("r"))
+
+
+def test_the_comparison_is_paired_by_seed_and_says_when_the_method_loses():
+    runs = [_run("grpo-s0", 0.30), _run("grpo-s1", 0.40), _run("crpo-s0", 0.20), _run("crpo-s1", 0.28)]
+    worse = _compare("crpo", "grpo", runs, "p_acc")
+    assert worse.diffs == [pytest.approx(-0.10), pytest.approx(-0.12)]
+    assert worse.wins == 0 and "does NOT beat grpo" in worse.verdict
+    noisy = _compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.2)], "p_acc")
+    assert "no clear difference" in noisy.verdict
+    better = _compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.61)], "p_acc")
+    assert better.wins == 2 and better.verdict.startswith("crpo above grpo by +0.205")
+
+
+def test_r1_task_names_give_the_same_scores_and_categories():
+    group = _results(0.4, 0.6, md=0.2, static=0.6)["results"]["dybench_pair"]
+    r1 = {"results": {"dybench_pair_r1": group, "dybench_pair_r1_static": {"p_acc,none": 0.6}},
+          "n-samples": {"dybench_pair_r1_static": {"effective": 8}}}  # fmt: skip
+    scores = scores_from_results(r1, "crpo-s0", "crpo", 0, Path("r.json"))
+    assert scores.metrics["p_acc"].value == 0.4 and set(scores.by_category) == {"moving_direction", "static"}
+    alone = scores_from_results({"results": {"dybench_pair_r1_static": {"p_acc,none": 0.6, "acc,none": 0.8}}},
+                                "crpo-s0", "crpo", 0, Path("r.json"))  # fmt: skip
+    assert list(alone.by_category) == ["static"] and alone.metrics["acc"].value == 0.8
+
+
+def test_cue_agreement_is_compared_lower_is_better():
+    runs = [_run("grpo-s0", 0.0), _run("grpo-s1", 0.0), _run("crpo-s0", 0.0), _run("crpo-s1", 0.0)]
+    for run, cue in zip(runs, (1.0, 0.98, 0.52, 0.49), strict=True):
+        run.diagnostics["cue_agreement"] = cue
+    less = _compare("crpo", "grpo", runs, "cue_agreement")
+    assert less.wins == 2 and less.diffs == [pytest.approx(-0.48), pytest.approx(-0.49)]
+    assert less.verdict.startswith("crpo follows the planted cue less than grpo")
+    runs[2].diagnostics["cue_agreement"] = None
+    assert _compare("crpo", "grpo", runs, "cue_agreement").diffs == [pytest.approx(-0.49)]
+
+
+def test_the_report_reads_each_evaluated_model_and_the_training_metrics(tmp_path):
+    from dybench.reproduce import make_plan
+
+    plan = make_plan("crpo", output_dir=tmp_path, seeds=[0])
+    for label, p in {"base": 0.0, "grpo-s0": 0.2, "crpo-s0": 0.35}.items():
+        path = plan.layout.results(label)
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(_results(p, 0.5, md=p, static=0.5)))
+    run = plan.layout.run("crpo-s0")
+    run.mkdir(parents=True)
+    rows = [{"step": s, "reward": s / 20, "reward_accuracy": s / 40, "reward_crr": 0.5, "kl_bias": 0.0, "step_s": 1.0}
+            for s in range(1, 21)]  # fmt: skip
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    report = build_report(plan)
+    assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
+    assert [m.method for m in report.methods] == ["base", "grpo", "crpo"]
+    assert report.comparisons[0].diffs == [pytest.approx(0.15)]
+    crpo = report.training["crpo-s0"]
+    assert crpo["steps"] == 20 and crpo["reward_first10"] == pytest.approx(0.275)
+    assert report.training["grpo-s0"] == {}  # not trained yet
