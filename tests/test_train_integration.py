@@ -227,3 +227,42 @@ def test_make_rollout_masks_after_eos_and_cuts_at_vision_tokens(models):
     assert rollout.completion_ids[0, 4] == pad and (rollout.completion_ids[1, 2:] == pad).all()
     assert rollout.texts == ["<answer>B</answer>", "<answer>B"]
     assert rollout.prompt_index.tolist() == [0, 0] and rollout.prompt_ids.shape == (2, 3)
+
+
+def test_two_process_ddp_on_cpu_trains_and_saves(models, pairs, tmp_path):
+    """``accelerate launch --num_processes 2`` (DDP over gloo, the path multi-GPU runs take) end to end.
+
+    The rewards are the real ones, so the start model is given the answer format first (the reproduce
+    preset's warm-up): a random model's rewards are all 0 and nothing would move.
+    """
+    import socket
+    import subprocess
+    import sys
+
+    from dybench.reproduce import Warmup
+    from dybench.reproduce.warmup import format_warmup
+    from dybench.train.config import DEFAULT_INSTRUCTION
+
+    policy, _ = models["qwen2_5_vl"]
+    start = tmp_path / "start"
+    format_warmup(policy, pairs, start, spec=Warmup(steps=30, lr=4e-3, batch_size=4), seed=0, num_frames=2,
+                  min_pixels=28 * 28, max_pixels=3136, instruction=DEFAULT_INSTRUCTION)  # fmt: skip
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
+        "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+        "-m", "dybench.train", "grpo", "--model", str(start), "--data", str(pairs), "--output-dir", str(out),
+        "--max-steps", "2", "prompts_per_step=2", "num_generations=4", "max_new_tokens=12", "num_frames=2",
+        "min_pixels=784", "max_pixels=3136", "save_every=2", "lr=0.002",
+    ]  # fmt: skip
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = read_jsonl(out / "metrics.jsonl")
+    assert [row["step"] for row in rows] == [1, 2]  # written once, by the main process
+    assert all(row["reward_format"] > 0 for row in rows)
+    before, after = _weights(start), _weights(out / "model")
+    assert any(not torch.equal(before[k], after[k]) for k in before), "the parameters must change"
