@@ -41,6 +41,9 @@ def synth(
         None, "--bias", help="Shortcut rules, e.g. 'moving_direction:colour=red->right:train=0.95,test=0.5'."
     ),
     split: str = typer.Option("test", "--split", help="train or test: picks bias strengths and the seed stream."),
+    max_distractors: Optional[int] = typer.Option(  # noqa: UP045
+        None, "--max-distractors", help="At most this many objects no question is about (0: none; default 1-4)."
+    ),
     workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
@@ -50,7 +53,7 @@ def synth(
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     try:
         synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-                   split=split, workers=workers or None)  # fmt: skip
+                   split=split, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
     except (SynthError, BiasSpecError) as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(1) from e
@@ -178,6 +181,8 @@ def tiny_model(
     init_std: Optional[float] = typer.Option(  # noqa: UP045
         None, "--init-std", help="Std of the random weights (default transformers' 0.02; 0.1 lets video through)."
     ),
+    width: int = typer.Option(64, "--width", help="Language model width (a multiple of 32); vision is half as wide."),
+    layers: int = typer.Option(2, "--layers", min=1, help="Language model layers (and vision blocks)."),
 ) -> None:
     """Build a tiny random Qwen2.5-VL / Qwen3-VL checkpoint with a locally trained tokenizer (offline)."""
     from dybench.tiny_model import ARCHES, build_tiny_model
@@ -186,7 +191,10 @@ def tiny_model(
         raise typer.BadParameter(f"--arch must be one of {', '.join(ARCHES)}, got {arch!r}")
     if init_std is not None and not init_std > 0:
         raise typer.BadParameter(f"--init-std must be positive, got {init_std}")
-    typer.echo(build_tiny_model(arch, out, seed=seed, init_std=init_std))  # type: ignore[arg-type]
+    try:
+        typer.echo(build_tiny_model(arch, out, seed=seed, init_std=init_std, width=width, layers=layers))  # type: ignore[arg-type]
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
 
 
 @app.command("train")

@@ -113,12 +113,17 @@ _CORPUS_LINES = (
 )
 
 
-def build_tiny_model(arch: Arch, out_dir: Path, *, seed: int = 0, init_std: float | None = None) -> Path:
+def build_tiny_model(
+    arch: Arch, out_dir: Path, *, seed: int = 0, init_std: float | None = None, width: int = 64, layers: int = 2
+) -> Path:
     """Build a tiny random ``arch`` checkpoint with its tokenizer and processor in ``out_dir``.
 
     The folder is written whole or not at all (built in a temporary sibling, then renamed over
-    ``out_dir``). The same ``arch``, ``seed`` and ``init_std`` give the same weights and the same
-    tokenizer. Returns ``out_dir``.
+    ``out_dir``). The same arguments give the same weights and the same tokenizer. Returns ``out_dir``.
+
+    ``width`` and ``layers`` size the language model (``width`` wide, ``layers`` deep, 4 heads); the
+    vision tower gets ``layers`` blocks of half the width. The default 2 x 64 is the smallest useful
+    model; the reproduce preset uses 4 x 128, the smallest size measured to learn motion direction.
 
     ``init_std`` is the standard deviation of the random weights (the configs' ``initializer_range``;
     None keeps transformers' 0.02, sized for models ~2,000 wide). At 64 wide, 0.02 makes each layer
@@ -135,7 +140,9 @@ def build_tiny_model(arch: Arch, out_dir: Path, *, seed: int = 0, init_std: floa
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer()
     processor = _build_processor(arch, tokenizer)
-    config = _build_config(arch, vocab_size=len(tokenizer))
+    if width < 32 or width % 32 or layers < 1:
+        raise ValueError(f"width {width} and layers {layers}: use a multiple of 32 (32 or more) and 1 layer or more")
+    config = _build_config(arch, vocab_size=len(tokenizer), width=width, layers=layers)
     if init_std is not None:
         if not init_std > 0:
             raise ValueError(f"init_std must be positive, got {init_std}")
@@ -150,7 +157,7 @@ def build_tiny_model(arch: Arch, out_dir: Path, *, seed: int = 0, init_std: floa
     try:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
-        info = {"arch": arch, "seed": seed, "init_std": init_std}
+        info = {"arch": arch, "seed": seed, "init_std": init_std, "width": width, "layers": layers}
         (tmp / "dybench_tiny_model.json").write_text(json.dumps(info, indent=2) + "\n")
         if out_dir.exists():
             shutil.rmtree(out_dir)
@@ -219,8 +226,8 @@ def _build_processor(arch: Arch, tokenizer):
     return Qwen3VLProcessor(image_processor, tokenizer, video_processor, chat_template=template)
 
 
-def _build_config(arch: Arch, *, vocab_size: int):
-    """A config a few layers deep and 64 wide; vision tower 2 blocks of width 32."""
+def _build_config(arch: Arch, *, vocab_size: int, width: int = 64, layers: int = 2):
+    """A config ``layers`` deep and ``width`` wide (4 heads); vision tower ``layers`` blocks of ``width / 2``."""
     ids = {
         "image_token_id": TOKEN_IDS["<|image_pad|>"],
         "video_token_id": TOKEN_IDS["<|video_pad|>"],
@@ -229,9 +236,9 @@ def _build_config(arch: Arch, *, vocab_size: int):
     }
     text = {
         "vocab_size": vocab_size,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
+        "hidden_size": width,
+        "intermediate_size": 2 * width,
+        "num_hidden_layers": layers,
         "num_attention_heads": 4,
         "num_key_value_heads": 2,
         "max_position_embeddings": 4096,
@@ -239,23 +246,32 @@ def _build_config(arch: Arch, *, vocab_size: int):
         "eos_token_id": TOKEN_IDS["<|im_end|>"],
         "pad_token_id": TOKEN_IDS["<|endoftext|>"],
     }
-    vision = {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "out_hidden_size": 64}
+    half = width // 8  # half the head size (width / 4 heads): M-RoPE splits it into time, height, width
+    mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]  # 64 wide: 2, 3, 3
+    every_other = list(range(1, layers, 2)) or [0]  # full-attention / deepstack blocks: [1] at 2 layers
+    vision = {
+        "depth": layers,
+        "hidden_size": width // 2,
+        "intermediate_size": width,
+        "num_heads": 2,
+        "out_hidden_size": width,
+    }
     if arch == "qwen2_5_vl":
         from transformers import Qwen2_5_VLConfig
 
-        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [2, 3, 3]}
-        vision.update(patch_size=14, window_size=56, fullatt_block_indexes=[1], tokens_per_second=2)
+        text["rope_parameters"] = {"rope_type": "default", "rope_theta": 1e6, "mrope_section": mrope}
+        vision.update(patch_size=14, window_size=56, fullatt_block_indexes=every_other, tokens_per_second=2)
         return Qwen2_5_VLConfig(text_config=text, vision_config=vision, **ids)
     from transformers import Qwen3VLConfig
 
-    text["head_dim"] = 16
+    text["head_dim"] = width // 4
     text["rope_parameters"] = {
         "rope_type": "default",
         "rope_theta": 5e5,
-        "mrope_section": [2, 3, 3],
+        "mrope_section": mrope,
         "mrope_interleaved": True,
     }
-    vision.update(patch_size=16, num_position_embeddings=256, deepstack_visual_indexes=[1])
+    vision.update(patch_size=16, num_position_embeddings=256, deepstack_visual_indexes=every_other)
     return Qwen3VLConfig(text_config=text, vision_config=vision, **ids)
 
 

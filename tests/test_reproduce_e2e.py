@@ -24,7 +24,9 @@ SMALLEST = TINY.replace(
         categories=("moving_direction",),
         bias="moving_direction:colour=red->right:train=0.95,test=0.5",
     ),
-    warmup=Warmup(steps=20, lr=4e-3, batch_size=4),
+    warmup=Warmup(steps=20, lr=4e-3, batch_size=4, targets="gold", stop_accuracy=0.0, check_every=20, held_back=4),
+    model_width=64,
+    model_layers=2,
     train={"max_steps": 2, "save_every": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 6},
     evaluation=dataclasses.replace(TINY.evaluation, tasks=("dybench_pair_r1_moving_direction",)),
 )
@@ -44,6 +46,8 @@ def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypat
             assert value is not None and 0.0 <= value <= 1.0
         assert "moving_direction" in run["by_category"]
     assert report["training"]["crpo-s0"]["steps"] == 2
+    warmup = report["warmup"]  # gold targets on both branches, stopped at the first check (target 0.0)
+    assert warmup["targets"] == "gold" and warmup["steps"] == 20 and [c[0] for c in warmup["checks"]] == [20]
     assert (out / "runs" / "crpo-s0" / "model" / "config.json").is_file()
     results = json.loads((out / "eval" / "crpo-s0" / "results.json").read_text())
     assert results["model_name"] == "dybench-reproduce tiny crpo-s0"

@@ -113,3 +113,25 @@ def test_the_command_line_writes_a_folder_build_can_read(tmp_path: Path) -> None
     bad = runner.invoke(app, ["synth", "--out", str(tmp_path / "x"), "--bias", "moving_direction:colour=red"])
     assert bad.exit_code == 1 and "FAMILY:ATTRIBUTE=VALUE->ANSWER:STRENGTH" in bad.output
     assert not (tmp_path / "x").exists()
+
+
+def test_max_distractors_keeps_only_the_objects_the_question_needs(tmp_path: Path) -> None:
+    plan = dict(n=40, seed=5, size=96, frames=8, categories=CATEGORIES, rules={}, split="test")
+    busy, bare = plan_clips(**plan), plan_clips(**plan, max_distractors=0)
+    needed = {"moving_direction": 1, "reversible_dynamics": 1, "spatial": 2}
+    assert any(len(c.scene.objects) > needed.get(c.query.category, 0) for c in busy if c.query.category in needed)
+    for clip in bare:
+        if clip.query.category in needed:
+            assert len(clip.scene.objects) == needed[clip.query.category], clip.query.category
+    assert [c.question.truth for c in plan_clips(**plan, max_distractors=0)] == [c.question.truth for c in bare]
+    one = plan_clips(**plan, max_distractors=1)
+    assert all(len(c.scene.objects) <= needed[c.query.category] + 1 for c in one if c.query.category in needed)
+
+    runner = CliRunner()
+    args = ["synth", "--out", str(tmp_path / "s"), "--n", "2", "--size", "64", "--frames", "8", "--workers", "1",
+            "--categories", "moving_direction"]  # fmt: skip
+    assert runner.invoke(app, [*args, "--max-distractors", "0"]).exit_code == 0
+    manifest = json.loads((tmp_path / "s" / "synth.json").read_text())
+    assert manifest["parameters"]["max_distractors"] == 0 and "--max_distractors 0" in manifest["regenerate"]
+    bad = runner.invoke(app, [*args, "--max-distractors", "-1"])
+    assert bad.exit_code == 1 and "--max-distractors -1" in bad.output

@@ -129,3 +129,17 @@ def test_init_std_sets_the_weight_scale_and_lets_the_video_through(tiny, tmp_pat
     assert _last_hidden_gap(wide, arch) > 1.5 * _last_hidden_gap(path, arch)
     with pytest.raises(ValueError, match="positive"):
         build_tiny_model(arch, tmp_path / "bad", init_std=0.0)
+
+
+def test_width_and_layers_size_both_towers(tmp_path):
+    path = build_tiny_model("qwen2_5_vl", tmp_path / "wide", seed=0, width=128, layers=4)
+    config = transformers.AutoConfig.from_pretrained(path)
+    assert (config.text_config.hidden_size, config.text_config.num_hidden_layers) == (128, 4)
+    assert (config.vision_config.hidden_size, config.vision_config.depth) == (64, 4)
+    assert config.text_config.rope_parameters["mrope_section"] == [4, 6, 6]  # sums to half the head size
+    processor = transformers.AutoProcessor.from_pretrained(path)
+    model = transformers.AutoModelForImageTextToText.from_pretrained(path).eval()
+    with torch.no_grad():
+        assert model(**_inputs(processor, "qwen2_5_vl", _video(0))).logits.shape[-1] == len(processor.tokenizer)
+    with pytest.raises(ValueError, match="multiple of 32"):
+        build_tiny_model("qwen2_5_vl", tmp_path / "bad", width=100)

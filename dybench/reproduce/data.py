@@ -35,6 +35,7 @@ def synthesize_split(spec: SynthData, out: Path, split: str, *, workers: int | N
         categories=list(spec.categories),
         bias=spec.bias,
         split=split,
+        max_distractors=spec.max_distractors,
         workers=workers,
         progress=False,
     )

@@ -248,7 +248,14 @@ def make_plan(
     elif spec.warmup is None:  # reported above: this preset needs --model
         base, base_deps = Path("<--model>"), ()
     else:
-        stages += _tiny_model_stages(spec, lay, original, file_deps, configs[runs[0]])
+        gold = spec.warmup.targets == "gold"
+        if gold and train_pairs is None:
+            problems.append(
+                f"--preset {spec.name} starts from a warm-up on both branches of the training pairs; "
+                "give --train-data as a pairs dataset folder"
+            )
+        warm_data, warm_deps = (train_pairs, train_deps) if gold and train_pairs else (original, file_deps)
+        stages += _tiny_model_stages(spec, lay, warm_data, warm_deps, configs[runs[0]])
         base, base_deps = lay.base_model, ("warmup",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
@@ -333,6 +340,10 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
         "n": n, "seed": d.seed, "size": d.size, "frames": d.frames, "fps": d.fps,
         "categories": list(d.categories), "bias": d.bias, "split": split,
     }  # fmt: skip
+    distractors = ""
+    if d.max_distractors is not None:
+        synth_settings["max_distractors"] = d.max_distractors
+        distractors = f" --max-distractors {d.max_distractors}"
     src, out = lay.synth(split), lay.pairs(split)
     lossless = spec.name == "tiny"
     return [
@@ -345,6 +356,7 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
             command=(
                 f"dybench synth --out {src} --n {n} --seed {d.seed} --size {d.size} --frames {d.frames} "
                 f"--fps {d.fps:g} --categories {','.join(d.categories)} --split {split} --bias {shlex.quote(d.bias)}"
+                + distractors
             ),
             settings=synth_settings,
             check=lambda: missing_files(src / "annotations.jsonl"),
@@ -394,13 +406,22 @@ def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, .
     def build() -> None:
         from dybench.tiny_model import build_tiny_model
 
-        build_tiny_model(spec.arch, lay.init_model, seed=seed, init_std=spec.init_std)
+        build_tiny_model(
+            spec.arch, lay.init_model, seed=seed, init_std=spec.init_std, width=spec.model_width,
+            layers=spec.model_layers,
+        )  # fmt: skip
 
     def warmup() -> None:
         report = format_warmup(
             lay.init_model, data, lay.base_model, spec=warm, seed=seed, num_frames=train_cfg.num_frames,
             min_pixels=train_cfg.min_pixels, max_pixels=train_cfg.max_pixels, instruction=train_cfg.instruction,
         )  # fmt: skip
+        if warm.stop_accuracy is not None and (not report.checks or report.checks[-1][1] < warm.stop_accuracy):
+            raise RuntimeError(
+                f"after {warm.steps} warm-up steps held-back accuracy is "
+                f"{report.checks[-1][1] if report.checks else 'unmeasured'}, short of the preset's "
+                f"{warm.stop_accuracy}; raise the warm-up's steps"
+            )
         if report.format_rate < 0.5:
             raise RuntimeError(
                 f"after {warm.steps} warm-up steps only {report.format_rate:.0%} of answers are in the "
@@ -416,15 +437,27 @@ def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, .
             run=build,
             outputs=(lay.init_model,),
             command=f"dybench tiny-model --arch {spec.arch} --out {lay.init_model} --seed {seed}"
-            + (f" --init-std {spec.init_std:g}" if spec.init_std is not None else ""),
-            settings={"arch": spec.arch, "seed": seed, "init_std": spec.init_std},
+            + (f" --init-std {spec.init_std:g}" if spec.init_std is not None else "")
+            + f" --width {spec.model_width} --layers {spec.model_layers}",
+            settings={
+                "arch": spec.arch,
+                "seed": seed,
+                "init_std": spec.init_std,
+                "width": spec.model_width,
+                "layers": spec.model_layers,
+            },  # fmt: skip
             check=lambda: model_folder_problem(lay.init_model),
             estimate=_estimate(spec, "model"),
         ),
         Stage(
             name="warmup",
             kind="warmup",
-            description=f"format warm-up: {warm.steps} supervised steps on random-letter targets (no content)",
+            description=(
+                f"perception start: up to {warm.steps} supervised steps on the true answers of both branches, "
+                f"until held-back accuracy reaches {warm.stop_accuracy}"
+                if warm.targets == "gold"
+                else f"format warm-up: {warm.steps} supervised steps on random-letter targets (no content)"
+            ),
             run=warmup,
             outputs=(lay.base_model,),
             command=f"(python) dybench.reproduce.warmup.format_warmup({lay.init_model}, {data}, {lay.base_model})",

@@ -1,13 +1,14 @@
 """What `dybench reproduce` runs: presets as typed records.
 
 ``tiny`` (the default) runs on a CPU with nothing downloaded: DyBench-Synth data with a planted
-shortcut, a tiny Qwen2.5-VL built offline and warmed up on the answer format only, then the method and
-its GRPO baseline from the same start over several seeds. ``paper`` holds the published settings
-(RESEARCH.md): CDPO on Qwen2.5-VL-3B-Instruct, CRPO on Qwen3-VL-8B-Instruct with dybench's documented
-choices where the paper is silent, for machines with GPUs and local weights.
+shortcut, a tiny Qwen2.5-VL built offline and given partial perception by a short supervised warm-up
+(see its notes), then the method and its GRPO baseline from the same start over several seeds.
+``paper`` holds the published settings (RESEARCH.md): CDPO on Qwen2.5-VL-3B-Instruct, CRPO on
+Qwen3-VL-8B-Instruct with dybench's documented choices where the paper is silent, for machines with GPUs
+and local weights.
 
 Every number here is a setting, not a result: what the tiny preset measured with them is in the report
-it writes (and in ``docs``/the issue's final report), including what was tried when the effect did not
+it writes, including what was tried when the effect did not
 show.
 """
 
@@ -72,6 +73,8 @@ class SynthData:
     balanced) on ``test``."""
     seed: int = 0
     """Data seed, fixed across training seeds: every seed trains and is tested on the same clips."""
+    max_distractors: int | None = None
+    """At most this many objects no question is about (``dybench synth --max-distractors``)."""
     selection: Literal["all", "fixed_order"] = "all"
     """Which synthesized questions are built into pairs: all, or only multiple-choice questions whose
     options come in their family's fixed order (``data.fixed_order``; the tiny preset's choice)."""
@@ -79,15 +82,27 @@ class SynthData:
 
 @dataclass(frozen=True)
 class Warmup:
-    """The supervised format warm-up of a randomly initialised model (see ``warmup.py``)."""
+    """The supervised start of a randomly initialised model (see ``warmup.py``)."""
 
     steps: int
+    """Steps at most (fewer when ``stop_accuracy`` is reached first)."""
     lr: float
     batch_size: int
     think: str = ""
     """The fixed reasoning text of every target (default empty: a tiny model has no reasoning to give,
     and every token of it would be sampled and scored in each rollout). The warm-up teaches the tags,
     not how to reason."""
+    targets: Literal["random", "gold"] = "random"
+    """``random``: answers drawn uniformly among the question's choices (the format only, no content),
+    on the original branch. ``gold``: the true answers on BOTH branches of every training pair (the
+    planted cue is right on one branch and wrong on the other, so it carries nothing): perception, the
+    way an instruction-tuned start model has some."""
+    stop_accuracy: float | None = None
+    """Stop once greedy accuracy on the held-back prompts reaches this (checked every ``check_every``
+    steps): a start that perceives only partly, as the papers' start models do."""
+    check_every: int = 50
+    held_back: int = 16
+    """Prompts kept out of the warm-up to measure it (whole pairs with ``gold``)."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +140,9 @@ class Preset:
     """Training run (grpo, crpo, bias, cdpo) -> recipe file name in ``recipes/``."""
     init_std: float | None = None
     """Tiny model only: std of its random weights (``dybench.tiny_model.build_tiny_model``)."""
+    model_width: int = 64
+    model_layers: int = 2
+    """Tiny model only: its size (``build_tiny_model(width=, layers=)``)."""
     train: Mapping[str, Any] = field(default_factory=dict)
     """Settings applied on top of every recipe (e.g. a step count for a quick look)."""
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -170,10 +188,13 @@ TINY = Preset(
         fps=8.0,
         categories=("moving_direction",),
         bias=TINY_BIAS,
+        max_distractors=0,
         selection="fixed_order",
     ),
-    warmup=Warmup(steps=60, lr=4e-3, batch_size=8),
-    init_std=0.1,
+    warmup=Warmup(steps=1200, lr=1e-3, batch_size=16, targets="gold", stop_accuracy=0.7, check_every=50, held_back=64),
+    init_std=0.08,
+    model_width=128,
+    model_layers=4,
     recipes={
         "grpo": "reproduce_tiny_grpo.yaml",
         "crpo": "reproduce_tiny_crpo.yaml",
@@ -188,42 +209,34 @@ TINY = Preset(
         batch_size=8,
         device="cpu",
     ),
-    cpu_minutes={"synth": 0.1, "build": 0.1, "model": 0.2, "warmup": 0.1, "train": 1.2, "eval": 0.1, "report": 0.1},
+    cpu_minutes={"synth": 0.1, "build": 0.1, "model": 0.2, "warmup": 2.7, "train": 3.5, "eval": 0.1, "report": 0.1},
     notes=(
-        "Model: dybench.tiny_model's Qwen2.5-VL (2 layers, 64 wide; vision tower 2 blocks, 32 wide), randomly "
-        "initialised with weights of std 0.1 (init_std; transformers' 0.02 is sized for ~2,000-wide models: after "
-        "the warm-up the last hidden state changed by 1e-6 between a clip and its mirror image, against 1e-4 at "
-        "0.1, and GRPO picked up the cue word by step ~80 at 0.1 while at 0.02 its accuracy reward was still 0.48 "
-        "at step 92, with onsets of 250-600 steps in earlier runs), then the format warm-up (60 steps, answers "
-        "drawn uniformly at random: no content).",
-        "Questions: only multiple-choice questions with options in a fixed order are kept. Measured with gold "
-        "supervision (800 steps x 16): on synth's shuffled options and yes/no wordings the tiny model learned "
-        "neither the cue nor the motion (test accuracy stayed 0.5), also at 4 layers x 128 wide; with a fixed "
-        "order it learned the cue in under 200 steps.",
-        "Perception is out of reach at this size, so P-Acc cannot rise: with gold labels on BOTH branches of "
-        "every training pair (no usable cue), supervised training left test accuracy at 0.5 and P-Acc at 0 in "
-        "every variant tried: 600 steps x 16 at init 0.02; 300 at 0.1; 500 on clips with one object and no "
-        "distractors; 300 at 112x112 pixels and 8 frames; 900 with a 4-layer, 128-wide model (vision 4 x 64); "
-        "and a linear head trained with the vision tower on its pooled output (300 steps). The one exception: "
-        "the 4 x 128 model on one-object clips (no distractors) jumped from 0.5 to 0.97 test accuracy (P-Acc "
-        "0.94) between steps 600 and 800. Run as CRPO from the format warm-up instead (lr 5e-4; 2e-3 lost the "
-        "format), that model's accuracy reward was still 0.50 at step 300 (~0.9 s per step), so a preset that "
-        "shows a P-Acc gain needs more capacity, simpler scenes and more steps than 30 CPU minutes hold. A "
-        "model that cannot tell a clip from its mirror image or its reverse gives both branches the same "
-        "greedy answer, which scores P-Acc 0 on change pairs; what this preset can show is the shortcut "
-        "itself: the report's cue agreement.",
-        "CDPO's repulsion: at VideoThinker's bias_beta 0.01 the policy and the bias model both learn the cue, "
-        "and the KL between them ends near 0.003. At 0.1 (seed 0) the cue was still learned (accuracy reward "
-        "0.87 by step ~125, against an onset near step 75 at 0.01); at 1.0 the policy escaped the bias model "
-        "by breaking the answer format (total reward 1.47 -> 0.00 by step 75). The preset keeps 0.01.",
-        "RL settings: without a KL anchor GRPO collapsed to one answer before learning anything (lr 1e-3 to "
-        "3e-3, 300-400 steps); with kl_beta 0.2 it learns the cue. lr 2e-3 (3e-3 lost the answer format near "
-        "step 450 in one run), 16 prompts x G = 4 per step, 200 steps: the GRPO runs reach an accuracy reward "
-        "of ~0.87 (the cue's 0.95 ceiling) by step ~100.",
-        "One category (moving_direction, with hflip and reverse pairs): with a second biased category "
-        "(reversible_dynamics, blue -> growing) GRPO had not found either cue after 500 steps (bias 0.95, and "
-        "also 1.0); on moving_direction alone it found it by step ~300 (same seed and settings, init 0.02).",
-        "Bias: 95% in training, 50% (balanced) at test.",
+        "Model: dybench.tiny_model's Qwen2.5-VL at 4 layers x 128 wide (vision tower 4 blocks x 64; ~1.1M "
+        "parameters), weights of std 0.08 (init_std). Smaller did not work: at 2 x 64 no variant learned motion "
+        "direction even with gold labels on both branches (600 steps x 16 at init 0.02; 300 at 0.1; 500 on "
+        "one-object clips; 300 at 112x112 px and 8 frames; a linear head on the vision tower, 300): test "
+        "accuracy 0.5, P-Acc 0. Transformers' default init 0.02 is sized for ~2,000-wide models and leaves a "
+        "64-wide model nearly blind to its input (last hidden state 1e-6 apart between a clip and its mirror).",
+        "Scenes: one object per clip (max_distractors=0). With 2-4 distractors the 4 x 128 model had not learned "
+        "motion direction after 900 gold steps; on one-object clips it went from 0.5 to 0.97 test accuracy "
+        "between steps 600 and 800.",
+        "Start model: a perception warm-up with the true answers on BOTH branches of every training pair (the cue "
+        "is right on one branch and wrong on the other, so it teaches no shortcut), stopped once held-back "
+        "accuracy reaches 0.7: partial perception, as the papers' instruction-tuned start models have. Without "
+        "it (format-only warm-up, earlier version of this preset): GRPO learned the cue on all 3 seeds (cue "
+        "agreement 1.0), CRPO did not (0.51) but P-Acc was 0 for every model, and CRPO run from a format-only "
+        "start on this model still had accuracy reward 0.50 at step 300: RL alone did not find perception "
+        "within the time budget. A start that perceives fully leaves the cue nothing to add, so GRPO would "
+        "have no reason to learn it.",
+        "Questions: only multiple-choice questions with options in a fixed order are kept (with synth's shuffled "
+        "options and yes/no wordings a small model learned neither cue nor motion in 800 gold steps).",
+        "RL settings: lr 5e-4 (2e-3 broke the answer format at this size within 40 steps), a KL anchor to the "
+        "start (kl_beta 0.2; without one GRPO collapsed to one answer at 2 x 64), 16 prompts x G = 4 per step "
+        "(GRPO: 16 questions; CRPO: 8 pairs x 2 branches), 200 steps, completions of up to 12 tokens.",
+        "CDPO's repulsion: VideoThinker's bias_beta 0.01. On the earlier format-only start the policy and the "
+        "bias model both learned the cue (final KL 0.002-0.007); bias_beta 0.1 still learned it; 1.0 escaped "
+        "the bias model by breaking the answer format (total reward 1.47 -> 0.00 by step 75).",
+        "Bias: 95% in training, 50% (balanced) at test; one category (moving_direction, hflip and reverse pairs).",
     ),
 )
 

@@ -451,17 +451,29 @@ def render_markdown(plan: Plan, report: Report, plots: dict[str, str]) -> str:
                 )
     if report.warmup:
         w = report.warmup
-        lines += [
-            "",
-            "## Format warm-up (tiny preset)",
-            "",
-            f"{w['steps']} supervised steps on targets `<think>...</think><answer>X</answer>` with X drawn uniformly "
-            "among the question's own choices (no content is taught). On held-back prompts the warmed-up model "
-            f"answers in format {w['format_rate']:.0%} of the time"
-            + (f" (sampled at temperature 1: {w['sampled_format_rate']:.0%})" if "sampled_format_rate" in w else "")
-            + f"; its greedy answers {w['answers']} score {w['accuracy']:.2f} (the targets carry no content, so "
-            "this reflects those prompts' mix of answers, not knowledge).",
-        ]
+        sampled = f" (sampled at temperature 1: {w['sampled_format_rate']:.0%})" if "sampled_format_rate" in w else ""
+        if w.get("targets") == "gold":
+            checks = ", ".join(f"{acc:.2f} at step {step:g}" for step, acc in w.get("checks", []))
+            lines += [
+                "",
+                "## Start model: perception warm-up (tiny preset)",
+                "",
+                f"{w['steps']} supervised steps on the true answers of both branches of the training pairs (the "
+                "planted cue is right on one branch and wrong on the other, so it teaches no shortcut), stopped while "
+                f"perception is partial, as in an instruction-tuned start model. Held-back accuracy: {checks or '-'}. "
+                f"Answers in format: {w['format_rate']:.0%}{sampled}. The base row above is this model.",
+            ]
+        else:
+            lines += [
+                "",
+                "## Start model: format warm-up (tiny preset)",
+                "",
+                f"{w['steps']} supervised steps on targets `<think>...</think><answer>X</answer>` with X drawn "
+                "uniformly among the question's own choices (no content is taught). On held-back prompts the "
+                f"warmed-up model answers in format {w['format_rate']:.0%} of the time{sampled}; its greedy answers "
+                f"{w['answers']} score {w['accuracy']:.2f} (the targets carry no content, so this reflects those "
+                "prompts' mix of answers, not knowledge).",
+            ]
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({rel})" for name, rel in plots.items()] or ["(matplotlib is not installed: no plots)"]
     lines += ["", "## Leaderboard rows", "", f"Stored in `{plan.results_dir}`; view them with "

@@ -1,4 +1,4 @@
-"""Format warm-up: teach a randomly initialised model the answer *format*, not the answers.
+"""The supervised start of a randomly initialised model: the answer format, and optionally some perception.
 
 A tiny model built offline (``dybench.tiny_model``) writes random tokens, so every RL reward is 0 and
 GRPO has nothing to learn from. The papers start from instruction-tuned models that already follow
@@ -15,22 +15,32 @@ only:
 
 The warmed-up model answers in the format with answers spread over the valid choices (its accuracy is
 at chance, measured and written to ``warmup.json``): the same start for every method and seed.
+
+With ``Warmup(targets="gold")`` the targets are the true answers on BOTH branches of every training pair
+instead, and the warm-up stops once held-back accuracy reaches ``stop_accuracy``. On both branches the
+planted cue is right once and wrong once, so this teaches perception and no shortcut; stopping early
+leaves the perception partial, like the instruction-tuned models the papers start from (whose
+shortcuts RL then strengthens or suppresses).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import shutil
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from dybench.records import letter
+from dybench.report import progress_bar
 from dybench.reproduce.presets import Warmup
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,10 +57,14 @@ class WarmupReport:
     sampled_valid_rate: float
     """Share of sampled answers that parse to one of the question's own choices."""
     accuracy: float
-    """Greedy accuracy on the same prompts (should be near chance: nothing about content was taught)."""
+    """Greedy accuracy on the same prompts (near chance with random targets: nothing about content was
+    taught)."""
     answers: dict[str, int]
     """Greedy parsed answers, counted (None = unparsable)."""
     wall_s: float
+    targets: str = "random"
+    checks: list[list[float]] = field(default_factory=list)
+    """``[step, held-back greedy accuracy]`` at every check (gold targets with ``stop_accuracy``)."""
 
 
 def random_target(n_options: int, rng: np.random.Generator, think: str) -> str:
@@ -70,7 +84,7 @@ def format_warmup(
     min_pixels: int,
     max_pixels: int,
     instruction: str,
-    eval_prompts: int = 16,
+    eval_prompts: int | None = None,
 ) -> WarmupReport:
     """Warm ``model_dir`` up on the prompts of ``data`` (a Video-R1 json or pairs folder) into ``out_dir``."""
     import torch
@@ -89,10 +103,14 @@ def format_warmup(
     tokenizer = processor.tokenizer
     model = load_model(str(model_dir), trainable=True)
     arch = model_arch(model)
-    prompts = [ex.prompts[0] for ex in load_examples(data, paired=False)]
-    order = rng.permutation(len(prompts))
-    held = [prompts[i] for i in order[:eval_prompts]]
-    train_prompts = [prompts[i] for i in order[eval_prompts:]] or held
+    gold = spec.targets == "gold"
+    held_count = eval_prompts or spec.held_back
+    examples = load_examples(data, paired=gold)  # gold: both branches of every pair
+    order = rng.permutation(len(examples))
+    n_held = max(1, held_count // 2) if gold else held_count
+    held = [p for i in order[:n_held] for p in examples[i].prompts[: 2 if gold else 1]]
+    train_prompts = [p for i in order[n_held:] for p in examples[i].prompts[: 2 if gold else 1]] or held
+    prompts = held + train_prompts
     clips = ClipLoader(num_frames=num_frames, fps=None, cache_size=len(prompts))
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
     eos_ids = sorted({end, tokenizer.eos_token_id, tokenizer.pad_token_id})
@@ -108,28 +126,48 @@ def format_warmup(
             max_pixels=max_pixels,
         )
 
+    def target(p) -> str:
+        return (
+            f"<think>{spec.think}</think><answer>{p.answer}</answer>"
+            if gold
+            else random_target(p.n_options, rng, spec.think)
+        )
+
+    def held_accuracy() -> float:
+        model.eval()
+        texts = generate(model, encode, held, tokenizer, eos_ids, samples=0)
+        model.train()
+        scores = [answer_reward(parse_answer(t, p.n_options), p.answer) for t, p in zip(texts, held, strict=True)]
+        return float(np.mean(scores))
+
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec.lr, weight_decay=0.0)
-    losses = []
+    losses: list[float] = []
+    checks: list[list[float]] = []
     model.train()
-    for _ in range(spec.steps):
-        picked = [train_prompts[i] for i in rng.integers(len(train_prompts), size=spec.batch_size)]
-        batch = encode(picked)
-        targets = [
-            tokenizer.encode(random_target(p.n_options, rng, spec.think), add_special_tokens=False) for p in picked
-        ]
-        length = max(len(t) for t in targets) + 1
-        ids = torch.full((len(targets), length), tokenizer.pad_token_id, dtype=torch.long)
-        for row, t in enumerate(targets):
-            ids[row, : len(t) + 1] = torch.tensor([*t, end])  # (B, Lc): target, <|im_end|>, pad
-        rollout = make_rollout(batch, ids, tokenizer, eos_ids=eos_ids, num_generations=1)
-        logp = completion_logprobs(model, rollout, torch.arange(len(targets)))  # (B, Lc)
-        mask = rollout.completion_mask.float()
-        loss = -(logp * mask).sum() / mask.sum()
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(round(loss.item(), 5))
+    with progress_bar(f"warm-up ({spec.targets} targets)") as update:
+        for step in range(1, spec.steps + 1):
+            picked = [train_prompts[i] for i in rng.integers(len(train_prompts), size=spec.batch_size)]
+            batch = encode(picked)
+            targets = [tokenizer.encode(target(p), add_special_tokens=False) for p in picked]
+            length = max(len(t) for t in targets) + 1
+            ids = torch.full((len(targets), length), tokenizer.pad_token_id, dtype=torch.long)
+            for row, t in enumerate(targets):
+                ids[row, : len(t) + 1] = torch.tensor([*t, end])  # (B, Lc): target, <|im_end|>, pad
+            rollout = make_rollout(batch, ids, tokenizer, eos_ids=eos_ids, num_generations=1)
+            logp = completion_logprobs(model, rollout, torch.arange(len(targets)))  # (B, Lc)
+            mask = rollout.completion_mask.float()
+            loss = -(logp * mask).sum() / mask.sum()
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            losses.append(round(loss.item(), 5))
+            update(step, spec.steps)
+            if spec.stop_accuracy is not None and step % spec.check_every == 0:
+                checks.append([step, round(held_accuracy(), 4)])
+                log.info("warm-up step %d: held-back accuracy %.3f", step, checks[-1][1])
+                if checks[-1][1] >= spec.stop_accuracy:
+                    break
 
     # answers on held-back prompts, greedy and sampled: format learned, content not
     model.eval()
@@ -140,7 +178,7 @@ def format_warmup(
         parse_answer(t, p.n_options) for t, p in zip(sampled, [p for p in held for _ in range(4)], strict=True)
     ]
     report = WarmupReport(
-        steps=spec.steps,
+        steps=len(losses),
         final_loss=losses[-1] if losses else math.nan,
         losses=losses,
         format_rate=float(np.mean([format_ok(t) for t in greedy])),
@@ -149,6 +187,8 @@ def format_warmup(
         accuracy=float(np.mean([answer_reward(a, p.answer) for a, p in zip(parsed, held, strict=True)])),
         answers=dict(Counter(str(a) for a in parsed)),
         wall_s=round(time.perf_counter() - t0, 2),
+        targets=spec.targets,
+        checks=checks,
     )
 
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")

@@ -75,6 +75,7 @@ def synthesize(
     categories: Sequence[str] | None = None,
     bias: str | Sequence[BiasRule] | None = None,
     split: str = "test",
+    max_distractors: int | None = None,
     workers: int | None = None,
     encoder: EncoderSettings = SYNTH_ENCODER,
     progress: bool = True,
@@ -83,12 +84,16 @@ def synthesize(
 
     Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
     string (see :mod:`dybench.synth.bias`) or parsed rules; ``split`` picks the rules' strength and
-    the seed stream, so train and test clips never coincide. ``workers`` processes render in
+    the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
+    no question is about (0: only the objects the question needs; simpler scenes for small models;
+    None: 1-4 per scene as each family draws them). ``workers`` processes render in
     parallel (default: the CPU count). A clip whose stamp matches is not rendered again, so an
     interrupted run picks up where it stopped; ``annotations.jsonl`` is written, atomically, last.
     """
     out = Path(out_dir)
     cats = _check_args(n, size, frames, fps, categories, split)
+    if max_distractors is not None and max_distractors < 0:
+        raise SynthError(f"--max-distractors {max_distractors}: use 0 or more")
     rules = parse_bias(bias) if bias is None or isinstance(bias, str) else tuple(bias)
     by_family = {r.family: r for r in rules}
     missing = [r.family for r in rules if r.family not in cats]
@@ -97,7 +102,10 @@ def synthesize(
     for rule in rules:
         rule.strength(split)  # fails early, naming the rule, when the split has no strength
 
-    clips = plan_clips(n=n, seed=seed, size=size, frames=frames, categories=cats, rules=by_family, split=split)
+    clips = plan_clips(
+        n=n, seed=seed, size=size, frames=frames, categories=cats, rules=by_family, split=split,
+        max_distractors=max_distractors,
+    )  # fmt: skip
     rows = [annotation_row(i, clip, split=split, seed=seed) for i, clip in enumerate(clips)]
 
     jobs = []
@@ -117,13 +125,15 @@ def synthesize(
 
     write_jsonl_atomic(out / ANNOTATIONS, rows)
     params = dict(n=n, seed=seed, size=size, frames=frames, fps=fps, categories=list(cats), split=split)
+    if max_distractors is not None:
+        params["max_distractors"] = max_distractors
     write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder))
     return out
 
 
 def plan_clips(
     *, n: int, seed: int, size: int, frames: int, categories: Sequence[Category],
-    rules: dict[str, BiasRule], split: str,
+    rules: dict[str, BiasRule], split: str, max_distractors: int | None = None,
 ) -> list[Clip]:  # fmt: skip
     """The scenes and questions of a run, without rendering anything."""
     code = SPLITS.index(split) + 1
@@ -135,7 +145,17 @@ def plan_clips(
         rng = np.random.default_rng([seed, code, 1, i])
         strength = rule.strength(split) if rule is not None else 0.5
         clips.append(
-            make_clip(rng, deal, category, width=size, height=size, frames=frames, rule=rule, strength=strength)
+            make_clip(
+                rng,
+                deal,
+                category,
+                width=size,
+                height=size,
+                frames=frames,
+                rule=rule,
+                strength=strength,
+                max_distractors=max_distractors,
+            )  # fmt: skip
         )
     return clips
 

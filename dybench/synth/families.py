@@ -445,10 +445,12 @@ def make_clip(
     frames: int,
     rule: BiasRule | None = None,
     strength: float = 0.5,
+    max_distractors: int | None = None,
 ) -> Clip:
     """One clip of ``category``: a scene, the question about it and its answer.
 
-    ``rng`` draws this clip's content; ``deal`` balances answers and kinds across the run.
+    ``rng`` draws this clip's content; ``deal`` balances answers and kinds across the run;
+    ``max_distractors`` caps the objects no question is about (None: no cap).
     """
     if rule is not None and category == "event_sequence":
         kind = deal.deal(f"{category}/kind", KINDS[category])
@@ -464,7 +466,7 @@ def make_clip(
         "static": lambda lay: _static(rng, deal, lay, kind),
     }
     for _ in range(50):
-        layout = Layout(width, height, frames)
+        layout = Layout(width, height, frames, max_distractors=max_distractors)
         try:
             built = builders[category](layout)
         except _NoRoom:

@@ -88,6 +88,8 @@ class Layout:
     objects: list[SceneObject] = field(default_factory=list)
     reserved: list[SceneObject] = field(default_factory=list)
     """Paths new objects keep clear of without being drawn (a target played the other way)."""
+    max_distractors: int | None = None
+    """At most this many distractor objects per scene (None: as many as each family asks for)."""
 
     @property
     def unit(self) -> float:
@@ -171,7 +173,9 @@ def add_distractors(
     attempts: int = 40,
 ) -> None:
     """Up to ``count`` distractor objects in colours and shapes not in the avoid lists (fewer when
-    the frame is full)."""
+    the frame is full, or when ``layout.max_distractors`` caps them)."""
+    if layout.max_distractors is not None:
+        count = min(count, layout.max_distractors)
     colours = [c for c in COLOURS if c not in avoid_colours]
     shapes = [s for s in SHAPES if s not in avoid_shapes]
     for _ in range(count):
