@@ -242,20 +242,17 @@ def reproduce_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
-    import yaml
-
     from dybench.reproduce import ReproduceInputError, StageError, reproduce
+    from dybench.train.config import parse_overrides
 
     try:
         seed_list = [int(s) for s in seeds.replace(",", " ").split()] if seeds else None
     except ValueError as e:
         raise typer.BadParameter(f"--seeds {seeds!r}: give integers, e.g. 0,1,2") from e
-    overrides = {}
-    for item in settings or []:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise typer.BadParameter(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
-        overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    try:
+        overrides = parse_overrides(settings or [])
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from e
     try:
         done = reproduce(
             target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,

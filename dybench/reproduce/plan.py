@@ -293,30 +293,20 @@ def make_plan(
 def reproduce(
     target: Target,
     *,
-    preset: str | Preset = "tiny",
-    model: str | os.PathLike | None = None,
-    train_data: str | os.PathLike | None = None,
-    eval_data: str | os.PathLike | None = None,
-    bias_data: str | os.PathLike | None = None,
-    output_dir: str | os.PathLike | None = None,
-    results_dir: str | os.PathLike | None = None,
-    seeds: Sequence[int] | None = None,
-    train_overrides: Mapping[str, Any] | None = None,
     dry_run: bool = False,
     log: Callable[[str], None] = print,
+    **inputs: Any,
 ) -> Reproduction:
     """Run (or resume) a reproduction; with ``dry_run``, check the inputs and return the plan only.
 
-    A dry run runs nothing and raises nothing for bad inputs: they are listed in ``plan.problems``
-    (and in ``plan.describe()``). Otherwise raises :class:`ReproduceInputError` listing every input
-    problem before anything runs, and ``StageError`` when a stage fails (rerun the same call to resume
-    from that stage).
+    ``inputs`` are :func:`make_plan`'s (preset, model, train_data, eval_data, bias_data, output_dir,
+    results_dir, seeds, train_overrides). A dry run runs nothing and raises nothing for bad inputs:
+    they are listed in ``plan.problems`` (and in ``plan.describe()``). Otherwise raises
+    :class:`ReproduceInputError` listing every input problem before anything runs, and ``StageError``
+    when a stage fails (rerun the same call to resume from that stage).
     """
     t0 = time.perf_counter()
-    plan = make_plan(
-        target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
-        output_dir=output_dir, results_dir=results_dir, seeds=seeds, train_overrides=train_overrides,
-    )  # fmt: skip
+    plan = make_plan(target, **inputs)
     if dry_run:
         return Reproduction(plan)
     if plan.problems:

@@ -176,11 +176,7 @@ def load_config(
         if "method" in loaded and values.get("method") not in (None, loaded["method"]):
             raise ValueError(f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`")
     merged.update({k: v for k, v in values.items() if v is not None})
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"override {item!r}: write it as key=value")
-        merged[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    merged.update(parse_overrides(overrides))
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(merged) - set(known))
     if unknown:
@@ -188,6 +184,17 @@ def load_config(
     hints = typing.get_type_hints(TrainConfig)
     typed = {k: _coerce(k, v, hints[k]) for k, v in merged.items()}
     return TrainConfig(**typed)  # type: ignore[arg-type]
+
+
+def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
+    """``["lr=1e-3", "max_steps=50"]`` -> ``{"lr": 0.001, "max_steps": 50}`` (values read as YAML)."""
+    parsed: dict[str, object] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
+        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+    return parsed
 
 
 def _coerce(key: str, value: object, hint: object) -> object:
