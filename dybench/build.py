@@ -21,6 +21,7 @@ from pathlib import Path
 from dybench import __version__
 from dybench.annotations import RowError, load_annotations
 from dybench.counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
+from dybench.errors import UserError
 from dybench.fileio import FolderBusy, atomic_path, exclusive, remove_stale_temps, sha256_file, write_json_atomic
 from dybench.pairs import FORMAT, MANIFEST, PAIRS_JSONL, PAIRS_PARQUET, VIDEOS, write_items
 from dybench.records import Annotation, Item, Transform
@@ -30,7 +31,7 @@ from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 STAMPS = ".dybench/renders"
 
 
-class BuildError(RuntimeError):
+class BuildError(UserError, RuntimeError):
     """Raised by a ``strict`` build at the first problem, or when the build cannot start at all."""
 
 

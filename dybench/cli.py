@@ -6,8 +6,24 @@ from pathlib import Path
 from typing import Optional
 
 import typer
+from typer.core import TyperGroup
+
+from dybench.errors import UserError
+
+
+class _Commands(TyperGroup):
+    """The one place where a `UserError` from any command becomes a message and exit code 1."""
+
+    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().invoke(ctx)
+        except UserError as e:
+            typer.secho(f"error: {e}", fg="red", err=True)
+            raise typer.Exit(1) from e
+
 
 app = typer.Typer(
+    cls=_Commands,
     name="dybench",
     help="Does this video model actually watch the video? Counterfactual pairs, strict scoring, RL reference.",
     no_args_is_help=True,
@@ -47,16 +63,12 @@ def synth(
     workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
-    from dybench.synth import BiasSpecError, SynthError, synthesize
+    from dybench.synth import synthesize
     from dybench.synth.summary import print_summary
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
-    try:
-        synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-                   split=split, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
-    except (SynthError, BiasSpecError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
+    synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
+               split=split, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
     print_summary(out)
 
 
@@ -77,20 +89,16 @@ def build(
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="Your own counterfactual lexicon (YAML)."),  # noqa: UP045
 ) -> None:
     """Build counterfactual pairs (hflip, reverse) from your videos and annotations."""
-    from dybench.build import BuildError, build_pairs
+    from dybench.build import build_pairs
     from dybench.report import build_progress, print_build_summary
     from dybench.video import EncoderSettings
 
     settings = EncoderSettings(crf=crf, preset=preset, pix_fmt=pix_fmt)
-    try:
-        with build_progress() as on_progress:
-            report = build_pairs(
-                src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
-                strict=strict, lexicon=lexicon, on_progress=on_progress,
-            )  # fmt: skip
-    except BuildError as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
+    with build_progress() as on_progress:
+        report = build_pairs(
+            src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
+            strict=strict, lexicon=lexicon, on_progress=on_progress,
+        )  # fmt: skip
     print_build_summary(report)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -119,16 +127,12 @@ def eval_(
     verbosity: str = typer.Option("WARNING", "--verbosity", help="lmms-eval log level."),
 ) -> None:
     """Run lmms-eval on dybench's tasks; fails (exit 1) when lmms-eval fails or scores nothing."""
-    from dybench.evaluation import DataLocationError, EvalError, evaluate, print_summary
+    from dybench.evaluation import evaluate, print_summary
 
-    try:
-        run = evaluate(
-            model, tasks, model_args=model_args, data=data, output=output, limit=limit, batch_size=batch_size,
-            device=device, gen_kwargs=gen_kwargs or None, seed=seed, verbosity=verbosity,
-        )  # fmt: skip
-    except (DataLocationError, EvalError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
+    run = evaluate(
+        model, tasks, model_args=model_args, data=data, output=output, limit=limit, batch_size=batch_size,
+        device=device, gen_kwargs=gen_kwargs or None, seed=seed, verbosity=verbosity,
+    )  # fmt: skip
     print_summary(run)
 
 
@@ -141,15 +145,11 @@ def score(
     """Score a predictions file offline: metrics as JSON on stdout, a summary table on stderr."""
     import warnings
 
-    from dybench.scoring import PredictionsError, metrics_json, print_score_summary, score_predictions
+    from dybench.scoring import metrics_json, print_score_summary, score_predictions
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        try:
-            metrics = score_predictions(task, predictions, data)
-        except PredictionsError as e:
-            typer.secho(f"error: {e}", fg="red", err=True)
-            raise typer.Exit(1) from e
+        metrics = score_predictions(task, predictions, data)
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
     print_score_summary(task, metrics, notes)
     typer.echo(metrics_json(metrics))
@@ -163,13 +163,9 @@ def demo(
     tiny_model: bool = typer.Option(True, "--tiny-model/--no-tiny-model", help="Also evaluate a tiny Qwen2.5-VL."),
 ) -> None:
     """The whole chain, offline: render clips, build pairs, evaluate baselines and a tiny model, print the table."""
-    from dybench.evaluation import DataLocationError, EvalError, demo
+    from dybench.evaluation import demo
 
-    try:
-        demo(out, n=n, seed=seed, tiny_model=tiny_model)
-    except (DataLocationError, EvalError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
+    demo(out, n=n, seed=seed, tiny_model=tiny_model)
 
 
 # tiny-model, train (dybench.train)
@@ -242,7 +238,7 @@ def reproduce_command(
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
-    from dybench.reproduce import ReproduceInputError, StageError, reproduce
+    from dybench.reproduce import reproduce
     from dybench.train.config import parse_overrides
 
     try:
@@ -260,9 +256,8 @@ def reproduce_command(
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip
-    except (ReproduceInputError, StageError, ValueError) as e:
-        typer.secho(f"error: {e}", fg="red", err=True)
-        raise typer.Exit(1) from e
+    except ValueError as e:  # a bad preset or target name; its own errors are UserErrors
+        raise UserError(str(e)) from e
     if dry_run:
         typer.echo(done.plan.describe())
         raise typer.Exit(1 if done.plan.problems else 0)

@@ -15,12 +15,13 @@ from pathlib import Path
 
 import yaml
 
+from dybench.errors import UserError
 from dybench.records import TRANSFORMS, Annotation, Relation, Transform, letter
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
 
 
-class CounterfactualError(ValueError):
+class CounterfactualError(UserError, ValueError):
     """The counterfactual answer of an annotation cannot be determined."""
 
 

@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from dybench.errors import UserError
+
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?$")
@@ -54,7 +56,7 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     return removed
 
 
-class FolderBusy(RuntimeError):
+class FolderBusy(UserError, RuntimeError):
     """Another process holds the folder."""
 
 

@@ -20,6 +20,7 @@ import av
 import av.error
 import numpy as np
 
+from dybench.errors import UserError
 from dybench.fileio import atomic_path
 
 #: Pixel formats whose planes dybench handles directly (planar YUV or gray, 8 or 10 bit).
@@ -33,7 +34,7 @@ PLANAR_FORMATS = frozenset(
 _IMAGE_DEMUXERS = ("image2", "_pipe", "tty")
 
 
-class VideoError(ValueError):
+class VideoError(UserError, ValueError):
     """A video cannot be read or written; the message names the file and how to fix it."""
 
 

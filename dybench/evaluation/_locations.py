@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dybench.errors import UserError
 
-class DataLocationError(ValueError):
+
+class DataLocationError(UserError, ValueError):
     """A task's data folder is not set, missing, or not laid out as the task expects."""
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dybench import __version__
+from dybench.errors import UserError
 from dybench.evaluation import _benchmarks, _docs
 from dybench.evaluation._locations import (
     MVBENCH,
@@ -42,7 +43,7 @@ OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFL
 """Set (unless already set) for every run: evaluation reads local files only, never a hub."""
 
 
-class EvalError(RuntimeError):
+class EvalError(UserError, RuntimeError):
     """lmms-eval failed, or finished without scoring anything."""
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from dybench.errors import UserError
 from dybench.reproduce.data import pairs_problem, video_r1_problem
 
 #: Processor files a Qwen-VL checkpoint folder carries (one of them is enough).
@@ -12,7 +13,7 @@ PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_p
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json")
 
 
-class ReproduceInputError(ValueError):
+class ReproduceInputError(UserError, ValueError):
     """The inputs of a reproduction cannot work; the message lists every problem and its fix."""
 
     def __init__(self, problems: list[str]):

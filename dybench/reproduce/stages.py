@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
 
+from dybench.errors import UserError
 from dybench.fileio import write_json_atomic
 
 MARKERS = ".stages"
@@ -33,7 +34,7 @@ MARKERS = ".stages"
 StageKind = Literal["synth", "build", "data", "model", "warmup", "train", "eval", "publish", "report"]
 
 
-class StageError(RuntimeError):
+class StageError(UserError, RuntimeError):
     """A stage failed or left outputs that do not pass its check."""
 
 

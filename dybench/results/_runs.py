@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from dybench.errors import UserError
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
@@ -45,7 +46,7 @@ CONFIG_KEYS = (
 )
 
 
-class ResultsError(ValueError):
+class ResultsError(UserError, ValueError):
     """A results file was refused; the message names the file, each bad field and how to fix it."""
 
     def __init__(self, name: str, issues: list[str]):

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from dybench.errors import UserError
 from dybench.records import CATEGORIES
 from dybench.scoring._metrics import pair_metrics, score_item
 from dybench.scoring._timeblind import GOLD, timeblind_metrics
@@ -30,7 +31,7 @@ TASKS = (*PAIR_TASKS, "timeblind")
 """Tasks ``score_predictions`` knows."""
 
 
-class PredictionsError(ValueError):
+class PredictionsError(UserError, ValueError):
     """A predictions or data file cannot be scored; the message names the file, the line and the fix."""
 
 

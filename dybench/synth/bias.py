@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from dybench.errors import UserError
 from dybench.records import Category
 from dybench.synth.questions import VALUES
 from dybench.synth.scene import COLOURS, SHAPES, TEXTURES
@@ -39,7 +40,7 @@ _RULE = re.compile(r"^\s*([\w]+)\s*:\s*(\w+)\s*=\s*(\w+)\s*->\s*(\w+)\s*:\s*(.+?
 SPLITS = ("train", "test")
 
 
-class BiasSpecError(ValueError):
+class BiasSpecError(UserError, ValueError):
     """A ``--bias`` rule that cannot be used; the message names the rule and the fix."""
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from dybench import __version__
+from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic, write_jsonl_atomic
 from dybench.records import CATEGORIES, Category
 from dybench.synth.bias import SPLITS, BiasRule, parse_bias
@@ -48,7 +49,7 @@ STAMPS = ".synth"
 SYNTH_ENCODER = EncoderSettings(crf=20, preset="superfast", threads=1)
 
 
-class SynthError(ValueError):
+class SynthError(UserError, ValueError):
     """Arguments ``synthesize`` cannot work with; the message says which and how to fix them."""
 
 
