@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -101,6 +102,75 @@ def build(
         )  # fmt: skip
     print_build_summary(report)
     raise typer.Exit(0 if report.ok else 1)
+
+
+# import (dybench.importers)
+import_app = typer.Typer(
+    help="Turn a public dataset's own labels into annotations.jsonl (+ video links) for `dybench build`.",
+    no_args_is_help=True,
+)
+app.add_typer(import_app, name="import")
+
+
+@import_app.command("ssv2")
+def import_ssv2_command(
+    labels: Path = typer.Option(..., "--labels", help="SSv2 label file (something-something-v2-train.json)."),
+    videos: Path = typer.Option(..., "--videos", help="Folder with SSv2's <id>.webm clips."),
+    out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (links)."),
+    templates: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--templates", help="Your own template table (YAML; default dybench/data/ssv2_templates.yaml)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
+) -> None:
+    """Something-Something-v2 labels -> moving-direction and reversible-dynamics questions."""
+    from dybench.importers import import_ssv2, print_report
+
+    print_report(import_ssv2(labels, videos, out, templates=templates, seed=seed))
+
+
+class SegmentFormatChoice(str, Enum):
+    breakfast = "breakfast"
+    salads = "50salads"
+    seconds = "seconds"
+
+
+@import_app.command("segments")
+def import_segments_command(
+    segments: list[Path] = typer.Argument(..., help="Segment files, one per video."),
+    videos: Path = typer.Option(..., "--videos", help="Folder with the videos (same name as each segment file)."),
+    out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (links)."),
+    fmt: SegmentFormatChoice = typer.Option(..., "--format", help="Segment file format."),
+    frame_times: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--frame-times", help="50salads: folder with timestamps-<key>.txt (one timestamp per frame)."
+    ),
+    min_seconds: float = typer.Option(1.0, "--min-seconds", min=0.1, help="Shortest action segment used."),
+    per_video: int = typer.Option(2, "--per-video", min=1, help="Questions per video at most."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and option order."),
+) -> None:
+    """Action segments (Breakfast, 50Salads, seconds) -> event-order questions built with `swap`."""
+    from dybench.importers import import_segments, print_report
+
+    report = import_segments(
+        segments, videos, out, fmt=fmt.value, frame_times=frame_times, min_seconds=min_seconds,
+        per_video=per_video, seed=seed,
+    )  # fmt: skip
+    print_report(report)
+
+
+@import_app.command("tracks")
+def import_tracks_command(
+    root: Path = typer.Option(..., "--sequences", help="Folder of sequence folders (frames + groundtruth.txt)."),
+    out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (encoded clips)."),
+    fps: float = typer.Option(10.0, "--fps", min=0.1, help="Frame rate of the sequences (GOT-10k: 10)."),
+    min_displacement: float = typer.Option(
+        0.15, "--min-displacement", min=0.01, max=0.99, help="Least net motion, as a fraction of the frame."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
+) -> None:
+    """Tracking sequences (GOT-10k layout) -> moving-direction questions from the box's net motion."""
+    from dybench.importers import import_tracks, print_report
+
+    print_report(import_tracks(root, out, fps=fps, min_displacement=min_displacement, seed=seed))
 
 
 # tasks-path, eval, score, demo (dybench.evaluation / dybench.scoring)

@@ -1,0 +1,22 @@
+"""Turn a public dataset's own labels into ``annotations.jsonl`` for ``dybench build`` (DESIGN.md data flow).
+
+Each importer reads one dataset's label format, writes ``annotations.jsonl``, ``videos/`` (links to the
+source clips, or clips encoded from frames) and ``import_report.json`` into its output folder and nothing
+anywhere else, and counts every record it skips by reason. The rules and their limits are in
+``data_cards/importers.md``.
+"""
+
+from dybench.importers._common import ImportReport, print_report
+from dybench.importers._segments import SEGMENT_FORMATS, import_segments
+from dybench.importers._ssv2 import import_ssv2, load_templates
+from dybench.importers._tracks import import_tracks
+
+__all__ = [
+    "SEGMENT_FORMATS",
+    "ImportReport",
+    "import_segments",
+    "import_ssv2",
+    "import_tracks",
+    "load_templates",
+    "print_report",
+]

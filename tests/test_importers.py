@@ -1,0 +1,254 @@
+"""dybench import {ssv2,segments,tracks}: label files in each dataset's own schema -> annotations that build."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+from videos import make_frames, write_clip
+
+from dybench.build import build_pairs
+from dybench.cli import app
+from dybench.counterfactual import resolve_counterfactual
+from dybench.importers import import_segments, import_ssv2, import_tracks, load_templates
+from dybench.importers._segments import parse_segments
+from dybench.importers._tracks import motion_of
+from dybench.records import letter_index
+from dybench.video import read_frames
+
+
+def write_webm(path: Path, n: int = 8) -> Path:
+    """A small VP9 clip, as SSv2 ships them."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libvpx-vp9", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for index, image in enumerate(make_frames(n)):
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 10)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def snapshot(folder: Path) -> dict[str, float]:
+    return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in sorted(folder.rglob("*"))}
+
+
+# --- SSv2 -------------------------------------------------------------------------------------------
+
+
+SSV2_RECORDS = [
+    {"id": "101", "label": "pushing cup from left to right", "template": "Pushing [something] from left to right",
+     "placeholders": ["cup"]},
+    {"id": "102", "label": "opening a drawer", "template": "Opening [something]", "placeholders": ["a drawer"]},
+    {"id": "103", "label": "putting pen into mug", "template": "Putting [something] into [something]",
+     "placeholders": ["pen", "mug"]},
+    {"id": "104", "label": "moving book up", "template": "Moving [something] up", "placeholders": ["book"]},
+    {"id": "105", "label": "tearing paper", "template": "Tearing [something] into two pieces",
+     "placeholders": ["paper"]},
+    {"id": "106", "label": "closing box", "template": "Closing [something]", "placeholders": ["box"]},  # no video
+    {"id": "107"},  # the test split: ids only
+    {"id": "108", "template": "Putting [something] into [something]", "placeholders": ["pen"]},  # one name short
+    {"id": "../evil", "template": "Opening [something]", "placeholders": ["door"]},
+]  # fmt: skip
+
+
+@pytest.fixture
+def ssv2(tmp_path: Path) -> tuple[Path, Path]:
+    videos = tmp_path / "ssv2" / "videos"
+    videos.mkdir(parents=True)
+    for clip_id in ("101", "102", "103", "104", "105", "107", "108"):
+        write_webm(videos / f"{clip_id}.webm")
+    labels = tmp_path / "ssv2" / "something-something-v2-train.json"
+    labels.write_text(json.dumps(SSV2_RECORDS))
+    return labels, videos
+
+
+def test_ssv2_writes_questions_and_counts_every_skip(ssv2: tuple[Path, Path], tmp_path: Path) -> None:
+    labels, videos = ssv2
+    before = snapshot(labels.parent)
+    report = import_ssv2(labels, videos, tmp_path / "ann")
+    assert snapshot(labels.parent) == before  # nothing written beside the source
+    rows = [json.loads(line) for line in (tmp_path / "ann" / "annotations.jsonl").read_text().splitlines()]
+    by_id = {r["id"]: r for r in rows}
+    assert sorted(by_id) == ["ssv2-101", "ssv2-102", "ssv2-103", "ssv2-104"]
+    assert report.skipped == {
+        "template not in the table": 1, "video missing": 1, "no template (an unlabelled split)": 1,
+        "needs 2 placeholder(s)": 1, "not a record with a plain id": 1,
+    }  # fmt: skip
+    push = by_id["ssv2-101"]
+    assert push["question"] == "In which direction is the cup pushed?"
+    assert push["options"][letter_index(push["answer"])] == "from left to right"
+    assert sorted(push["options"]) == sorted(["from left to right", "from right to left", "towards the camera",
+                                              "away from the camera"])  # fmt: skip
+    assert push["transforms"] == ["hflip", "reverse"] and push["category"] == "moving_direction"
+    into = by_id["ssv2-103"]
+    assert into["options"][letter_index(into["answer"])] == "it is put into the mug" and len(into["options"]) == 3
+    assert by_id["ssv2-104"]["transforms"] == ["reverse"]  # a mirror does not change up/down
+    assert (tmp_path / "ann" / "videos" / "101.webm").resolve() == (videos / "101.webm").resolve()
+    saved = json.loads((tmp_path / "ann" / "import_report.json").read_text())
+    assert saved["written"] == 4 and saved["by_category"] == {"moving_direction": 2, "reversible_dynamics": 2}
+
+
+def test_ssv2_option_order_is_seeded_and_stable(ssv2: tuple[Path, Path], tmp_path: Path) -> None:
+    labels, videos = ssv2
+    import_ssv2(labels, videos, tmp_path / "a", seed=0)
+    import_ssv2(labels, videos, tmp_path / "b", seed=0)
+    import_ssv2(labels, videos, tmp_path / "c", seed=5)
+    text = {k: (tmp_path / k / "annotations.jsonl").read_text() for k in "abc"}
+    assert text["a"] == text["b"]
+    assert text["a"] != text["c"]
+
+
+def test_every_template_answer_resolves_to_its_opposite_through_the_lexicon() -> None:
+    """The table's wording is chosen so `dybench build` can remap each answer; check every template."""
+    from dybench.records import Annotation, letter
+
+    rules = load_templates()
+    names = ["cup", "box"]
+    for key, rule in rules.items():
+        question, options, answer = rule.filled(names)
+        opposite = [r for r in rules.values() if r.family == rule.family and r.answer != rule.answer]
+        ann = Annotation(
+            id=key, video="v.mp4", question=question, options=tuple(options), answer=letter(options.index(answer)),
+            category=rule.category, transforms=rule.transforms,  # type: ignore[arg-type]
+        )  # fmt: skip
+        for transform in rule.transforms:
+            cf = options[letter_index(resolve_counterfactual(ann, transform))]
+            expected = {r.filled(names)[2] for r in opposite if transform in r.transforms}
+            assert cf in expected, (key, transform, cf)
+
+
+def test_ssv2_output_builds_into_pairs_with_the_right_answers(ssv2: tuple[Path, Path], tmp_path: Path) -> None:
+    labels, videos = ssv2
+    import_ssv2(labels, videos, tmp_path / "ann")
+    report = build_pairs(tmp_path / "ann", tmp_path / "pairs")
+    assert report.ok, report.errors
+    rows = [json.loads(line) for line in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
+    answer = {(r["source_id"], r["transform"], r["branch"]): r["options"][letter_index(r["answer"])] for r in rows}
+    assert answer[("ssv2-101", "hflip", "counterfactual")] == "from right to left"
+    assert answer[("ssv2-101", "reverse", "counterfactual")] == "from right to left"
+    assert answer[("ssv2-102", "reverse", "counterfactual")] == "it is closed"
+    assert answer[("ssv2-103", "reverse", "counterfactual")] == "it is taken out of the mug"
+    assert answer[("ssv2-104", "reverse", "counterfactual")] == "down"
+
+
+def test_ssv2_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
+    runner = CliRunner()
+    missing = runner.invoke(app, ["import", "ssv2", "--labels", str(tmp_path / "nope.json"), "--videos",
+                                  str(tmp_path), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert missing.exit_code == 1 and "nope.json: no such SSv2 label file" in missing.output
+    (tmp_path / "deep.json").write_text("[" * 100_000)
+    deep = runner.invoke(app, ["import", "ssv2", "--labels", str(tmp_path / "deep.json"), "--videos",
+                               str(tmp_path), "--out", str(tmp_path / "o")])  # fmt: skip
+    assert deep.exit_code == 1 and "deep.json" in deep.output and "Traceback" not in deep.output
+    bad = tmp_path / "table.yaml"
+    bad.write_text("families:\n  f:\n    category: moving_direction\n    question: q\n    options: [a, b]\n"
+                   "    transforms: [hflip]\n    templates: {'T': c}\n")  # fmt: skip
+    with pytest.raises(Exception, match="answers 'c', not one of its options"):
+        load_templates(bad)
+
+
+# --- action segments ----------------------------------------------------------------------------------
+
+
+def test_breakfast_segments_become_swap_questions(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_clip(videos / "P03_cereals.mp4", make_frames(60), fps=15)
+    seg = tmp_path / "P03_cereals.coarse"
+    seg.write_text("1-15 SIL\n16-35 take_bowl\n36-55 pour_cereals\n56-60 SIL\n")
+    report = import_segments([seg], videos, tmp_path / "ann", fmt="breakfast", min_seconds=1.0, per_video=3)
+    assert report.written == 1  # two real actions make one pair; SIL is background
+    (row,) = [json.loads(x) for x in (tmp_path / "ann" / "annotations.jsonl").read_text().splitlines()]
+    assert row["events"] == ["take bowl", "pour cereals"]
+    assert row["options"][letter_index(row["answer"])] == "take bowl"
+    assert row["segments"] == [[1.0, 2.333], [2.333, 3.667]]  # frames 16-35 and 36-55 at 15 fps
+    assert row["transforms"] == ["swap"] and row["category"] == "event_sequence"
+
+
+def test_50salads_timestamps_map_through_the_frame_clock(tmp_path: Path) -> None:
+    times = [1_000_000 + 33_333 * i for i in range(90)]  # the sensor clock of each video frame (30 fps)
+    text = f"{times[0]} {times[29]} action_start\n{times[30]} {times[44]} cut_tomato_prep\n" \
+           f"{times[45]} {times[59]} cut_tomato_core\n{times[60]} {times[89]} add_oil_core\n"  # fmt: skip
+    segments = parse_segments(text, "50salads", fps=30.0, frame_times=[float(t) for t in times])
+    assert [(s.label, round(s.start_s, 3), round(s.end_s, 3)) for s in segments] == [
+        ("action_start", 0.0, 1.0), ("cut_tomato", 1.0, 2.0), ("add_oil", 2.0, 3.0),
+    ]  # fmt: skip
+
+
+def test_segments_skip_unusable_files_with_reasons(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    write_clip(videos / "a.mp4", make_frames(20), fps=10)
+    write_clip(videos / "b.mp4", make_frames(20), fps=10)
+    (tmp_path / "a.txt").write_text("0 1.5 stir\n1.5 oops mix\n")
+    (tmp_path / "b.txt").write_text("0 0.5 stir\n0.5 2 stir\n")
+    (tmp_path / "c.txt").write_text("0 1 stir\n1 2 mix\n")
+    files = [tmp_path / n for n in ("a.txt", "b.txt", "c.txt")]
+    report = import_segments(files, videos, tmp_path / "ann", fmt="seconds", min_seconds=1.0)
+    assert report.written == 0
+    assert report.skipped == {"unreadable segments or video": 1, "fewer than two distinct actions of 1 s or more": 1,
+                              "video missing": 1}  # fmt: skip
+    assert "line 2" in report.examples["unreadable segments or video"][0]
+
+
+# --- tracks -------------------------------------------------------------------------------------------
+
+
+def write_sequence(root: Path, name: str, centres: list[tuple[int, int] | None], *, meta: str | None = None) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    lines = []
+    for i, centre in enumerate(centres):
+        image = np.full((48, 64, 3), 40, np.uint8)
+        if centre is None:
+            lines.append("0,0,0,0")
+        else:
+            x, y = centre
+            image[y - 4 : y + 4, x - 4 : x + 4] = (250, 200, 20)
+            lines.append(f"{x - 4},{y - 4},8,8")
+        Image.fromarray(image).save(folder / f"{i + 1:08d}.png")
+    (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
+    if meta:
+        (folder / "meta_info.ini").write_text(meta)
+
+
+def test_tracks_directions_and_skips(tmp_path: Path) -> None:
+    root = tmp_path / "got10k"
+    write_sequence(root, "GOT-10k_Train_000001", [(8 + 6 * i, 24) for i in range(8)],
+                   meta="[METAINFO]\nobject_class: zebra\nmotion_class: walking\n")  # fmt: skip
+    write_sequence(root, "GOT-10k_Train_000002", [(32, 40 - 4 * i) for i in range(8)])
+    write_sequence(root, "GOT-10k_Train_000003", [(32, 24)] * 8)
+    write_sequence(root, "GOT-10k_Train_000004", [(8, 24), (56, 24), (8, 24), (56, 24), (8, 24), (30, 24)])
+    write_sequence(root, "GOT-10k_Train_000005", [None, (8, 8), (20, 20), (32, 32), (44, 40), None])
+    report = import_tracks(root, tmp_path / "ann", fps=10)
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "ann" / "annotations.jsonl").read_text().splitlines())}
+    assert sorted(rows) == ["track-GOT-10k_Train_000001", "track-GOT-10k_Train_000002"]
+    right, up = rows["track-GOT-10k_Train_000001"], rows["track-GOT-10k_Train_000002"]
+    assert right["question"] == "In which direction does the zebra move?"
+    assert right["options"][letter_index(right["answer"])] == "to the right"
+    assert right["transforms"] == ["hflip", "reverse"]
+    assert up["options"][letter_index(up["answer"])] == "up" and up["transforms"] == ["reverse"]
+    assert report.skipped == {"moves less than 0.15 of the frame": 1, "goes back and forth": 1,
+                              "moves diagonally": 1}  # fmt: skip
+    frames = read_frames(tmp_path / "ann" / right["video"])
+    assert frames.shape == (8, 48, 64, 3)
+    built = build_pairs(tmp_path / "ann", tmp_path / "pairs")
+    assert built.ok, built.errors
+    cf = [json.loads(x) for x in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
+    flipped = next(r for r in cf if r["source_id"] == right["id"] and r["branch"] == "counterfactual")
+    assert flipped["options"][letter_index(flipped["answer"])] == "to the left"
+
+
+def test_motion_rules() -> None:
+    boxes = [(0.0, 0.0, 10.0, 10.0), None, (50.0, 2.0, 10.0, 10.0)]
+    assert motion_of(boxes, 100, 100, min_displacement=0.15).direction == "to the right"
+    assert motion_of(boxes, 100, 100, min_displacement=0.6).reason == "moves less than 0.6 of the frame"
+    assert motion_of([None, (1.0, 1.0, 2.0, 2.0)], 10, 10, min_displacement=0.1).reason.startswith("the object")
