@@ -173,6 +173,19 @@ def import_tracks_command(
     print_report(import_tracks(root, out, fps=fps, min_displacement=min_displacement, seed=seed))
 
 
+# review (dybench.review)
+@app.command()
+def review(
+    pairs: Path = typer.Option(..., "--pairs", help="The pairs dataset folder to look at."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Where the page goes (default <pairs>/review)."),  # noqa: UP045
+    frames: int = typer.Option(4, "--frames", min=2, max=16, help="Frames shown per video."),
+) -> None:
+    """Write a static HTML page showing every pair side by side, to check by eye and reject bad pairs."""
+    from dybench.review import write_review
+
+    typer.echo(write_review(pairs, out, frames=frames))
+
+
 # tasks-path, eval, score, demo (dybench.evaluation / dybench.scoring)
 @app.command("tasks-path")
 def tasks_path() -> None:

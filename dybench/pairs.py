@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from dybench.errors import UserError
 from dybench.fileio import atomic_path, read_jsonl, write_jsonl_atomic
 from dybench.records import Item
 
@@ -34,6 +35,10 @@ SCHEMA = pa.schema(
 )
 
 
+class PairsError(UserError, ValueError):
+    """A folder that is not a readable pairs dataset."""
+
+
 def write_items(out: str | Path, items: list[Item]) -> None:
     """Write ``pairs.parquet`` and ``pairs.jsonl`` atomically, rows in the given order."""
     out = Path(out)
@@ -47,7 +52,7 @@ def write_items(out: str | Path, items: list[Item]) -> None:
 def load_items(pairs_dir: str | Path) -> list[Item]:
     """Read a pairs dataset's items (``pairs.jsonl``, else ``pairs.parquet``).
 
-    Raises ``ValueError`` naming the folder and the command that makes a pairs dataset.
+    Raises :class:`PairsError` naming the folder and the command that makes a pairs dataset.
     """
     pairs_dir = Path(pairs_dir)
     jsonl, parquet = pairs_dir / PAIRS_JSONL, pairs_dir / PAIRS_PARQUET
@@ -58,7 +63,7 @@ def load_items(pairs_dir: str | Path) -> list[Item]:
         rows = pq.read_table(parquet).to_pylist()
         source = parquet
     else:
-        raise ValueError(
+        raise PairsError(
             f"{pairs_dir}: no {PAIRS_JSONL} or {PAIRS_PARQUET}; make a pairs dataset with "
             "`dybench synth --out videos/ && dybench build --src videos/ --out " + str(pairs_dir) + "`"
         )
@@ -67,7 +72,7 @@ def load_items(pairs_dir: str | Path) -> list[Item]:
         try:
             items.append(Item.from_row(row))
         except (KeyError, TypeError) as e:
-            raise ValueError(f"{source}:{i}: not a pairs row ({e}); rebuild the dataset with `dybench build`") from e
+            raise PairsError(f"{source}:{i}: not a pairs row ({e}); rebuild the dataset with `dybench build`") from e
     return items
 
 
