@@ -13,7 +13,7 @@ STAMP := $(VENV)/.dybench-installed
 EXTRAS := --extra all --extra dev
 # requirements-lock.txt, as `make lock` writes it and `check-lock` expects it (stdout)
 REQUIREMENTS = { echo "\# Generated from uv.lock by 'make lock': do not edit. For pip users:"; \
-	echo "\#   pip install -r requirements-lock.txt && pip install --no-deps -e ."; \
+	echo "\#   pip install --no-deps -r requirements-lock.txt && pip install --no-deps -e ."; \
 	$(UV) export --frozen --all-extras --no-emit-project --no-header --quiet; }
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(VENV)
