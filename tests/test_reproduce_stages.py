@@ -112,3 +112,41 @@ def test_keys_chain_through_dependencies_and_need_them_first(tmp_path):
     a, b, c = _stages(tmp_path, calls)
     with pytest.raises(ValueError, match="depends on"):
         stage_keys([b, a, c])
+
+
+def test_keys_follow_the_contents_of_external_inputs_and_the_dybench_version(tmp_path, monkeypatch):
+    """Rebuilt data, an edited json or a new dybench must rerun the stages that read them, nothing else."""
+    import dybench
+
+    pairs = tmp_path / "pairs"
+    pairs.mkdir()
+    (pairs / "manifest.json").write_text('{"files": {"videos/a.mp4": "aa"}}')
+    qa = tmp_path / "qa.json"
+    qa.write_text("[]")
+
+    def plan() -> dict[str, str]:
+        reads = {"eval": (pairs,), "train": (qa,), "report": ()}
+        return stage_keys([Stage(n, "data", n, lambda: None, (), n, inputs=r) for n, r in reads.items()])
+
+    before = plan()
+    (pairs / "manifest.json").write_text('{"files": {"videos/a.mp4": "bb"}}')  # the data was rebuilt
+    rebuilt = plan()
+    assert rebuilt["eval"] != before["eval"] and rebuilt["train"] == before["train"]
+    assert rebuilt["report"] == before["report"]
+    qa.write_text('[{"problem": "?"}]')
+    assert plan()["train"] != rebuilt["train"]
+    monkeypatch.setattr(dybench, "__version__", "99.0")
+    assert all(new != old for new, old in zip(plan().values(), rebuilt.values(), strict=True))
+
+
+def test_a_plan_fingerprints_the_data_and_model_it_is_given(tmp_path):
+    from dybench.reproduce import make_plan
+
+    pairs = tmp_path / "test-pairs"
+    pairs.mkdir()
+    (pairs / "manifest.json").write_text("{}")
+    plan = make_plan("crpo", eval_data=pairs, output_dir=tmp_path / "o", seeds=[0])
+    reads = {s.name: s.inputs for s in plan.stages}
+    assert reads["eval-base"] == (pairs.resolve(),)
+    assert reads["eval-crpo-s0"] == (pairs.resolve(),)
+    assert reads["build-train"] == () and reads["train-crpo-s0"] == ()  # built by the plan: its key covers them

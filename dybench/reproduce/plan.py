@@ -24,7 +24,7 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +214,8 @@ def make_plan(
         problems.append(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
 
     # --- data -----------------------------------------------------------------------------------------
+    # inputs no stage produces: their fingerprints go into the keys of the stages that read them
+    external = {Path(p).expanduser().resolve() for p in (train_data, eval_data, bias_data, model) if p is not None}
     train_pairs: Path | None
     if train_data is None:
         stages += _synth_stages(spec, lay, "train")
@@ -225,7 +227,7 @@ def make_plan(
     else:
         train_pairs, synth_dir, train_deps = None, None, ()
     if train_pairs is not None:
-        stages.append(_train_files_stage(lay, train_pairs, synth_dir, train_deps))
+        stages.append(_reading(_train_files_stage(lay, train_pairs, synth_dir, train_deps), external, train_pairs))
         original, shortcut = lay.train_files / "original.json", lay.train_files / "shortcut.json"
         file_deps: tuple[str, ...] = ("train-files",)
     else:  # a Video-R1 json given
@@ -255,12 +257,13 @@ def make_plan(
                 "give --train-data as a pairs dataset folder"
             )
         warm_data, warm_deps = (train_pairs, train_deps) if gold and train_pairs else (original, file_deps)
-        stages += _tiny_model_stages(spec, lay, warm_data, warm_deps, configs[runs[0]])
+        tiny = _tiny_model_stages(spec, lay, warm_data, warm_deps, configs[runs[0]])
+        stages += [_reading(stage, external, warm_data) for stage in tiny]
         base, base_deps = lay.base_model, ("warmup",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
     evaluate_stage = _eval_stage_factory(spec, lay, test_pairs, test_deps)
-    stages.append(evaluate_stage("base", base, base_deps))
+    stages.append(_reading(evaluate_stage("base", base, base_deps), external, base, test_pairs))
     eval_labels = ["base"]
     plan_runs: list[TrainRun] = []
     data_for = {"grpo": original, "cdpo": original, "bias": shortcut, "crpo": train_pairs}
@@ -275,8 +278,9 @@ def make_plan(
                 deps = base_deps
             train_run = TrainRun(run, seed, label, base, data_for[run] or original, lay.run(label), bias_model)
             plan_runs.append(train_run)
-            stages.append(_train_stage(spec, train_run, deps))
-            stages.append(evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",)))
+            stages.append(_reading(_train_stage(spec, train_run, deps), external, base, train_run.data))
+            trained = evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",))
+            stages.append(_reading(trained, external, test_pairs))
             eval_labels.append(label)
 
     # --- leaderboard and report -----------------------------------------------------------------------
@@ -367,6 +371,12 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
             estimate=_estimate(spec, "build"),
         ),
     ]
+
+
+def _reading(stage: Stage, external: set[Path], *reads: Path | None) -> Stage:
+    """``stage`` with the external inputs among ``reads`` declared, so that its key follows their contents."""
+    found = tuple(dict.fromkeys(p for p in reads if p is not None and p in external))
+    return replace(stage, inputs=found) if found else stage
 
 
 def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: tuple[str, ...]) -> Stage:

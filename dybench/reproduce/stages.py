@@ -1,7 +1,9 @@
 """Resumable stages: each a small function with declared outputs and a done-marker written last.
 
-A stage's *key* is a hash of its settings and of the keys of the stages it reads from, so changing a
-setting reruns that stage and everything downstream of it, and nothing else. Two markers per stage
+A stage's *key* is a hash of its settings, of the keys of the stages it reads from, of the dybench
+version, and of a fingerprint of each input no stage produced (a pairs dataset's manifest, a file's
+contents, a model folder's files), so changing a setting, the data or dybench reruns that stage and
+everything downstream of it, and nothing else. Two markers per stage
 live in ``<output>/.stages/``:
 
 - ``<name>.started.json``: written before the stage runs. A rerun whose key matches it *continues* the
@@ -62,6 +64,9 @@ class Stage:
     """Expected compute, as text (e.g. '0.5 GPU-h' or '~1 min on 2 CPU cores')."""
     always: bool = False
     """Run even when done (cheap stages that read many others, e.g. the report)."""
+    inputs: tuple[Path, ...] = ()
+    """Files or folders the stage reads that no stage produces (the user's data or model): their
+    fingerprints are part of the key, so replacing or rebuilding them reruns the stage."""
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,51 @@ class StageRecord:
 
 
 def stage_keys(stages: Sequence[Stage]) -> dict[str, str]:
-    """Each stage's key: sha256 of its settings and its dependencies' keys (stages in dependency order)."""
+    """Each stage's key: sha256 of its settings, its dependencies' keys, the dybench version and its
+    inputs' fingerprints (stages in dependency order)."""
+    from dybench import __version__
+
     keys: dict[str, str] = {}
     for stage in stages:
         missing = [d for d in stage.deps if d not in keys]
         if missing:
             raise ValueError(f"stage {stage.name} depends on {missing}, which come later or do not exist")
         blob = json.dumps(
-            {"settings": stage.settings, "deps": {d: keys[d] for d in stage.deps}}, sort_keys=True, default=str
+            {
+                "settings": stage.settings,
+                "deps": {d: keys[d] for d in stage.deps},
+                "dybench": __version__,
+                "inputs": {str(p): fingerprint(p) for p in stage.inputs},
+            },
+            sort_keys=True,
+            default=str,
         )
         keys[stage.name] = hashlib.sha256(blob.encode()).hexdigest()[:16]
     return keys
+
+
+#: Files larger than this are fingerprinted by size and modification time instead of their contents.
+_HASHED_FILE_LIMIT = 64 << 20
+
+
+def fingerprint(path: Path) -> str:
+    """What identifies the state of an input: a pairs dataset's ``manifest.json`` (it holds every file's
+    sha256), a small file's contents, else names, sizes and modification times (model weights are too
+    large to hash on every run); "missing" when there is nothing at ``path``."""
+    from dybench.fileio import sha256_file
+
+    path = Path(path)
+    if path.is_file():
+        stat = path.stat()
+        return sha256_file(path) if stat.st_size <= _HASHED_FILE_LIMIT else f"{stat.st_size}:{stat.st_mtime_ns}"
+    if (path / "manifest.json").is_file():
+        return "manifest:" + sha256_file(path / "manifest.json")
+    if path.is_dir():
+        listing = sorted(
+            (str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file()
+        )
+        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    return "missing"
 
 
 def marker_path(output_dir: Path, name: str, which: Literal["started", "done"]) -> Path:
