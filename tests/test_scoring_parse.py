@@ -1,10 +1,92 @@
-"""The one answer parser (dybench.scoring._parse): letters, yes/no, tags, rewards, format."""
+"""The one answer parser (dybench.scoring._parse): letters, yes/no, tags, rewards, format.
+
+``tests/data/parser_corpus.jsonl`` holds messy responses with the answer a careful reader takes from
+each (or "unreadable"); the parser must read every one of them as that reader does.
+"""
 
 from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
 from dybench.scoring import answer_reward, format_ok, normalize_answer, parse_answer
+
+CORPUS = [
+    json.loads(line)
+    for line in (Path(__file__).parent / "data" / "parser_corpus.jsonl").read_text(encoding="utf-8").splitlines()
+]
+
+
+def read(row: dict) -> str | None:
+    return parse_answer(row["response"], 0 if row["format"] == "yes_no" else len(row["options"]), row["options"])
+
+
+def test_corpus_covers_every_benchmark_and_format():
+    shares = Counter((row["benchmark"], row["format"]) for row in CORPUS)
+    assert len(CORPUS) >= 500 and len({row["id"] for row in CORPUS}) == len(CORPUS)
+    assert set(shares) == {
+        ("videomme", "letter"),
+        ("mvbench", "letter"),
+        ("tempcompass", "letter"),
+        ("tempcompass", "yes_no"),
+        ("tempcompass", "caption"),
+    }
+    assert all(n >= 50 for n in shares.values()), shares
+    assert sum(row["reader"] == "unreadable" for row in CORPUS) >= 100
+
+
+def test_corpus_has_no_misread():
+    """Every response read as the careful reader reads it; every unreadable one stays None (not wrong)."""
+    misreads = [
+        (row["id"], row["response"], row["reader"], got)
+        for row in CORPUS
+        if (got := read(row)) != (None if row["reader"] == "unreadable" else row["reader"])
+    ]
+    assert not misreads, f"{len(misreads)} misreads (id, response, reader, parsed): {misreads[:10]}"
+
+
+@pytest.mark.parametrize(
+    "response, options, expected",
+    [
+        # issue 20's named misreads
+        ("D. the woman picks up a cup. Option C is not correct.", 4, "D"),
+        ("A is correct; B is wrong.", 4, "A"),
+        ("I think it's A because the ball moves left.", 4, "A"),
+        ("A man is dunking a basketball.", ["A man is dunking a basketball.", "A man is shooting a free throw."], "A"),
+        ("Nope.", 0, "no"),
+        # and their neighbours
+        ("答案：B", 4, "B"),
+        ("（C）", 4, "C"),
+        ("B。", 4, "B"),
+        ("Option C is not correct. Option D matches.", 4, "D"),
+        ("It's D, not C.", 4, "D"),
+        ("The answer is not A. Looking closer, it's D.", 4, "D"),
+        ("So D.", 4, "D"),
+        ("B. Or maybe C.", 4, None),  # a leading letter taken back
+        ("The answer is B or C", 4, None),
+        ("It's not left; it's right.", ["left", "right", "up"], "B"),
+        ("walking away", ["walking towards me", "walking away from me"], "B"),
+        ("The car drives left, then right.", ["The car drives left.", "The car drives right."], None),
+        ("The second caption.", ["x", "y"], "B"),
+        ("Yep", 0, "yes"),
+        ("Nah.", 0, "no"),
+        ("是的，它在向左走。", 0, "yes"),
+        ("不确定。", 0, None),
+        ("Not sure.", 0, None),  # not "no"
+    ],
+)
+def test_named_examples(response, options, expected):
+    texts = options if isinstance(options, list) else []
+    assert parse_answer(response, len(texts) or options, texts) == expected
+
+
+def test_option_texts_must_match_the_options():
+    with pytest.raises(ValueError, match="option texts"):
+        parse_answer("B", 4, ["left", "right"])
+    assert parse_answer("right", 2) is None  # without the option texts only letters are read
 
 
 @pytest.mark.parametrize(
@@ -18,6 +100,7 @@ from dybench.scoring import answer_reward, format_ok, normalize_answer, parse_an
         ("Ｂ", "B"),  # full-width, NFKC
         ("A and C", "A,C"),
         ("C, A", "A,C"),
+        ("Both A and C are correct.", "A,C"),  # a verdict naming two letters
         # answer cues: the last decides
         ("The answer is (B).", "B"),
         ("Final answer: A, C", "A,C"),
@@ -59,7 +142,6 @@ def test_letters(response, expected):
         "the answer is a ball",  # lower-case "a" after a cue followed by a word
         "Answer: yes",  # no letter in a letters question
         "The ball moves left",  # "left" is an option's text, not a letter
-        "Both A and C are correct.",  # two lone capitals: ambiguous
         "Option A shows left, option B shows right.",  # option mentions disagree
         "A/B",
         "<think>the answer is A</think>",  # only thinking, no answer outside it

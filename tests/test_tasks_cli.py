@@ -53,7 +53,7 @@ def test_floor_model_through_the_cli(data, tmp_path):
     run = lmms_eval([*args, "--tasks", "dybench_pair,dybench_pair_single_frame,timeblind"], data)
     assert run.returncode == 0, run.stderr[-3000:]
     results, samples = results_of(out)
-    assert results["versions"]["dybench_pair"] == 1 and results["group_subtasks"]["dybench_pair"] == [
+    assert results["versions"]["dybench_pair"] == 2 and results["group_subtasks"]["dybench_pair"] == [
         f"dybench_pair_{c}" for c in CATEGORIES
     ]
     pairs = data["DYBENCH_PAIRS"]

@@ -1,102 +1,187 @@
 """The one answer parser: evaluation, offline scoring and the RL rewards all read answers here.
 
-A model's answer is read from the content of its last ``<answer>...</answer>`` block when it wrote one
-(an unclosed ``<answer>`` runs to the end of the response), otherwise from the free text with every
-``<think>...</think>`` block removed (an unclosed ``<think>`` hides the rest). When a tag is present its
-content alone decides: reasoning outside it is never mined for an answer. The text is NFKC-normalised
-(full-width letters become ASCII), markdown emphasis and chat special tokens (``<|...|>``) are dropped.
+It reads a response the way a careful human grader would, and when such a reader could not say which
+answer the model gave, it says so: ``None`` means "could not score", which metrics count apart from
+"wrong". It never guesses. ``tests/data/parser_corpus.jsonl`` holds 716 messy responses with the answer
+a careful reader takes (or "unreadable"); the tests read all of them without one misread, and
+``benchmarks/parser_fidelity.py`` counts lmms-eval's own Video-MME, MVBench and TempCompass parsers on
+the same corpus. ``data_cards/answer-parsing.md`` explains the rules for users and gives those numbers.
 
-Option letters (``n_options`` >= 1), first rule that fires decides:
+**Where the answer is.** The content of the last ``<answer>...</answer>`` block when the model wrote
+one (an unclosed ``<answer>`` runs to the end), otherwise the free text with every ``<think>...</think>``
+block removed (an unclosed ``<think>`` hides the rest: a truncated thought is no answer). When a tag is
+present its content alone decides: reasoning outside it is never mined. The text is NFKC-normalised
+(full-width ``Ｂ``, ``（C）`` and ``：`` become ASCII), CJK punctuation ``。、【】「」`` becomes ``. , ( ) "``,
+curly apostrophes straight; markdown emphasis and chat special tokens (``<|...|>``) are dropped.
 
-1. **Only letters**: the whole text is option letters, optionally in brackets, separated by commas,
-   semicolons, ``&``, ``+``, ``and`` or spaces, optionally ending in a full stop:
-   ``B``, ``(b).``, ``A and C``, ``A, C``.
-2. **Answer cue**: the last ``answer``/``choose``/``chose``/``select``/``pick`` followed by optional
-   ``is``/``would be``/``:``/``option`` and a letter group: ``The answer is (B).``,
-   ``Final answer: A, C``, ``I choose option C``.
-3. **Option cue**: ``option B``/``choice B``. Models also use these words to describe options, so
-   every such mention must name the same letter(s), else the answer is ambiguous (unparsable).
-4. **Leading label**: the text starts with a letter and ``.``, ``)`` or ``:``: ``B. left``, ``(B) left``.
-5. **A lone capital**: exactly one distinct valid capital letter stands alone in the text
-   (``So the ball moves left, B``). ``A`` and ``I`` followed by a lower-case word are read as the English
-   words they usually are (``A ball moves left``, ``I think``), unless the word is a verb like ``is``.
+**Option letters** (``n_options`` >= 1). The first rule that fires decides:
 
-Everywhere, a letter counts only as a whole token: not inside a word (``Ball``), not next to a hyphen,
-apostrophe or slash (``T-shirt``, ``A's``, ``A/B``), not in an abbreviation (``U.S.``). Lower-case ``a``
-and ``i`` after a cue count only when bracketed or followed by punctuation or the end (``the answer is a
-ball`` is not option A). A letter outside ``A``..``letter(n_options - 1)`` in rules 1 to 4 makes the
-response unparsable (the model named no valid option); rule 5 simply ignores it. Several letters are
-returned sorted and comma-joined (``"A,C"``).
+1. *Only letters*: the whole text is option letters, optionally bracketed, separated by commas,
+   semicolons, ``&``, ``+``, ``and`` or spaces, optionally ending in a full stop: ``B``, ``(b).``,
+   ``A and C``. Why first: nothing else is there to read.
+2. *Answer cue*: the last ``answer``, ``choose``, ``select``, ``pick``, ``go with``, ``I'd say``,
+   ``correct option``, ``so``/``therefore``/``thus``/``hence`` (and ``答案``, ``选``, ``答え``, ``정답``,
+   ``respuesta``...) followed by ``is``/``:``/``option`` and a letter group: ``The answer is (B).``,
+   ``Final answer: A, C``, ``答案是B``, ``..., so D.``. The model's own statement of its answer outranks
+   everything it said around it; the last one is its final word. A cue whose group is then negated
+   (``So B is wrong``) is skipped; a group followed by ``or`` and another letter (``the answer is B or
+   C``) is a hedge: unreadable.
+3. *Leading label*: the text starts with a letter and ``.``, ``)`` or ``:`` (``D. the woman picks up a
+   cup. Option C is not correct.``). The prompt asks for the letter first; what follows explains it.
+   If what follows names another letter, not negated (``B. Or maybe C.``), the answer is unreadable.
+4. *Verdicts*: letters the text calls right (``A is correct; B is wrong``, ``Both A and C are
+   correct``, ``选项B是正确的``); every such verdict must name the same letters.
+5. *Option mentions*: ``option B``, ``caption A``, ``sentence B``, ``选项C``, ``the second caption``.
+   Models also use these words to discuss options, so every mention must name the same letters, else
+   the answer is unreadable.
+6. *Letter-free evidence*: the letters that stand alone as capitals (``I think it's A because...``,
+   ``So the ball moves left, B``) together with the options whose text the response states (needs
+   ``options``: ``A man is dunking a basketball.``, ``It's not left; it's right.``) must name exactly
+   one option. ``A`` and ``I`` followed by a lower-case word are the article and the pronoun (``A ball
+   moves left``, ``I think``), unless the word is a verb or conjunction like ``is`` or ``because``.
+   Texts are compared as lower-case words without articles (``The man is dunking...`` states ``A man
+   is dunking...``); an option text inside a longer option's text counts as the longer one only; a
+   stated text followed by ``or`` or ``then`` is a hedge or says more than the option: unreadable. When
+   the response states no option's whole text, but is itself part of exactly one option's text
+   (``walking away`` of ``The person is walking away from the camera``), it names that option. Why
+   last: these are the readings a careful reader makes only when the model gave no letter.
 
-Yes/no (``n_options == 0``), after dropping echoes of ``yes or no`` / ``Yes/No``, first rule that fires
-decides: the whole text is ``yes``/``no``; the last ``answer is yes``/``answer: no``; the text starts
-with ``yes``/``no`` (not ``no idea``, ``no one``); exactly one of the two words stands before
-punctuation or the end (``I'd say yes.``; ``there is no ball`` does not count). Both, or neither:
-unparsable.
+Throughout rules 4 to 6, a negated mention never counts: ``not B``, ``rather than option B``, ``B is
+wrong``/``incorrect``/``not correct``/``isn't``, ``not moving left``. A letter counts only as a whole
+token: not inside a word (``Ball``), next to a hyphen, apostrophe or slash (``T-shirt``, ``A's``, ``A/B``:
+the slash is a hedge), or in an abbreviation (``U.S.``). Lower-case ``a`` and ``i`` after a cue count only
+when bracketed or followed by punctuation or the end (``the answer is a ball`` is not option A). A letter
+outside ``A``..``letter(n_options - 1)`` in rules 1 to 5 makes the response unreadable (the model named
+no valid option); rule 6 ignores it. Several letters are returned sorted and comma-joined (``"A,C"``):
+for a single-answer question that is wrong, not unreadable, since the model did commit to them.
 
-``None`` means "could not score", which metrics count apart from "wrong".
+**Yes/no** (``n_options == 0``). Echoes and hedges (``yes or no``, ``Yes/No``, ``yes and no``) are
+dropped first; then the first rule that fires decides:
+
+1. *Answer cue*: the last ``answer is yes``, ``Answer: no``, ``答案：是``.
+2. *Leading word*: the text starts with a yes or no word or phrase: ``Yes``, ``Yep``, ``Yeah``,
+   ``Yup``, ``Nope``, ``Nah``, ``Absolutely not``, ``Of course not``, ``I don't think so``, ``Sí``,
+   ``Oui``/``Non``, ``Ja``/``Nein``, ``是``/``是的``/``不是``/``否``, ``はい``/``いいえ``, followed by punctuation, a
+   space or the end (``No idea``, ``No one``, ``No information`` and ``不确定`` are not answers).
+3. *One polarity before punctuation*: exactly one of yes/no stands before punctuation or the end (``I'd
+   say no.``, ``..., so yes.``; ``there is no ball`` does not count). Both, or neither: unreadable.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 
 from dybench.records import letter
+
+# --- where the answer is -------------------------------------------------------------------------
 
 _ANSWER_BLOCK = re.compile(r"<answer>(.*?)</answer>", re.S | re.I)
 _ANSWER_OPEN = re.compile(r"<answer>", re.I)
 _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _THINK_OPEN = re.compile(r"<think>", re.I)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|<>]*\|>")
+_PUNCTUATION = str.maketrans({"。": ".", "、": ",", "【": "(", "】": ")", "「": '"', "」": '"', "’": "'", "‘": "'"})
 _FORMAT = re.compile(
     r"\s*<think>(?:(?!</?think>|</?answer>).)*</think>\s*<answer>(?:(?!</?think>|</?answer>).)*</answer>\s*",
     re.S,
 )
 
+# --- option letters --------------------------------------------------------------------------------
+
 # A letter token: optionally bracketed, not glued to a word, hyphen, apostrophe, slash or abbreviation.
-_TOKEN = r"[(\[]?(?<![A-Za-z0-9'’/\-])([A-Za-z])(?![A-Za-z0-9'’/\-]|\.[A-Za-z])[)\]]?"
+_TOKEN = r"[(\[]?(?<![A-Za-z0-9'/\-])([A-Za-z])(?![A-Za-z0-9'/\-]|\.[A-Za-z])[)\]]?"
 _SEP = r"\s*(?:[,;&+]|\band\b)\s*"
 _ONLY_LETTERS = re.compile(rf"{_TOKEN}(?:(?:{_SEP}|\s+){_TOKEN})*\.?")
 _GROUP_START = re.compile(_TOKEN)
 _GROUP_NEXT = re.compile(rf"{_SEP}{_TOKEN}")
-_ANSWER_CUE = re.compile(r"\b(?:answers?|choose|chose|chosen|select(?:ed)?|pick(?:ed)?)\b", re.I)
-_OPTION_CUE = re.compile(r"\b(?:options?|choices?)\b", re.I)
+_HEDGE_NEXT = re.compile(rf"\s*(?:\bor\b|/)\s*(?:(?:option|choice)\s+)?{_TOKEN}", re.I)
+_ANSWER_CUE = re.compile(
+    r"\b(?:answers?|choose|chose|chosen|select(?:ed)?|pick(?:ed)?|go(?:ing)?\s+with|so|therefore|thus|hence"
+    r"|i(?:'d|\s+would)\s+say|(?:correct|right|best)\s+(?:option|choice|one)"
+    r"|respuesta|r[ée]ponse|antwort|risposta|resposta)\b"
+    r"|答案|回答|答え|정답|选择?(?!项)|選擇?(?!項)",
+    re.I,
+)
 _CUE_FILLER = re.compile(
-    r"\s*[:：=\-–]?\s*(?:(?:is|are|would\s+be|should\s+be|will\s+be|must\s+be)\b\s*[:：\-–]?\s*)?"
-    r"(?:(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:option|choice|letter)\b\s*[:：\-–]?\s*)?",
+    r"\s*[:=\-–]?\s*(?:(?:(?:is|are|would\s+be|should\s+be|will\s+be|must\s+be)\b|[是为為は])\s*[:\-–]?\s*)?"
+    r"(?:(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:option|choice|letter)\b\s*[:\-–]?\s*)?",
     re.I,
 )
 _LEADING_LABEL = re.compile(r"[(\[]?([A-Za-z])(?:[)\]]|\s*[.:)])(?:\s|$)")
-_LONE_CAPITAL = re.compile(r"(?<![A-Za-z0-9'’/\-])([A-Z])(?![A-Za-z0-9'’/\-]|\.[A-Za-z])")
+_OPTION_CUE = re.compile(r"\b(?:options?|choices?|captions?|sentences?)\b|选项|選項", re.I)
+_ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth)\s+(?:option|choice|caption|sentence|one)\b", re.I)
+_ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _WORD_AFTER = re.compile(r"\s+([a-z]+)")
-#: Words after which a capital ``A`` / ``I`` is still an option letter ("A is correct").
+#: Words after which a capital ``A`` / ``I`` is still an option letter ("A is correct", "A because").
 _LETTER_VERBS = frozenset(
-    "is was seems appears looks matches fits describes best would should must could might and or".split()
+    "is was seems appears looks matches fits describes best would should must could might and or "
+    "because since but so".split()
 )
-
-_YN_BOTH = re.compile(r"\b(?:yes\s*(?:or|/)\s*no|no\s*(?:or|/)\s*yes)\b", re.I)
-_YN_ONLY = re.compile(r"(yes|no)[.!]?", re.I)
-_YN_CUE = re.compile(
-    r"\banswer\b(?:\s+(?:is|would\s+be|should\s+be|will\s+be|must\s+be))?\s*[:：=\-–]?\s*[\"'(\[]?\s*(yes|no)\b",
+# Negation and affirmation around a mention: "not B", "B is wrong", "B is correct", "选项B是正确的".
+_NEGATED_BEFORE = re.compile(
+    r"(?:\bnot|\bnever|\bnor|\brather\s+than|\binstead\s+of)\s+"
+    r"(?:(?:the\s+)?(?:option|choice|caption|sentence)\s+)?[(\[]?$",
     re.I,
 )
-_YN_LEADING = re.compile(r"(yes|no)\b(?!-|\s+(?:idea|clue|one|way|answer|information|evidence)\b)", re.I)
-_YN_BEFORE_PUNCT = re.compile(r"\b(yes|no)(?=\s*(?:[.,!?;:)\]\"']|$))", re.I)
+_NEGATED_AFTER = re.compile(
+    r"[)\]]?\s*(?:(?:is|are|can\s+be)\s+(?:not\b|wrong|incorrect|false|inaccurate|ruled\s+out|eliminated)"
+    r"|(?:isn't|aren't)\b"
+    r"|是?(?:错|錯|不))",
+    re.I,
+)
+_AFFIRMED_AFTER = re.compile(
+    r"[)\]]?\s*(?:(?:is|are)\s+(?:also\s+|both\s+)?(?:the\s+)?(?:correct|right|true|accurate|best|answer)\b"
+    r"|[是为]?(?:正确|正確|对的|對的))",
+    re.I,
+)
+
+# --- option texts (on lower-cased words) -----------------------------------------------------------
+
+_WORD = re.compile(r"[^\W_]+")
+_TEXT_NEGATED_BEFORE = re.compile(r"(?:\bnot|\bnever|\bnor|\brather than|\binstead of) $")
+_TEXT_HEDGE_AFTER = re.compile(r" (?:or|then|and then)\b")
+_TEXT_NEGATED_AFTER = re.compile(r" (?:is|are) (?:not|wrong|incorrect|false)\b")
+
+# --- yes/no -----------------------------------------------------------------------------------------
+
+_YES = ("yes", "yeah", "yep", "yup", "sí", "oui", "ja", "是的", "是", "对", "對", "はい", "네")
+_NO = (
+    "i don't think so", "i do not think so", "absolutely not", "definitely not", "certainly not",
+    "of course not", "not at all", "not really", "nope", "nah", "no", "non", "nein",
+    "不是", "否", "不", "いいえ", "아니요",
+)  # fmt: skip
+_YN_WORD = "|".join(re.escape(w) for w in sorted(_YES + _NO, key=len, reverse=True))
+_YN_END = r"(?=$|[\s.,!?;:)\]\"'])"
+_YN_BOTH = re.compile(r"\b(?:yes\s*(?:or|/|and)\s*no|no\s*(?:or|/|and)\s*yes)\b", re.I)
+_YN_CUE = re.compile(
+    r"(?:\banswer\b(?:\s+(?:is|would\s+be|should\s+be|will\s+be|must\s+be))?|答案|回答)"
+    rf"\s*[:=\-–]?\s*[是为]?\s*[\"'(\[]?\s*({_YN_WORD}){_YN_END}",
+    re.I,
+)
+_YN_LEADING = re.compile(
+    rf"({_YN_WORD}){_YN_END}(?!\s+(?:idea|clue|one|way|answer|information|evidence|details?|visible)\b)", re.I
+)
+_YN_BEFORE_PUNCT = re.compile(r"\b(yes|yep|yeah|no|nope)(?=\s*(?:[.,!?;:)\]\"']|$))", re.I)
 
 
-def parse_answer(response: str, n_options: int) -> str | None:
+def parse_answer(response: str, n_options: int, options: Sequence[str] = ()) -> str | None:
     """The answer in ``response``: option letters (``"B"``, ``"A,C"``), ``"yes"``/``"no"``, or None.
 
-    ``n_options`` is the number of options; 0 means a yes/no question. The rules are in the module
-    docstring; None means the response could not be scored (distinct from a wrong answer).
+    ``n_options`` is the number of options; 0 means a yes/no question. ``options``, the option texts,
+    lets an answer given as an option's text be read (rule 6); without them only letters are read.
+    The rules are in the module docstring; None means the response could not be scored (distinct
+    from a wrong answer).
     """
     if not 0 <= n_options <= 26:
         raise ValueError(f"n_options must be 0 (yes/no) to 26, got {n_options}")
+    if options and len(options) != n_options:
+        raise ValueError(f"{len(options)} option texts for n_options={n_options}")
     text = _answer_text(response)
     if not text:
         return None
-    return _parse_yes_no(text) if n_options == 0 else _parse_letters(text, n_options)
+    return _parse_yes_no(text) if n_options == 0 else _parse_letters(text, n_options, options)
 
 
 def answer_reward(pred: str | None, gold: str) -> float:
@@ -147,9 +232,32 @@ def _answer_text(response: str) -> str:
         text = _THINK_BLOCK.sub(" ", response)
         if unclosed := _THINK_OPEN.search(text):
             text = text[: unclosed.start()]
-    text = unicodedata.normalize("NFKC", text)
+    text = unicodedata.normalize("NFKC", text).translate(_PUNCTUATION)
     text = _SPECIAL_TOKEN.sub(" ", text).replace("*", "").replace("`", "")
-    return re.sub(r"\s+", " ", text).strip().strip("\"'“”‘’")
+    return re.sub(r"\s+", " ", text).strip().strip("\"'“”")
+
+
+# --- option letters --------------------------------------------------------------------------------
+
+
+def _parse_letters(text: str, n_options: int, options: Sequence[str]) -> str | None:
+    """Rules 1-6 of the module docstring, in order."""
+    if _ONLY_LETTERS.fullmatch(text):
+        return _letters(_GROUP_START.findall(text), n_options)
+    for cue in reversed(list(_ANSWER_CUE.finditer(text))):
+        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
+        if group and not _NEGATED_AFTER.match(text, end):
+            return None if _HEDGE_NEXT.match(text, end) else _letters(group, n_options)
+    if label := _LEADING_LABEL.match(text):
+        later = _named(text[label.end() :]) & {letter(i) for i in range(n_options)}
+        return _letters([label.group(1)], n_options) if later <= {label.group(1).upper()} else None
+    if verdicts := {_letters(group, n_options) for group, start, end in _groups(text) if _affirmed(text, start, end)}:
+        return _agreed(verdicts)
+    if mentions := _option_mentions(text, n_options):
+        return _agreed(mentions)
+    named = _named(text) & {letter(i) for i in range(n_options)}
+    named |= {None if i is None else letter(i) for i in _stated_options(text, options)}
+    return named.pop() if len(named) == 1 else None
 
 
 def _letters(found: list[str], n_options: int) -> str | None:
@@ -159,20 +267,49 @@ def _letters(found: list[str], n_options: int) -> str | None:
     return ",".join(sorted(upper)) if upper <= valid else None
 
 
-def _group_at(text: str, pos: int) -> list[str] | None:
-    """The letter group (``B``, ``(A) and C``) starting at ``pos`` after a cue, or None."""
+def _agreed(readings: set[str | None]) -> str | None:
+    """The one reading all the statements share, else None (they disagree, or name invalid letters)."""
+    return readings.pop() if len(readings) == 1 else None
+
+
+def _group_at(text: str, pos: int, after_option: bool = False) -> tuple[list[str] | None, int]:
+    """The letter group (``B``, ``(A) and C``) starting at ``pos`` after a cue, and where it ends.
+
+    After ``option``/``caption`` a capital is always a letter ("option A shows...")."""
     m = _GROUP_START.match(text, pos)
-    if not m or not _letter_after_cue(text, m):
-        return None
+    if not m or not _letter_after_cue(text, m, after_option):
+        return None, pos
     found = [m.group(1)]
-    while (nxt := _GROUP_NEXT.match(text, m.end())) and _letter_after_cue(text, nxt):
+    while (nxt := _GROUP_NEXT.match(text, m.end())) and _letter_after_cue(text, nxt, after_option):
         found.append(nxt.group(1))
         m = nxt
-    return found
+    return found, m.end()
 
 
-def _letter_after_cue(text: str, m: re.Match[str]) -> bool:
-    """Lower-case a/i after a cue are usually words ("is a ball"): only bracketed or before punctuation."""
+def _groups(text: str) -> list[tuple[list[str], int, int]]:
+    """Every group of capital (or bracketed) letters in the text, with where it starts and ends."""
+    groups, pos = [], 0
+    while m := _GROUP_START.search(text, pos):
+        if m.group(1).islower() and not m.group(0).startswith(("(", "[")):
+            pos = m.end()
+            continue
+        found, end = _group_at(text, m.start())
+        if found:
+            groups.append((found, m.start(), end))
+        pos = max(end, m.end())
+    return groups
+
+
+def _named(text: str) -> set[str]:
+    """The letters of every group the text does not negate, upper-cased."""
+    return {x.upper() for group, start, end in _groups(text) if not _negated(text, start, end) for x in group}
+
+
+def _letter_after_cue(text: str, m: re.Match[str], after_option: bool = False) -> bool:
+    """After a cue, lower-case a/i must be bracketed or end a clause ("is a ball" is no letter); capital
+    A/I must not start a phrase ("is A man") unless the cue names an option."""
+    if m.group(1) in "AI":
+        return after_option or not _is_word(text, m)
     if m.group(1) not in "ai":
         return True
     bracketed = m.group(0).startswith(("(", "["))
@@ -180,42 +317,75 @@ def _letter_after_cue(text: str, m: re.Match[str]) -> bool:
     return bracketed or not rest or not rest[0].isspace() or not rest.lstrip()[:1].isalpha()
 
 
-def _parse_letters(text: str, n_options: int) -> str | None:
-    if _ONLY_LETTERS.fullmatch(text):
-        return _letters(_GROUP_START.findall(text), n_options)
-    for cue in reversed(list(_ANSWER_CUE.finditer(text))):
-        group = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
-        if group:
-            return _letters(group, n_options)
-    mentions = set()
-    for cue in _OPTION_CUE.finditer(text):
-        group = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
-        if group:
-            mentions.add(_letters(group, n_options))
-    if mentions:
-        return mentions.pop() if len(mentions) == 1 else None
-    if label := _LEADING_LABEL.match(text):
-        return _letters([label.group(1)], n_options)
-    valid = {letter(i) for i in range(n_options)}
-    lone = {m.group(1) for m in _LONE_CAPITAL.finditer(text) if m.group(1) in valid and not _is_word(text, m)}
-    return lone.pop() if len(lone) == 1 else None
-
-
 def _is_word(text: str, m: re.Match[str]) -> bool:
     """A capital A or I followed by a lower-case word is the article or pronoun, not an option."""
-    if m.group(1) not in "AI":
+    if m.group(1) not in "AI" or m.group(0).endswith((")", "]")):
         return False
     after = _WORD_AFTER.match(text, m.end())
     return after is not None and after.group(1) not in _LETTER_VERBS
 
 
+def _negated(text: str, start: int, end: int) -> bool:
+    """The mention at ``text[start:end]`` is denied: "not B", "B is wrong", "B isn't"."""
+    return bool(_NEGATED_BEFORE.search(text, 0, start) or _NEGATED_AFTER.match(text, end))
+
+
+def _affirmed(text: str, start: int, end: int) -> bool:
+    """The mention at ``text[start:end]`` is called right: "B is correct", "B is the answer"."""
+    return bool(_AFFIRMED_AFTER.match(text, end)) and not _negated(text, start, end)
+
+
+def _option_mentions(text: str, n_options: int) -> set[str | None]:
+    """What each non-negated ``option B`` / ``the second caption`` names (rule 5)."""
+    named = set()
+    for cue in _OPTION_CUE.finditer(text):
+        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end(), after_option=True)
+        if group and not _negated(text, cue.start(), end):
+            named.add(_letters(group, n_options))
+    for m in _ORDINAL.finditer(text):
+        index = _ORDINALS.index(m.group(1).lower())
+        if not _negated(text, m.start(), m.end()):
+            named.add(letter(index) if index < n_options else None)
+    return named
+
+
+def _words(text: str) -> str:
+    """`` word word ``: lower-cased, articles dropped, "isn't" -> "is not"; for matching option texts."""
+    words = _WORD.findall(text.lower().replace("n't", " not"))
+    return " " + " ".join(w for w in words if w not in ("a", "an", "the")) + " "
+
+
+def _stated_options(text: str, options: Sequence[str]) -> set[int | None]:
+    """Indices of the options the response states (rule 6): each option whose whole text it says, not
+    negated; failing that, the options whose text contains the whole response ("walking away").
+    None stands for a statement that goes on with "or" or "then": a hedge, or more than the option."""
+    words, said = _words(text), [_words(option) for option in options]
+    spans = [(m.start(), m.end(), i) for i, o in enumerate(said) if o.strip() for m in re.finditer(re.escape(o), words)]
+    stated = {
+        None if _TEXT_HEDGE_AFTER.match(words, end - 1) else i
+        for start, end, i in spans
+        if not any(s <= start and end <= e and e - s > end - start for s, e, _ in spans)
+        and not _TEXT_NEGATED_BEFORE.search(words, 0, start + 1)
+        and not _TEXT_NEGATED_AFTER.match(words, end - 1)
+    }
+    if stated or not words.strip():
+        return stated
+    return {i for i, o in enumerate(said) if words in o and not _TEXT_NEGATED_BEFORE.search(o, 0, o.find(words) + 1)}
+
+
+# --- yes/no -----------------------------------------------------------------------------------------
+
+
 def _parse_yes_no(text: str) -> str | None:
+    """Yes/no rules 1-3 of the module docstring, in order."""
     text = _YN_BOTH.sub(" ", text).strip()
-    if m := _YN_ONLY.fullmatch(text):
-        return m.group(1).lower()
     if cues := list(_YN_CUE.finditer(text)):
-        return cues[-1].group(1).lower()
+        return _polarity(cues[-1].group(1))
     if m := _YN_LEADING.match(text):
-        return m.group(1).lower()
-    found = {m.group(1).lower() for m in _YN_BEFORE_PUNCT.finditer(text)}
+        return _polarity(m.group(1))
+    found = {_polarity(m.group(1)) for m in _YN_BEFORE_PUNCT.finditer(text)}
     return found.pop() if len(found) == 1 else None
+
+
+def _polarity(word: str) -> str:
+    return "yes" if word.lower() in _YES else "no"
