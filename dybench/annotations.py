@@ -1,17 +1,23 @@
 """Read and validate a user's annotations (Contract 1): JSONL, a JSON list, or CSV.
 
 Every problem is reported per row, naming the file, the row and the fix; good rows load regardless.
+Whatever the file holds (a UTF-8 byte-order mark, JSON nested 100,000 deep, a 5000-digit number), the
+reader returns rows and per-row errors, or raises ``ValueError`` for a file it cannot read at all (a
+JSON list that does not parse as a whole); every ``video`` it returns is a normalised relative path
+that stays inside the source folder. JSON is parsed by :func:`dybench.fileio.parse_json`.
 """
 
 from __future__ import annotations
 
 import csv
-import json
+import io
+import reprlib
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from dybench.records import CATEGORIES, DEFAULT_TRANSFORMS, TRANSFORMS, YES_NO, Annotation, letter, letter_index
+from dybench.fileio import JSONInputError, is_temporary, parse_json, relative_path
+from dybench.records import CATEGORIES, DEFAULT_TRANSFORMS, MAX_OPTIONS, TRANSFORMS, YES_NO, Annotation, letter
 
 REQUIRED = ("id", "video", "question", "options", "answer", "category")
 
@@ -78,36 +84,46 @@ def load_annotations(path: str | Path) -> tuple[list[Annotation], list[RowError]
     return good, errors
 
 
-def _read_rows(path: Path) -> list[tuple[int, dict]]:
+def _read_rows(path: Path) -> list[tuple[int, object]]:
     """(row number, record) pairs; row numbers are what a user sees in an editor."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's CSV, Notepad) is not data
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: cannot read annotations ({e}); check the file's permissions and encoding") from e
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        reader = csv.DictReader(text.splitlines())
-        # line 1 is the header, so data row k sits on line k + 1
-        return [(i + 2, dict(r)) for i, r in enumerate(reader)]
-    stripped = text.lstrip()
-    if suffix == ".json" or stripped.startswith("["):
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        rows: list[tuple[int, object]] = []
         try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file") from e
+            for record in reader:
+                rows.append((reader.line_num, record))  # the line the record ends on (the header is line 1)
+        except csv.Error as e:
+            raise ValueError(f"{path}:{reader.line_num}: not valid CSV ({e}); fix that line") from e
+        return rows
+    if suffix == ".json" or text.lstrip().startswith("["):
+        try:
+            data = parse_json(text)
+        except JSONInputError as e:
+            where = f"{path}:{e.lineno}" if e.lineno is not None else str(path)
+            raise ValueError(f"{where}: {e.reason}; fix the file") from e
         if not isinstance(data, list):
             raise ValueError(f"{path}: a JSON annotations file must hold a list of records")
         return [(i + 1, r) for i, r in enumerate(data)]
     rows = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    # split on newlines only: JSON strings may hold U+2028 and friends, which str.splitlines() splits on
+    for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:
-            rows.append((lineno, json.loads(line)))
-        except json.JSONDecodeError as e:
-            # one broken line is one bad row, not a broken file
-            rows.append((lineno, {"__error__": f"not valid JSON ({e.msg}); fix or remove this line"}))
+            rows.append((lineno, parse_json(line)))
+        except JSONInputError as e:  # one broken line is one bad row, not a broken file
+            rows.append((lineno, {"__error__": f"{e.reason}; fix or remove this line"}))
     return rows
+
+
+def _short(value: object) -> str:
+    """A value for an error message: its repr, cut short."""
+    return reprlib.repr(value)
 
 
 def _parse(record: object, row: int) -> Annotation:
@@ -118,17 +134,15 @@ def _parse(record: object, row: int) -> Annotation:
     missing = [f for f in REQUIRED if f not in record or record[f] is None]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(missing)}; every record needs {', '.join(REQUIRED)}")
-    ann_id = str(record["id"]).strip()
+    ann_id = _text(record["id"], "id")
     if not ann_id:
         raise ValueError("empty id; give every record a unique id")
-    video = str(record["video"]).strip()
-    if not video:
-        raise ValueError("empty video path; give the video file's path relative to the source folder")
+    video = video_path(_text(record["video"], "video"))
     options = _list_field(record["options"], "options")
-    category = str(record["category"]).strip()
+    category = _text(record["category"], "category")
     if category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-    answer = _normalise_answer(str(record["answer"]), options)
+    answer = _normalise_answer(_text(record["answer"], "answer"), options)
     raw_transforms = record.get("transforms")
     transforms = tuple(_list_field(raw_transforms, "transforms")) if raw_transforms not in (None, "") else None
     if transforms is not None:
@@ -137,16 +151,20 @@ def _parse(record: object, row: int) -> Annotation:
             raise ValueError(f"transforms {list(transforms)!r} invalid; use a non-empty subset of {list(TRANSFORMS)}")
     cf_raw = record.get("cf_answer") or {}
     if isinstance(cf_raw, str):
-        cf_raw = json.loads(cf_raw)  # CSV cells carry JSON
+        cf_raw = _json_cell(cf_raw, "cf_answer")  # CSV cells carry JSON
     if not isinstance(cf_raw, dict) or any(k not in TRANSFORMS for k in cf_raw):
-        raise ValueError(f"cf_answer must map transforms ({', '.join(TRANSFORMS)}) to answers, got {cf_raw!r}")
-    cf_answer = {k: _normalise_answer(str(v), options, field=f"cf_answer[{k}]") for k, v in cf_raw.items()}
+        raise ValueError(
+            f"cf_answer must map transforms ({', '.join(TRANSFORMS)}) to answers, got {_short(cf_raw)}"
+        )  # fmt: skip
+    cf_answer = {
+        k: _normalise_answer(_text(v, f"cf_answer[{k}]"), options, field=f"cf_answer[{k}]") for k, v in cf_raw.items()
+    }
     events = tuple(_list_field(record.get("events") or [], "events"))
 
     return Annotation(
         id=ann_id,
         video=video,
-        question=str(record["question"]).strip(),
+        question=_text(record["question"], "question"),
         options=tuple(options),
         answer=answer,
         category=category,  # type: ignore[arg-type]
@@ -157,20 +175,53 @@ def _parse(record: object, row: int) -> Annotation:
     )
 
 
+def video_path(text: str) -> str:
+    """``text`` as a normalised path relative to the source folder; ``ValueError`` unless it stays inside.
+
+    The same file always gets the same spelling (``./a//b.mp4`` -> ``a/b.mp4``), so its outputs get one
+    name. Symbolic links inside the source folder may point anywhere: they are only read.
+    """
+    if not text:
+        raise ValueError("empty video path; give the video file's path relative to the source folder")
+    try:
+        path = relative_path(text)
+    except ValueError:
+        raise ValueError(
+            f"video {_short(text)} must be a path inside the source folder, relative to it, without '..' "
+            "(e.g. clips/a.mp4); move or link the file into the source folder"
+        ) from None
+    temporary = [part for part in PurePosixPath(path).parts if is_temporary(part)]
+    if temporary:
+        raise ValueError(f"video {text!r}: {temporary[0]!r} is named like a dybench temporary file; rename it")
+    return path
+
+
+def _text(value: object, name: str) -> str:
+    """A scalar field as stripped text; numbers are accepted (ids are often numbers), nothing else."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError(f"{name} must be text, got {_short(value)}")
+    return str(value).strip()
+
+
+def _json_cell(text: str, name: str) -> object:
+    """A CSV cell that holds JSON."""
+    try:
+        return parse_json(text)
+    except JSONInputError as e:
+        raise ValueError(f"{name}: {e.reason}") from e
+
+
 def _list_field(value: object, name: str) -> list[str]:
     """A list of strings; CSV cells may hold a JSON list or a '|'-separated list."""
     if isinstance(value, str):
         text = value.strip()
         if text.startswith("["):
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{name}: not a valid JSON list ({e.msg})") from e
+            value = _json_cell(text, name)
         else:
             value = [v.strip() for v in text.split("|")] if text else []
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-        raise ValueError(f"{name} must be a list of strings, got {value!r}")
-    return [str(v).strip() for v in value]
+        raise ValueError(f"{name} must be a list of strings, got {_short(value)}")
+    return [_text(v, name) for v in value]
 
 
 def _normalise_answer(answer: str, options: list[str], field: str = "answer") -> str:
@@ -178,14 +229,23 @@ def _normalise_answer(answer: str, options: list[str], field: str = "answer") ->
     text = answer.strip()
     if not options:
         if text.lower() not in YES_NO:
-            raise ValueError(f"{field} {answer!r}: a question without options is yes/no; answer 'yes' or 'no'")
+            raise ValueError(
+                f"{field} {_short(answer)}: a question without options is yes/no; answer 'yes' or 'no'"
+            )  # fmt: skip
         return text.lower()
     if len(options) < 2:
-        raise ValueError(f"options {options!r}: give two or more options, or none for a yes/no question")
-    if len(text) == 1 and text.isalpha() and 0 <= letter_index(text) < len(options):
+        raise ValueError(f"options {_short(options)}: give two or more options, or none for a yes/no question")
+    if len(options) > MAX_OPTIONS:
+        raise ValueError(
+            f"{len(options)} options: answers are the letters A-Z, so at most {MAX_OPTIONS}; split the question"
+        )
+    letters = [letter(i) for i in range(len(options))]
+    if text.upper() in letters:  # exact ASCII letters only ('ß'.upper() is 'SS')
         return text.upper()
     matches = [i for i, o in enumerate(options) if o.strip().lower() == text.lower()]
     if len(matches) == 1:
         return letter(matches[0])
-    valid = ", ".join(letter(i) for i in range(len(options)))
-    raise ValueError(f"{field} {answer!r} is not among the options {options!r}; use one of the letters {valid}")
+    raise ValueError(
+        f"{field} {_short(answer)} is not among the options {_short(options)}; "
+        f"use one of the letters {', '.join(letters)}"
+    )

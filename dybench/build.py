@@ -4,11 +4,22 @@ The build is a pure function of its inputs and parameters. Every file is written
 counterfactual render leaves a stamp (source hash, encoder settings, output hash), so a re-run skips
 work that is done and valid, and a build killed at any moment and re-run ends identical to an
 uninterrupted one. One bad video or row is reported and skipped; the rest of the build goes on.
+
+Nothing is written, renamed or deleted outside ``out``: every writer is given ``within=out`` (see
+:func:`dybench.fileio.inside`), annotations name videos inside the source folder only, and two sources
+never share an output file (the build refuses the item that would). The pairs files and the manifest
+are written to temporaries and moved into place together, the manifest last, so a failed write leaves
+the previous dataset whole; stale files are deleted only when a valid manifest lists them under
+``videos/``. A source that cannot be read this time keeps the files an earlier build made for it
+until its annotation rows are removed. Originals are hard links to the sources (``copy=True``, or
+another file system: copies); a source edited in place is reported by the next build, and by
+:func:`dybench.pairs.load_items` wherever the dataset is read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -16,23 +27,36 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from dybench import __version__
 from dybench.annotations import RowError, load_annotations
 from dybench.counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
 from dybench.errors import UserError
-from dybench.fileio import FolderBusy, atomic_path, exclusive, remove_stale_temps, sha256_file, write_json_atomic
-from dybench.pairs import FORMAT, MANIFEST, PAIRS_JSONL, PAIRS_PARQUET, VIDEOS, write_items
+from dybench.fileio import (
+    FolderBusy,
+    JSONInputError,
+    OutsideFolder,
+    atomic_path,
+    exclusive,
+    parse_json,
+    remove_file,
+    remove_stale_temps,
+    sha256_file,
+    write_json_atomic,
+)
+from dybench.pairs import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
 from dybench.records import Annotation, Item, Transform
-from dybench.transforms import render_counterfactuals
+from dybench.transforms import NotReversible, render_counterfactuals
 from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 
 STAMPS = ".dybench/renders"
+#: What makes one source video's work fail as an item, not the build: it is reported and skipped.
+_ITEM_ERRORS = (VideoError, OutsideFolder, OSError)
 
 
 class BuildError(UserError, RuntimeError):
-    """Raised by a ``strict`` build at the first problem, or when the build cannot start at all."""
+    """Raised by a ``strict`` build at the first problem, or when the build cannot start or finish."""
 
 
 @dataclass
@@ -65,12 +89,32 @@ class _Job:
     video: str
     """Path relative to the source folder."""
     src: Path
-    outputs: dict[Transform, Path]
-    ids: tuple[str, ...]
-    """The questions about this video, named in its errors."""
+    outputs: dict[Transform, str]
+    """Each render's path inside the pairs folder."""
+    ids: dict[Transform, tuple[str, ...]]
+    """The questions that need each transform, named in errors."""
 
-    def error(self, message: str) -> RowError:
-        return RowError(str(self.src), None, None, f"{message} (skipped questions: {', '.join(self.ids)})")
+    @property
+    def original(self) -> str:
+        return original_video_path(self.video)
+
+    def error(self, message: str, transforms: tuple[Transform, ...] | None = None) -> RowError:
+        """The error of this video, or of some of its transforms, naming the questions it skips."""
+        ids = dict.fromkeys(i for t in (transforms or tuple(self.ids)) for i in self.ids[t])
+        return RowError(str(self.src), None, None, f"{message} (skipped questions: {', '.join(ids)})")
+
+
+@dataclass
+class _Done:
+    """What the renders left: the videos and transforms that have pairs, and every file's sha256."""
+
+    infos: dict[str, VideoInfo] = field(default_factory=dict)
+    ready: dict[str, set[Transform]] = field(default_factory=dict)
+    """Source video -> the transforms whose render is in place."""
+    hashes: dict[str, str] = field(default_factory=dict)
+    """Every video file the dataset keeps (path inside the pairs folder -> sha256)."""
+    kept: set[str] = field(default_factory=set)
+    """Those an earlier build made for a source that failed now: their sha256 is the earlier manifest's."""
 
 
 def build_pairs(
@@ -83,12 +127,16 @@ def build_pairs(
     workers: int = 1,
     strict: bool = False,
     lexicon: str | Path | None = None,
+    copy: bool = False,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Build the pairs dataset from ``src`` (videos + annotations) into ``out``.
 
     ``encoder`` sets the counterfactual renders' codec settings (default: H.264 yuv420p, visually
-    lossless); ``lossless=True`` gives exact pixels. ``on_progress(done, total)`` is called per video.
+    lossless); ``lossless=True`` gives exact pixels. Originals are hard links to the sources, or
+    copies with ``copy=True``. ``on_progress(done, total)`` is called per video. Renders are
+    byte-identical whatever ``workers`` and the machine (the encoder's thread count is fixed, see
+    :class:`~dybench.video.EncoderSettings`).
     """
     src, out = Path(src), Path(out)
     if not src.is_dir():
@@ -99,14 +147,22 @@ def build_pairs(
     encoder = encoder or EncoderSettings()
     if lossless:
         encoder = dataclasses.replace(encoder, lossless=True)
-    lex = load_lexicon(lexicon)
-    out.mkdir(parents=True, exist_ok=True)
     try:
+        lex = load_lexicon(lexicon)
+    except (OSError, ValueError) as e:
+        raise BuildError(f"{lexicon}: cannot use this lexicon ({e}); fix it or leave out --lexicon") from e
+    try:
+        out.mkdir(parents=True, exist_ok=True)
         with exclusive(out, "dybench build"):
             remove_stale_temps(out)  # what a killed build left; every finished file was renamed into place
-            return _build(src, out, ann_path, encoder, workers, strict, lex, lexicon, on_progress)
+            return _build(src, out, ann_path, encoder, workers, strict, lex, lexicon, copy, on_progress)
     except FolderBusy as e:
         raise BuildError(str(e)) from e
+    except OSError as e:  # a full disk, a file size limit, a folder that turned read-only
+        raise BuildError(
+            f"{out}: the build stopped: {e}. Every file in place is whole, and the pairs files and the manifest "
+            "are only replaced together; fix the cause and run the same build again to finish it"
+        ) from e
 
 
 def _build(
@@ -118,6 +174,7 @@ def _build(
     strict: bool,
     lex: dict[Transform, Lexicon],
     lexicon: str | Path | None,
+    copy: bool,
     on_progress: Callable[[int, int], None] | None,
 ) -> BuildReport:
     report = BuildReport(out=out)
@@ -127,6 +184,7 @@ def _build(
         if strict:
             raise BuildError(str(error))
 
+    previous = _previous_files(out, report)
     try:
         anns, row_errors = load_annotations(ann_path)
     except ValueError as e:
@@ -135,20 +193,24 @@ def _build(
         fail(error)
 
     resolved = _resolve_all(anns, lex, ann_path, fail)
-    jobs = _plan(src, out, resolved)
-    infos, hashes = _run_jobs(jobs, encoder, out, workers, report, fail, on_progress)
+    jobs = _plan(src, resolved, fail)
+    done = _run_jobs(jobs, encoder, out, workers, copy, previous, report, fail, on_progress)
 
     for ann, cf in resolved:
-        info = infos.get(ann.video)
-        if info is None:
-            continue  # the video's error is already reported, for each of its items
         for transform, cf_answer in cf.items():
-            report.items.extend(_pair_items(ann, transform, cf_answer))
-    if any(info.has_audio for info in infos.values()):
+            if transform in done.ready.get(ann.video, ()):
+                report.items.extend(_pair_items(ann, transform, cf_answer))
+    if any(done.infos[video].has_audio for video in done.ready):
         report.warnings.append("audio tracks were dropped from the counterfactual renders (originals keep theirs)")
 
-    write_items(out, report.items)
-    _write_manifest(out, src, ann_path, encoder, lexicon, report, infos, hashes)
+    videos = dict(sorted(done.hashes.items()))
+
+    def manifest(pairs_files: dict[str, str]) -> dict:
+        return _manifest(src, ann_path, encoder, lexicon, copy, report, done, {**pairs_files, **videos})
+
+    write_items(out, report.items, manifest=manifest)
+    _prune_stale(out, previous, set(videos), report)
+    record_file_stats(out, videos, unhashed=done.kept)
     return report
 
 
@@ -169,17 +231,48 @@ def _resolve_all(
     return resolved
 
 
-def _plan(src: Path, out: Path, resolved: list[tuple[Annotation, dict[Transform, str]]]) -> list[_Job]:
-    """One job per source video, with every transform any of its questions needs."""
-    needed: dict[str, set[Transform]] = {}
-    ids: dict[str, list[str]] = {}
+def _plan(
+    src: Path, resolved: list[tuple[Annotation, dict[Transform, str]]], fail: Callable[[RowError], None]
+) -> list[_Job]:
+    """One job per source video, with every transform any of its questions needs.
+
+    Output names are the source's own path (renders: plus ``.mp4`` unless it ends so), which can still
+    meet: ``x`` and ``x.mp4`` would share one render, and a file cannot also be a folder. The video
+    whose name is its render's own keeps it; the other is refused, so no two sources share a file.
+    """
+    ids: dict[str, dict[Transform, list[str]]] = {}
     for ann, cf in resolved:
-        needed.setdefault(ann.video, set()).update(cf)
-        ids.setdefault(ann.video, []).append(ann.id)
-    return [
-        _Job(video, src / video, {t: out / cf_video_path(video, t) for t in sorted(transforms)}, tuple(ids[video]))
-        for video, transforms in needed.items()
-    ]
+        for transform in cf:
+            ids.setdefault(ann.video, {}).setdefault(transform, []).append(ann.id)
+    jobs = []
+    taken: dict[str, str] = {}  # output path -> the video that writes it
+    folders: dict[str, str] = {}  # every folder above an output -> a video that writes below it
+    for video in sorted(ids, key=lambda v: (not v.lower().endswith(".mp4"), v)):
+        job = _Job(
+            video,
+            src / video,
+            {t: cf_video_path(video, t) for t in sorted(ids[video])},
+            {t: tuple(ids[video][t]) for t in sorted(ids[video])},
+        )  # fmt: skip
+        paths = [job.original, *job.outputs.values()]
+        clash = next((_clash(p, video, taken, folders) for p in paths if _clash(p, video, taken, folders)), None)
+        if clash:
+            fail(job.error(f"its output {clash[0]} is also that of {clash[1]!r}; rename one of the two files"))
+            continue
+        for path in paths:
+            taken[path] = video
+            for parent in PurePosixPath(path).parents:
+                folders[str(parent)] = video
+        jobs.append(job)
+    return jobs
+
+
+def _clash(path: str, video: str, taken: dict[str, str], folders: dict[str, str]) -> tuple[str, str] | None:
+    """(path, other video) when ``path`` is, or is a folder of, or lies below, another video's output."""
+    for other in (taken.get(path), folders.get(path), *(taken.get(str(p)) for p in PurePosixPath(path).parents)):
+        if other is not None and other != video:
+            return path, other
+    return None
 
 
 def original_video_path(video: str) -> str:
@@ -188,7 +281,7 @@ def original_video_path(video: str) -> str:
 
 
 def cf_video_path(video: str, transform: Transform) -> str:
-    """Where the ``transform`` render of ``video`` lives; always mp4, never colliding across suffixes."""
+    """Where the ``transform`` render of ``video`` lives; always mp4 (``x.avi`` -> ``x.avi.mp4``)."""
     name = video if video.lower().endswith(".mp4") else f"{video}.mp4"
     return f"{VIDEOS}/{transform}/{name}"
 
@@ -225,25 +318,37 @@ def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[
 # --- running the renders ---------------------------------------------------------------------------
 
 
-def _stamp_path(out: Path, job: _Job, transform: Transform) -> Path:
-    return out / STAMPS / f"{job.video}.{transform}.json"
+def _stamp_path(out: Path, output: str) -> Path:
+    """The stamp of the render at ``output``: a flat name, so no output's path can clash with a stamp's."""
+    return out / STAMPS / f"{hashlib.sha256(output.encode()).hexdigest()[:32]}.json"
 
 
 def _stamp_key(src_sha: str, encoder: EncoderSettings) -> dict:
     return {"source_sha256": src_sha, "encoder": dataclasses.asdict(encoder), "dybench": __version__}
 
 
-def _is_done(out: Path, job: _Job, transform: Transform, key: dict) -> str | None:
+def _is_done(out: Path, output: str, key: dict) -> str | None:
     """The output's hash when its stamp matches ``key`` and the file still hashes as stamped."""
-    stamp, output = _stamp_path(out, job, transform), job.outputs[transform]
     try:
-        recorded = json.loads(stamp.read_text())
-    except (OSError, ValueError):
+        recorded = parse_json(_stamp_path(out, output).read_bytes())
+    except (OSError, JSONInputError):
         return None
-    if recorded.get("key") != key or not output.is_file():
+    if not isinstance(recorded, dict) or recorded.get("key") != key or not (out / output).is_file():
         return None
-    digest = sha256_file(output)
+    digest = sha256_file(out / output)
     return digest if digest == recorded.get("output_sha256") else None
+
+
+def _render(src: Path, todo: dict[Transform, Path], encoder: EncoderSettings, out: Path) -> str | None:
+    """Render ``todo``; a video that cannot be reversed gets its other transforms, and the reason back."""
+    try:
+        render_counterfactuals(src, todo, encoder, within=out)
+        return None
+    except NotReversible as e:
+        rest = {t: path for t, path in todo.items() if t != "reverse"}
+        if rest:
+            render_counterfactuals(src, rest, encoder, within=out)
+        return str(e)
 
 
 def _run_jobs(
@@ -251,24 +356,41 @@ def _run_jobs(
     encoder: EncoderSettings,
     out: Path,
     workers: int,
+    copy: bool,
+    previous: dict[str, str],
     report: BuildReport,
     fail: Callable[[RowError], None],
     on_progress: Callable[[int, int], None] | None,
-) -> tuple[dict[str, VideoInfo], dict[str, str]]:
-    """Probe, place the original and render what is missing, per video; returns the good videos' info
-    and the sha256 of every file written into the pairs folder (relative path -> hash)."""
-    infos: dict[str, VideoInfo] = {}
-    hashes: dict[str, str] = {}
-    pending: list[tuple[_Job, dict[Transform, Path], dict, VideoInfo]] = []
+) -> _Done:
+    """Probe, place the original and render what is missing, per video."""
+    result = _Done()
+    pending: list[tuple[_Job, dict[Transform, Path], dict]] = []
     done = 0
+
+    def skip(job: _Job, error: BaseException) -> None:
+        """The whole video fails: report it; keep what an earlier build made for it."""
+        kept = [p for p in (job.original, *job.outputs.values()) if p not in result.hashes and p in previous]
+        kept = [p for p in kept if (out / p).is_file()]
+        result.hashes.update({p: previous[p] for p in kept})
+        result.kept.update(kept)
+        note = f"; the {len(kept)} file(s) an earlier build made for it are kept until its rows go" if kept else ""
+        fail(job.error(f"{error}{note}"))
+
     for job in jobs:
         try:
             info = probe(job.src)
             src_sha = sha256_file(job.src)
-        except (VideoError, OSError) as e:
-            fail(job.error(str(e)))
+            if previous.get(job.original, src_sha) != src_sha:
+                report.warnings.append(
+                    f"{job.src}: changed since the last build of {out} (its sha256 differs from {MANIFEST}); "
+                    "its pairs are made again from the new content"
+                )
+            _place_original(job.src, out, job.original, src_sha, copy)
+        except _ITEM_ERRORS as e:
+            skip(job, e)
             done += 1
             continue
+        result.hashes[job.original] = src_sha
         if info.variable_frame_rate:
             report.warnings.append(
                 f"{job.src}: variable frame rate; counterfactuals are rendered at a constant "
@@ -277,98 +399,111 @@ def _run_jobs(
         key = _stamp_key(src_sha, encoder)
         todo: dict[Transform, Path] = {}
         for transform, output in job.outputs.items():
-            digest = _is_done(out, job, transform, key)
+            digest = _is_done(out, output, key)
             if digest is None:
-                todo[transform] = output
+                todo[transform] = out / output
             else:
-                hashes[cf_video_path(job.video, transform)] = digest
+                result.hashes[output] = digest
                 report.reused += 1
-        _place_original(job.src, out / original_video_path(job.video), src_sha)
-        hashes[original_video_path(job.video)] = src_sha
+        result.infos[job.video] = info
         if todo:
-            pending.append((job, todo, key, info))
+            pending.append((job, todo, key))
         else:
-            infos[job.video] = info
+            result.ready[job.video] = set(job.outputs)
             done += 1
     if on_progress:
         on_progress(done, len(jobs))
 
-    def finished(job: _Job, todo: dict[Transform, Path], key: dict, info: VideoInfo, future: Future | None,
-                 error: BaseException | None) -> None:  # fmt: skip
+    def finished(job: _Job, todo: dict[Transform, Path], key: dict, future: Future | None,
+                 outcome: str | BaseException | None) -> None:  # fmt: skip
         nonlocal done
         done += 1
-        if error is None and future is not None:
-            error = future.exception()
-        if error is not None:
-            if not isinstance(error, VideoError | OSError):
-                raise error
-            fail(job.error(str(error)))
+        if future is not None:
+            outcome = future.exception() or future.result()
+        if isinstance(outcome, BaseException):
+            if not isinstance(outcome, _ITEM_ERRORS):
+                raise outcome
+            skip(job, outcome)
         else:
-            for transform, output in todo.items():
-                digest = sha256_file(output)
-                hashes[cf_video_path(job.video, transform)] = digest
-                write_json_atomic(_stamp_path(out, job, transform), {"key": key, "output_sha256": digest})
+            refused: set[Transform] = set()
+            if outcome is not None:  # why the video has no reverse
+                refused.add("reverse")
+                fail(job.error(outcome, ("reverse",)))
+            for transform, path in todo.items():
+                if transform in refused:
+                    continue
+                output = job.outputs[transform]
+                digest = result.hashes[output] = sha256_file(path)
+                write_json_atomic(
+                    _stamp_path(out, output), {"key": key, "output": output, "output_sha256": digest}, within=out
+                )
                 report.rendered += 1
-            infos[job.video] = info
+            result.ready[job.video] = set(job.outputs) - refused
         if on_progress:
             on_progress(done, len(jobs))
 
     if workers <= 1 or len(pending) <= 1:
-        for job, todo, key, info in pending:
+        for job, todo, key in pending:
             try:
-                render_counterfactuals(job.src, todo, encoder)
-            except (VideoError, OSError) as e:
-                finished(job, todo, key, info, None, e)
-                continue
-            finished(job, todo, key, info, None, None)
+                outcome: str | BaseException | None = _render(job.src, todo, encoder, out)
+            except _ITEM_ERRORS as e:
+                outcome = e
+            finished(job, todo, key, None, outcome)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [(pool.submit(render_counterfactuals, j.src, t, encoder), j, t, k, i) for j, t, k, i in pending]
+            futures = [(pool.submit(_render, j.src, t, encoder, out), j, t, k) for j, t, k in pending]
             try:
-                for future, job, todo, key, info in futures:
+                for future, job, todo, key in futures:
                     future.exception()  # wait, in submission order, so results are recorded deterministically
-                    finished(job, todo, key, info, future, None)
+                    finished(job, todo, key, future, None)
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
-    return infos, hashes
+    return result
 
 
-def _place_original(src: Path, dest: Path, src_sha: str) -> None:
-    """Hard-link the original into the pairs folder (copy across file systems); skip if already there."""
-    if dest.is_file() and (os.path.samefile(src, dest) or sha256_file(dest) == src_sha):
-        return
-    with atomic_path(dest) as tmp:
-        tmp.unlink()
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
+def _place_original(src: Path, out: Path, dest: str, src_sha: str, copy: bool) -> None:
+    """Hard-link the original into the pairs folder (a copy with ``copy``, or across file systems);
+    skip when the right file is already there. A link ``src`` is followed: only read, never written."""
+    target = out / dest
+    if target.is_file() and not target.is_symlink():
+        linked = os.path.samefile(src, target)
+        if linked != copy and (linked or sha256_file(target) == src_sha):
+            return
+    with atomic_path(target, within=out) as tmp:
+        if not copy:
+            tmp.unlink()
+            try:
+                os.link(src, tmp)
+                return
+            except OSError:
+                pass
+        shutil.copyfile(src, tmp)
 
 
 # --- the manifest ----------------------------------------------------------------------------------
 
 
-def _write_manifest(
-    out: Path,
+def _manifest(
     src: Path,
     ann_path: Path,
     encoder: EncoderSettings,
     lexicon: str | Path | None,
+    copy: bool,
     report: BuildReport,
-    infos: dict[str, VideoInfo],
-    hashes: dict[str, str],
-) -> None:
+    done: _Done,
+    files: dict[str, str],
+) -> dict:
     """manifest.json: tool version, parameters, counts, per-file sha256, per-item errors.
 
-    It holds no timestamps, so that a resumed build's manifest equals an uninterrupted one's.
+    ``files`` lists every file the dataset keeps, including those an earlier build made for a source
+    that could not be read this time. It holds no timestamps, so that a resumed build's manifest equals
+    an uninterrupted one's.
     """
     import av
 
-    files = {PAIRS_PARQUET: sha256_file(out / PAIRS_PARQUET), PAIRS_JSONL: sha256_file(out / PAIRS_JSONL)}
-    files.update(sorted(hashes.items()))
-    _prune_stale(out, set(files))
-    manifest = {
+    videos = {video: done.infos[video] for video, transforms in sorted(done.ready.items()) if transforms}
+    return {
         "format": FORMAT,
         "tool": {"dybench": __version__, "pyav": av.__version__},
         "parameters": {
@@ -376,12 +511,13 @@ def _write_manifest(
             "annotations": str(ann_path),
             "encoder": dataclasses.asdict(encoder),
             "lexicon": str(lexicon) if lexicon is not None else "builtin",
+            "originals": "copies" if copy else "hard links to the sources (copies across file systems)",
         },
         "audio": "counterfactual renders carry no audio; originals are kept as given",
         "counts": {
             "items": len(report.items),
             "pairs": len(report.items) // 2,
-            "videos": len(infos),
+            "videos": len(videos),
             "pairs_by_category_transform": report.counts(),
             "errors": len(report.errors),
         },
@@ -395,24 +531,32 @@ def _write_manifest(
                 "variable_frame_rate": info.variable_frame_rate,
                 "audio_dropped": info.has_audio,
             }  # fmt: skip
-            for video, info in sorted(infos.items())
+            for video, info in videos.items()
         },
         "files": files,
         "errors": [dataclasses.asdict(e) for e in report.errors],
         "warnings": report.warnings,
     }
-    write_json_atomic(out / MANIFEST, manifest)
 
 
-def _prune_stale(out: Path, keep: set[str]) -> None:
-    """Remove videos an earlier build of this folder wrote that this build no longer has."""
+def _previous_files(out: Path, report: BuildReport) -> dict[str, str]:
+    """The files an earlier build of ``out`` recorded; none when its manifest is not one dybench wrote."""
     try:
-        previous = json.loads((out / MANIFEST).read_text()).get("files", {})
-    except (OSError, ValueError):
-        return
+        return manifest_files(out) or {}
+    except ValueError as e:
+        report.warnings.append(f"{e}; ignored, so files an earlier build left in {out} are not cleaned up")
+        return {}
+
+
+def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: BuildReport) -> None:
+    """Delete the videos an earlier build recorded that this build no longer has, only inside videos/."""
     for rel in previous:
-        if rel not in keep and rel.startswith(f"{VIDEOS}/"):
-            (out / rel).unlink(missing_ok=True)
+        if rel in keep or not rel.startswith(f"{VIDEOS}/"):
+            continue
+        try:
+            remove_file(out / rel, within=out / VIDEOS)
+        except OutsideFolder as e:
+            report.warnings.append(f"{MANIFEST} lists {rel}, not deleted: {e}")
 
 
 def read_manifest(out: str | Path) -> dict:

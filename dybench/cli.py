@@ -84,10 +84,13 @@ def build(
     lossless: bool = typer.Option(False, "--lossless", help="Exact pixels in the counterfactual renders."),
     workers: int = typer.Option(1, "--workers", min=1, help="Videos rendered in parallel."),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first error."),
-    crf: int = typer.Option(17, "--crf", help="x264 quality (lower is better; 17 is visually lossless)."),
-    preset: str = typer.Option("medium", "--preset", help="x264 speed preset."),
+    crf: int = typer.Option(17, "--crf", help="x264 quality, 0-51 (lower is better; 17 is visually lossless)."),
+    preset: str = typer.Option("medium", "--preset", help="x264 speed preset (ultrafast ... veryslow)."),
     pix_fmt: str = typer.Option("yuv420p", "--pix-fmt", help="Pixel format (yuv444p allows odd frame sizes)."),
     lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="Your own counterfactual lexicon (YAML)."),  # noqa: UP045
+    copy: bool = typer.Option(
+        False, "--copy", help="Copy the originals instead of hard-linking them (the dataset stays apart from --src)."
+    ),
 ) -> None:
     """Build counterfactual pairs (hflip, reverse) from your videos and annotations."""
     from dybench.build import build_pairs
@@ -98,7 +101,7 @@ def build(
     with build_progress() as on_progress:
         report = build_pairs(
             src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
-            strict=strict, lexicon=lexicon, on_progress=on_progress,
+            strict=strict, lexicon=lexicon, copy=copy, on_progress=on_progress,
         )  # fmt: skip
     print_build_summary(report)
     raise typer.Exit(0 if report.ok else 1)

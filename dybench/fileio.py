@@ -1,4 +1,9 @@
-"""Atomic writes and hashing: nothing half-written is ever left behind."""
+"""Atomic writes, hashing and the folder check: nothing half-written, nothing outside its folder.
+
+Every writer takes an optional ``within`` folder; when given, :func:`inside` checks the target before
+anything is created, so a path from user data (``../x``) or a planted symbolic link cannot make a
+write, rename or delete land outside that folder.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,8 @@ import os
 import re
 import tempfile
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 from dybench.errors import UserError
 
@@ -19,28 +25,84 @@ os.umask(_UMASK)
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?$")
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds.
+class OutsideFolder(UserError, ValueError):
+    """A path that would be written, renamed or deleted outside the folder it belongs to."""
 
-    The temporary name ends with ``path``'s own suffix, so writers that pick a format from the
-    extension (PyAV, pyarrow) still work; it starts with a dot and holds ".tmp", so a crash leaves
-    at most a hidden ``.name.*.tmp.ext`` file that no reader mistakes for the real one.
+
+def inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
+    """``path``, checked to lie inside ``root`` (both as given: absolute, or relative to the working folder).
+
+    Every folder on the way is resolved through symbolic links, as the kernel would, so neither
+    ``..`` nor a linked folder can lead out. The last component is not followed: writers replace it
+    (a link there is replaced, never written through) and :func:`remove_file` removes the link itself.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp" + path.suffix)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    root, path = Path(root), Path(path)
+    real_root = os.path.realpath(root)
+    parent = os.path.realpath(path.parent)
+    if path.name in ("", ".", "..") or os.path.commonpath([real_root, parent]) != real_root:
+        raise OutsideFolder(
+            f"{path}: lies outside {root} (through '..' or a symbolic link); dybench writes and deletes "
+            f"only inside {root}; remove the link or fix the path"
+        )
+    return path
+
+
+@contextlib.contextmanager
+def atomic_paths(*paths: str | os.PathLike, within: str | os.PathLike | None = None) -> Iterator[list[Path]]:
+    """Yield one temporary path beside each of ``paths``; only if the block succeeds, make each durable
+    and then move them onto their targets, in the given order (put the file that vouches for the
+    others, such as a manifest, last). A failure while writing leaves every target as it was.
+
+    A temporary's name ends with its target's suffix, so writers that pick a format from the extension
+    (PyAV, pyarrow) still work; it starts with a dot and holds ".tmp", so a crash leaves at most hidden
+    ``.name.*.tmp.ext`` files that no reader mistakes for real ones. ``within``: see :func:`inside`.
+    """
+    targets = [inside(within, p) if within is not None else Path(p) for p in paths]
+    temps: list[Path] = []
     try:
-        yield tmp_path
-        with open(tmp_path, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file ordinary permissions
-        os.replace(tmp_path, path)
+        for target in targets:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps
+        for tmp in temps:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file ordinary permissions
+        for tmp, target in zip(temps, targets, strict=True):
+            os.replace(tmp, target)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp_path.unlink()
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, *, within: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it onto ``path`` only if the block succeeds
+    (:func:`atomic_paths` for one file)."""
+    with atomic_paths(path, within=within) as (tmp,):
+        yield tmp
+
+
+def remove_file(path: str | os.PathLike, *, within: str | os.PathLike) -> None:
+    """Delete ``path`` (a link itself, never its target) when it lies inside ``within``; else raise."""
+    inside(within, path).unlink(missing_ok=True)
+
+
+def relative_path(text: str) -> str:
+    """``text`` as a normalised relative path (``./a//b`` -> ``a/b``) whose spelling cannot leave its
+    folder: ``ValueError`` for an empty or absolute path, a ``..`` part or a NUL character."""
+    path = PurePosixPath(text)
+    if "\0" in text or path.is_absolute() or ".." in path.parts or not path.parts:
+        raise ValueError(f"{text!r} is not a relative path inside the folder (no leading '/', no '..')")
+    return str(path)
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name has the shape of :func:`atomic_paths`' temporaries (which builds delete)."""
+    return bool(_TEMP_NAME.match(name))
 
 
 def remove_stale_temps(folder: str | os.PathLike) -> int:
@@ -50,8 +112,8 @@ def remove_stale_temps(folder: str | os.PathLike) -> int:
     """
     removed = 0
     for p in Path(folder).rglob(".*.tmp*"):
-        if p.is_file() and _TEMP_NAME.match(p.name):
-            p.unlink(missing_ok=True)
+        if p.is_file() and is_temporary(p.name):
+            remove_file(p, within=folder)
             removed += 1
     return removed
 
@@ -63,9 +125,13 @@ class FolderBusy(UserError, RuntimeError):
 @contextlib.contextmanager
 def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
     """Hold an exclusive lock on ``folder`` so two writers never interleave; fail fast if taken."""
-    lock_path = Path(folder) / ".dybench" / "lock"
+    lock_path = inside(folder, Path(folder) / ".dybench" / "lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as fh:
+    try:  # never truncate, never follow a link: the lock file holds nothing
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
+    except OSError as e:
+        raise FolderBusy(f"{lock_path}: cannot open the lock file ({e}); remove it if it is a link") from e
+    with os.fdopen(fd, "r+b") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as e:
@@ -76,34 +142,57 @@ def exclusive(folder: str | os.PathLike, what: str) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    with atomic_path(path) as tmp:
+def write_bytes_atomic(path: str | os.PathLike, data: bytes, *, within: str | os.PathLike | None = None) -> None:
+    with atomic_path(path, within=within) as tmp:
         tmp.write_bytes(data)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: str | os.PathLike, text: str, *, within: str | os.PathLike | None = None) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), within=within)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: object) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+def json_text(obj: object) -> str:
+    """The JSON text dybench writes for one document (indented, UTF-8, a final newline)."""
+    return json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n"
 
 
-def write_jsonl_atomic(path: str | os.PathLike, rows: Iterable[dict]) -> None:
-    write_text_atomic(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+def jsonl_text(rows: Iterable[dict]) -> str:
+    """JSON Lines text: one compact record per line."""
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Read a JSONL file; a bad line raises ValueError naming the file and line number."""
+def write_json_atomic(path: str | os.PathLike, obj: object, *, within: str | os.PathLike | None = None) -> None:
+    write_text_atomic(path, json_text(obj), within=within)
+
+
+def write_jsonl_atomic(
+    path: str | os.PathLike, rows: Iterable[dict], *, within: str | os.PathLike | None = None
+) -> None:
+    write_text_atomic(path, jsonl_text(rows), within=within)
+
+
+class BadInputFile(UserError, ValueError):
+    """A data file dybench reads that is not what it should be; the message names the file and line."""
+
+
+def read_jsonl(path: str | os.PathLike) -> list:
+    """Read a JSONL file through :func:`parse_json` (so nesting, huge integers and bytes that are not
+    UTF-8 are refused, not crashed on); a bad line raises :class:`BadInputFile` naming the file and line.
+
+    Lines end at ``\n`` only: a U+2028 inside a JSON string does not split a record.
+    """
+    try:
+        text = utf8_text(Path(path).read_bytes())
+    except JSONInputError as e:
+        raise BadInputFile(f"{path}: {e}; save it as UTF-8 JSON Lines") from None
     rows = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(parse_json(line))
+        except JSONInputError as e:
+            raise BadInputFile(f"{path}:{lineno}: {e.reason}; fix or remove that line") from None
     return rows
 
 
@@ -113,3 +202,89 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         while block := fh.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def create_bytes_atomic(path: str | os.PathLike, data: bytes, *, within: str | os.PathLike | None = None) -> bool:
+    """Write ``data`` to ``path`` unless ``path`` exists; True when this call created it.
+
+    Atomic and exclusive: readers see the whole file or none, and of concurrent calls for one path
+    exactly one returns True. The finished, durable temporary is hard-linked to ``path``, which fails
+    when the name is taken. ``within``: see :func:`inside`.
+    """
+    target = inside(within, path) if within is not None else Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        try:
+            os.link(tmp, target)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+# --- JSON from users and uploads ----------------------------------------------------------------------
+
+#: Deepest nesting and longest integer :func:`parse_json` accepts: far beyond any file dybench reads, far
+#: below what breaks Python (a RecursionError near 1,000 levels, the 4,300-digit limit of ``int``,
+#: an OverflowError when an integer above 1e308 becomes a float).
+MAX_JSON_DEPTH = 64
+MAX_JSON_INT_DIGITS = 100
+
+
+class JSONInputError(ValueError):
+    """Text that is not JSON dybench can use: ``reason`` says why, ``lineno`` where (1-based) when known.
+
+    Readers turn it into their own `UserError`, adding the file (and the line or item) and the fix.
+    """
+
+    def __init__(self, reason: str, lineno: int | None = None):
+        super().__init__(reason if lineno is None else f"line {lineno}: {reason}")
+        self.reason = reason
+        self.lineno = lineno
+
+
+def utf8_text(data: bytes) -> str:
+    """``data`` decoded as UTF-8 (a leading byte-order mark dropped), else a `JSONInputError` naming the line."""
+    try:
+        return data.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError as e:
+        raise JSONInputError(f"not UTF-8 text (byte {e.start})", data.count(b"\n", 0, e.start) + 1) from None
+
+
+def parse_json(data: str | bytes, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """``json.loads`` for input from users and uploads: every way it can fail is a `JSONInputError`.
+
+    Refuses bytes that are not UTF-8, bad syntax, nesting deeper than ``max_depth`` and integers of more
+    than ``MAX_JSON_INT_DIGITS`` digits, so no reader meets a RecursionError, Python's integer-digit
+    limit or an OverflowError later. ``NaN`` and ``Infinity`` parse, as in ``json``: callers that need
+    finite numbers check them.
+    """
+    text = utf8_text(data) if isinstance(data, bytes) else data.removeprefix("\ufeff")
+    too_deep = JSONInputError(f"JSON nested deeper than {max_depth} levels")
+    try:
+        obj = json.loads(text, parse_int=_bounded_int)
+    except json.JSONDecodeError as e:
+        raise JSONInputError(f"not valid JSON ({e.msg}, column {e.colno})", e.lineno) from None
+    except RecursionError:
+        raise too_deep from None
+    stack = [(obj, 1)]  # the depth, iteratively: no recursion limit to hit
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            raise too_deep
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return obj
+
+
+def _bounded_int(digits: str) -> int:
+    if (n := len(digits.lstrip("-"))) > MAX_JSON_INT_DIGITS:
+        raise JSONInputError(f"an integer of {n:,} digits; at most {MAX_JSON_INT_DIGITS} are accepted")
+    return int(digits)

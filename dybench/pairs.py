@@ -1,15 +1,35 @@
-"""The pairs dataset on disk (Contract 2): ``pairs.parquet``, ``pairs.jsonl``, ``videos/``, ``manifest.json``."""
+"""The pairs dataset on disk (Contract 2): ``pairs.parquet``, ``pairs.jsonl``, ``videos/``, ``manifest.json``.
+
+Originals in ``videos/`` are hard links to the build's sources unless it was built with ``--copy``, so
+a source edited in place edits the dataset. :func:`load_items`, the one reader every consumer uses
+(``dybench score``, the lmms-eval tasks, the trainer), therefore checks each video its items name
+against the manifest's sha256. To stay cheap it hashes only files whose size or modification time
+differ from ``.dybench/file-stats.json``, the stat of each file when it was last hashed.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections import defaultdict
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dybench.errors import UserError
-from dybench.fileio import atomic_path, read_jsonl, write_jsonl_atomic
+from dybench.fileio import (
+    JSONInputError,
+    atomic_paths,
+    json_text,
+    jsonl_text,
+    parse_json,
+    read_jsonl,
+    relative_path,
+    sha256_file,
+    write_json_atomic,
+)
 from dybench.records import Item
 
 PAIRS_PARQUET = "pairs.parquet"
@@ -17,6 +37,9 @@ PAIRS_JSONL = "pairs.jsonl"
 MANIFEST = "manifest.json"
 VIDEOS = "videos"
 FORMAT = "dybench-pairs/1"
+#: Size, modification time and sha256 of each video when it was last hashed (not part of the dataset).
+FILE_STATS = ".dybench/file-stats.json"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 SCHEMA = pa.schema(
     [
@@ -39,18 +62,138 @@ class PairsError(UserError, ValueError):
     """A folder that is not a readable pairs dataset."""
 
 
-def write_items(out: str | Path, items: list[Item]) -> None:
-    """Write ``pairs.parquet`` and ``pairs.jsonl`` atomically, rows in the given order."""
+class PairsChanged(PairsError):
+    """Videos of a pairs dataset no longer match its manifest."""
+
+
+def write_items(
+    out: str | Path, items: list[Item], *, manifest: Callable[[dict[str, str]], dict] | None = None
+) -> None:
+    """Write ``pairs.parquet`` and ``pairs.jsonl`` (rows in the given order) and, when given, the
+    manifest that ``manifest(sha256 of each pairs file)`` returns.
+
+    All go to temporaries first and are moved into place together, the manifest last, only once every
+    one is written: a failed write (a full disk, a file size limit) leaves the previous set whole.
+    """
     out = Path(out)
     rows = [item.to_row() for item in items]
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    with atomic_path(out / PAIRS_PARQUET) as tmp:
-        pq.write_table(table, tmp)
-    write_jsonl_atomic(out / PAIRS_JSONL, rows)
+    names = [PAIRS_PARQUET, PAIRS_JSONL] + ([MANIFEST] if manifest is not None else [])
+    with atomic_paths(*(out / name for name in names), within=out) as temps:
+        pq.write_table(table, temps[0])
+        temps[1].write_text(jsonl_text(rows), encoding="utf-8")
+        if manifest is not None:
+            hashes = {PAIRS_PARQUET: sha256_file(temps[0]), PAIRS_JSONL: sha256_file(temps[1])}
+            temps[2].write_text(json_text(manifest(hashes)), encoding="utf-8")
+
+
+def manifest_files(pairs_dir: str | Path) -> dict[str, str] | None:
+    """The manifest's ``files`` (path inside the dataset -> sha256); None when there is no manifest.
+
+    Raises ``ValueError`` for a manifest dybench did not write: not JSON, another format, or a file
+    entry that is not a relative path inside the dataset with a sha256. Nothing in it is trusted then.
+    """
+    path = Path(pairs_dir) / MANIFEST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path}: cannot read it ({e})") from e
+    try:
+        manifest = parse_json(text)
+    except JSONInputError as e:
+        raise ValueError(f"{path}: {e}") from e
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ValueError(f"{path}: not a {FORMAT} manifest")
+    files = manifest.get("files")
+    if not isinstance(files, dict):
+        raise ValueError(f"{path}: its files are not a mapping of paths to sha256")
+    for rel, digest in files.items():
+        if not isinstance(digest, str) or not _SHA256.match(digest):
+            raise ValueError(f"{path}: files[{rel!r}] is not a sha256")
+        try:
+            ok = relative_path(rel) == rel
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{path}: files lists {rel!r}, which is not a path inside the dataset")
+    return files
+
+
+def record_file_stats(pairs_dir: str | Path, hashes: dict[str, str], *, unhashed: Iterable[str] = ()) -> None:
+    """Remember the size and modification time of each file whose sha256 was just computed, so that
+    :func:`check_videos` hashes only files that changed since. Files in ``unhashed`` (listed, but not
+    hashed now) keep what was remembered of them, if it is for the same sha256."""
+    root = Path(pairs_dir)
+    old, unhashed = _read_file_stats(root), set(unhashed)
+    stats = {}
+    for rel, digest in hashes.items():
+        if rel in unhashed:
+            if isinstance(old.get(rel), list) and old[rel][2:] == [digest]:
+                stats[rel] = old[rel]
+            continue
+        with contextlib.suppress(OSError):
+            st = (root / rel).stat()
+            stats[rel] = [st.st_size, st.st_mtime_ns, digest]
+    write_json_atomic(root / FILE_STATS, dict(sorted(stats.items())), within=root)
+
+
+def check_videos(pairs_dir: str | Path, videos: Iterable[str]) -> None:
+    """Raise :class:`PairsChanged` when a video the manifest lists no longer has its sha256 there.
+
+    Missing videos, or a dataset without a manifest dybench wrote, are not this check's business
+    (readers that open the videos report missing ones). A file is hashed only when its size or
+    modification time differ from what :func:`record_file_stats` saw; a file that is hashed and
+    matches is remembered again, when the folder is writable.
+    """
+    root = Path(pairs_dir)
+    try:
+        files = manifest_files(root)
+    except ValueError:
+        return  # nothing dybench can vouch for to compare with
+    if not files:
+        return
+    stats = _read_file_stats(root)
+    changed: list[str] = []
+    rehashed: dict[str, list] = {}
+    for rel in sorted(set(videos)):
+        expected = files.get(rel)
+        if expected is None:
+            continue
+        try:
+            st = (root / rel).stat()
+        except OSError:
+            continue
+        if stats.get(rel) == [st.st_size, st.st_mtime_ns, expected]:
+            continue
+        if sha256_file(root / rel) != expected:
+            changed.append(rel)
+        else:
+            rehashed[rel] = [st.st_size, st.st_mtime_ns, expected]  # as it was before hashing
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise PairsChanged(
+            f"{root}: {len(changed)} video(s) changed since the build (their sha256 no longer matches "
+            f"{MANIFEST}): {shown}. Originals are hard links to the build's sources, so a source edited "
+            "in place edits the dataset; run `dybench build` again (with --copy the dataset keeps its own copies)"
+        )
+    if rehashed:
+        with contextlib.suppress(OSError, UserError):  # a read-only dataset is simply hashed again next time
+            write_json_atomic(root / FILE_STATS, dict(sorted({**stats, **rehashed}.items())), within=root)
+
+
+def _read_file_stats(root: Path) -> dict[str, list]:
+    try:
+        stats = parse_json((root / FILE_STATS).read_bytes())
+    except (OSError, JSONInputError):
+        return {}
+    return stats if isinstance(stats, dict) else {}
 
 
 def load_items(pairs_dir: str | Path) -> list[Item]:
-    """Read a pairs dataset's items (``pairs.jsonl``, else ``pairs.parquet``).
+    """Read a pairs dataset's items (``pairs.jsonl``, else ``pairs.parquet``), after checking that
+    the videos they name still match the manifest (:func:`check_videos`).
 
     Raises :class:`PairsError` naming the folder and the command that makes a pairs dataset.
     """
@@ -73,6 +216,7 @@ def load_items(pairs_dir: str | Path) -> list[Item]:
             items.append(Item.from_row(row))
         except (KeyError, TypeError) as e:
             raise PairsError(f"{source}:{i}: not a pairs row ({e}); rebuild the dataset with `dybench build`") from e
+    check_videos(pairs_dir, (item.video for item in items))
     return items
 
 

@@ -25,6 +25,8 @@ DEFAULT_TRANSFORMS: dict[Category, tuple[Transform, ...]] = {
 }
 
 YES_NO = ("yes", "no")
+#: Options are answered by the letters A-Z, so a question has at most this many.
+MAX_OPTIONS = 26
 
 
 def letter(index: int) -> str:
@@ -33,7 +35,9 @@ def letter(index: int) -> str:
 
 
 def letter_index(answer: str) -> int:
-    """0-based index of an option letter: 'B' -> 1."""
+    """0-based index of an option letter: 'B' -> 1 (either case); ``ValueError`` for anything else."""
+    if len(answer) != 1 or not "A" <= answer.upper() <= "Z":
+        raise ValueError(f"{answer!r} is not an option letter A-Z")
     return ord(answer.upper()) - ord("A")
 
 

@@ -19,7 +19,6 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -39,6 +38,7 @@ from dybench.video import (
     add_video_stream,
     check_size,
     decode_frames,
+    for_codec,
     open_video,
     probe,
     probe_details,
@@ -64,6 +64,10 @@ def apply_transform(frames: np.ndarray, transform: Transform) -> np.ndarray:
     raise ValueError(f"unknown transform {transform!r}; use one of {', '.join(TRANSFORMS)}")
 
 
+class NotReversible(VideoError):
+    """The video has fewer than two distinct frames: played backwards it is the same video."""
+
+
 def render_counterfactuals(
     src: str | os.PathLike,
     outputs: Mapping[Transform, str | os.PathLike],
@@ -71,14 +75,17 @@ def render_counterfactuals(
     *,
     spill_dir: str | os.PathLike | None = None,
     memory_budget: int = REVERSE_MEMORY_BUDGET,
+    within: str | os.PathLike | None = None,
 ) -> dict[Transform, VideoInfo]:
     """Render each requested transform of ``src`` to its output path; returns each output's info.
 
     Outputs keep the source's frame rate (a variable rate becomes its constant average), displayed
     size (rotation applied; outputs carry no rotation) and frame count; audio is dropped. Each output
-    appears atomically or not at all. ``reverse`` holds up to ``memory_budget`` bytes of decoded
-    frames in memory and spills the rest to an anonymous file in ``spill_dir`` (default: the reverse
-    output's folder), about 1.4 MB per 720p frame, gone when the render ends however it ends.
+    appears atomically or not at all, and only inside ``within`` when given (see
+    :func:`dybench.fileio.inside`). ``reverse`` holds up to ``memory_budget`` bytes of decoded frames
+    in memory and spills the rest to an anonymous file in ``spill_dir`` (default: the reverse output's
+    folder), about 1.4 MB per 720p frame, gone when the render ends however it ends. A video with
+    fewer than two distinct frames has no reverse: :class:`NotReversible`, and nothing is written.
     """
     src = Path(src)
     targets = {transform: Path(path) for transform, path in outputs.items()}
@@ -89,10 +96,12 @@ def render_counterfactuals(
         return {}
     details = probe_details(src)
     info = details.info
+    if "reverse" in targets and info.frame_count < 2:
+        raise _not_reversible(src, "has a single frame")
     work_fmt, codec, enc_fmt = _formats(info, settings)
     if not settings.lossless or enc_fmt != work_fmt:
         check_size(src, info.width, info.height, enc_fmt)
-    encoder = settings if codec == settings.codec else replace(settings, codec=codec)
+    encoder = for_codec(settings, codec, enc_fmt)
 
     with contextlib.ExitStack() as stack:
         backlog = None
@@ -101,7 +110,7 @@ def render_counterfactuals(
             backlog = stack.enter_context(_ReverseBuffer(folder, src, info, work_fmt, memory_budget))
         writers: dict[Transform, _Writer] = {}
         for transform, path in targets.items():
-            tmp = stack.enter_context(atomic_path(path))
+            tmp = stack.enter_context(atomic_path(path, within=within))
             container = stack.enter_context(av.open(str(tmp), "w"))
             writers[transform] = _Writer(container, encoder, info, details.rate, enc_fmt)
             stack.callback(writers[transform].stop)  # before its container closes
@@ -125,11 +134,20 @@ def render_counterfactuals(
                 "re-export it, e.g. `ffmpeg -i in.mp4 -c:v libx264 -crf 17 out.mp4`"
             )
         if backlog is not None:
+            if not backlog.distinct:
+                raise _not_reversible(src, f"shows one picture in all its {count} frames")
             for frame in backlog.read_reversed():
                 writers["reverse"].submit(frame)
         for writer in writers.values():
             writer.close()
     return {transform: _checked(probe(path), info) for transform, path in targets.items()}
+
+
+def _not_reversible(src: Path, problem: str) -> NotReversible:
+    return NotReversible(
+        f"{src}: {problem}, so played backwards it is the same video and a reverse pair would flip the "
+        "answer of an unchanged video; drop reverse from the transforms of its questions"
+    )
 
 
 #: Filters that make a frame upright, by display rotation (degrees counterclockwise), as ffmpeg's autorotate.
@@ -290,6 +308,9 @@ class _ReverseBuffer:
         self.recent: collections.deque[av.VideoFrame] = collections.deque()
         self.spilled = 0
         self.file: BinaryIO | None = None
+        self.first: list[np.ndarray] | None = None
+        self.distinct = False
+        """Whether two of the frames differ (reversing a video of one picture changes nothing)."""
 
     def __enter__(self) -> _ReverseBuffer:
         need = self.frame_bytes * max(0, self.expected - self.capacity)
@@ -310,6 +331,12 @@ class _ReverseBuffer:
 
     def append(self, frame: av.VideoFrame) -> None:
         """Keep one frame; spill the oldest kept one when over budget."""
+        if not self.distinct:  # compared until the first difference, usually the second frame
+            planes = _plane_views(frame)
+            if self.first is None:
+                self.first = [np.array(p) for p in planes]
+            else:
+                self.distinct = not all(np.array_equal(a, b) for a, b in zip(self.first, planes, strict=True))
         self.recent.append(frame)
         if len(self.recent) > self.capacity:
             self._spill(self.recent.popleft())

@@ -9,6 +9,7 @@ message names the file and says how to fix it.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 from collections.abc import Iterable, Iterator
@@ -53,8 +54,49 @@ class EncoderSettings:
     lossless: bool = False
     """Exact pixels: libx264 at qp 0. Renders keep the source's pixel format (so decoding a render gives
     exactly the transformed source); :func:`write_video` encodes RGB (libx264rgb) so RGB frames round-trip."""
-    threads: int = 0
-    """Encoder threads; 0 lets the encoder choose (all cores)."""
+    threads: int = 4
+    """Encoder threads. libx264's output depends on its thread count, so a fixed count keeps renders
+    byte-identical whatever the CPUs a process may use and however many build workers share them;
+    0 lets the encoder pick one per CPU (faster on big machines, but the bytes then follow the CPUs).
+    Parallelism across videos comes from the build's ``workers``."""
+
+    def __post_init__(self) -> None:
+        problem = _settings_problem(self)
+        if problem:
+            raise VideoError(f"encoder settings: {problem}")
+
+
+#: x264 / x265 speed presets, fastest first.
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow", "placebo")
+#: The constant-rate-factor range of libx264 and libx265 (8-bit).
+CRF_RANGE = (0, 51)
+
+
+@functools.cache
+def _encoder_formats(codec: str) -> tuple[str, ...] | None:
+    """The pixel formats ``codec`` encodes; None when FFmpeg has no such encoder."""
+    try:
+        return tuple(f.name for f in av.codec.Codec(codec, "w").video_formats or ())
+    except (av.error.FFmpegError, ValueError):
+        return None
+
+
+def _settings_problem(settings: EncoderSettings) -> str | None:
+    """What is wrong with ``settings`` and how to fix it, or None."""
+    formats = _encoder_formats(settings.codec)
+    if formats is None:
+        return f"codec {settings.codec!r} is not an FFmpeg video encoder here; use libx264"
+    if settings.pix_fmt not in formats:
+        return f"pixel format {settings.pix_fmt!r} cannot be encoded by {settings.codec}; use {', '.join(formats)}"
+    if settings.codec.startswith(("libx264", "libx265")):
+        if settings.preset not in PRESETS:
+            return f"preset {settings.preset!r} is not an x264 preset; use one of {', '.join(PRESETS)}"
+        low, high = CRF_RANGE
+        if isinstance(settings.crf, bool) or not isinstance(settings.crf, int) or not low <= settings.crf <= high:
+            return f"crf {settings.crf!r} is out of range; use {low} to {high} (lower is better, 17 looks lossless)"
+    if isinstance(settings.threads, bool) or not isinstance(settings.threads, int) or settings.threads < 0:
+        return f"threads {settings.threads!r}: use a count of 1 or more, or 0 for one per core"
+    return None
 
 
 #: The default encoder settings (H.264, yuv420p, crf 17).
@@ -345,11 +387,17 @@ def read_frames(
 
 
 def even_size_fix(path: Path, width: int, height: int) -> str:
-    """The advice for an odd-sized video and a chroma-subsampled pixel format."""
-    crop = f"crop={width - width % 2}:{height - height % 2}:0:0"
+    """The advice for an odd-sized video and a chroma-subsampled pixel format: crop one pixel off, or,
+    for a video 1 pixel wide or high (nothing left to crop to), scale it up."""
+    if width < 2 or height < 2:
+        resize = f"scale={width + width % 2}:{height + height % 2}"
+        how = "scale it up to an even size (it is too small to crop)"
+    else:
+        resize = f"crop={width - width % 2}:{height - height % 2}:0:0"
+        how = "crop it to an even size"
     return (
-        f"crop it to an even size, e.g. `ffmpeg -i '{path}' -vf {crop} -c:v libx264 -crf 17 even.mp4`,"
-        " or encode with pix_fmt yuv444p"
+        f"{how}, e.g. `ffmpeg -i '{path}' -vf {resize} -c:v libx264 -crf 17 even.mp4`,"
+        " or encode with pix_fmt yuv444p (--pix-fmt yuv444p)"
     )
 
 
@@ -429,7 +477,7 @@ def write_video(
         check_size(path, width, height, pix_fmt)
     with atomic_path(path) as tmp, av.open(str(tmp), "w") as container:
         stream = add_video_stream(
-            container, _replace_codec(settings, codec), width=width, height=height, rate=rate, pix_fmt=pix_fmt
+            container, for_codec(settings, codec, pix_fmt), width=width, height=height, rate=rate, pix_fmt=pix_fmt
         )
         for index, image in enumerate(_chain(first, it)):
             _check_frame(path, image, (height, width))
@@ -440,8 +488,11 @@ def write_video(
         container.mux(stream.encode(None))
 
 
-def _replace_codec(settings: EncoderSettings, codec: str) -> EncoderSettings:
-    return settings if codec == settings.codec else replace(settings, codec=codec)
+def for_codec(settings: EncoderSettings, codec: str, pix_fmt: str) -> EncoderSettings:
+    """``settings`` for another encoder and pixel format (libx264rgb for RGB), checked as a whole."""
+    if (codec, pix_fmt) == (settings.codec, settings.pix_fmt):
+        return settings
+    return replace(settings, codec=codec, pix_fmt=pix_fmt)
 
 
 def _chain(first: np.ndarray, rest: Iterator[np.ndarray]) -> Iterator[np.ndarray]:

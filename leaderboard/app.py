@@ -12,7 +12,9 @@ The page is a thin view over `dybench.results`, which reads, validates, indexes 
 - Shortcut gap: DyBench Acc against P-Acc. A model far above P-Acc on Acc answers from shortcuts.
 - Per category: P-Acc of every run on one DyBench category.
 - Run details: config, versions, date and every score with its confidence interval.
-- Submit: upload a results JSON; it is validated and stored under a content-hash name.
+- Submit: upload a results JSON; it is validated and stored, byte for byte, under a content-hash name.
+  "Added" means the run is on the board; the same run sent again (even at the same moment) is reported
+  as already there.
 
 The results folder is the source of truth: drop ``lmms-eval --output_path`` folders in it, in any layout.
 Uploads land in ``<folder>/uploads/``. A SQLite index of the folder lives in ``~/.cache/dybench/``

@@ -81,3 +81,22 @@ def test_unreadable_file_is_one_clear_error(tmp_path):
     (tmp_path / "x.json").write_text('{"not": "a list"}')
     with pytest.raises(ValueError, match="must hold a list"):
         load_annotations(tmp_path / "x.json")
+
+
+def test_a_json_list_that_cannot_be_parsed_is_one_clear_error(tmp_path):
+    (tmp_path / "deep.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match="deep.json.*nested deeper"):
+        load_annotations(tmp_path / "deep.json")
+    (tmp_path / "big.json").write_text('[{"id": ' + "9" * 5000 + "}]")
+    with pytest.raises(ValueError, match="big.json.*5,000 digits"):
+        load_annotations(tmp_path / "big.json")
+
+
+def test_a_byte_order_mark_and_odd_line_breaks_are_not_data(tmp_path):
+    (tmp_path / "a.json").write_text("\ufeff" + json.dumps([GOOD]), encoding="utf-8")
+    anns, errors = load_annotations(tmp_path / "a.json")
+    assert errors == [] and anns == load_annotations(write_jsonl(tmp_path / "b.jsonl", [GOOD]))[0]
+    # U+2028 is legal inside a JSON string, written raw; it does not end a JSON Lines record
+    raw = json.dumps({**GOOD, "question": "Left\u2028or right?"}, ensure_ascii=False)
+    anns, errors = load_annotations(write_jsonl(tmp_path / "c.jsonl", [raw]))
+    assert errors == [] and anns[0].question == "Left\u2028or right?"

@@ -102,6 +102,34 @@ def test_timeblind_bad_type_is_refused(data, tmp_path):
         timeblind_docs(bad)
 
 
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"index": 0, "type": "yes_no"}\n\xff\xfe binary', r"data\.jsonl:2: not UTF-8 text \(byte 31\)"),
+        (b"[" * 100_000 + b"]" * 100_000, r"data\.jsonl:1: JSON nested deeper than 64 levels"),
+        (b'{"index": 0}\n{"index": ' + b"1" * 5000 + b"}", r"data\.jsonl:2: an integer of 5,000 digits"),
+        (b'{"index": "0", "video_path": "v.mp4", "question": "Q?", "type": "yes_no"}', r":1: index must be an integer"),
+        (b'{"index": 0, "video_path": "v.mp4", "question": "Q?", "type": ["yes_no"]}', r":1: type must be one of"),
+    ],
+)
+def test_hostile_timeblind_data_is_one_clear_error(tmp_path, content, message):
+    (tmp_path / "data.jsonl").write_bytes(content)
+    with pytest.raises(DataLocationError, match=message):
+        timeblind_docs(tmp_path)
+
+
+def test_the_two_items_of_a_pair_are_adjacent_documents(data, tmp_path):
+    """lmms-eval's --limit takes the first N documents: with a pair's items side by side it cuts whole pairs."""
+    shuffled = shutil.copytree(data["pairs"], tmp_path / "pairs")
+    lines = (shuffled / "pairs.jsonl").read_text().splitlines()
+    originals, counterfactuals = lines[0::2], lines[1::2]  # every original first, then every counterfactual
+    (shuffled / "pairs.jsonl").write_text("\n".join(originals + counterfactuals[::-1]) + "\n")
+    docs = pair_docs(folder=shuffled)
+    pairs = [docs[i]["pair_id"] for i in range(0, len(docs), 2)]
+    assert pairs == [json.loads(line)["pair_id"] for line in originals]  # in the order of their first item
+    assert all(docs[i]["pair_id"] == docs[i + 1]["pair_id"] for i in range(0, len(docs), 2))
+
+
 def test_videomme_docs(data):
     docs = videomme_docs(data["videomme"])
     assert [d["answer"] for d in docs] == ["A", "B", "C", "D"]

@@ -136,10 +136,41 @@ def test_data_option_names_one_data_set(data):
 
 
 def test_unknown_task_and_failing_model_raise(env):
-    with pytest.raises(EvalError, match=r"unknown task\(s\): dybench_pairs \(did you mean dybench_pair"):
+    with pytest.raises(EvalError, match=r"no such task: dybench_pairs \(did you mean dybench_pair"):
         evaluate("dybench_constant", "dybench_pairs")
     with pytest.raises(EvalError, match="lmms-eval failed on timeblind: TypeError: .*colour"):
         evaluate("dybench_constant", "timeblind", model_args="colour=red")
+
+
+def test_unknown_task_with_data_says_the_task_does_not_exist(data):
+    result = CliRunner().invoke(
+        app, ["eval", "--model", "dybench_constant", "--tasks", "nosuch_task", "--data", str(data["DYBENCH_PAIRS"])]
+    )
+    message = " ".join(result.stderr.split())
+    assert result.exit_code == 1 and message.startswith("error: no such task: nosuch_task")
+    assert "`lmms-eval --tasks list` lists every task" in message and "data set" not in message
+    with pytest.raises(EvalError, match=r"videomme read\(s\) none .*drop --data"):  # a real task, not dybench's
+        evaluate("dybench_constant", "videomme", data=data["DYBENCH_PAIRS"])
+
+
+def test_limit_scores_whole_pairs_only(data, tmp_path):
+    """DESIGN.md Contract 3: under lmms-eval, P-Acc is over the evaluated pairs; --limit 3 evaluates one
+    whole pair and half of the next, which is left out."""
+    from dybench.evaluation import predictions_from_samples
+    from dybench.pairs import load_items
+    from dybench.scoring import pair_metrics, score_item
+
+    task = "dybench_pair_moving_direction"
+    with pytest.warns(UserWarning, match=r"1 pair\(s\) have only one evaluated item"):
+        run = evaluate("dybench_constant", task, model_args="answer=A", data=data["DYBENCH_PAIRS"], limit=3,
+                       output=tmp_path)  # fmt: skip
+    assert run.results["n-samples"][task]["effective"] == 3
+    rows = predictions_from_samples(run.samples_paths[task])
+    items = {it.item_id: it for it in load_items(data["DYBENCH_PAIRS"])}
+    first, second, third = (items[r["item_id"]] for r in rows)
+    assert first.pair_id == second.pair_id != third.pair_id  # adjacent: the limit ends inside the second pair
+    want = pair_metrics([score_item(items[r["item_id"]], r["response"]) for r in rows[:2]])
+    assert _metrics(run, task) == pytest.approx({k: want[k] for k in _metrics(run, task)})
 
 
 def test_eval_command(env, tmp_path):

@@ -46,3 +46,58 @@ def test_exclusive_refuses_a_second_writer(tmp_path):
             pass
     with exclusive(tmp_path, "build"):  # released
         pass
+
+
+def test_inside_refuses_dotdot_and_linked_folders_but_not_a_link_it_replaces(tmp_path):
+    from dybench.fileio import OutsideFolder, inside, remove_file, write_text_atomic
+
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (elsewhere / "victim.txt").write_text("keep me")
+    (out / "file-link").symlink_to(elsewhere / "victim.txt")
+    for bad in ("../x", "a/../../x", "linked/x", "linked/sub/x", "../../x", "."):
+        with pytest.raises(OutsideFolder):
+            inside(out, out / bad)
+        with pytest.raises(OutsideFolder):
+            write_text_atomic(out / bad, "x", within=out)
+    assert list(elsewhere.iterdir()) == [elsewhere / "victim.txt"] and not (tmp_path / "x").exists()
+    assert inside(out, out / "a/b/../c.txt") == out / "a/b/../c.txt"  # stays inside by its real folders
+    write_text_atomic(out / "file-link", "new", within=out)  # replaces the link, never writes through it
+    remove_file(out / "file-link", within=out)
+    assert (elsewhere / "victim.txt").read_text() == "keep me" and not (out / "file-link").exists()
+
+
+def test_atomic_paths_move_nothing_unless_every_file_is_written(tmp_path):
+    from dybench.fileio import atomic_paths
+
+    for name in ("a.txt", "b.txt"):
+        write_text_atomic(tmp_path / name, "old")
+    with pytest.raises(OSError), atomic_paths(tmp_path / "a.txt", tmp_path / "b.txt") as (a, b):
+        a.write_text("new")
+        raise OSError(27, "File too large")  # writing b failed
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt")] == ["old", "old"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt", "b.txt"]
+    with atomic_paths(tmp_path / "a.txt", tmp_path / "b.txt") as (a, b):
+        a.write_text("new a")
+        b.write_text("new b")
+    assert [(tmp_path / n).read_text() for n in ("a.txt", "b.txt")] == ["new a", "new b"]
+
+
+def test_read_jsonl_refuses_what_would_crash_readers_with_file_and_line(tmp_path):
+    from dybench.fileio import BadInputFile, read_jsonl
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('\ufeff{"a": 1}\n\n{"b": "x\u2028y"}\n')
+    assert read_jsonl(good) == [{"a": 1}, {"b": "x\u2028y"}]
+    for name, content, where in [
+        ("deep.jsonl", b'{"a": 1}\n' + b"[" * 100_000 + b"\n", "deep.jsonl:2: JSON nested deeper"),
+        ("huge.jsonl", b'{"n": ' + b"9" * 5000 + b"}\n", "huge.jsonl:1: an integer of 5,000 digits"),
+        ("binary.jsonl", b'{"a": 1}\n\xff\xfe\x00', "binary.jsonl: line 2: not UTF-8"),
+        ("cut.jsonl", b'{"a": 1}\n{"b": \n', "cut.jsonl:2: not valid JSON"),
+    ]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(BadInputFile, match=where):
+            read_jsonl(path)

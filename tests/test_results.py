@@ -195,7 +195,7 @@ def test_nan_and_infinity_are_refused():
 @pytest.mark.parametrize(
     "data, expected",
     [
-        (b'{"results": {"dybench_pair": ', "not valid JSON: Expecting"),
+        (b'{"results": {"dybench_pair": ', "not valid JSON (Expecting"),
         (b"", "not valid JSON"),
         (b"[1, 2]", "the top level is a JSON array"),
         (b'"results"', "the top level is a JSON string"),
@@ -484,3 +484,119 @@ def test_fixture_is_unmodified_lmms_eval_output():
         "model_name",
     } <= obj.keys()
     assert obj["config"]["model"] == "dummy" and obj["lmms_eval_version"] == "main@unknown"
+
+
+# --- issue 12: hostile files, a damaged index, uploads at the size limit and at the same time ------------
+
+
+def _huge_number(digits: int) -> bytes:
+    text = json.dumps(results_obj("huge"))
+    return text.replace('"p_acc,none": 0.425', f'"p_acc,none": {"9" * digits}', 1).encode()
+
+
+@pytest.mark.parametrize("digits", [401, 5000])
+def test_a_file_with_a_huge_integer_is_skipped_and_never_stops_listings_or_uploads(store: ResultsStore, digits):
+    (store.root / "huge_results.json").write_bytes(_huge_number(digits))
+    write(store.root / "good_results.json", results_obj("good"))
+    listing = store.listing()
+    assert [r.model for r in listing.runs] == ["good"]
+    assert [p.path for p in listing.problems] == ["huge_results.json"]
+    assert f"an integer of {digits:,} digits" in listing.problems[0].message
+    sub = store.submit(json.dumps(results_obj("uploaded")).encode())
+    assert sub.added and {r.model for r in store.listing().runs} == {"good", "uploaded"}
+    with pytest.raises(ResultsError, match=f"an integer of {digits:,} digits"):
+        store.submit(_huge_number(digits))
+
+
+def test_a_check_that_raises_makes_a_skipped_file_not_a_failed_listing(store: ResultsStore, monkeypatch):
+    write(store.root / "a_results.json", results_obj("a"))
+    write(store.root / "b_results.json", results_obj("b"))
+
+    def overflow(obj, **kw):
+        if obj["model_name"] == "a":
+            raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(_store, "validate_results", overflow)
+    listing = store.listing()
+    assert [r.model for r in listing.runs] == ["b"]
+    assert listing.problems[0].message == "could not be read (OverflowError: int too large to convert to float)"
+
+
+def test_partly_corrupted_index_is_rebuilt_from_the_folder(store: ResultsStore):
+    import sqlite3
+
+    for i in range(40):
+        write(store.root / f"r{i:02d}_results.json", results_obj(f"m{i:02d}", date=f"202611{i % 28 + 1:02d}_100000"))
+    assert len(store.listing().runs) == 40
+    data = bytearray(store.index_path.read_bytes())
+    page = 4096  # SQLite's default page size: tear the last pages (the rows), keep the header and the schema
+    for offset in range(len(data) - 4 * page, len(data), page):
+        data[offset + 8 : offset + 200] = b"\xa5" * 192
+    store.index_path.write_bytes(bytes(data))
+    with pytest.raises(sqlite3.DatabaseError, match="malformed"), sqlite3.connect(store.index_path) as db:
+        db.execute("SELECT sum(length(run)) FROM files").fetchall()
+    assert len(store.listing().runs) == 40
+    with sqlite3.connect(store.index_path) as db:  # rebuilt, whole again
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+
+
+def test_an_index_row_that_no_longer_decodes_is_rebuilt(store: ResultsStore):
+    import sqlite3
+
+    write(store.root / "a_results.json", results_obj("a"))
+    assert len(store.listing().runs) == 1
+    with sqlite3.connect(store.index_path) as db:
+        db.execute("UPDATE files SET run = '{\"scores\": '")
+    assert [r.model for r in store.listing().runs] == ["a"]
+
+
+def _compact_upload(n_bytes: int) -> bytes:
+    """A valid results file of about ``n_bytes`` compact bytes that grows by a third when re-indented."""
+    obj = results_obj("big-compact")
+    base = len(json.dumps(obj, separators=(",", ":")))
+    obj["configs"]["padding"] = {f"k{i:07d}": [0, 0] for i in range((n_bytes - base) // 17)}  # 17 bytes each
+    return json.dumps(obj, separators=(",", ":")).encode()
+
+
+def test_a_compact_upload_under_the_limit_is_stored_as_uploaded_and_shown(store: ResultsStore):
+    data = _compact_upload(3_900_000)
+    assert 3_800_000 < len(data) <= MAX_RESULTS_BYTES < len(json.dumps(json.loads(data), indent=2))
+    sub = store.submit(data)
+    assert sub.added and "Added run" in sub.message
+    assert (store.root / sub.run.path).read_bytes() == data  # the bytes as uploaded, never re-indented
+    listing = store.listing()
+    assert [r.run_id for r in listing.runs] == [sub.run.run_id] and listing.problems == ()
+
+
+def test_twenty_identical_uploads_at_once_add_one_run(store: ResultsStore, monkeypatch):
+    """The worst interleaving, made certain: every upload has checked that the run is not there yet
+    before any of them stores it."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = json.dumps(results_obj("at-once")).encode()
+    checked = threading.Barrier(20, timeout=60)
+    listing = ResultsStore.listing
+
+    def listing_then_wait(self):
+        before = listing(self)
+        checked.wait()
+        return before
+
+    monkeypatch.setattr(ResultsStore, "listing", listing_then_wait)
+    with ThreadPoolExecutor(20) as pool:
+        subs = list(pool.map(lambda _: ResultsStore(store.root, index_path=store.index_path).submit(data), range(20)))
+    assert sum(s.added for s in subs) == 1
+    assert all("Already on the leaderboard" in s.message for s in subs if not s.added)
+    assert len({s.run.run_id for s in subs}) == 1
+    assert [p.name for p in (store.root / UPLOADS_DIR).iterdir()] == [f"{subs[0].run.run_id}_results.json"]
+
+
+def test_a_planted_file_under_the_upload_name_is_never_reported_as_the_upload(store: ResultsStore):
+    obj = results_obj("mine")
+    planted = write(store.root / UPLOADS_DIR / f"{content_hash(obj)[:16]}_results.json", results_obj("planted"))
+    with pytest.raises(ResultsError, match=r"is not this upload \(it holds run .*remove it, then retry"):
+        store.submit(json.dumps(obj).encode())
+    planted.write_text('{"results": ')
+    with pytest.raises(ResultsError, match=r"is not this upload \(not valid JSON"):
+        store.submit(json.dumps(obj).encode())

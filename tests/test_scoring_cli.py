@@ -59,14 +59,18 @@ def test_score_pairs_cli(tmp_path, pairs_dir):
     result = score_cli("dybench_pair", preds, pairs_dir)
     assert result.exit_code == 0, result.output
     m = json.loads(result.stdout)  # stdout is pure JSON
-    assert m["acc"] == pytest.approx(4 / 5)
-    assert m["p_acc"] == pytest.approx(1 / 3)
+    # every item of the dataset counts: q2-counterfactual and both q4 items have no prediction (wrong)
+    assert m["acc"] == pytest.approx(4 / 8)
+    assert m["p_acc"] == pytest.approx(1 / 4)
     assert m["change_consistency"] == pytest.approx(1 / 2)  # q1 yes; q3 has an unparsable answer
-    assert m["keep_consistency"] == 0.0  # q2 is incomplete
-    assert (m["n_pairs"], m["n_items"], m["n_unparsable"], m["n_incomplete_pairs"]) == (3, 5, 1, 1)
-    assert m["n_missing_pairs"] == 1
+    assert m["keep_consistency"] == 0.0  # q2 is incomplete, q4 unanswered
+    assert (m["n_pairs"], m["n_items"], m["n_unparsable"], m["n_missing_items"]) == (4, 8, 1, 3)
+    assert (m["n_incomplete_pairs"], m["n_missing_pairs"]) == (1, 1)
+    assert m["coverage"] == pytest.approx(5 / 8)
+    assert m["coverage_moving_direction"] == 1.0 and m["coverage_static"] == pytest.approx(1 / 4)
     assert m["p_acc_moving_direction"] == pytest.approx(1 / 2) and m["p_acc_static"] == 0.0
     assert "p_acc" in result.stderr and "warning" in result.stderr and "q2" in result.stderr
+    assert "coverage 5/8 items" in result.stderr
 
 
 def test_score_category_subtask_and_null_for_undefined(tmp_path, pairs_dir):
@@ -174,3 +178,104 @@ def test_timeblind_tags_and_bad_files(tmp_path, timeblind_dir):
         score_predictions("timeblind", preds, timeblind_dir)
     with pytest.raises(PredictionsError, match="no TimeBlind data.jsonl"):
         score_predictions("timeblind", preds, tmp_path)
+
+
+# --- issue 12: careless and hostile inputs ------------------------------------------------------------
+
+
+def test_predictions_for_half_the_pairs_are_not_a_perfect_score(tmp_path, pairs_dir):
+    """Missing items are wrong: P-Acc is over every pair of the dataset, coverage is shown and warned."""
+    from dybench.pairs import load_items
+
+    answered = [it for it in load_items(pairs_dir) if it.pair_id in ("q1", "q2")]
+    preds = write_jsonl(tmp_path / "half.jsonl", [{"item_id": it.item_id, "response": it.answer} for it in answered])
+    result = score_cli("dybench_pair", preds, pairs_dir)
+    assert result.exit_code == 0, result.output
+    m = json.loads(result.stdout)
+    assert (m["p_acc"], m["acc"], m["coverage"]) == (0.5, 0.5, 0.5)  # all answered right, half answered
+    assert (m["n_pairs"], m["n_missing_items"], m["n_missing_pairs"], m["n_incomplete_pairs"]) == (4, 4, 2, 0)
+    assert "coverage 4/8 items: 4 item(s) have no prediction and count as wrong" in " ".join(result.stderr.split())
+    header = next(line for line in result.stderr.splitlines() if "metric" in line)
+    assert "coverage" in header  # a column beside every score
+    everything = write_jsonl(tmp_path / "all.jsonl", [{"item_id": f"q{q}-{b}", "response": "A"}
+                             for q in range(1, 5) for b in ("original", "counterfactual")])  # fmt: skip
+    result = score_cli("dybench_pair", everything, pairs_dir)
+    assert json.loads(result.stdout)["coverage"] == 1.0 and "no prediction" not in result.stderr
+
+
+def test_data_given_as_the_pairs_file_asks_for_the_folder(tmp_path, pairs_dir):
+    preds = write_jsonl(tmp_path / "preds.jsonl", PREDICTIONS)
+    result = score_cli("dybench_pair", preds, pairs_dir / "pairs.jsonl")
+    assert result.exit_code == 1 and result.stdout == ""
+    message = " ".join(result.stderr.split())
+    assert "--data takes the pairs dataset's folder" in message and f"--data {pairs_dir}" in message
+    assert "--out" not in message  # never "build into pairs.jsonl"
+
+
+HOSTILE = [
+    pytest.param(b"[" * 100_000 + b"]" * 100_000, r"preds.jsonl: JSON nested deeper than 64 levels", id="deep-list"),
+    pytest.param(b'{"item_id": "q1-original", "response": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+                 r"preds.jsonl:1: JSON nested deeper than 64 levels; fix or remove that line", id="deep-line"),
+    pytest.param(b'{"item_id": "q1-original", "response": "B"}\n{"item_id": 1' + b"9" * 4999 + b', "response": "B"}',
+                 r"preds.jsonl:2: an integer of 5,000 digits", id="5000-digits"),
+    pytest.param(b'{"item_id": "q1-original", "response": "B"}\n\xff\xfe\x00\x01binary',
+                 r"preds.jsonl:2: not UTF-8 text \(byte 44\)", id="binary"),
+    pytest.param(bytes(range(256)) * 4, r"preds.jsonl:2: not UTF-8 text \(byte 128\)", id="all-bytes"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("content, message", HOSTILE)
+def test_hostile_prediction_files_are_clear_errors(tmp_path, pairs_dir, content, message):
+    preds = tmp_path / "preds.jsonl"
+    preds.write_bytes(content)
+    with pytest.raises(PredictionsError, match=message):
+        score_predictions("dybench_pair", preds, pairs_dir)
+    result = score_cli("dybench_pair", preds, pairs_dir)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)  # a message, no traceback
+    assert result.stderr.startswith("error: ") and "Traceback" not in result.output
+
+
+def test_byte_order_mark_and_line_separators_are_read(tmp_path, pairs_dir):
+    rows = [{"item_id": "q1-original", "response": "B\u2028(the answer)"}, {"item_id": "q1-counterfactual",
+            "response": "A"}]  # fmt: skip
+    preds = tmp_path / "preds.jsonl"
+    preds.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode())
+    with pytest.warns(UserWarning, match="coverage 2/8"):
+        m = score_predictions("dybench_pair", preds, pairs_dir)
+    assert m["p_acc"] == 0.25 and m["n_unparsable"] == 0
+
+
+def test_timeblind_huge_index_is_a_clear_error(tmp_path, timeblind_dir):
+    preds = tmp_path / "predictions.json"
+    preds.write_text('[{"index": ' + "9" * 401 + ', "model_output": "Yes"}]')
+    with pytest.raises(PredictionsError, match=r"predictions.json: an integer of 401 digits"):
+        score_predictions("timeblind", preds, timeblind_dir)
+
+
+@pytest.mark.parametrize(
+    "tags, message",
+    [
+        (b'{"Speed": [0, 1', r"tags.json:1: not valid JSON"),
+        (b'["Speed", 0]', r"tags.json: expected an object \{tag: \[item index, ...\]\}, got list"),
+        (b'{"Speed": "0-7"}', r"tags.json: tag 'Speed': expected a list of item indices"),
+        (b'{"Speed": [0, "1"]}', r"tags.json: tag 'Speed': expected a list of item indices"),
+        (b'{"Speed": [0, true]}', r"tags.json: tag 'Speed': expected a list of item indices"),
+        (b'{"Speed": [-4]}', r"tags.json: tag 'Speed': expected a list of item indices"),
+        (b'{"Speed": [' + b"9" * 5000 + b"]}", r"tags.json: an integer of 5,000 digits"),
+        (b"\x89PNG\r\n\x1a\n", r"tags.json:1: not UTF-8 text"),
+        (b'{"a":' * 100_000, r"tags.json: JSON nested deeper than 64 levels"),
+    ],
+)
+def test_malformed_timeblind_tags_are_clear_errors(tmp_path, timeblind_dir, tags, message):
+    (timeblind_dir / "tags.json").write_bytes(tags)
+    preds = timeblind_predictions(tmp_path / "predictions.json", TB_OUTPUTS)
+    with pytest.raises(PredictionsError, match=message) as e:
+        score_predictions("timeblind", preds, timeblind_dir)
+    assert "remove it (it only adds per-tag scores)" in str(e.value)
+
+
+def test_timeblind_reports_coverage(tmp_path, timeblind_dir):
+    preds = timeblind_predictions(tmp_path / "predictions.json", TB_OUTPUTS)
+    with pytest.warns(UserWarning, match=r"coverage 15/20 items: 1 TimeBlind instance"):
+        m = score_predictions("timeblind", preds, timeblind_dir)
+    assert m["coverage"] == 15 / 20

@@ -8,6 +8,7 @@ import pytest
 
 from dybench.records import Item
 from dybench.scoring import (
+    CoverageWarning,
     IncompletePairsWarning,
     ItemResult,
     Score,
@@ -120,6 +121,26 @@ def test_pair_metrics_names_counts_and_categories():
 def test_complete_pairs_do_not_warn(recwarn):
     pair_metrics([r for r in results() if r.pair_id != "p6"])
     assert not [w for w in recwarn if issubclass(w.category, IncompletePairsWarning)]
+
+
+@pytest.mark.filterwarnings("ignore::dybench.scoring.IncompletePairsWarning")
+def test_a_missing_item_is_wrong_and_lowers_coverage():
+    """DESIGN.md Contract 3: a missing item is wrong, the mean is over every pair, coverage is reported."""
+    answered = results()
+    p6_co = item("p6", "counterfactual", "A")
+    p8 = [item("p8", "original", "B", "static", "keep"), item("p8", "counterfactual", "B", "static", "keep")]
+    rs = [*answered, score_item(p6_co, None), *(score_item(it, None) for it in p8)]
+    missing = rs[-3]
+    assert missing.missing and not missing.correct and not missing.unparsable and missing.pred is None
+    with pytest.warns(CoverageWarning, match=r"coverage 13/16 items: 3 item\(s\) have no prediction .* 1 pair"):
+        m = pair_metrics(rs)
+    assert m["p_acc"] == pytest.approx(2 / 8) and m["acc"] == pytest.approx(8 / 16)
+    assert m["keep_consistency"] == pytest.approx(1 / 3)  # p4 of p3 p4 p8: no answer is no consistency
+    assert (m["n_pairs"], m["n_items"], m["n_unparsable"], m["n_missing_items"]) == (8, 16, 1, 3)
+    assert (m["n_incomplete_pairs"], m["n_missing_pairs"]) == (1, 1)  # p6 half answered, p8 not at all
+    assert m["coverage"] == pytest.approx(13 / 16) and m["coverage_static"] == pytest.approx(4 / 6)
+    assert m["coverage_moving_direction"] == pytest.approx(5 / 6)
+    assert incomplete_pairs(rs) == ["p6"]
 
 
 def test_grouped_is_the_one_breakdown():

@@ -9,12 +9,12 @@ the shared parser reads a letter or yes/no from the response.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from dybench.evaluation._locations import MVBENCH, TEMPCOMPASS, VIDEOMME, DataLocation
+from dybench.fileio import JSONInputError, parse_json
 from dybench.records import letter
 
 
@@ -108,9 +108,9 @@ def mvbench_docs(subtask: str, folder: str | Path | None = None) -> list[dict]:
     if not path.is_file():
         raise MVBENCH.error(f"{path} does not exist")
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise MVBENCH.error(f"{path}: not valid JSON ({e.msg})") from e
+        rows = parse_json(path.read_bytes())
+    except JSONInputError as e:
+        raise MVBENCH.error(f"{path}: {e}") from None
     bases = [top / source for source in MVBENCH_SOURCES[subtask] for top in (root / "video", root)]
     base = next((b for b in bases if b.is_dir()), bases[0])
     docs = []
@@ -193,7 +193,10 @@ def _tempcompass_rows(root: Path, fmt: str) -> list[tuple[str, str, str, str]]:
     questions = root / "questions" / f"{fmt}.json"
     if not questions.is_file():
         raise TEMPCOMPASS.error(f"neither {root / fmt}/test-*.parquet nor {questions} exists")
-    nested = json.loads(questions.read_text(encoding="utf-8"))
+    try:
+        nested = parse_json(questions.read_bytes())
+    except JSONInputError as e:
+        raise TEMPCOMPASS.error(f"{questions}: {e}") from None
     return [
         (video_id, dim, str(q["question"]), str(q["answer"]))
         for video_id, dims in nested.items()

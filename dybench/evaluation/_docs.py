@@ -7,13 +7,13 @@ model runs, with the item and the fix named.
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import lru_cache
 from pathlib import Path
 
 from dybench.evaluation._locations import PAIRS, TIMEBLIND, DataLocation
 from dybench.evaluation._prompts import TIMEBLIND_SUFFIX
+from dybench.fileio import JSONInputError, parse_json, utf8_text
 from dybench.records import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,8 @@ PLACEHOLDER = "placeholder"
 
 def pair_docs(category: str | None = None, folder: str | Path | None = None) -> list[dict]:
     """The pairs dataset's items (all, or one category's) as documents: the item's fields plus
-    ``video_path`` (absolute) and ``placeholder`` (False).
+    ``video_path`` (absolute) and ``placeholder`` (False). The two items of a pair are adjacent
+    (pairs in the order of their first item), so lmms-eval's ``--limit`` cuts whole pairs.
 
     lmms-eval cannot run a task without documents, and a pairs dataset need not hold every category
     (DyBench's own has three of the five). A category with no items therefore gets one stand-in
@@ -60,6 +61,8 @@ def _all_pair_docs(root: Path, stamp: tuple) -> list[dict]:
         raise PAIRS.error(str(e).rstrip(".")) from e
     if not items:
         raise PAIRS.error(f"{root} holds no items")
+    rank = {pid: n for n, pid in reversed(list(enumerate(it.pair_id for it in items)))}
+    items = sorted(items, key=lambda it: rank[it.pair_id])  # stable: a pair's items together, in file order
     docs = [item.to_row() | {"video_path": str(root / item.video), PLACEHOLDER: False} for item in items]
     _require_files(PAIRS, [(d["item_id"], Path(d["video_path"])) for d in docs], "rebuild it with `dybench build`")
     return docs
@@ -84,7 +87,9 @@ def timeblind_docs(folder: str | Path | None = None) -> list[dict]:
         missing = [k for k in ("index", "video_path", "question", "type") if row.get(k) is None]
         if missing:
             raise TIMEBLIND.error(f"{data}:{n}: missing {', '.join(missing)}")
-        if row["type"] not in TIMEBLIND_SUFFIX:
+        if type(row["index"]) is not int:
+            raise TIMEBLIND.error(f"{data}:{n}: index must be an integer, got {row['index']!r:.60}")
+        if not isinstance(row["type"], str) or row["type"] not in TIMEBLIND_SUFFIX:
             raise TIMEBLIND.error(f"{data}:{n}: type must be one of {', '.join(TIMEBLIND_SUFFIX)}, got {row['type']!r}")
         rel = Path(str(row["video_path"]))
         candidates = [root / rel, root.parent / rel, root / "videos" / rel.name]
@@ -104,14 +109,19 @@ def timeblind_docs(folder: str | Path | None = None) -> list[dict]:
 
 def _read_json_rows(path: Path, location: DataLocation) -> list[dict]:
     """A JSON list or JSON Lines file of objects (TimeBlind's own loader accepts both)."""
-    text = path.read_text(encoding="utf-8")
     try:
+        text = utf8_text(path.read_bytes())
         if text.lstrip().startswith("["):
-            rows = json.loads(text)
+            rows = parse_json(text)
         else:
-            rows = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as e:
-        raise location.error(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from e
+            rows = []
+            for lineno, line in enumerate(text.split("\n"), 1):
+                try:
+                    rows += [parse_json(line)] if line.strip() else []
+                except JSONInputError as e:
+                    raise JSONInputError(e.reason, lineno) from None
+    except JSONInputError as e:
+        raise location.error(f"{path}:{e.lineno or 1}: {e.reason}") from None
     if not all(isinstance(r, dict) for r in rows):
         raise location.error(f"{path}: every record must be a JSON object")
     return rows

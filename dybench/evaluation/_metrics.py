@@ -19,6 +19,7 @@ numbers of one task over all of its subtasks' documents, exactly.
 
 from __future__ import annotations
 
+import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Literal, get_args
@@ -28,6 +29,7 @@ from dybench.records import Item
 from dybench.scoring import (
     ItemResult,
     Score,
+    incomplete_pairs,
     normalize_answer,
     pair_metrics,
     parse_answer,
@@ -88,7 +90,7 @@ def choice_results(doc: Mapping, response: str) -> dict[str, Record]:
     record = {
         "doc_id": str(doc["doc_id"]),
         "gold": normalize_answer(str(doc["answer"])),
-        "pred": parse_answer(response, len(doc["options"])),
+        "pred": parse_answer(response, len(doc["options"]), doc["options"]),
     }
     return dict.fromkeys([*METRICS["choice"], *(f"acc_{c}" for c in doc["categories"])], record)
 
@@ -97,8 +99,22 @@ def choice_results(doc: Mapping, response: str) -> dict[str, Record]:
 
 
 def pair_scores(records: Sequence[Record]) -> dict[str, float]:
-    """``dybench.scoring.pair_metrics`` over item records."""
-    return pair_metrics([ItemResult.from_row(r) for r in records])
+    """``dybench.scoring.pair_metrics`` over the evaluated pairs (DESIGN.md Contract 3).
+
+    lmms-eval answers every document it evaluates, and the two items of a pair are adjacent documents
+    (``pair_docs``), so a pair with only one record was cut in half by ``--limit``: its other item was
+    never evaluated. It is left out, with a warning, so that ``--limit`` cuts whole pairs.
+    """
+    results = [ItemResult.from_row(r) for r in records]
+    cut = set(incomplete_pairs(results))
+    if cut:
+        warnings.warn(
+            f"{len(cut)} pair(s) have only one evaluated item (--limit ends inside a pair): left out of "
+            f"the scores; give an even --limit to evaluate whole pairs: {', '.join(sorted(cut)[:5])}",
+            stacklevel=2,
+        )
+        results = [r for r in results if r.pair_id not in cut]
+    return pair_metrics(results)
 
 
 def timeblind_scores(records: Sequence[Record]) -> dict[str, float]:

@@ -145,8 +145,14 @@ def _data_env(tasks: list[str], data: str | os.PathLike | None) -> Iterator[None
         yield
         return
     locations = {loc for t in tasks if (loc := location_of(t)) is not None}
-    if len(locations) != 1:
-        names = ", ".join(sorted(loc.variable for loc in locations)) or "no dybench data set"
+    if not locations:
+        _check_names(tasks, _task_index().all_tasks)  # a misspelt task is the problem, not --data
+        raise EvalError(
+            f"--data gives the folder of a dybench data set, but {', '.join(tasks)} read(s) none "
+            "(lmms-eval's own tasks find their data themselves); drop --data"
+        )
+    if len(locations) > 1:
+        names = ", ".join(sorted(loc.variable for loc in locations))
         raise EvalError(
             f"--data gives one folder, but these tasks read {names}; set each variable instead "
             "(e.g. DYBENCH_PAIRS=... TIMEBLIND_DIR=...)"
@@ -206,13 +212,18 @@ def _task_manager(model: str, verbosity: str) -> Any:
 
 
 def _check_names(tasks: list[str], known: list[str]) -> None:
+    """Raise for task names neither dybench nor lmms-eval has, with close matches and how to list them."""
     unknown = [t for t in tasks if t not in known]
     if unknown:
         hints = [
             f"{t} (did you mean {', '.join(m)}?)" if (m := difflib.get_close_matches(t, known, 3)) else t
             for t in unknown
         ]
-        raise EvalError(f"unknown task(s): {'; '.join(hints)}. dybench's tasks are in {tasks_path()}")
+        raise EvalError(
+            f"no such task: {'; '.join(hints)}. dybench's tasks are the folders in {tasks_path()} "
+            "(dybench_pair*, timeblind, dyb_videomme*, dyb_mvbench*, dyb_tempcompass*); "
+            "`lmms-eval --tasks list` lists every task"
+        )
 
 
 # --- the run ------------------------------------------------------------------------------------------

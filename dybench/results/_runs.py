@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from dybench.errors import UserError
+from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
@@ -148,23 +149,17 @@ class RunRow:
 
 
 def parse_results_json(data: bytes, *, name: str) -> dict[str, Any]:
-    """Bytes of a results file -> its JSON object; refuses oversize, non-UTF-8, bad or deep JSON."""
+    """Bytes of a results file -> its JSON object; refuses oversize, non-UTF-8, bad or deep JSON and integers
+    too long to be a number (``dybench.fileio.parse_json``)."""
     if (issue := size_issue(len(data))) is not None:
         raise ResultsError(name, [issue])
     try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ResultsError(name, [f"not UTF-8 text (byte {e.start}); upload the JSON file lmms-eval wrote"]) from None
-    try:
-        obj = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise ResultsError(name, [f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"]) from None
-    except RecursionError:
-        raise ResultsError(name, [f"JSON nested deeper than {MAX_DEPTH} levels"]) from None
+        obj = parse_json(data, max_depth=MAX_DEPTH)
+    except JSONInputError as e:
+        where = "" if e.lineno is None else f" at line {e.lineno}"
+        raise ResultsError(name, [f"{e.reason}{where}; send the *_results.json file lmms-eval wrote"]) from None
     if not isinstance(obj, dict):
         raise ResultsError(name, [f"the top level is a JSON {_json_type(obj)}; an lmms-eval results file is an object"])
-    if _depth(obj) > MAX_DEPTH:
-        raise ResultsError(name, [f"JSON nested deeper than {MAX_DEPTH} levels"])
     return obj
 
 
@@ -354,16 +349,3 @@ def _json_type(v: Any) -> str:
         list: "array",
         dict: "object",
     }.get(type(v), type(v).__name__)
-
-
-def _depth(v: Any) -> int:
-    """Nesting depth, iteratively (no recursion limit to hit)."""
-    deepest, stack = 0, [(v, 1)]
-    while stack:
-        node, d = stack.pop()
-        deepest = max(deepest, d)
-        if d > MAX_DEPTH:
-            return d
-        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
-        stack.extend((c, d + 1) for c in children if isinstance(c, (dict, list)))
-    return deepest

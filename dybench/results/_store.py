@@ -2,14 +2,18 @@
 
 The folder holds lmms-eval results JSON files, in any layout (``lmms-eval --output_path`` writes
 ``<dir>/<model>/<date>_results.json``). Uploads go to ``<folder>/uploads/<run_id>_results.json``: the
-name comes from the content hash, never from the uploaded name, and the write is atomic. The index
-remembers each file's size, mtime and parsed row; a listing re-reads only new or changed files and
-rebuilds from scratch when the index is missing, corrupt or from another dybench version.
+name comes from the content hash, never from the uploaded name; the bytes are stored as uploaded, in
+one atomic, exclusive create, so of two identical uploads at once one is added and the other is told
+it is already there. The index remembers each file's size, mtime and parsed row; a listing re-reads
+only new or changed files and rebuilds from scratch when the index is missing, damaged (even partly:
+SQLite's "database disk image is malformed") or from another dybench version. A file that cannot be
+used is skipped with a notice (`LoadProblem`); it never stops a listing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import os
 import sqlite3
@@ -18,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from dybench import __version__
-from dybench.fileio import write_json_atomic
+from dybench.fileio import create_bytes_atomic
 from dybench.results._runs import (
     ResultsError,
     RunRow,
@@ -96,6 +100,15 @@ class ResultsStore:
         """All runs in the folder, newest first, re-reading only files changed since the last listing."""
         if not self.root.is_dir():
             raise FileNotFoundError(f"results folder {self.root} does not exist; pass --results DIR (a folder)")
+        with self._index_lock():  # one listing at a time per index, across threads and processes
+            try:
+                return self._listing()
+            except (sqlite3.DatabaseError, ValueError, TypeError, KeyError):
+                # a damaged index (a torn page, a row that no longer decodes): the folder is the truth
+                self._discard_index()
+                return self._listing()
+
+    def _listing(self) -> Listing:
         with self._index() as db:
             self._sync(db)
             rows = db.execute("SELECT path, content_hash, run, problem FROM files ORDER BY path").fetchall()
@@ -115,8 +128,11 @@ class ResultsStore:
     def submit(self, data: bytes) -> Submission:
         """Validate an uploaded results file and store it; raise `ResultsError` with the reasons if refused.
 
-        Only the bytes are used: the upload's own name never becomes a path. An identical run (same
-        canonical content) is reported, not stored twice.
+        Only the bytes are used: the upload's own name never becomes a path. They are stored as
+        uploaded (never re-indented, so the stored file has the size that was checked), and the run
+        returned is the stored file read back as a listing reads it: "added" always means "shown". An
+        identical run (same canonical content) is reported, not stored twice, also when the same run is
+        uploaded several times at once.
         """
         name = "the uploaded file"
         obj = parse_results_json(data, name=name)
@@ -127,16 +143,34 @@ class ResultsStore:
                 return Submission(run=run, added=False)
         rel = f"{UPLOADS_DIR}/{digest[:16]}_results.json"
         try:
-            write_json_atomic(self.root / rel, obj)
+            added = create_bytes_atomic(self.root / rel, data, within=self.root)
         except OSError as e:
             raise ResultsError(
                 name,
                 [f"could not store it in {self.root} ({e.strerror}); use a writable --results DIR"],
             ) from e
-        run = run_from_results(obj, path=rel, origin="uploaded")
-        return Submission(run=run, added=True)
+        _, run, problem = _read_file(self.root, rel)
+        if run is None or run.content_hash != digest:  # the file there is not this upload (changed, planted)
+            found = problem or f"it holds run {run.run_id}"  # type: ignore[union-attr]
+            raise ResultsError(name, [f"{rel} in {self.root} is not this upload ({found}); remove it, then retry"])
+        return Submission(run=run, added=added)
 
     # --- index -------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _index_lock(self) -> Iterator[None]:
+        """Hold ``<index>.lock`` (waiting for it), so only one caller reads, repairs or rebuilds the index."""
+        try:
+            self.index_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f"{self.index_path}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError:  # a read-only cache: each listing builds its own index in memory
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     @contextlib.contextmanager
     def _index(self) -> Iterator[sqlite3.Connection]:
@@ -158,7 +192,7 @@ class ResultsStore:
             fmt = _index_format(db)
         except sqlite3.DatabaseError:  # not a database (e.g. truncated): start again
             db.close()
-            self.index_path.unlink(missing_ok=True)
+            self._discard_index()
             return self._connect_fresh(self.index_path)
         if fmt != _INDEX_FORMAT:
             with db:
@@ -166,6 +200,12 @@ class ResultsStore:
                 db.execute("DROP TABLE IF EXISTS meta")
             _create(db)
         return db
+
+    def _discard_index(self) -> None:
+        """Delete the index and SQLite's side files; the next connection rebuilds it from the folder."""
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            with contextlib.suppress(OSError):
+                Path(f"{self.index_path}{suffix}").unlink(missing_ok=True)
 
     @staticmethod
     def _connect_fresh(where: str | Path) -> sqlite3.Connection:
@@ -229,7 +269,8 @@ def _read_file(root: Path, rel: str) -> tuple[str | None, RunRow | None, str | N
     """``(content hash, row, problem)`` for one file; JSON that is not a results file is ignored quietly.
 
     lmms-eval also writes other JSON next to results (``submissions/`` of some tasks): a file without
-    a ``results`` key is neither a run nor a problem.
+    a ``results`` key is neither a run nor a problem. One file never stops a listing: whatever goes
+    wrong with it becomes its problem.
     """
     path = root / rel
     try:
@@ -239,12 +280,14 @@ def _read_file(root: Path, rel: str) -> tuple[str | None, RunRow | None, str | N
         if "results" not in obj:
             return None, None, None
         validate_results(obj, name=rel, allow_unknown_tasks=True)
+        origin = "uploaded" if rel.startswith(UPLOADS_DIR + "/") else "local"
+        run = run_from_results(obj, path=rel, origin=origin)
     except ResultsError as e:
         return None, None, "; ".join(e.issues)
     except OSError as e:
         return None, None, f"could not read it ({e.strerror})"
-    origin = "uploaded" if rel.startswith(UPLOADS_DIR + "/") else "local"
-    run = run_from_results(obj, path=rel, origin=origin)
+    except (ValueError, TypeError, OverflowError, RecursionError) as e:  # a case the checks above missed
+        return None, None, f"could not be read ({type(e).__name__}: {str(e)[:200]})"
     return run.content_hash, run, None
 
 

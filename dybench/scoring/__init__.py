@@ -3,19 +3,28 @@ and offline scoring of prediction files. Every metric value is a fraction in [0,
 
 from dybench.scoring._ci import Score, wilson_interval
 from dybench.scoring._metrics import (
+    CoverageWarning,
     IncompletePairsWarning,
     ItemResult,
     accuracy,
     change_consistency,
+    coverage,
     grouped,
     incomplete_pairs,
     keep_consistency,
     pair_accuracy,
     pair_metrics,
     score_item,
+    unanswered_pairs,
 )
 from dybench.scoring._parse import answer_reward, format_ok, normalize_answer, parse_answer
-from dybench.scoring._predictions import TASKS, PredictionsError, score_predictions
+from dybench.scoring._predictions import (
+    TASKS,
+    PredictionsError,
+    read_pair_predictions,
+    read_timeblind_predictions,
+    score_predictions,
+)
 from dybench.scoring._report import metrics_json, print_score_summary
 from dybench.scoring._timeblind import (
     ROLES,
@@ -32,6 +41,7 @@ from dybench.scoring._timeblind import (
 __all__ = [
     "ROLES",
     "TASKS",
+    "CoverageWarning",
     "IncompletePairsWarning",
     "ItemResult",
     "PredictionsError",
@@ -40,6 +50,7 @@ __all__ = [
     "accuracy",
     "answer_reward",
     "change_consistency",
+    "coverage",
     "format_ok",
     "grouped",
     "incomplete_pairs",
@@ -50,6 +61,8 @@ __all__ = [
     "pair_metrics",
     "parse_answer",
     "print_score_summary",
+    "read_pair_predictions",
+    "read_timeblind_predictions",
     "score_item",
     "score_predictions",
     "timeblind_acc",
@@ -59,5 +72,6 @@ __all__ = [
     "timeblind_metrics",
     "timeblind_q_acc",
     "timeblind_v_acc",
+    "unanswered_pairs",
     "wilson_interval",
 ]

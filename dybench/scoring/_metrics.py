@@ -2,7 +2,9 @@
 
 A metric is a pure function from a list of per-item results to a ``Score``. "Could not score" (the
 answer was unparsable) is kept apart from "wrong": it counts as wrong in every metric and is counted
-separately (``n_unparsable``). A pair is the unit of every pair metric, and of every interval.
+separately (``n_unparsable``). So is "not answered" (no prediction for the item at all, ``missing``):
+wrong in every metric, counted in ``n_missing_items`` and in ``coverage``, the share of items that
+have a prediction. A pair is the unit of every pair metric, and of every interval.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from dybench.scoring._parse import normalize_answer, parse_answer
 from dybench.scoring._util import compact
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class IncompletePairsWarning(UserWarning):
     """Some pairs have a result for only one of their two items; they count as wrong."""
+
+
+class CoverageWarning(UserWarning):
+    """Some items have no prediction (coverage < 1); they count as wrong."""
 
 
 @dataclass(frozen=True)
@@ -40,12 +47,19 @@ class ItemResult:
     gold: str
     """Canonical gold answer (``normalize_answer``): 'B', 'A,C', 'yes'."""
     pred: str | None
-    """Canonical parsed answer, or None when the response could not be parsed."""
+    """Canonical parsed answer, or None when the response could not be parsed (or is missing)."""
+    missing: bool = False
+    """True when the item got no prediction at all: wrong, and not counted as unparsable."""
 
     @property
     def parsed(self) -> bool:
-        """False when the response held no readable answer ("could not score", not "wrong")."""
+        """False when there was no readable answer ("could not score", not "wrong")."""
         return self.pred is not None
+
+    @property
+    def unparsable(self) -> bool:
+        """A response was given but held no readable answer."""
+        return not self.missing and self.pred is None
 
     @property
     def correct(self) -> bool:
@@ -58,11 +72,15 @@ class ItemResult:
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ItemResult:
-        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+        """The inverse of ``to_row``; a field with a default may be absent (rows logged by older versions)."""
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__ if k in row})
 
 
-def score_item(item: Item, response: str) -> ItemResult:
-    """Parse a model's response to ``item`` with the shared parser and compare it with the gold."""
+def score_item(item: Item, response: str | None) -> ItemResult:
+    """Parse a model's response to ``item`` with the shared parser and compare it with the gold.
+
+    ``response=None``: the item got no prediction at all; the result is ``missing`` (and wrong).
+    """
     return ItemResult(
         item_id=item.item_id,
         pair_id=item.pair_id,
@@ -71,7 +89,8 @@ def score_item(item: Item, response: str) -> ItemResult:
         branch=item.branch,
         transform=item.transform,
         gold=normalize_answer(item.answer),
-        pred=parse_answer(response, len(item.options)),
+        pred=None if response is None else parse_answer(response, len(item.options), item.options),
+        missing=response is None,
     )
 
 
@@ -90,9 +109,27 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else float("nan")
 
 
+def _answered(pair: list[ItemResult]) -> set[str]:
+    return {r.branch for r in pair if not r.missing}
+
+
 def incomplete_pairs(results: Sequence[ItemResult]) -> list[str]:
-    """Pair ids with a result for only one of their two items, sorted."""
-    return sorted(pid for pid, pair in _by_pair(results).items() if not _complete(pair))
+    """Pair ids with a prediction for only one of their two items, sorted.
+
+    (The other item has no result, or a ``missing`` one; a pair with no prediction at all is not
+    incomplete but unanswered, see ``unanswered_pairs``.)
+    """
+    return sorted(pid for pid, pair in _by_pair(results).items() if len(_answered(pair)) == 1)
+
+
+def unanswered_pairs(results: Sequence[ItemResult]) -> list[str]:
+    """Pair ids none of whose items has a prediction, sorted."""
+    return sorted(pid for pid, pair in _by_pair(results).items() if not _answered(pair))
+
+
+def coverage(results: Sequence[ItemResult]) -> float:
+    """The share of items that have a prediction (NaN when there are no items)."""
+    return _mean([float(not r.missing) for r in results])
 
 
 def accuracy(results: Sequence[ItemResult]) -> Score:
@@ -103,8 +140,8 @@ def accuracy(results: Sequence[ItemResult]) -> Score:
 def pair_accuracy(results: Sequence[ItemResult]) -> Score:
     """P-Acc: a pair scores 1 only when both of its items are answered correctly.
 
-    The mean is over the pairs with at least one result; a pair whose other item has no result is
-    wrong (``pair_metrics`` warns about it).
+    The mean is over the pairs with at least one result; a pair with an item that has no result, or
+    a ``missing`` one, is wrong (``pair_metrics`` warns about it).
     """
     pairs = _by_pair(results).values()
     return Score.of(_mean([float(_complete(p) and all(r.correct for r in p)) for p in pairs]), len(pairs))
@@ -137,8 +174,8 @@ def keep_consistency(results: Sequence[ItemResult]) -> Score:
 
 
 def grouped(
-    metric: Callable[[Sequence[T]], Score], key: str | Callable[[T], str | Iterable[str]]
-) -> Callable[[Sequence[T]], dict[str, Score]]:
+    metric: Callable[[Sequence[T]], R], key: str | Callable[[T], str | Iterable[str]]
+) -> Callable[[Sequence[T]], dict[str, R]]:
     """Turn ``metric`` into a per-group breakdown: ``{group: metric(results in group)}``, groups sorted.
 
     ``key`` is an attribute name (``"category"``) or a function of a result; it may give several groups
@@ -147,7 +184,7 @@ def grouped(
     """
     get = (lambda r: getattr(r, key)) if isinstance(key, str) else key
 
-    def breakdown(results: Sequence[T]) -> dict[str, Score]:
+    def breakdown(results: Sequence[T]) -> dict[str, R]:
         groups: dict[str, list[T]] = defaultdict(list)
         for r in results:
             k = get(r)
@@ -162,14 +199,27 @@ def pair_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
     """Every pair metric as a flat dict with the lmms-eval names the leaderboard reads.
 
     ``p_acc``, ``acc``, ``change_consistency``, ``keep_consistency``, each with ``_ci_low``/``_ci_high``
-    (NaN when there is nothing to score); counts ``n_pairs``, ``n_items``, ``n_unparsable``,
-    ``n_incomplete_pairs``; then ``p_acc_<category>`` and ``acc_<category>`` (with intervals) for every
-    category present. Warns (``IncompletePairsWarning``) when a pair misses one of its items.
+    (NaN when there is nothing to score), over every pair and item in ``results``: give a ``missing``
+    result (``score_item(item, None)``) for each item without a prediction and it counts as wrong.
+    ``coverage``, the share of items with a prediction; counts ``n_pairs``, ``n_items``,
+    ``n_unparsable``, ``n_missing_items``, ``n_incomplete_pairs`` (one item predicted) and
+    ``n_missing_pairs`` (none); then ``p_acc_<category>``, ``acc_<category>`` (with intervals) and
+    ``coverage_<category>`` for every category present. Warns when coverage is below 1
+    (``CoverageWarning``) and when a pair has a prediction for only one item (``IncompletePairsWarning``).
     """
     incomplete = incomplete_pairs(results)
+    missing = [r.item_id for r in results if r.missing]
+    if missing:
+        unanswered = unanswered_pairs(results)
+        warnings.warn(
+            f"coverage {len(results) - len(missing)}/{len(results)} items: {len(missing)} item(s) have no "
+            f"prediction and count as wrong (no prediction at all for {len(unanswered)} pair(s)): {compact(missing)}",
+            CoverageWarning,
+            stacklevel=2,
+        )
     if incomplete:
         warnings.warn(
-            f"{len(incomplete)} pair(s) have a result for only one item and count as wrong: " + compact(incomplete),
+            f"{len(incomplete)} pair(s) have a prediction for only one item and count as wrong: " + compact(incomplete),
             IncompletePairsWarning,
             stacklevel=2,
         )
@@ -179,12 +229,17 @@ def pair_metrics(results: Sequence[ItemResult]) -> dict[str, float]:
     out |= change_consistency(results).as_metrics("change_consistency")
     out |= keep_consistency(results).as_metrics("keep_consistency")
     out |= {
+        "coverage": coverage(results),
         "n_pairs": len(_by_pair(results)),
         "n_items": len(results),
-        "n_unparsable": sum(not r.parsed for r in results),
+        "n_unparsable": sum(r.unparsable for r in results),
+        "n_missing_items": len(missing),
         "n_incomplete_pairs": len(incomplete),
+        "n_missing_pairs": len(unanswered_pairs(results)),
     }
     for name, metric in (("p_acc", pair_accuracy), ("acc", accuracy)):
         for category, score in grouped(metric, "category")(results).items():
             out |= score.as_metrics(f"{name}_{category}")
+    for category, share in grouped(coverage, "category")(results).items():
+        out[f"coverage_{category}"] = share
     return out

@@ -6,19 +6,23 @@ JSONL, of ``{"index": ..., "model_output": ...}``) against a TimeBlind folder ho
 (and optionally the official ``tags.json`` for per-tag scores).
 
 A bad file is refused with an error naming the file and the line (or list entry), never scored
-half-way. An item predicted twice keeps its last prediction (as the official TimeBlind scorer does),
-with a warning.
+half-way; whatever the file holds (binary data, JSON nested 100,000 levels, a 5,000-digit number),
+the reader gives predictions or a `PredictionsError`, never another exception (``parse_json``). An
+item predicted twice keeps its last prediction (as the official TimeBlind scorer does), with a warning.
+
+Pairs: every item of the dataset is scored; an item without a prediction is wrong, and ``coverage``
+(the share of items with a prediction) is reported and warned about when below 1 (DESIGN.md Contract 3).
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from dybench.errors import UserError
+from dybench.fileio import JSONInputError, parse_json, utf8_text
 from dybench.records import CATEGORIES
 from dybench.scoring._metrics import pair_metrics, score_item
 from dybench.scoring._timeblind import GOLD, timeblind_metrics
@@ -40,9 +44,10 @@ def score_predictions(task: str, predictions: Path, data: Path) -> dict[str, flo
     ``timeblind_metrics`` (lmms-eval names).
 
     ``dybench_pair_<category>`` scores only that category's items (a prediction for another item is an
-    error); ``dybench_pair`` and ``dybench_pair_single_frame`` score every item. ``timeblind`` gives the
-    official scorer's numbers; instances with no prediction at all are left out of them, as there, and
-    counted in ``n_missing_instances``.
+    error); ``dybench_pair`` and ``dybench_pair_single_frame`` score every item. Every pair metric is
+    over all pairs in that scope: an item without a prediction is wrong, ``coverage`` says how many had
+    one. ``timeblind`` gives the official scorer's numbers; instances with no prediction at all are left
+    out of them, as there, and counted in ``n_missing_instances``; ``coverage`` is reported there too.
     """
     predictions, data = Path(predictions), Path(data)
     if task == "timeblind":
@@ -55,28 +60,69 @@ def score_predictions(task: str, predictions: Path, data: Path) -> dict[str, flo
     )
 
 
+def read_pair_predictions(path: str | Path) -> dict[str, str]:
+    """``item_id -> response`` from dybench's own predictions file (JSONL, or a JSON list).
+
+    Raises `PredictionsError` naming the file and the line (or entry) for anything else.
+    """
+    path = Path(path)
+    example = '{"item_id": "...", "response": "..."}'
+    responses: dict[str, str] = {}
+    duplicates: list[object] = []
+    for where, row in _records(path):
+        item_id = _field(where, row, "item_id", str, example)
+        response = _field(where, row, "response", str, example)
+        if item_id in responses:
+            duplicates.append(item_id)
+        responses[item_id] = response
+    _check_predictions(path, responses, duplicates, "item(s)")
+    return responses
+
+
+def read_timeblind_predictions(path: str | Path) -> dict[int, str | None]:
+    """``index -> model_output`` from TimeBlind's ``predictions.json`` (a JSON list, or JSONL).
+
+    Raises `PredictionsError` naming the file and the entry (or line) for anything else.
+    """
+    path = Path(path)
+    example = '{"index": 0, "model_output": "..."}'
+    preds: dict[int, str | None] = {}
+    duplicates: list[object] = []
+    for where, row in _records(path):
+        index = _field(where, row, "index", int, example)
+        output = _field(where, row, "model_output", (str, type(None)), example)
+        if index in preds:
+            duplicates.append(index)
+        preds[index] = output
+    _check_predictions(path, preds, duplicates, "index(es)")
+    return preds
+
+
 def _records(path: Path) -> Iterator[tuple[str, Any]]:
     """(where, value) for each record of a JSONL file or a JSON list; ``where`` is ``file:line`` or
     ``file: entry N``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = utf8_text(path.read_bytes())
     except OSError as e:
         raise PredictionsError(f"{path}: cannot read it ({e.strerror})") from e
+    except JSONInputError as e:
+        raise PredictionsError(f"{path}:{e.lineno}: {e.reason}; save the predictions as UTF-8 JSON") from None
     if text.lstrip().startswith("["):
         try:
-            rows = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise PredictionsError(f"{path}:{e.lineno}: not valid JSON ({e.msg}); fix the file") from e
-        for i, row in enumerate(rows):
-            yield f"{path}: entry {i}", row
+            rows = parse_json(text)
+        except JSONInputError as e:
+            line = "" if e.lineno is None else f":{e.lineno}"
+            raise PredictionsError(f"{path}{line}: {e.reason}; fix the file") from None
+        yield from ((f"{path}: entry {i}", row) for i, row in enumerate(rows))
         return
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 may sit inside a string
         if not line.strip():
             continue
         try:
-            yield f"{path}:{lineno}", json.loads(line)
-        except json.JSONDecodeError as e:
-            raise PredictionsError(f"{path}:{lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+            row = parse_json(line)
+        except JSONInputError as e:
+            raise PredictionsError(f"{path}:{lineno}: {e.reason}; fix or remove that line") from None
+        yield f"{path}:{lineno}", row
 
 
 def _field(where: str, row: Any, name: str, kind: type | tuple[type, ...], example: str) -> Any:
@@ -110,6 +156,11 @@ def _check_predictions(path: Path, seen: dict, duplicates: list[object], what: s
 def _score_pairs(task: str, predictions: Path, data: Path) -> dict[str, float]:
     from dybench.pairs import load_items  # pyarrow: only when a pairs dataset is read
 
+    if data.is_file():
+        raise PredictionsError(
+            f"{data} is a file; --data takes the pairs dataset's folder, the one holding pairs.jsonl and "
+            f"videos/ (here: --data {data.parent})"
+        )
     try:
         items = load_items(data)
     except ValueError as e:
@@ -118,31 +169,16 @@ def _score_pairs(task: str, predictions: Path, data: Path) -> dict[str, float]:
     category = suffix if suffix in CATEGORIES else None
     if category:
         items = [it for it in items if it.category == category]
-    by_id = {it.item_id: it for it in items}
-    example = '{"item_id": "...", "response": "..."}'
-    responses: dict[str, str] = {}
-    duplicates: list[object] = []
-    for where, row in _records(predictions):
-        item_id = _field(where, row, "item_id", str, example)
-        response = _field(where, row, "response", str, example)
-        if item_id in responses:
-            duplicates.append(item_id)
-        responses[item_id] = response
-    unknown = sorted(set(responses) - set(by_id))
+    responses = read_pair_predictions(predictions)
+    unknown = sorted(set(responses) - {it.item_id for it in items})
     if unknown:
         scope = f"the {category} items of" if category else "the items of"
         raise PredictionsError(
             f"{predictions}: {len(unknown)} item_id(s) not among {scope} the pairs dataset {data}: "
             f"{compact(unknown)}; score against the dataset the predictions were made on"
         )
-    _check_predictions(predictions, responses, duplicates, "item(s)")
-    results = [score_item(by_id[i], r) for i, r in responses.items()]
-    out = pair_metrics(results)
-    answered = {r.pair_id for r in results}
-    missing = len({it.pair_id for it in items} - answered)
-    if missing:
-        warnings.warn(f"{missing} pair(s) of {data} have no prediction and are not scored", stacklevel=2)
-    return {**out, "n_missing_pairs": missing}
+    # every item of the dataset is scored: one without a prediction is wrong (and lowers coverage)
+    return pair_metrics([score_item(it, responses.get(it.item_id)) for it in items])
 
 
 def _score_timeblind(predictions: Path, data: Path) -> dict[str, float]:
@@ -180,30 +216,46 @@ def _score_timeblind(predictions: Path, data: Path) -> dict[str, float]:
             f"{compact(disagree)}",
             stacklevel=2,
         )
-    example = '{"index": 0, "model_output": "..."}'
-    preds: dict[int, str | None] = {}
-    duplicates: list[object] = []
-    for where, row in _records(predictions):
-        index = _field(where, row, "index", int, example)
-        output = _field(where, row, "model_output", (str, type(None)), example)
-        if index in preds:
-            duplicates.append(index)
-        preds[index] = output
+    preds = read_timeblind_predictions(predictions)
     unknown = sorted(i for i in preds if not 0 <= i < len(types))
     if unknown:
         raise PredictionsError(
             f"{predictions}: {len(unknown)} index(es) not in {data_file} (0..{len(types) - 1}): "
             f"{compact(unknown)}; score against the TimeBlind data the predictions were made on"
         )
-    _check_predictions(predictions, preds, duplicates, "index(es)")
-    tags_file = folder / "tags.json"
-    tags = json.loads(tags_file.read_text(encoding="utf-8")) if tags_file.is_file() else None
-    out = timeblind_metrics(preds, types=types, tags=tags)
+    out = timeblind_metrics(preds, types=types, tags=_read_tags(folder / "tags.json"))
     missing = len(types) // 4 - len({i // 4 for i in preds})
-    if missing:
+    if len(preds) < len(types):
         warnings.warn(
-            f"{missing} TimeBlind instance(s) have no prediction; left out of the scores as the official scorer does",
+            f"coverage {len(preds)}/{len(types)} items: {missing} TimeBlind instance(s) have no prediction; "
+            "left out of the scores as the official scorer does (an instance missing some of its four "
+            "items counts as wrong)",
             stacklevel=2,
         )
+    out["coverage"] = len(preds) / len(types) if types else float("nan")
     out["n_missing_instances"] = missing
     return out
+
+
+def _read_tags(path: Path) -> dict[str, list[int]] | None:
+    """TimeBlind's optional ``tags.json`` (tag -> item indices), checked; None when there is none."""
+    if not path.is_file():
+        return None
+    fix = "fix it, or remove it (it only adds per-tag scores)"
+    try:
+        tags = parse_json(path.read_bytes())
+    except OSError as e:
+        raise PredictionsError(f"{path}: cannot read it ({e.strerror})") from e
+    except JSONInputError as e:
+        line = "" if e.lineno is None else f":{e.lineno}"
+        raise PredictionsError(f"{path}{line}: {e.reason}; {fix}") from None
+    if not isinstance(tags, dict):
+        got = type(tags).__name__
+        raise PredictionsError(f"{path}: expected an object {{tag: [item index, ...]}}, got {got}; {fix}")
+    for tag, indices in tags.items():
+        ok = isinstance(indices, list) and all(type(i) is int and i >= 0 for i in indices)
+        if not ok:
+            raise PredictionsError(
+                f"{path}: tag {tag!r}: expected a list of item indices (integers >= 0), got {indices!r:.60}; {fix}"
+            )
+    return tags
