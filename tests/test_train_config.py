@@ -87,3 +87,55 @@ def test_cdpo_recipe_has_videothinker_defaults():
     assert (cfg.bias_beta, cfg.bias_log_ratio_clamp, cfg.bias_kl_max, cfg.adv_eps) == (0.01, 11.0, None, 1e-4)
     assert cfg.loss_norm == "sequence" and cfg.kl_beta == 0.0 and cfg.train_vision
     assert cfg.model == "Qwen/Qwen2.5-VL-3B-Instruct" and cfg.num_frames == 16 and cfg.max_pixels == 128 * 28 * 28
+
+
+def _cli(*args: str):
+    from typer.testing import CliRunner
+
+    from dybench.cli import app
+
+    return CliRunner().invoke(app, ["train", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["max_steps=abc"], "max_steps='abc': expected int"),
+        (["num_generation=4"], "unknown training setting"),
+        (["rollout_engine=vllm"], "the vLLM rollout engine was removed"),
+        (["top_p=0.9"], "top_p=0.9: only 1.0 is supported"),
+        (["max_steps=0"], "max_steps=0: must be >= 1"),
+        ([], "data=.*nowhere: not a pairs dataset folder"),
+    ],
+)
+def test_train_command_gives_one_message_before_importing_torch(tmp_path, args, message):
+    """Bad settings and missing inputs end in one `error:` line and exit 1, with no traceback."""
+    import re
+    import subprocess
+    import sys
+
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    result = _cli("grpo", "--model", str(model), "--data", str(tmp_path / "nowhere"), "--output-dir",
+                  str(tmp_path / "o"), *args)  # fmt: skip
+    assert result.exit_code == 1 and re.search(message, result.output), result.output
+    assert "Traceback" not in result.output
+    # the same failure in a fresh interpreter never imports torch
+    code = (
+        "import sys\nfrom dybench.cli import app\ntry:\n    app(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "train", "grpo", "--model", str(model), "--data",
+                           str(tmp_path / "nowhere"), "--output-dir", str(tmp_path / "o"), *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert re.search(message, done.stderr)
+
+
+def test_missing_model_folder_is_named(tmp_path):
+    (tmp_path / "d").mkdir()
+    result = _cli("grpo", "--model", str(tmp_path / "nope"), "--data", str(tmp_path / "d"), "--output-dir", "o")
+    assert result.exit_code == 1 and "nope: no such folder" in result.output
+    result = _cli("grpo", "--model", "someone/not-cached-model", "--data", str(tmp_path / "d"), "--output-dir", "o")
+    assert result.exit_code == 1 and "not in the local Hugging Face cache" in result.output

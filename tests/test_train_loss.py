@@ -129,3 +129,41 @@ def test_micro_batch_weights_add_up_to_the_batch_mean(norm):
         assert whole.item() == pytest.approx(
             torch.stack([values[r, : int(mask[r].sum())].mean() for r in range(6)]).mean().item(), rel=1e-6
         )
+
+
+def _token_mean_rank(rank: int, port: int, masks: list, values: torch.Tensor, out: dict) -> None:
+    """One process of a two-process run: its rows only, gradients averaged the way DDP/DeepSpeed do."""
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    mask = torch.tensor(masks[rank])
+    weight = torch.ones(values.shape[-1], requires_grad=True)
+    total_tokens = mask.sum().clone()
+    dist.all_reduce(total_tokens)  # what the trainer's accelerator.reduce(..., "sum") gives
+    loss = (values[rank] * weight * token_weights(mask, "token", len(mask), int(total_tokens), world_size=2)).sum()
+    loss.backward()
+    dist.all_reduce(weight.grad)
+    out[rank] = (weight.grad / 2).tolist()  # the average over processes
+    dist.destroy_process_group()
+
+
+def test_token_norm_is_the_global_mean_across_processes():
+    """loss_norm=token under 2 processes with different token counts equals one process on all rows."""
+    import socket
+
+    import torch.multiprocessing as mp
+
+    masks = [[[1, 1, 1, 1], [1, 1, 1, 0]], [[1, 0, 0, 0], [1, 0, 0, 0]]]  # 7 tokens on rank 0, 2 on rank 1
+    values = torch.arange(16, dtype=torch.float32).view(2, 2, 4) / 10  # (rank, rows, Lc)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = mp.Manager().dict()
+    mp.spawn(_token_mean_rank, args=(port, masks, values, out), nprocs=2)
+
+    weight = torch.ones(4, requires_grad=True)
+    all_mask = torch.tensor(masks[0] + masks[1])
+    masked_mean(values.view(4, 4) * weight, all_mask, "token").backward()
+    assert torch.allclose(torch.tensor(out[0]), weight.grad) and out[0] == out[1]
+    local_only = (values[1] * torch.tensor(masks[1])).sum(0) / 2  # rank 1 dividing by its own 2 tokens
+    assert not torch.allclose(local_only, weight.grad)

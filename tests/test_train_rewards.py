@@ -54,10 +54,10 @@ def test_format_reward(response, ok):
 
 
 @pytest.mark.parametrize("mode", ["differ", "mapped"])
-def test_keep_relation_wants_the_same_answer_in_both_modes(mode):
+def test_keep_relation_wants_the_same_right_answer_in_both_modes(mode):
     kw = {"relation": "keep", "mode": mode, "original_gold": "A", "counterfactual_gold": "A"}
     assert relation_reward("A", "A", **kw) == 1.0
-    assert relation_reward("B", "B", **kw) == 1.0  # consistent, even if wrong: accuracy judges correctness
+    assert relation_reward("B", "B", **kw) == 0.0  # consistent but wrong earns nothing
     assert relation_reward("A", "B", **kw) == 0.0
     assert relation_reward(None, "A", **kw) == 0.0
     assert relation_reward(None, None, **kw) == 0.0

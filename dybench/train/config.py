@@ -7,6 +7,9 @@ give are dybench's own choices and say so in their docstrings.
 from __future__ import annotations
 
 import dataclasses
+import math
+import os
+import re
 import types
 import typing
 from dataclasses import dataclass, field, fields
@@ -15,6 +18,7 @@ from typing import Literal, get_args
 
 import yaml
 
+from dybench.errors import UserError
 from dybench.prompts import R1_INSTRUCTION
 
 Method = Literal["grpo", "crpo", "bias", "cdpo"]
@@ -22,6 +26,17 @@ METHODS: tuple[Method, ...] = get_args(Method)
 
 #: VideoThinker-R1's training instruction (RESEARCH.md): think in <think>, answer letters in <answer>.
 DEFAULT_INSTRUCTION = R1_INSTRUCTION
+
+#: Settings that existed once, with what to do instead (so an old recipe gets a reason, not "unknown").
+REMOVED_SETTINGS = {
+    "rollout_engine": "the vLLM rollout engine was removed (it had never run); rollouts use transformers "
+    "generate. For fast evaluation use lmms-eval's vllm model (README, Training)",
+    "vllm_gpu_memory_utilization": "the vLLM rollout engine was removed (README, Training)",
+}
+
+
+class TrainConfigError(UserError, ValueError):
+    """A training setting or input (model, data, DeepSpeed config) that the user must fix."""
 
 
 @dataclass
@@ -58,12 +73,17 @@ class TrainConfig:
     micro_batch_size: int = 4
     """Rows per forward/backward pass; gradients are accumulated over the generation batch."""
 
-    # --- rollout ---
-    rollout_engine: Literal["hf", "vllm"] = "hf"
+    # --- rollout (transformers generate) ---
     max_new_tokens: int = 768
     temperature: float = 1.0
+    """Sampling temperature; the log-prob passes divide the logits by it too (one distribution)."""
     top_p: float = 1.0
-    vllm_gpu_memory_utilization: float = 0.3
+    """Only 1.0: the log-prob passes score the full softmax, so a nucleus cut would make the sampler's
+    distribution differ from the scored one. Generation ignores the checkpoint's generation_config.json
+    (Instruct models ship top_k 1, top_p 0.001, repetition_penalty 1.05) and sets every option itself."""
+    sampler_gap: bool = True
+    """Log ``sampler_logprob_gap`` each step: the log-prob ``generate`` gave each sampled token, recorded
+    one step at a time (rows x vocabulary floats, ~5 MB at the 3B recipes' 8 x 152k), against the trainer's."""
 
     # --- video, as in evaluation ---
     num_frames: int | None = 16
@@ -114,9 +134,14 @@ class TrainConfig:
 
     # --- precision and scale ---
     dtype: Literal["auto", "float32", "bfloat16"] = "auto"
-    """auto: bf16 autocast over fp32 weights on GPU, fp32 on CPU."""
+    """bfloat16: bf16 autocast over fp32 weights (CPU too; under DeepSpeed its bf16 mode, fp32 master
+    weights). float32: no autocast. auto: bfloat16 on GPU, float32 on CPU."""
     gradient_checkpointing: bool | None = None
     """None = on when a GPU is used."""
+    deepspeed: str | None = None
+    """A DeepSpeed JSON config (recipes/deepspeed_zero2.json, recipes/deepspeed_zero3.json): turns on
+    DeepSpeed under torchrun or accelerate launch. Its "auto" values are filled from this config
+    (micro-batch, accumulation, clipping, bf16); explicit values must agree with it."""
 
     # --- bookkeeping ---
     save_every: int = 50
@@ -129,8 +154,18 @@ class TrainConfig:
         if isinstance(self.adam_betas, list):
             self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
 
+    @property
+    def rows_per_step(self) -> int:
+        """B: completions per process per generation batch (a CRPO pair is two prompts)."""
+        return self.prompts_per_step * (2 if self.method == "crpo" else 1) * self.num_generations
+
+    @property
+    def micro_batches(self) -> int:
+        """Forward/backward passes per optimiser step (gradient accumulation steps)."""
+        return math.ceil(self.rows_per_step / self.micro_batch_size)
+
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the setting and the fix."""
+        """Raise ``TrainConfigError`` naming every bad setting and its fix (settings only, no files)."""
         problems = []
         if self.method not in METHODS:
             problems.append(f"method={self.method!r}: choose one of {', '.join(METHODS)}")
@@ -151,8 +186,52 @@ class TrainConfig:
             problems.append("set num_frames or fps")
         if self.num_frames is not None and self.num_frames < 2:
             problems.append("num_frames must be >= 2")
+        for name in ("max_steps", "prompts_per_step", "micro_batch_size", "max_new_tokens", "save_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name}={getattr(self, name)}: must be >= 1")
+        if not self.temperature > 0:
+            problems.append(f"temperature={self.temperature}: must be > 0 (sampling needs a distribution)")
+        if self.top_p != 1.0:
+            problems.append(
+                f"top_p={self.top_p}: only 1.0 is supported; the log-prob passes score the full softmax, "
+                "so a nucleus cut would train on tokens from another distribution"
+            )
         if problems:
-            raise ValueError("bad training config:\n  " + "\n  ".join(problems))
+            raise TrainConfigError("bad training config:\n  " + "\n  ".join(problems))
+
+    def check(self) -> None:
+        """``validate``, then the inputs: model, bias model, data and DeepSpeed config must exist and parse.
+
+        Cheap (no torch): ``dybench train`` runs it before importing the training stack.
+        """
+        from dybench.train.deepspeed_config import resolve_deepspeed_config
+
+        self.validate()
+        problems = []
+        model = model_problem(self.model)
+        if model:
+            problems.append(f"model={self.model}: {model}")
+        if self.method == "cdpo":
+            bias = model_problem(self.bias_model or "")
+            if bias:
+                problems.append(f"bias_model={self.bias_model}: {bias}; train one with `dybench train bias`")
+        data = Path(self.data)
+        if not (data.is_dir() or (data.is_file() and data.suffix == ".json")):
+            problems.append(f"data={self.data}: not a pairs dataset folder (`dybench build`) nor a Video-R1 .json file")
+        if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and not self.deepspeed:
+            problems.append(
+                "launched with accelerate's --use_deepspeed but no deepspeed=FILE: pass "
+                "deepspeed=recipes/deepspeed_zero3.json (the trainer needs an explicit DeepSpeed config)"
+            )
+        if self.deepspeed and "LOCAL_RANK" not in os.environ:
+            problems.append(
+                f"deepspeed={self.deepspeed} needs a distributed launcher: `torchrun --nproc_per_node N -m "
+                "dybench.train ...` (CPU, or GPUs) or `accelerate launch --num_processes N -m dybench.train ...` (GPUs)"
+            )
+        if problems:
+            raise TrainConfigError("cannot start training:\n  " + "\n  ".join(problems))
+        if self.deepspeed:
+            resolve_deepspeed_config(self, bf16=self.dtype == "bfloat16")
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -169,21 +248,49 @@ def load_config(
     """
     merged: dict[str, object] = {}
     if path is not None:
-        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise TrainConfigError(f"{path}: cannot read the training config ({e})") from e
         if not isinstance(loaded, dict):
-            raise ValueError(f"{path}: a training config is a YAML mapping of setting: value")
+            raise TrainConfigError(f"{path}: a training config is a YAML mapping of setting: value")
         merged.update(loaded)
         if "method" in loaded and values.get("method") not in (None, loaded["method"]):
-            raise ValueError(f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`")
+            raise TrainConfigError(
+                f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`"
+            )
     merged.update({k: v for k, v in values.items() if v is not None})
     merged.update(parse_overrides(overrides))
+    removed = sorted(set(merged) & set(REMOVED_SETTINGS))
+    if removed:
+        raise TrainConfigError("; ".join(f"{k}: {REMOVED_SETTINGS[k]}" for k in removed))
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(merged) - set(known))
     if unknown:
-        raise ValueError(f"unknown training setting(s) {unknown}; known: {', '.join(known)}")
+        raise TrainConfigError(f"unknown training setting(s) {unknown}; known: {', '.join(known)}")
     hints = typing.get_type_hints(TrainConfig)
     typed = {k: _coerce(k, v, hints[k]) for k, v in merged.items()}
     return TrainConfig(**typed)  # type: ignore[arg-type]
+
+
+_HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
+
+
+def model_problem(model: str) -> str | None:
+    """Why ``model`` cannot be loaded offline (None when it can): a checkpoint folder with config.json,
+    or a hub id already in the local Hugging Face cache."""
+    if not model:
+        return "not set"
+    path = Path(model)
+    if path.is_dir():
+        return None if (path / "config.json").is_file() else "the folder has no config.json (not a checkpoint)"
+    if _HUB_ID.match(model):
+        from huggingface_hub import try_to_load_from_cache
+
+        if isinstance(try_to_load_from_cache(model, "config.json"), str):
+            return None
+        return "no such folder, and not in the local Hugging Face cache (download it first, or pass a folder)"
+    return "no such folder"
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
@@ -192,7 +299,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
     for item in items:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
+            raise TrainConfigError(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
         parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
     return parsed
 
@@ -212,14 +319,14 @@ def _coerce(key: str, value: object, hint: object) -> object:
                 return _coerce(key, value, option)
             except ValueError as e:
                 errors.append(str(e))
-        raise ValueError(errors[0] if errors else f"{key}: bad value {value!r}")
+        raise TrainConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
     if origin is Literal:
         if value not in typing.get_args(hint):
-            raise ValueError(f"{key}={value!r}: choose one of {', '.join(map(str, typing.get_args(hint)))}")
+            raise TrainConfigError(f"{key}={value!r}: choose one of {', '.join(map(str, typing.get_args(hint)))}")
         return value
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ValueError(f"{key}={value!r}: expected a list")
+            raise TrainConfigError(f"{key}={value!r}: expected a list")
         (inner, *_) = typing.get_args(hint) or (object,)
         items = [_coerce(key, v, inner) for v in value]
         return tuple(items) if origin is tuple else items
@@ -232,7 +339,7 @@ def _coerce(key: str, value: object, hint: object) -> object:
             pass
     if hint is object or (isinstance(hint, type) and isinstance(value, hint) and not _bool_as_number(value, hint)):
         return value
-    raise ValueError(f"{key}={value!r}: expected {getattr(hint, '__name__', hint)}")
+    raise TrainConfigError(f"{key}={value!r}: expected {getattr(hint, '__name__', hint)}")
 
 
 def _bool_as_number(value: object, hint: object) -> bool:

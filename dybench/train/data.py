@@ -18,6 +18,7 @@ import numpy as np
 
 from dybench.prompts import question_text
 from dybench.records import Branch, Relation, Transform, letter
+from dybench.train.config import TrainConfigError
 
 log = logging.getLogger(__name__)
 
@@ -82,21 +83,21 @@ def load_examples(
     """Read a pairs dataset folder or a Video-R1 json file.
 
     ``paired=True`` (CRPO) needs a pairs dataset and yields one example per complete pair; otherwise every
-    item is its own example. Raises ``ValueError`` naming the file and the fix.
+    item is its own example. Raises ``TrainConfigError`` naming the file and the fix.
     """
     data = Path(data)
     if data.is_dir():
         examples = _pairs_examples(data, paired=paired, categories=tuple(categories))
     elif data.is_file() and data.suffix == ".json":
         if paired:
-            raise ValueError(f"{data}: crpo trains on pairs; give it a pairs dataset folder (`dybench build`)")
+            raise TrainConfigError(f"{data}: crpo trains on pairs; give it a pairs dataset folder (`dybench build`)")
         if categories:
-            raise ValueError(f"{data}: categories=... filters pairs datasets only; filter the json instead")
+            raise TrainConfigError(f"{data}: categories=... filters pairs datasets only; filter the json instead")
         examples = [Example((p,)) for p in _video_r1_prompts(data, Path(video_root) if video_root else data.parent)]
     else:
-        raise ValueError(f"{data}: not a pairs dataset folder nor a Video-R1 style .json file")
+        raise TrainConfigError(f"{data}: not a pairs dataset folder nor a Video-R1 style .json file")
     if not examples:
-        raise ValueError(f"{data}: no usable training examples (check the categories filter and the file)")
+        raise TrainConfigError(f"{data}: no usable training examples (check the categories filter and the file)")
     return examples
 
 
@@ -143,15 +144,15 @@ def _video_r1_prompts(path: Path, root: Path) -> list[Prompt]:
     try:
         rows = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: not valid JSON ({e})") from e
+        raise TrainConfigError(f"{path}: not valid JSON ({e})") from e
     if not isinstance(rows, list):
-        raise ValueError(f"{path}: a Video-R1 file is a JSON list of question records")
+        raise TrainConfigError(f"{path}: a Video-R1 file is a JSON list of question records")
     prompts, skipped = [], 0
     for i, row in enumerate(rows):
         where = f"{path}[{i}]"
         missing = [k for k in ("problem", "solution", "path") if k not in row]
         if missing:
-            raise ValueError(f"{where}: missing {missing}; Video-R1 rows need problem, options, solution, path")
+            raise TrainConfigError(f"{where}: missing {missing}; Video-R1 rows need problem, options, solution, path")
         match = _ANSWER_TAG.search(str(row["solution"]))
         gold = (match.group(1) if match else str(row["solution"])).strip()
         options = _strip_letters(row.get("options") or [], where)
@@ -164,7 +165,7 @@ def _video_r1_prompts(path: Path, root: Path) -> list[Prompt]:
         if options:
             letters = sorted({g.strip().upper() for g in gold.split(",") if g.strip()})
             if not letters or any(len(g) != 1 or not "A" <= g < letter(len(options)) for g in letters):
-                raise ValueError(f"{where}: solution {gold!r} is not option letters A-{letter(len(options) - 1)}")
+                raise TrainConfigError(f"{where}: solution {gold!r} is not option letters A-{letter(len(options) - 1)}")
             gold = ",".join(letters)
         else:
             gold = gold.lower()
@@ -203,7 +204,7 @@ class ClipLoader:
         from dybench.video import probe, read_frames, sample_indices
 
         if not path.is_file():
-            raise ValueError(f"{path}: video not found; check the dataset's video paths (or video_root=...)")
+            raise TrainConfigError(f"{path}: video not found; check the dataset's video paths (or video_root=...)")
         info = probe(path)
         if self.fps is not None:
             indices = sample_indices(info.frame_count, fps=self.fps, src_fps=info.fps)
@@ -242,5 +243,5 @@ class DataCursor:
 
     def load_state_dict(self, state: dict) -> None:
         if state["size"] != self.size:
-            raise ValueError(f"the checkpoint was made on {state['size']} examples, this data has {self.size}")
+            raise TrainConfigError(f"the checkpoint was made on {state['size']} examples, this data has {self.size}")
         self.epoch, self.position = state["epoch"], state["position"]

@@ -76,13 +76,21 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, norm: LossNorm) -> tor
     return (values * mask).sum() / mask.sum().clamp(min=1)
 
 
-def token_weights(mask: torch.Tensor, norm: LossNorm, total_rows: int, total_tokens: int) -> torch.Tensor:
+def token_weights(
+    mask: torch.Tensor, norm: LossNorm, total_rows: int, total_tokens: int, world_size: int = 1
+) -> torch.Tensor:
     """(B, Lc) weights such that summing ``weights * values`` over all micro-batches equals
-    ``masked_mean`` over the whole generation batch, so accumulated gradients match one big batch."""
+    ``masked_mean`` over the whole generation batch, so accumulated gradients match one big batch.
+
+    With several processes, DDP and DeepSpeed average the processes' gradients. ``sequence``: every
+    process has ``total_rows`` rows, so the average of the local means is the global mean. ``token``:
+    ``total_tokens`` must be the count over *all* processes, and each process's sum is scaled by
+    ``world_size`` so that the average of the processes' sums is the one global token mean.
+    """
     mask = mask.float()
     if norm == "sequence":
         return mask / mask.sum(1, keepdim=True).clamp(min=1) / total_rows
-    return mask / max(total_tokens, 1)
+    return mask * world_size / max(total_tokens, 1)
 
 
 class TokenLoss(NamedTuple):

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 
+from dybench.train.config import TrainConfigError
+
 
 def load_model(path: str, *, trainable: bool):
     """A Qwen-VL model in fp32 (bf16 comes from autocast on GPU, so small updates are not rounded away)."""
@@ -26,18 +28,18 @@ def load_model(path: str, *, trainable: bool):
 
 
 def check_bias_model(bias_model: str | None, policy: str) -> Path:
-    """The bias model's folder, or ``ValueError`` if it is missing or is the policy itself."""
+    """The bias model's folder, or ``TrainConfigError`` if it is missing or is the policy itself."""
     if not bias_model:
-        raise ValueError("cdpo needs bias_model=<folder written by `dybench train bias`>")
+        raise TrainConfigError("cdpo needs bias_model=<folder written by `dybench train bias`>")
     path = Path(bias_model)
     if not (path / "config.json").is_file():
-        raise ValueError(
+        raise TrainConfigError(
             f"bias_model={bias_model}: no checkpoint there (no config.json); train one with "
             "`dybench train bias --model <policy> --data <shortcut subset> --output-dir <dir>` "
             "and pass <dir>/model"
         )
     if Path(policy).exists() and path.resolve() == Path(policy).resolve():
-        raise ValueError(
+        raise TrainConfigError(
             f"bias_model={bias_model} is the policy itself; CDPO must repel a separately trained bias model"
         )
     return path
@@ -50,24 +52,37 @@ def assert_not_same_weights(bias, policy) -> None:
         other = policy_state.get(name)
         if other is None or other.shape != tensor.shape or not torch.equal(other, tensor):
             return
-    raise ValueError("the bias model has exactly the policy's weights; CDPO would repel the policy from itself")
+    raise TrainConfigError("the bias model has exactly the policy's weights; CDPO would repel the policy from itself")
 
 
-def prepare_frozen(model, accelerator):
-    """Place a frozen model for the run's distributed mode (no optimiser, no gradients)."""
+def prepare_frozen(model, accelerator, ds_config: dict | None = None):
+    """Place a frozen model for the run's distributed mode (no optimiser, no gradients).
+
+    Under DeepSpeed it gets its own inference engine with the run's precision: sharded like the policy
+    under ZeRO-3 (each process holds a slice, gathered layer by layer in the forward pass), whole on
+    every process under ZeRO-0/1/2 (they shard only optimiser state and gradients, which it has none of).
+    """
     from accelerate.utils import DistributedType
 
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
         import deepspeed
 
-        plugin = accelerator.state.deepspeed_plugin
+        assert ds_config is not None, "DeepSpeed runs pass their resolved config"
+        stage = ds_config["zero_optimization"]["stage"]
         config = {
-            "train_micro_batch_size_per_gpu": 1,
-            "bf16": {"enabled": accelerator.mixed_precision == "bf16"},
-            "zero_optimization": {"stage": plugin.zero_stage if plugin.zero_stage == 3 else 0},
+            "train_micro_batch_size_per_gpu": ds_config["train_micro_batch_size_per_gpu"],
+            "gradient_accumulation_steps": ds_config["gradient_accumulation_steps"],
+            "bf16": {"enabled": ds_config["bf16"]["enabled"]},
+            "zero_optimization": {"stage": 3 if stage == 3 else 0},
         }
+        if stage == 3:
+            hidden = model.config.get_text_config().hidden_size
+            config["zero_optimization"].update(
+                stage3_param_persistence_threshold=10 * hidden, stage3_prefetch_bucket_size=int(0.9 * hidden * hidden)
+            )
         engine, *_ = deepspeed.initialize(model=model, config=config)
-        return engine.eval()
+        engine.eval()  # DeepSpeedEngine.eval() returns None, not the engine
+        return engine
     if accelerator.distributed_type == DistributedType.FSDP:
         return accelerator.prepare_model(model, evaluation_mode=True).eval()
     return model.to(accelerator.device).eval()
@@ -80,9 +95,12 @@ def generation_model(policy, accelerator) -> Iterator:
 
     unwrapped = accelerator.unwrap_model(policy)
     if accelerator.distributed_type == DistributedType.DEEPSPEED and accelerator.state.deepspeed_plugin.zero_stage == 3:
-        import deepspeed
+        # Gather every shard once and lift ZeRO-3's per-module hooks for the whole of generate: with the
+        # hooks on, each decoding step would re-gather (and processes that stop at different lengths
+        # would wait on each other's collectives).
+        from deepspeed.runtime.zero.stage3 import unwrap_model_for_generation
 
-        with deepspeed.zero.GatheredParameters(list(policy.parameters())):
+        with unwrap_model_for_generation(policy):
             yield unwrapped
     elif accelerator.distributed_type == DistributedType.FSDP:
         from torch.distributed.fsdp import FullyShardedDataParallel as FSDP

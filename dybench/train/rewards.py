@@ -5,7 +5,8 @@ Nothing here parses an answer itself: ``dybench.scoring.parse_answer`` / ``answe
 
 Counterfactual Relation Reward (CRR), dybench's reading of a paper that gives no formula
 (RESEARCH.md): for a pair whose relation is ``keep``, a completion on one branch earns 1 for each
-completion on the other branch that gives the *same* parsed answer; for ``change``:
+completion on the other branch that gives the same parsed answer *and* that answer is the pair's
+(shared) gold one, so a consistent but wrong pair earns nothing; for ``change``:
 
 - ``differ``: the two parsed answers differ (any change counts);
 - ``mapped``: the counterfactual answer is the pair's mapping of the original answer. The pair defines
@@ -64,8 +65,8 @@ def relation_reward(
     """CRR for one (original answer, counterfactual answer) pair of parsed answers."""
     if original is None or counterfactual is None:
         return 0.0
-    if relation == "keep":
-        return float(original == counterfactual)
+    if relation == "keep":  # both branches share one gold answer: consistent and right
+        return float(original == counterfactual == original_gold)
     if mode == "differ":
         return float(original != counterfactual)
     mapping = {original_gold: counterfactual_gold, counterfactual_gold: original_gold}

@@ -5,13 +5,15 @@ Qwen2.5-VL ``second_per_grid_ts``), both for generation and for every log-prob p
 tower sits on the gradient path. Vision tensors are kept per prompt and re-collated for whichever rows
 a forward pass takes.
 
-Two engines share one interface (``sample``): transformers ``generate`` (default, CPU and GPU) and an
-optional vLLM engine for GPU machines (imported lazily; not exercised by the CPU test suite).
+Sampling is transformers ``generate`` with a ``GenerationConfig`` built from the train config alone
+(``sampling_config``), and generate's own per-token log-probs come back with the tokens so the trainer
+can log how far they are from its recomputed ones (``sampler_logprob_gap``). There is no vLLM engine:
+the one dybench had was written against vLLM internals that no longer exist and had never run.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 import torch
 
@@ -26,7 +28,7 @@ class PromptBatch(NamedTuple):
     mm_token_type_ids: (P, Lp) int, 0 text / 2 video, per token (Qwen's 3-D RoPE reads it)
     vision:            P dicts of the processor's video tensors: pixel_values_videos (N_p, D),
                        video_grid_thw (1, 3) and, for Qwen2.5-VL, second_per_grid_ts (1,)
-    texts:             P chat-formatted prompt strings (what a vLLM engine is given)
+    texts:             P chat-formatted prompt strings
     clips:             P sampled clips
     """
 
@@ -136,12 +138,6 @@ def collate_vision(vision: list[dict[str, torch.Tensor]], device: torch.device |
     return {k: torch.cat([v[k] for v in vision]).to(device) for k in vision[0]}
 
 
-class RolloutEngine(Protocol):
-    def sample(self, model, batch: PromptBatch, num_generations: int) -> torch.Tensor:
-        """Completion token ids, (P * G, Lc), row p * G + g, right-padded with the pad id."""
-        ...
-
-
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
 
 
@@ -152,6 +148,106 @@ def forbidden_token_ids(tokenizer) -> list[int]:
     return sorted({i for i in ids if i is not None and i != tokenizer.unk_token_id})
 
 
+class Samples(NamedTuple):
+    """What one generation batch gives, rows p * G + g.
+
+    completion_ids:   (B, Lc) long, right-padded with the pad id
+    sampler_logprobs: (B, Lc) float, generate's own log-probability of each sampled token (the log-softmax
+                      of its processed scores), or None when not kept; meaningless after a row's EOS
+    """
+
+    completion_ids: torch.Tensor
+    sampler_logprobs: torch.Tensor | None
+
+
+def sampling_config(
+    *,
+    max_new_tokens: int,
+    temperature: float,
+    num_generations: int,
+    eos_ids: list[int],
+    pad_id: int,
+    forbidden_ids: list[int],
+    keep_scores: bool,
+):
+    """The ``GenerationConfig`` of every rollout, from the train config alone.
+
+    Sampling is softmax(logits / temperature) over the whole vocabulary minus the vision placeholders:
+    exactly what ``completion_logprobs`` scores. Every option that could reshape the distribution is set
+    to its neutral value, and ``HFRollout`` hides the checkpoint's own generation_config.json from
+    ``generate`` (Qwen2.5-VL-Instruct ships top_k 1, top_p 0.001, temperature 0.1, repetition_penalty 1.05).
+    The temperature itself is applied by :func:`sampling_processors` (so that the log-prob recorder comes
+    after it): here it stays 1.0, and ``temperature`` is only checked.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        min_p=0.0,
+        typical_p=1.0,
+        epsilon_cutoff=0.0,
+        eta_cutoff=0.0,
+        repetition_penalty=1.0,
+        encoder_repetition_penalty=1.0,
+        no_repeat_ngram_size=0,
+        encoder_no_repeat_ngram_size=0,
+        min_length=0,
+        min_new_tokens=0,
+        num_beams=1,
+        max_new_tokens=max_new_tokens,
+        num_return_sequences=num_generations,
+        eos_token_id=eos_ids,
+        pad_token_id=pad_id,
+        suppress_tokens=forbidden_ids or None,
+        return_dict_in_generate=True,
+        output_scores=False,
+    )
+
+
+class SampledLogprobs:
+    """A logits processor, last of those that shape the sampling distribution, that records ``generate``'s
+    own log-probability of every sampled token.
+
+    It keeps one step's log-softmax, (rows, vocab) floats, and reads the sampled token from the next call's
+    ``input_ids``; ``output_scores`` would keep every step's scores, (tokens, rows, vocab) floats: 3.7 GB
+    at the 3B recipes' settings.
+    """
+
+    def __init__(self) -> None:
+        self._last: torch.Tensor | None = None
+        self._steps: list[torch.Tensor] = []
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        self._take(input_ids)
+        self._last = scores.float().log_softmax(-1)  # (rows, V): the distribution this step samples from
+        return scores
+
+    def _take(self, ids: torch.Tensor) -> None:
+        if self._last is not None:
+            self._steps.append(self._last.gather(1, ids[:, -1:])[:, 0])  # (rows,) the token just sampled
+            self._last = None
+
+    def result(self, sequences: torch.Tensor) -> torch.Tensor:
+        """(rows, new tokens) log-probs, once ``generate`` returned ``sequences``."""
+        self._take(sequences)
+        if not self._steps:
+            return torch.zeros((sequences.shape[0], 0))
+        return torch.stack(self._steps, 1).cpu()
+
+
+def sampling_processors(temperature: float, recorder: SampledLogprobs | None):
+    """The processors ``generate`` applies after its own token suppression: the temperature, then the
+    recorder; every processor ``generate`` adds after them is neutral under :func:`sampling_config`."""
+    from transformers import LogitsProcessorList, TemperatureLogitsWarper
+
+    return LogitsProcessorList([TemperatureLogitsWarper(temperature), *([recorder] if recorder else [])])
+
+
 class HFRollout:
     """Sample with transformers ``generate`` (the model must be unwrapped / gathered by the caller)."""
 
@@ -160,112 +256,49 @@ class HFRollout:
         *,
         max_new_tokens: int,
         temperature: float,
-        top_p: float,
         eos_ids: list[int],
         pad_id: int,
         forbidden_ids: list[int],
+        keep_scores: bool = True,
     ):
-        self.max_new_tokens, self.temperature, self.top_p = max_new_tokens, temperature, top_p
-        self.eos_ids, self.pad_id, self.forbidden_ids = eos_ids, pad_id, forbidden_ids
+        self.settings = {
+            "max_new_tokens": max_new_tokens,
+            "temperature": temperature,
+            "eos_ids": eos_ids,
+            "pad_id": pad_id,
+            "forbidden_ids": forbidden_ids,
+            "keep_scores": keep_scores,
+        }
 
     @torch.no_grad()
-    def sample(self, model, batch: PromptBatch, num_generations: int) -> torch.Tensor:
+    def sample(self, model, batch: PromptBatch, num_generations: int) -> Samples:
+        from transformers import GenerationConfig
+
         device = next(model.parameters()).device
-        out = model.generate(
-            input_ids=batch.input_ids.to(device),
-            attention_mask=batch.attention_mask.to(device),
-            mm_token_type_ids=batch.mm_token_type_ids.to(device),
-            **collate_vision(batch.vision, device),
-            do_sample=True,
-            temperature=self.temperature,
-            top_p=self.top_p,
-            top_k=0,  # sample from the whole distribution: the loss assumes the policy's own probabilities
-            max_new_tokens=self.max_new_tokens,
-            num_return_sequences=num_generations,
-            eos_token_id=self.eos_ids,
-            pad_token_id=self.pad_id,
-            suppress_tokens=self.forbidden_ids or None,
-        )
-        return out[:, batch.input_ids.shape[1] :].cpu()  # (P*G, Lc); generate repeats each prompt G times
-
-
-class VLLMRollout:
-    """Sample with vLLM on a GPU (optional; ``pip install vllm``). Same prompts, same frames.
-
-    Each process runs its own colocated engine, which holds its own copy of the weights;
-    ``sync_weights`` pushes the policy's weights before each generation batch (single process or DDP:
-    under ZeRO-3 / FSDP only the main process receives the gathered state). vLLM cannot be told to
-    suppress the vision placeholder tokens here; ``make_rollout`` cuts a completion before any it
-    samples. Written against vLLM's offline ``LLM`` API; the CPU test suite does not exercise it.
-    """
-
-    def __init__(
-        self,
-        model_path: str,
-        *,
-        max_new_tokens: int,
-        temperature: float,
-        top_p: float,
-        pad_id: int,
-        seed: int,
-        gpu_memory_utilization: float,
-    ):
+        config = sampling_config(num_generations=num_generations, **self.settings)
+        recorder = SampledLogprobs() if self.settings["keep_scores"] else None
+        own, model.generation_config = model.generation_config, GenerationConfig()  # nothing fills a gap from it
         try:
-            from vllm import LLM
-        except ImportError as e:
-            raise ImportError("rollout_engine=vllm needs vLLM on a GPU machine: pip install vllm") from e
-        self.llm = LLM(
-            model=model_path,
-            seed=seed,
-            gpu_memory_utilization=gpu_memory_utilization,
-            limit_mm_per_prompt={"video": 1},
-            dtype="bfloat16",
-        )
-        self.sampling = {
-            "temperature": temperature,
-            "top_p": top_p,
-            "max_tokens": max_new_tokens,
-            "seed": seed,
-        }
-        self.pad_id = pad_id
-
-    def sync_weights(self, state_dict: dict[str, torch.Tensor]) -> None:
-        self.llm.llm_engine.model_executor.driver_worker.model_runner.model.load_weights(state_dict.items())
-
-    def sample(self, model, batch: PromptBatch, num_generations: int) -> torch.Tensor:
-        from vllm import SamplingParams
-
-        params = SamplingParams(n=num_generations, **self.sampling)
-        requests = [
-            {"prompt": text, "multi_modal_data": {"video": clip.frames}}
-            for text, clip in zip(batch.texts, batch.clips, strict=True)
-        ]
-        outputs = self.llm.generate(requests, params, use_tqdm=False)
-        rows = [list(c.token_ids) for o in outputs for c in o.outputs]  # prompt-major: row p * G + g
-        length = max(1, max(len(r) for r in rows))
-        return torch.tensor([r + [self.pad_id] * (length - len(r)) for r in rows], dtype=torch.long)
+            out = model.generate(
+                input_ids=batch.input_ids.to(device),
+                attention_mask=batch.attention_mask.to(device),
+                mm_token_type_ids=batch.mm_token_type_ids.to(device),
+                **collate_vision(batch.vision, device),
+                generation_config=config,
+                logits_processor=sampling_processors(self.settings["temperature"], recorder),
+            )
+        finally:
+            model.generation_config = own
+        completion = out.sequences[:, batch.input_ids.shape[1] :]  # (P*G, Lc); generate repeats each prompt G times
+        logprobs = recorder.result(out.sequences) if recorder else None  # (P*G, Lc)
+        return Samples(completion.cpu(), logprobs)
 
 
-def make_engine(cfg, tokenizer, *, eos_ids: list[int], forbidden_ids: list[int], seed: int) -> RolloutEngine:
-    """The rollout engine a ``TrainConfig`` asks for."""
-    if cfg.rollout_engine == "vllm":
-        return VLLMRollout(
-            cfg.model,
-            max_new_tokens=cfg.max_new_tokens,
-            temperature=cfg.temperature,
-            top_p=cfg.top_p,
-            pad_id=tokenizer.pad_token_id,
-            seed=seed,
-            gpu_memory_utilization=cfg.vllm_gpu_memory_utilization,
-        )
-    return HFRollout(
-        max_new_tokens=cfg.max_new_tokens,
-        temperature=cfg.temperature,
-        top_p=cfg.top_p,
-        eos_ids=eos_ids,
-        pad_id=tokenizer.pad_token_id,
-        forbidden_ids=forbidden_ids,
-    )
+def sampler_gap(sampler_logprobs: torch.Tensor, logprobs: torch.Tensor, mask: torch.Tensor) -> tuple[float, int]:
+    """(sum of |sampler - trainer| log-prob over masked tokens, token count): the sampler/scorer mismatch."""
+    keep = mask.bool()
+    diff = torch.where(keep, (sampler_logprobs.to(logprobs.device) - logprobs.detach().float()).abs(), 0.0)
+    return float(diff.sum()), int(keep.sum())
 
 
 def make_rollout(

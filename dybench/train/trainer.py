@@ -6,14 +6,18 @@ loss -> optimiser step -> metrics -> checkpoint.
 Launch (the recipes in ``recipes/`` start with their own command)::
 
     # one process (CPU or one GPU)
-    dybench train cdpo --model Qwen/Qwen2.5-VL-3B-Instruct --data cf.json --output-dir runs/cdpo \\
+    dybench train cdpo --model Qwen/Qwen2.5-VL-3B-Instruct --data cf.json --output-dir runs/cdpo \
         bias_model=runs/bias/model
-    # N GPUs: DDP, FSDP or DeepSpeed ZeRO-3 through accelerate
-    accelerate launch --num_processes N [--use_deepspeed --zero_stage 3 | --use_fsdp] \\
-        -m dybench.train cdpo --config recipes/cdpo_qwen2_5_vl_3b.yaml
-    # N CPU processes (DDP over gloo; how the multi-process path is checked without a GPU)
-    ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... \\
-        --output-dir ...
+    # N GPUs, DeepSpeed ZeRO-3 (the recipes name recipes/deepspeed_zero3.json; zero2 ships too)
+    accelerate launch --num_processes N -m dybench.train cdpo --config recipes/cdpo_qwen2_5_vl_3b.yaml
+    # N CPU processes: DeepSpeed (its CPU accelerator over gloo) ...
+    torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ... \
+        deepspeed=recipes/deepspeed_zero3.json
+    # ... or plain DDP over gloo
+    ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ...
+
+On a CPU machine use torchrun: ``accelerate launch --num_processes 2`` falls back to one process there.
+``deepspeed=FILE`` fills the file's "auto" values from this config (``deepspeed_config.py``).
 
 Outputs in ``--output-dir``: ``model/`` (the final ``save_pretrained`` checkpoint with its processor),
 ``metrics.jsonl`` (one ``StepMetrics`` row per optimiser step), ``config.yaml`` and ``checkpoints/``
@@ -38,16 +42,30 @@ Where this departs from the papers' released code, on purpose:
   policy gradient.
 - The repulsive KL can be bounded per token (``bias_kl_max``); unbounded by default, as released.
 - CRPO's CRR formula, weight and pairing of completions are dybench's choices (``rewards.py``).
-- Log-probs use logits divided by the sampling temperature (the distribution the tokens came from).
-- On GPU, weights stay fp32 under bf16 autocast (DeepSpeed: bf16 with fp32 master weights), so lr 1e-6
+- Sampling and scoring use one distribution: ``generate`` gets a ``GenerationConfig`` built from this
+  config alone (temperature; no top-k, no nucleus, no repetition penalty), never the checkpoint's
+  generation_config.json; log-probs divide the logits by the same temperature. ``top_p < 1`` is refused.
+  Every step logs ``sampler_logprob_gap``, generate's own log-probs against the recomputed ones.
+- Weights stay fp32 under bf16 autocast (DeepSpeed: bf16 with fp32 master weights), so lr 1e-6
   updates are not rounded away.
 - A group whose G completions all earn the same reward gets zero advantage; no resampling.
 - Vision placeholder tokens (``<|video_pad|>``, ...) are never sampled: suppressed in generation and
-  masked out of every log-prob, so sampling and scoring use the same distribution.
+  masked out of every log-prob.
+- ``loss_norm=token`` is the mean over every process's tokens, not each process's own.
 
-What has run: CPU only, one process and two-process DDP over gloo (tiny models). The GPU paths (bf16
-autocast, gradient checkpointing, FSDP, ZeRO-3, the vLLM engine) follow accelerate's, DeepSpeed's and
-vLLM's documented APIs but have not been run.
+What has run, and where (tiny models, CPU; ``tests/test_train_*.py``):
+
+- DDP, 2 processes over gloo: verified on CPU (train, save).
+- DeepSpeed ZeRO-3, 2 processes under torchrun: verified on CPU for grpo, crpo and cdpo (train, save a
+  ``from_pretrained``-loadable model; reference and bias models as ZeRO-3 inference engines). ZeRO-2 and
+  ZeRO-3: a cdpo run killed after its step-2 checkpoint resumes to the uninterrupted run's exact metrics
+  and weights (slow tests in ``tests/test_train_deepspeed.py``).
+- bf16 autocast and gradient checkpointing: verified on CPU (log-probs within 0.1 of fp32, equal
+  gradients); DeepSpeed's own bf16 mode is not (its CPU path was not run).
+- FSDP: not verified. accelerate refuses FSDP without a GPU, and torch's ``fully_shard`` over gloo was
+  not tried; the trainer warns at launch.
+- vLLM: removed (the old engine relied on vLLM internals that no longer exist and had never run).
+- Nothing has run on a GPU yet: ``benchmarks/gpu_smoke.sh`` is the check to run there.
 """
 
 from __future__ import annotations
@@ -67,6 +85,7 @@ from dybench.fileio import write_text_atomic
 from dybench.train import checkpoint
 from dybench.train.config import TrainConfig
 from dybench.train.data import ClipLoader, DataCursor, load_examples
+from dybench.train.deepspeed_config import resolve_deepspeed_config
 from dybench.train.loss import TokenLoss, group_advantages, token_loss, token_weights
 from dybench.train.models import (
     assert_not_same_weights,
@@ -77,13 +96,13 @@ from dybench.train.models import (
 )
 from dybench.train.rewards import score_rollout
 from dybench.train.rollout import (
-    VLLMRollout,
+    HFRollout,
     completion_logprobs,
     encode_prompts,
     forbidden_token_ids,
-    make_engine,
     make_rollout,
     model_arch,
+    sampler_gap,
 )
 
 log = logging.getLogger(__name__)
@@ -95,6 +114,7 @@ class StepMetrics:
 
     step: int
     lr: float
+    """The learning rate this step's update used."""
     loss: float
     policy_loss: float
     kl_ref: float
@@ -117,30 +137,31 @@ class StepMetrics:
     rollout_tokens: int
     rollout_s: float
     step_s: float
+    sampler_logprob_gap: float | None = None
+    """Mean |generate's own log-prob - the trainer's recomputed log-prob| over the sampled tokens: 0 up
+    to float error when sampling and scoring use one distribution (None: not measured this step)."""
 
 
 def train(cfg: TrainConfig) -> Path:
     """Run (or resume) training; returns the folder of the final ``save_pretrained`` model."""
-    from accelerate import Accelerator
+    from accelerate import Accelerator, DeepSpeedPlugin
+    from accelerate.state import AcceleratorState
+    from accelerate.utils import DistributedType, InitProcessGroupKwargs
     from transformers import AutoProcessor
 
-    cfg.validate()
+    cfg.check()
     bias_path = check_bias_model(cfg.bias_model, cfg.model) if cfg.method == "cdpo" else None
     out = Path(cfg.output_dir)
     # --- setup -----------------------------------------------------------------------------------
     examples = load_examples(
         cfg.data, paired=cfg.method == "crpo", video_root=cfg.video_root, categories=cfg.categories
     )
-    prompts_per_example = 2 if cfg.method == "crpo" else 1
-    rows = cfg.prompts_per_step * prompts_per_example * cfg.num_generations  # B per process
-    micro_batches = math.ceil(rows / cfg.micro_batch_size)
     on_gpu = torch.cuda.is_available()
-    accelerator = Accelerator(
-        gradient_accumulation_steps=micro_batches,
-        mixed_precision="bf16" if on_gpu and cfg.dtype != "float32" else "no",
-        step_scheduler_with_optimizer=False,
-    )
+    bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and on_gpu)
+    ds_config = resolve_deepspeed_config(cfg, bf16=bf16) if cfg.deepspeed else None
 
+    # Models load whole, in fp32, before the Accelerator exists: under ZeRO-3 transformers would
+    # otherwise load them already sharded, and the bias model could not be compared with the policy.
     processor = AutoProcessor.from_pretrained(cfg.model)
     tokenizer = processor.tokenizer
     policy = load_model(cfg.model, trainable=True)
@@ -149,12 +170,30 @@ def train(cfg: TrainConfig) -> Path:
         policy.model.visual.requires_grad_(False)
     if cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu:
         policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    reference = prepare_frozen(load_model(cfg.model, trainable=False), accelerator) if cfg.kl_beta else None
+    reference = load_model(cfg.model, trainable=False) if cfg.kl_beta else None
     bias = None
     if bias_path is not None:
         bias = load_model(str(bias_path), trainable=False)
         assert_not_same_weights(bias, policy)
-        bias = prepare_frozen(bias, accelerator)
+
+    # accelerate keeps process-wide state: a run before this one in the same process (reproduce's stages,
+    # tests) would otherwise pin its precision and DeepSpeed settings on this one
+    AcceleratorState._reset_state()
+    accelerator = Accelerator(
+        gradient_accumulation_steps=cfg.micro_batches,
+        mixed_precision="bf16" if bf16 else "no",
+        step_scheduler_with_optimizer=False,
+        deepspeed_plugin=DeepSpeedPlugin(hf_ds_config=ds_config, zero3_init_flag=False) if ds_config else None,
+        # DeepSpeed on CPU (torchrun): accelerate finds no backend by itself and would count one process
+        kwargs_handlers=[InitProcessGroupKwargs(backend="gloo")] if ds_config and not on_gpu else None,
+    )
+    if accelerator.distributed_type == DistributedType.FSDP:
+        log.warning(
+            "FSDP is NOT VERIFIED: accelerate refuses FSDP without a GPU, so this path has never run in "
+            "dybench's tests. DeepSpeed ZeRO-2/ZeRO-3 (deepspeed=recipes/deepspeed_zero3.json) are tested."
+        )
+    reference = prepare_frozen(reference, accelerator, ds_config) if reference is not None else None
+    bias = prepare_frozen(bias, accelerator, ds_config) if bias is not None else None
 
     optimizer = torch.optim.AdamW(
         [p for p in policy.parameters() if p.requires_grad],
@@ -169,8 +208,13 @@ def train(cfg: TrainConfig) -> Path:
     clips = ClipLoader(num_frames=cfg.num_frames, fps=cfg.fps)
     eos_ids = sorted({tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id, tokenizer.pad_token_id})
     forbidden = forbidden_token_ids(tokenizer)
-    engine = make_engine(
-        cfg, tokenizer, eos_ids=eos_ids, forbidden_ids=forbidden, seed=cfg.seed + accelerator.process_index
+    engine = HFRollout(
+        max_new_tokens=cfg.max_new_tokens,
+        temperature=cfg.temperature,
+        eos_ids=eos_ids,
+        pad_id=tokenizer.pad_token_id,
+        forbidden_ids=forbidden,
+        keep_scores=cfg.sampler_gap,
     )
 
     start = 0
@@ -209,12 +253,10 @@ def train(cfg: TrainConfig) -> Path:
             t_roll = time.perf_counter()
             policy.eval()  # generate with the KV cache (gradient checkpointing turns it off in train mode)
             torch.manual_seed(int(np.random.SeedSequence([cfg.seed, step, rank]).generate_state(1)[0]))
-            if isinstance(engine, VLLMRollout):
-                engine.sync_weights(accelerator.get_state_dict(policy))
             with generation_model(policy, accelerator) as model, accelerator.autocast():
-                completion_ids = engine.sample(model, batch, G)  # (B, Lc)
+                samples = engine.sample(model, batch, G)
             rollout = make_rollout(
-                batch, completion_ids, tokenizer, eos_ids=eos_ids, num_generations=G, forbidden_ids=forbidden
+                batch, samples.completion_ids, tokenizer, eos_ids=eos_ids, num_generations=G, forbidden_ids=forbidden
             )
             rollout_s = time.perf_counter() - t_roll
             mask = rollout.completion_mask  # (B, Lc)
@@ -238,7 +280,8 @@ def train(cfg: TrainConfig) -> Path:
                 old_logp = _logprobs(policy, rollout, chunks, cfg, forbidden) if cfg.ppo_epochs > 1 else None
                 ref_logp = _logprobs(reference, rollout, chunks, cfg, forbidden) if reference is not None else None
                 bias_logp = _logprobs(bias, rollout, chunks, cfg, forbidden) if bias is not None else None
-            total_tokens = int(mask.sum())
+            # the token mean is over every process's tokens (loss_norm=token)
+            total_tokens = int(accelerator.reduce(mask.sum().to(accelerator.device), "sum"))
             generated = {
                 "reward": rewards.mean().item(),
                 "reward_std": rewards.std(dim=1).mean().item(),
@@ -247,19 +290,24 @@ def train(cfg: TrainConfig) -> Path:
                 "reward_crr": float(np.mean(terms.crr)),
                 "completion_len": mask.sum(1).float().mean().item(),
                 "truncated": (~torch.isin(rollout.completion_ids, torch.tensor(eos_ids)).any(1)).float().mean().item(),
-                "rollout_tokens": total_tokens,
+                "rollout_tokens": int(mask.sum()),
                 "rollout_s": rollout_s,
             }
 
         # --- loss and optimiser step, gradients accumulated over micro-batches ----------------------
         policy.train()
         sums = dict.fromkeys(TokenLoss._fields, 0.0)
-        grad_norm = 0.0
+        grad_norm, lr = 0.0, scheduler.get_last_lr()[0]  # the rate this step's update uses
+        gap_sum, gap_tokens = 0.0, 0  # sampler vs trainer log-probs, on the batch's first update only
+        measure_gap = samples.sampler_logprobs is not None and step % cfg.ppo_epochs == 0
         for rows_idx in chunks:
             with accelerator.accumulate(policy), accelerator.autocast():
                 logp = completion_logprobs(
                     policy, rollout, rows_idx, temperature=cfg.temperature, forbidden_ids=forbidden
                 )  # (b, Lc)
+                if measure_gap:  # no update yet on this batch: the policy is still the sampler
+                    total, count = sampler_gap(samples.sampler_logprobs[rows_idx], logp, mask[rows_idx])
+                    gap_sum, gap_tokens = gap_sum + total, gap_tokens + count
                 parts = token_loss(
                     logp,
                     old_logp[rows_idx] if old_logp is not None else logp.detach(),  # on-policy: ratio 1
@@ -274,9 +322,13 @@ def train(cfg: TrainConfig) -> Path:
                     bias_bound=cfg.bias_kl_max,
                 )
                 # (b, Lc) weights: summed over all micro-batches they give the whole batch's mean
-                weights = token_weights(mask[rows_idx], cfg.loss_norm, len(rollout.texts), total_tokens)
+                weights = token_weights(
+                    mask[rows_idx], cfg.loss_norm, len(rollout.texts), total_tokens, accelerator.num_processes
+                )
                 loss = (parts.total * weights).sum()
-                accelerator.backward(loss * micro_batches)  # accelerate divides by the accumulation steps
+                accelerator.backward(
+                    loss * cfg.micro_batches
+                )  # accelerate (DeepSpeed) divides by the accumulation steps
                 if accelerator.sync_gradients:  # the last micro-batch of the step
                     grad_norm = float(accelerator.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm))
                     optimizer.step()
@@ -294,6 +346,8 @@ def train(cfg: TrainConfig) -> Path:
             "clip_frac": sums["clipped"],
             "ratio": sums["ratio"],
             "grad_norm": grad_norm,
+            "gap_sum": gap_sum,
+            "gap_tokens": gap_tokens,
             **generated,
         }
         reduced = {
@@ -304,10 +358,12 @@ def train(cfg: TrainConfig) -> Path:
                 strict=True,
             )
         }
+        gap_sum, gap_tokens = reduced.pop("gap_sum"), reduced.pop("gap_tokens")  # means over processes
         metrics = StepMetrics(
             step=step + 1,
-            lr=scheduler.get_last_lr()[0],
+            lr=lr,
             step_s=time.perf_counter() - t0,
+            sampler_logprob_gap=gap_sum / gap_tokens if measure_gap and gap_tokens else None,
             **{**reduced, "rollout_tokens": int(reduced["rollout_tokens"])},
         )
         if step % cfg.ppo_epochs:  # this step reused the previous generation batch
