@@ -11,13 +11,25 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import reprlib
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from dybench.fileio import JSONInputError, is_temporary, parse_json, relative_path
-from dybench.records import CATEGORIES, DEFAULT_TRANSFORMS, MAX_OPTIONS, TRANSFORMS, YES_NO, Annotation, letter
+from dybench.records import (
+    CATEGORIES,
+    DEFAULT_TRANSFORMS,
+    MAX_OPTIONS,
+    RELATIONS,
+    TRANSFORMS,
+    YES_NO,
+    Annotation,
+    Segment,
+    Transform,
+    letter,
+)
 
 REQUIRED = ("id", "video", "question", "options", "answer", "category")
 
@@ -160,6 +172,27 @@ def _parse(record: object, row: int) -> Annotation:
         k: _normalise_answer(_text(v, f"cf_answer[{k}]"), options, field=f"cf_answer[{k}]") for k, v in cf_raw.items()
     }
     events = tuple(_list_field(record.get("events") or [], "events"))
+    segments = _segments(record.get("segments"), video)
+    cf_video = video_path(_text(record["cf_video"], "cf_video"), "cf_video") if _given(record, "cf_video") else None
+    stated = _text(record["relation"], "relation") if _given(record, "relation") else None
+    transforms = _transforms(transforms, category, segments, cf_video)
+    if cf_video is not None:
+        if cf_video == video:
+            raise ValueError(f"cf_video {cf_video!r} is the video itself; a pair needs two different videos")
+        if "given" not in cf_answer:
+            raise ValueError(
+                'cf_video needs its answer: add cf_answer {"given": "<letter>"} (the answer on cf_video)'
+            )  # fmt: skip
+        actual = "keep" if cf_answer["given"] == answer else "change"
+        if stated is not None and stated not in RELATIONS:
+            raise ValueError(f"relation {_short(stated)} is not one of {', '.join(RELATIONS)}")
+        if stated not in (None, actual):
+            raise ValueError(
+                f"relation {stated!r}, but the answer is {answer} on video and {cf_answer['given']} on cf_video "
+                f"({actual}); fix relation or cf_answer"
+            )
+    elif stated is not None or "given" in cf_answer:
+        raise ValueError("relation and cf_answer.given belong to a cf_video; name it, or remove them")
 
     return Annotation(
         id=ann_id,
@@ -168,31 +201,95 @@ def _parse(record: object, row: int) -> Annotation:
         options=tuple(options),
         answer=answer,
         category=category,  # type: ignore[arg-type]
-        transforms=transforms or DEFAULT_TRANSFORMS[category],  # type: ignore[index]
+        transforms=transforms,
         cf_answer=cf_answer,
         events=events,
+        segments=segments,
+        cf_video=cf_video,
+        relation=stated,  # type: ignore[arg-type]
         row=row,
     )
 
 
-def video_path(text: str) -> str:
+def _given(record: dict, name: str) -> bool:
+    return record.get(name) not in (None, "")
+
+
+def _transforms(
+    listed: tuple[str, ...] | None, category: str, segments: tuple[Segment, ...], cf_video: str | None
+) -> tuple[Transform, ...]:
+    """The transforms to build: as listed, else ``swap`` for segments, ``given`` for a cf_video, else the
+    category's default; ``ValueError`` when they and the fields they need do not go together."""
+    if listed is None and segments:
+        listed = ("swap",)
+    elif listed is None:
+        listed = ("given",) if cf_video is not None else DEFAULT_TRANSFORMS[category]  # type: ignore[index]
+    if segments and cf_video is not None:
+        raise ValueError("segments and cf_video make different pairs; give them in two annotations")
+    if segments and listed != ("swap",):
+        raise ValueError(
+            f"segments are played by swap only, but transforms are {list(listed)!r}; hflip or reverse of the whole "
+            'video is another question: give it its own annotation, here "transforms": ["swap"]'
+        )
+    if "swap" in listed and not segments:
+        raise ValueError("swap needs segments: two [start_s, end_s] time ranges of the video, A then B")
+    if cf_video is not None and "given" not in listed:
+        raise ValueError(f'cf_video is named but transforms {list(listed)!r} leave out "given"; add it')
+    if "given" in listed and cf_video is None:
+        raise ValueError("transform given needs cf_video: the counterfactual video, relative to the source folder")
+    return listed  # type: ignore[return-value]
+
+
+def _segments(value: object, video: str) -> tuple[Segment, ...]:
+    """Two segments from ``[start_s, end_s]`` lists (of ``video``) or ``{video, start_s, end_s}`` objects."""
+    if value in (None, ""):
+        return ()
+    if isinstance(value, str):
+        value = _json_cell(value, "segments")
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(
+            f"segments must be two time ranges, A then B: [[start_s, end_s], [start_s, end_s]] or "
+            f"{{video, start_s, end_s}} objects; got {_short(value)}"
+        )
+    segments = []
+    for k, item in enumerate(value):
+        name = f"segments[{k}]"
+        if isinstance(item, dict):
+            clip = (
+                video_path(_text(item["video"], f"{name}.video"), f"{name}.video") if _given(item, "video") else video
+            )
+            bounds = [item.get("start_s"), item.get("end_s")]
+        elif isinstance(item, list) and len(item) == 2:
+            clip, bounds = video, item
+        else:
+            raise ValueError(f"{name} must be [start_s, end_s] or {{video, start_s, end_s}}, got {_short(item)}")
+        if not all(isinstance(b, int | float) and not isinstance(b, bool) and math.isfinite(b) for b in bounds):
+            raise ValueError(f"{name}: start_s and end_s must be numbers of seconds, got {_short(bounds)}")
+        start_s, end_s = float(bounds[0]), float(bounds[1])  # type: ignore[arg-type]
+        if not 0 <= start_s < end_s:
+            raise ValueError(f"{name}: {start_s:g}-{end_s:g} s is not a time range; give 0 <= start_s < end_s")
+        segments.append(Segment(clip, start_s, end_s))
+    return tuple(segments)
+
+
+def video_path(text: str, field: str = "video") -> str:
     """``text`` as a normalised path relative to the source folder; ``ValueError`` unless it stays inside.
 
     The same file always gets the same spelling (``./a//b.mp4`` -> ``a/b.mp4``), so its outputs get one
     name. Symbolic links inside the source folder may point anywhere: they are only read.
     """
     if not text:
-        raise ValueError("empty video path; give the video file's path relative to the source folder")
+        raise ValueError(f"empty {field} path; give the video file's path relative to the source folder")
     try:
         path = relative_path(text)
     except ValueError:
         raise ValueError(
-            f"video {_short(text)} must be a path inside the source folder, relative to it, without '..' "
+            f"{field} {_short(text)} must be a path inside the source folder, relative to it, without '..' "
             "(e.g. clips/a.mp4); move or link the file into the source folder"
         ) from None
     temporary = [part for part in PurePosixPath(path).parts if is_temporary(part)]
     if temporary:
-        raise ValueError(f"video {text!r}: {temporary[0]!r} is named like a dybench temporary file; rename it")
+        raise ValueError(f"{field} {text!r}: {temporary[0]!r} is named like a dybench temporary file; rename it")
     return path
 
 

@@ -1,8 +1,13 @@
 """`dybench build`: a user's videos + annotations -> the pairs dataset (Contracts 1 and 2).
 
+A pair's two videos are the source and its ``hflip`` or ``reverse`` render; or, for ``swap``, two renders
+of the annotation's segments (A then B is the original, B then A the counterfactual); or, for ``given``,
+the source and the counterfactual video the annotation names, packaged as they are. Pairs listed in
+``<out>/rejects.txt`` (written via ``dybench review``) are left out of the pairs files; their videos stay.
+
 The build is a pure function of its inputs and parameters. Every file is written atomically; each
-counterfactual render leaves a stamp (source hash, encoder settings, output hash), so a re-run skips
-work that is done and valid, and a build killed at any moment and re-run ends identical to an
+render leaves a stamp (sources' hashes, a swap's frames, encoder settings, output hash), so a re-run
+skips work that is done and valid, and a build killed at any moment and re-run ends identical to an
 uninterrupted one. One bad video or row is reported and skipped; the rest of the build goes on.
 
 Nothing is written, renamed or deleted outside ``out``: every writer is given ``within=out`` (see
@@ -24,10 +29,11 @@ import json
 import os
 import shutil
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from urllib.parse import quote
 
 from dybench import __version__
 from dybench.annotations import RowError, load_annotations
@@ -46,8 +52,9 @@ from dybench.fileio import (
     write_json_atomic,
 )
 from dybench.pairs import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
-from dybench.records import Annotation, Item, Transform
-from dybench.transforms import NotReversible, render_counterfactuals
+from dybench.records import Annotation, Branch, Item, Segment, Transform
+from dybench.review import REJECTS, read_rejects
+from dybench.transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 
 STAMPS = ".dybench/renders"
@@ -71,6 +78,8 @@ class BuildReport:
     """Counterfactual videos rendered by this run."""
     reused: int = 0
     """Counterfactual videos found done and valid (by hash) and skipped."""
+    rejected: list[str] = field(default_factory=list)
+    """Pairs left out because ``<out>/rejects.txt`` names them (their videos are kept)."""
 
     @property
     def ok(self) -> bool:
@@ -83,38 +92,68 @@ class BuildReport:
 
 
 @dataclass(frozen=True)
-class _Job:
-    """The renders one source video needs."""
+class _File:
+    """One video of a pair in the pairs folder, and what makes it."""
 
-    video: str
-    """Path relative to the source folder."""
-    src: Path
-    outputs: dict[Transform, str]
-    """Each render's path inside the pairs folder."""
-    ids: dict[Transform, tuple[str, ...]]
-    """The questions that need each transform, named in errors."""
+    path: str
+    """Path inside the pairs folder."""
+    job: tuple[str, str]
+    """The job that makes it: ("video", source path) or ("swap", annotation id)."""
+    make: str
+    """What makes it: "link" (the source itself), a transform of the source (hflip, reverse), or a swap branch."""
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Files made from one read of the same sources: a source video's links (its original, its copy as
+    a given counterfactual) and its hflip/reverse renders, or the two renders of one swap annotation."""
+
+    owner: str
+    """The source video, or the swap annotation's id: what a clash of output names names."""
+    sources: tuple[str, ...]
+    """Source videos read (relative to the source folder)."""
+    links: tuple[str, ...]
+    """Outputs that are the (one) source itself, hard-linked or copied."""
+    renders: dict[str, str]
+    """Output -> what renders it: a transform of the source, or a swap branch."""
+    ids: dict[str, tuple[str, ...]]
+    """Output -> the questions that need it, named in errors."""
+    file: str
+    """What an error of this job names: the source video, or the annotations file for a swap."""
+    row: int | None = None
+    id: str | None = None
+    segments: tuple[Segment, ...] = ()
+    """A swap's segments A and B."""
 
     @property
-    def original(self) -> str:
-        return original_video_path(self.video)
+    def outputs(self) -> tuple[str, ...]:
+        return (*self.links, *self.renders)
 
-    def error(self, message: str, transforms: tuple[Transform, ...] | None = None) -> RowError:
-        """The error of this video, or of some of its transforms, naming the questions it skips."""
-        ids = dict.fromkeys(i for t in (transforms or tuple(self.ids)) for i in self.ids[t])
-        return RowError(str(self.src), None, None, f"{message} (skipped questions: {', '.join(ids)})")
+    def error(self, message: str, outputs: Iterable[str] | None = None) -> RowError:
+        """The error of this job, or of some of its outputs, naming the questions it skips."""
+        ids = dict.fromkeys(i for path in (outputs or self.outputs) for i in self.ids[path])
+        return RowError(self.file, self.row, self.id, f"{message} (skipped questions: {', '.join(ids)})")
 
 
 @dataclass
 class _Done:
-    """What the renders left: the videos and transforms that have pairs, and every file's sha256."""
+    """What the jobs left: every file's sha256, and what each file is made from."""
 
     infos: dict[str, VideoInfo] = field(default_factory=dict)
-    ready: dict[str, set[Transform]] = field(default_factory=dict)
-    """Source video -> the transforms whose render is in place."""
+    """Each source video read."""
     hashes: dict[str, str] = field(default_factory=dict)
     """Every video file the dataset keeps (path inside the pairs folder -> sha256)."""
     kept: set[str] = field(default_factory=set)
     """Those an earlier build made for a source that failed now: their sha256 is the earlier manifest's."""
+    sources: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """Every output -> the source videos it is made from."""
+    rendered: set[str] = field(default_factory=set)
+    """The outputs that are renders (not the sources themselves)."""
+
+    @property
+    def ready(self) -> set[str]:
+        """The files in place for this build's pairs (not those kept for a failed source)."""
+        return set(self.hashes) - self.kept
 
 
 def build_pairs(
@@ -193,25 +232,43 @@ def _build(
         fail(error)
 
     resolved = _resolve_all(anns, lex, ann_path, fail)
-    jobs = _plan(src, resolved, fail)
-    done = _run_jobs(jobs, encoder, out, workers, copy, previous, report, fail, on_progress)
+    jobs = _plan(src, ann_path, resolved, fail)
+    done = _run_jobs(jobs, src, encoder, out, workers, copy, previous, report, fail, on_progress)
 
+    items = []
     for ann, cf in resolved:
         for transform, cf_answer in cf.items():
-            if transform in done.ready.get(ann.video, ()):
-                report.items.extend(_pair_items(ann, transform, cf_answer))
-    if any(done.infos[video].has_audio for video in done.ready):
-        report.warnings.append("audio tracks were dropped from the counterfactual renders (originals keep theirs)")
+            if {f.path for f in _pair_files(ann, transform)} <= done.ready:
+                items.extend(_pair_items(ann, transform, cf_answer))
+    used = sorted({source for item in items for source in done.sources[item.video]})
+    _apply_rejects(out, items, report)
+    if any(done.infos[s].has_audio for path in done.ready & done.rendered for s in done.sources[path]):
+        report.warnings.append("audio tracks were dropped from the renders (originals and given videos keep theirs)")
 
     videos = dict(sorted(done.hashes.items()))
 
     def manifest(pairs_files: dict[str, str]) -> dict:
-        return _manifest(src, ann_path, encoder, lexicon, copy, report, done, {**pairs_files, **videos})
+        facts = {source: done.infos[source] for source in used}
+        return _manifest(src, ann_path, encoder, lexicon, copy, report, facts, {**pairs_files, **videos})
 
     write_items(out, report.items, manifest=manifest)
     _prune_stale(out, previous, set(videos), report)
     record_file_stats(out, videos, unhashed=done.kept)
     return report
+
+
+def _apply_rejects(out: Path, items: list[Item], report: BuildReport) -> None:
+    """Leave out the pairs ``<out>/rejects.txt`` names (see :mod:`dybench.review`); their videos stay."""
+    rejects = read_rejects(out)
+    built = {item.pair_id for item in items}
+    report.rejected = sorted(rejects & built)
+    report.items = [item for item in items if item.pair_id not in rejects]
+    unknown = sorted(rejects - built)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        report.warnings.append(
+            f"{out / REJECTS} names {len(unknown)} pair id(s) this build did not make: {shown}; check them for typos"
+        )
 
 
 def _resolve_all(
@@ -232,39 +289,51 @@ def _resolve_all(
 
 
 def _plan(
-    src: Path, resolved: list[tuple[Annotation, dict[Transform, str]]], fail: Callable[[RowError], None]
+    src: Path, ann_path: Path, resolved: list[tuple[Annotation, dict[Transform, str]]], fail: Callable[[RowError], None]
 ) -> list[_Job]:
-    """One job per source video, with every transform any of its questions needs.
+    """One job per source video, with every file any pair needs of it, then one job per swap annotation.
 
     Output names are the source's own path (renders: plus ``.mp4`` unless it ends so), which can still
     meet: ``x`` and ``x.mp4`` would share one render, and a file cannot also be a folder. The video
     whose name is its render's own keeps it; the other is refused, so no two sources share a file.
     """
-    ids: dict[str, dict[Transform, list[str]]] = {}
+    needs: dict[tuple[str, str], dict[str, _File]] = {}
+    ids: dict[str, list[str]] = {}
+    by_swap: dict[str, Annotation] = {}
     for ann, cf in resolved:
         for transform in cf:
-            ids.setdefault(ann.video, {}).setdefault(transform, []).append(ann.id)
+            for f in _pair_files(ann, transform):
+                needs.setdefault(f.job, {})[f.path] = f
+                ids.setdefault(f.path, []).append(ann.id)
+            if transform == "swap":
+                by_swap[ann.id] = ann
     jobs = []
-    taken: dict[str, str] = {}  # output path -> the video that writes it
-    folders: dict[str, str] = {}  # every folder above an output -> a video that writes below it
-    for video in sorted(ids, key=lambda v: (not v.lower().endswith(".mp4"), v)):
-        job = _Job(
-            video,
-            src / video,
-            {t: cf_video_path(video, t) for t in sorted(ids[video])},
-            {t: tuple(ids[video][t]) for t in sorted(ids[video])},
-        )  # fmt: skip
-        paths = [job.original, *job.outputs.values()]
-        clash = next((_clash(p, video, taken, folders) for p in paths if _clash(p, video, taken, folders)), None)
+    for kind, name in sorted(needs, key=lambda k: (k[0] == "swap", not k[1].lower().endswith(".mp4"), k[1])):
+        files = needs[(kind, name)]
+        links = tuple(p for p, f in files.items() if f.make == "link")
+        renders = {p: f.make for p, f in sorted(files.items()) if f.make != "link"}
+        outputs = {p: tuple(dict.fromkeys(ids[p])) for p in files}
+        if kind == "video":
+            jobs.append(_Job(name, (name,), links, renders, outputs, file=str(src / name)))
+            continue
+        ann = by_swap[name]
+        sources = tuple(dict.fromkeys(seg.video for seg in ann.segments))
+        where = {"file": str(ann_path), "row": ann.row, "id": ann.id, "segments": ann.segments}
+        jobs.append(_Job(f"{name} (swap)", sources, links, renders, outputs, **where))
+    kept = []
+    taken: dict[str, str] = {}  # output path -> the job that writes it
+    folders: dict[str, str] = {}  # every folder above an output -> a job that writes below it
+    for job in jobs:
+        clash = next((c for p in job.outputs if (c := _clash(p, job.owner, taken, folders))), None)
         if clash:
             fail(job.error(f"its output {clash[0]} is also that of {clash[1]!r}; rename one of the two files"))
             continue
-        for path in paths:
-            taken[path] = video
+        for path in job.outputs:
+            taken[path] = job.owner
             for parent in PurePosixPath(path).parents:
-                folders[str(parent)] = video
-        jobs.append(job)
-    return jobs
+                folders[str(parent)] = job.owner
+        kept.append(job)
+    return kept
 
 
 def _clash(path: str, video: str, taken: dict[str, str], folders: dict[str, str]) -> tuple[str, str] | None:
@@ -286,8 +355,46 @@ def cf_video_path(video: str, transform: Transform) -> str:
     return f"{VIDEOS}/{transform}/{name}"
 
 
+def given_video_path(video: str) -> str:
+    """Where a given counterfactual ``video`` (relative to the source) lives inside the pairs folder."""
+    return f"{VIDEOS}/given/{video}"
+
+
+def swap_video_path(ann_id: str, branch: Branch) -> str:
+    """Where a swap annotation's ``branch`` render lives: ``videos/swap/<id>/<branch>.mp4``.
+
+    The id is percent-encoded (``a/b`` -> ``a%2Fb``, a leading dot -> ``%2E``), so every id gets a folder
+    of its own directly inside ``videos/swap``; an id too long for a file name is cut and ends with
+    ``%~`` and a hash of the whole id (``%~`` is never part of an encoded id).
+    """
+    name = quote(ann_id, safe="", errors="surrogatepass")
+    if name.startswith("."):
+        name = "%2E" + name[1:]
+    if len(name) > 200:
+        digest = hashlib.sha256(ann_id.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+        name = f"{name[:150]}%~{digest}"
+    return f"{VIDEOS}/swap/{name}/{branch}.mp4"
+
+
+def _pair_files(ann: Annotation, transform: Transform) -> tuple[_File, _File]:
+    """The original's and the counterfactual's video of a pair, and what makes each.
+
+    A swap pair's original is its A-then-B render, not the source; a given pair's counterfactual is the
+    annotation's ``cf_video``, packaged as it is.
+    """
+    if transform == "swap":
+        a_then_b = _File(swap_video_path(ann.id, "original"), ("swap", ann.id), "original")
+        return a_then_b, _File(swap_video_path(ann.id, "counterfactual"), ("swap", ann.id), "counterfactual")
+    original = _File(original_video_path(ann.video), ("video", ann.video), "link")
+    if transform == "given":
+        assert ann.cf_video is not None  # the annotations reader refuses given without cf_video
+        return original, _File(given_video_path(ann.cf_video), ("video", ann.cf_video), "link")
+    return original, _File(cf_video_path(ann.video, transform), ("video", ann.video), transform)
+
+
 def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[Item, Item]:
     pair_id = f"{ann.id}:{transform}"
+    original, counterfactual = _pair_files(ann, transform)
     common = dict(
         pair_id=pair_id,
         transform=transform,
@@ -298,17 +405,11 @@ def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[
         source_id=ann.id,
     )
     return (
-        Item(
-            item_id=f"{pair_id}:original",
-            branch="original",
-            video=original_video_path(ann.video),
-            answer=ann.answer,
-            **common,
-        ),  # fmt: skip
+        Item(item_id=f"{pair_id}:original", branch="original", video=original.path, answer=ann.answer, **common),
         Item(
             item_id=f"{pair_id}:counterfactual",
             branch="counterfactual",
-            video=cf_video_path(ann.video, transform),
+            video=counterfactual.path,
             answer=cf_answer,
             **common,
         ),  # fmt: skip
@@ -323,8 +424,12 @@ def _stamp_path(out: Path, output: str) -> Path:
     return out / STAMPS / f"{hashlib.sha256(output.encode()).hexdigest()[:32]}.json"
 
 
-def _stamp_key(src_sha: str, encoder: EncoderSettings) -> dict:
-    return {"source_sha256": src_sha, "encoder": dataclasses.asdict(encoder), "dybench": __version__}
+def _stamp_key(shas: list[str], encoder: EncoderSettings, frames: tuple[FrameRange, ...] = ()) -> dict:
+    """What a render is made from: its sources' content, the encoder, and a swap's frame ranges."""
+    key: dict = {"source_sha256": shas[0] if not frames else shas}
+    if frames:
+        key["frames"] = [[f.start, f.stop] for f in frames]
+    return {**key, "encoder": dataclasses.asdict(encoder), "dybench": __version__}
 
 
 def _is_done(out: Path, output: str, key: dict) -> str | None:
@@ -339,20 +444,36 @@ def _is_done(out: Path, output: str, key: dict) -> str | None:
     return digest if digest == recorded.get("output_sha256") else None
 
 
-def _render(src: Path, todo: dict[Transform, Path], encoder: EncoderSettings, out: Path) -> str | None:
-    """Render ``todo``; a video that cannot be reversed gets its other transforms, and the reason back."""
+def _render(
+    job: _Job, src: Path, todo: dict[str, Path], frames: tuple[FrameRange, ...], encoder: EncoderSettings, out: Path
+) -> tuple[list[str], str] | None:
+    """Render ``todo`` (output -> where); a video that cannot be reversed gets its other transforms, and
+    the refused outputs come back with the reason."""
+    wanted = {job.renders[output]: path for output, path in todo.items()}
+    if frames:
+        render_swap(frames[0], frames[1], wanted, encoder, within=out)  # type: ignore[arg-type]
+        return None
+    source = src / job.sources[0]
     try:
-        render_counterfactuals(src, todo, encoder, within=out)
+        render_counterfactuals(source, wanted, encoder, within=out)  # type: ignore[arg-type]
         return None
     except NotReversible as e:
-        rest = {t: path for t, path in todo.items() if t != "reverse"}
+        rest = {t: path for t, path in wanted.items() if t != "reverse"}
         if rest:
-            render_counterfactuals(src, rest, encoder, within=out)
-        return str(e)
+            render_counterfactuals(source, rest, encoder, within=out)  # type: ignore[arg-type]
+        return [output for output in todo if job.renders[output] == "reverse"], str(e)
+
+
+def _frames(job: _Job, src: Path, infos: dict[str, VideoInfo]) -> tuple[FrameRange, ...]:
+    """A swap's segments as frame ranges of their videos (empty for other jobs)."""
+    return tuple(
+        FrameRange.of_seconds(src / seg.video, infos[seg.video].fps, seg.start_s, seg.end_s) for seg in job.segments
+    )
 
 
 def _run_jobs(
     jobs: list[_Job],
+    src: Path,
     encoder: EncoderSettings,
     out: Path,
     workers: int,
@@ -362,60 +483,67 @@ def _run_jobs(
     fail: Callable[[RowError], None],
     on_progress: Callable[[int, int], None] | None,
 ) -> _Done:
-    """Probe, place the original and render what is missing, per video."""
+    """Probe the sources, place the links and render what is missing, job by job."""
     result = _Done()
-    pending: list[tuple[_Job, dict[Transform, Path], dict]] = []
+    pending: list[tuple[_Job, dict[str, Path], dict, tuple[FrameRange, ...]]] = []
     done = 0
 
     def skip(job: _Job, error: BaseException) -> None:
-        """The whole video fails: report it; keep what an earlier build made for it."""
-        kept = [p for p in (job.original, *job.outputs.values()) if p not in result.hashes and p in previous]
-        kept = [p for p in kept if (out / p).is_file()]
+        """The whole job fails: report it; keep what an earlier build made for it."""
+        kept = [p for p in job.outputs if p not in result.hashes and p in previous and (out / p).is_file()]
         result.hashes.update({p: previous[p] for p in kept})
         result.kept.update(kept)
         note = f"; the {len(kept)} file(s) an earlier build made for it are kept until its rows go" if kept else ""
         fail(job.error(f"{error}{note}"))
 
+    def warn(message: str) -> None:
+        if message not in report.warnings:  # a source read by several jobs warns once
+            report.warnings.append(message)
+
     for job in jobs:
         try:
-            info = probe(job.src)
-            src_sha = sha256_file(job.src)
-            if previous.get(job.original, src_sha) != src_sha:
-                report.warnings.append(
-                    f"{job.src}: changed since the last build of {out} (its sha256 differs from {MANIFEST}); "
-                    "its pairs are made again from the new content"
-                )
-            _place_original(job.src, out, job.original, src_sha, copy)
+            infos = {video: probe(src / video) for video in job.sources}
+            shas = [sha256_file(src / video) for video in job.sources]
+            for link in job.links:
+                if previous.get(link, shas[0]) != shas[0]:
+                    warn(
+                        f"{src / job.sources[0]}: changed since the last build of {out} (its sha256 differs from "
+                        f"{MANIFEST}); its pairs are made again from the new content"
+                    )
+                _place_source(src / job.sources[0], out, link, shas[0], copy)
+            frames = _frames(job, src, infos)
         except _ITEM_ERRORS as e:
             skip(job, e)
             done += 1
             continue
-        result.hashes[job.original] = src_sha
-        if info.variable_frame_rate:
-            report.warnings.append(
-                f"{job.src}: variable frame rate; counterfactuals are rendered at a constant "
-                f"{info.fps:.3f} fps with the same {info.frame_count} frames"
-            )
-        key = _stamp_key(src_sha, encoder)
-        todo: dict[Transform, Path] = {}
-        for transform, output in job.outputs.items():
+        result.infos.update(infos)
+        result.hashes.update({link: shas[0] for link in job.links})
+        result.sources.update({output: job.sources for output in job.outputs})
+        result.rendered.update(job.renders)
+        for info in infos.values():
+            if job.renders and info.variable_frame_rate:
+                warn(
+                    f"{info.path}: variable frame rate; its renders are made at a constant {info.fps:.3f} fps "
+                    "with the same frames"
+                )
+        key = _stamp_key(shas, encoder, frames)
+        todo: dict[str, Path] = {}
+        for output in job.renders:
             digest = _is_done(out, output, key)
             if digest is None:
-                todo[transform] = out / output
+                todo[output] = out / output
             else:
                 result.hashes[output] = digest
                 report.reused += 1
-        result.infos[job.video] = info
         if todo:
-            pending.append((job, todo, key))
+            pending.append((job, todo, key, frames))
         else:
-            result.ready[job.video] = set(job.outputs)
             done += 1
     if on_progress:
         on_progress(done, len(jobs))
 
-    def finished(job: _Job, todo: dict[Transform, Path], key: dict, future: Future | None,
-                 outcome: str | BaseException | None) -> None:  # fmt: skip
+    def finished(job: _Job, todo: dict[str, Path], key: dict, future: Future | None,
+                 outcome: tuple[list[str], str] | BaseException | None) -> None:  # fmt: skip
         nonlocal done
         done += 1
         if future is not None:
@@ -425,33 +553,31 @@ def _run_jobs(
                 raise outcome
             skip(job, outcome)
         else:
-            refused: set[Transform] = set()
+            refused: list[str] = []
             if outcome is not None:  # why the video has no reverse
-                refused.add("reverse")
-                fail(job.error(outcome, ("reverse",)))
-            for transform, path in todo.items():
-                if transform in refused:
+                refused, reason = outcome
+                fail(job.error(reason, refused))
+            for output, path in todo.items():
+                if output in refused:
                     continue
-                output = job.outputs[transform]
                 digest = result.hashes[output] = sha256_file(path)
                 write_json_atomic(
                     _stamp_path(out, output), {"key": key, "output": output, "output_sha256": digest}, within=out
                 )
                 report.rendered += 1
-            result.ready[job.video] = set(job.outputs) - refused
         if on_progress:
             on_progress(done, len(jobs))
 
     if workers <= 1 or len(pending) <= 1:
-        for job, todo, key in pending:
+        for job, todo, key, frames in pending:
             try:
-                outcome: str | BaseException | None = _render(job.src, todo, encoder, out)
+                outcome: tuple[list[str], str] | BaseException | None = _render(job, src, todo, frames, encoder, out)
             except _ITEM_ERRORS as e:
                 outcome = e
             finished(job, todo, key, None, outcome)
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [(pool.submit(_render, j.src, t, encoder, out), j, t, k) for j, t, k in pending]
+            futures = [(pool.submit(_render, j, src, t, f, encoder, out), j, t, k) for j, t, k, f in pending]
             try:
                 for future, job, todo, key in futures:
                     future.exception()  # wait, in submission order, so results are recorded deterministically
@@ -462,9 +588,10 @@ def _run_jobs(
     return result
 
 
-def _place_original(src: Path, out: Path, dest: str, src_sha: str, copy: bool) -> None:
-    """Hard-link the original into the pairs folder (a copy with ``copy``, or across file systems);
-    skip when the right file is already there. A link ``src`` is followed: only read, never written."""
+def _place_source(src: Path, out: Path, dest: str, src_sha: str, copy: bool) -> None:
+    """Hard-link a source (an original, or a given counterfactual) into the pairs folder (a copy with
+    ``copy``, or across file systems); skip when the right file is already there. A link ``src`` is
+    followed: only read, never written."""
     target = out / dest
     if target.is_file() and not target.is_symlink():
         linked = os.path.samefile(src, target)
@@ -491,18 +618,18 @@ def _manifest(
     lexicon: str | Path | None,
     copy: bool,
     report: BuildReport,
-    done: _Done,
+    videos: dict[str, VideoInfo],
     files: dict[str, str],
 ) -> dict:
     """manifest.json: tool version, parameters, counts, per-file sha256, per-item errors.
 
     ``files`` lists every file the dataset keeps, including those an earlier build made for a source
-    that could not be read this time. It holds no timestamps, so that a resumed build's manifest equals
-    an uninterrupted one's.
+    that could not be read this time, and the videos of pairs rejected in review. ``videos`` are the
+    source videos the pairs are made from. It holds no timestamps, so that a resumed build's manifest
+    equals an uninterrupted one's.
     """
     import av
 
-    videos = {video: done.infos[video] for video, transforms in sorted(done.ready.items()) if transforms}
     return {
         "format": FORMAT,
         "tool": {"dybench": __version__, "pyav": av.__version__},
@@ -513,13 +640,14 @@ def _manifest(
             "lexicon": str(lexicon) if lexicon is not None else "builtin",
             "originals": "copies" if copy else "hard links to the sources (copies across file systems)",
         },
-        "audio": "counterfactual renders carry no audio; originals are kept as given",
+        "audio": "renders carry no audio; originals and given videos are kept as given",
         "counts": {
             "items": len(report.items),
             "pairs": len(report.items) // 2,
             "videos": len(videos),
             "pairs_by_category_transform": report.counts(),
             "errors": len(report.errors),
+            "rejected": len(report.rejected),
         },
         "videos": {
             video: {
@@ -534,6 +662,7 @@ def _manifest(
             for video, info in videos.items()
         },
         "files": files,
+        "rejected": report.rejected,
         "errors": [dataclasses.asdict(e) for e in report.errors],
         "warnings": report.warnings,
     }
@@ -564,4 +693,13 @@ def read_manifest(out: str | Path) -> dict:
     return json.loads((Path(out) / MANIFEST).read_text())
 
 
-__all__ = ["BuildError", "BuildReport", "build_pairs", "cf_video_path", "original_video_path", "read_manifest"]
+__all__ = [
+    "BuildError",
+    "BuildReport",
+    "build_pairs",
+    "cf_video_path",
+    "given_video_path",
+    "original_video_path",
+    "read_manifest",
+    "swap_video_path",
+]

@@ -92,7 +92,7 @@ def build(
         False, "--copy", help="Copy the originals instead of hard-linking them (the dataset stays apart from --src)."
     ),
 ) -> None:
-    """Build counterfactual pairs (hflip, reverse) from your videos and annotations."""
+    """Build counterfactual pairs (hflip, reverse, swap, or given videos) from your videos and annotations."""
     from dybench.build import build_pairs
     from dybench.report import build_progress, print_build_summary
     from dybench.video import EncoderSettings
@@ -357,6 +357,9 @@ def leaderboard(
         None, "--results", envvar="DYBENCH_RESULTS", help="lmms-eval results folder (default: bundled runs)."
     ),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
+    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+        None, "--data", help="A pairs dataset held to verify submitted samples against (repeatable)."
+    ),
 ) -> None:
     """Serve the leaderboard (Gradio) on 127.0.0.1 over a folder of lmms-eval results files."""
     import importlib
@@ -371,10 +374,30 @@ def leaderboard(
         typer.secho(f"error: {e}; install the extra: pip install 'dybench[leaderboard]'", fg="red", err=True)
         raise typer.Exit(1) from e
     try:
-        serve(results, port=port)
+        serve(results, port=port, data=tuple(data or ()))
     except FileNotFoundError as e:
         typer.secho(f"error: {e}", fg="red", err=True)
         raise typer.Exit(1) from e
+
+
+# compare (dybench.results)
+@app.command()
+def compare(
+    run_a: str = typer.Argument(..., help="Run id (or a unique prefix) in --results, or a results JSON file."),
+    run_b: str = typer.Argument(..., help="The other run, the same way."),
+    results: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--results", envvar="DYBENCH_RESULTS", help="lmms-eval results folder (default: bundled runs)."
+    ),
+    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+        None, "--data", help="A pairs dataset the runs were scored on, held as reference data (repeatable)."
+    ),
+    task: str = typer.Option("dybench_pair", "--task", help="The dybench_pair task to compare on."),
+) -> None:
+    """Two verified runs pair by pair: P-Acc difference, McNemar's exact test, the pairs they disagree on."""
+    from dybench.results import compare as compare_runs
+    from dybench.results import comparison_text
+
+    typer.echo(comparison_text(compare_runs(run_a, run_b, results=results, data=data or (), task=task)))
 
 
 if __name__ == "__main__":

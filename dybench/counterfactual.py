@@ -2,7 +2,9 @@
 
 Per transform, in order: the annotation's explicit ``cf_answer`` -> a category rule -> the lexicon
 mapping of the answer option's text (or, for yes/no questions, of the question) -> the ``events`` order.
-If nothing resolves, :class:`CounterfactualError` says why and how to fix the annotation.
+Under ``swap`` the ``events`` come before the lexicon: they name exactly the two segments that trade
+places. A ``given`` counterfactual has only its explicit answer. If nothing resolves,
+:class:`CounterfactualError` says why and how to fix the annotation.
 """
 
 from __future__ import annotations
@@ -119,14 +121,22 @@ def resolve_counterfactual(
     lexicon = lexicon or load_lexicon()
     if transform in annotation.cf_answer:
         return annotation.cf_answer[transform]
+    if transform == "given":
+        raise CounterfactualError(
+            'a given counterfactual video has no rule to find its answer; add cf_answer {"given": "<letter>"}'
+        )
     rule = _category_rule(annotation, transform)
     if rule is not None:
         return rule
     tried = []
-    steps = [_by_lexicon] + ([_by_events] if annotation.events and transform == "reverse" else [])
+    steps = [_by_lexicon]
+    if annotation.events and transform == "reverse":
+        steps = [_by_lexicon, _by_events]
+    elif annotation.events and transform == "swap":
+        steps = [_by_events, _by_lexicon]
     for step in steps:
         try:
-            answer = step(annotation, lexicon[transform])
+            answer = step(annotation, lexicon[transform], transform)
         except _NoMatch as e:
             tried.append(str(e))
             continue
@@ -160,7 +170,7 @@ def _subject(annotation: Annotation) -> str:
     return annotation.question if annotation.is_yes_no else annotation.answer_text()
 
 
-def _by_lexicon(annotation: Annotation, lex: Lexicon) -> str | None:
+def _by_lexicon(annotation: Annotation, lex: Lexicon, transform: Transform) -> str | None:
     """The mapped answer, or None when the lexicon has nothing to say about this text."""
     if annotation.is_yes_no:
         _, swaps, keeps = lex.map(annotation.question)
@@ -173,6 +183,11 @@ def _by_lexicon(annotation: Annotation, lex: Lexicon) -> str | None:
         return annotation.answer if keeps else None
     mapped, swaps, keeps = lex.map(annotation.answer_text())
     if not swaps:
+        if keeps and transform == "swap" and lex.map(annotation.question)[1]:
+            raise _NoMatch(
+                f"the question {annotation.question!r} asks about order, so its answer "
+                f"{annotation.answer_text()!r} may differ once the segments trade places"
+            )
         return annotation.answer if keeps else None
     hits = [i for i, o in enumerate(annotation.options) if lex.canonical(o) == mapped]
     if len(hits) == 1:
@@ -180,9 +195,12 @@ def _by_lexicon(annotation: Annotation, lex: Lexicon) -> str | None:
     raise _NoMatch(f"the answer {annotation.answer_text()!r} maps to a text that matches {len(hits)} options")
 
 
-def _by_events(annotation: Annotation, _lex: Lexicon) -> str:
-    """Under reverse the order of events flips: events[i] <-> events[n-1-i] in the answer's text."""
+def _by_events(annotation: Annotation, _lex: Lexicon, transform: Transform) -> str:
+    """Reversed, the order of events flips: events[i] <-> events[n-1-i] in the answer's text; swapped,
+    the two events trade places."""
     events = annotation.events
+    if transform == "swap" and len(events) != 2:
+        raise _NoMatch(f"swap exchanges two segments, so `events` must name two, not {len(events)}")
     names = sorted(events, key=len, reverse=True)
     pattern = re.compile("|".join(re.escape(e) for e in names), re.IGNORECASE)
     index = {e.lower(): i for i, e in enumerate(events)}
@@ -194,4 +212,4 @@ def _by_events(annotation: Annotation, _lex: Lexicon) -> str:
     hits = [i for i, o in enumerate(annotation.options) if " ".join(_WORD.findall(o.lower())) == norm]
     if len(hits) == 1:
         return letter(hits[0])
-    raise _NoMatch(f"with the events reversed the answer reads {swapped!r}, which matches {len(hits)} options")
+    raise _NoMatch(f"with the events swapped the answer reads {swapped!r}, which matches {len(hits)} options")

@@ -6,12 +6,17 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal, get_args
 
 Category = Literal["moving_direction", "reversible_dynamics", "event_sequence", "spatial", "static"]
-Transform = Literal["hflip", "reverse"]
+Transform = Literal["hflip", "reverse", "swap", "given"]
 Relation = Literal["change", "keep"]
 Branch = Literal["original", "counterfactual"]
 
 CATEGORIES: tuple[Category, ...] = get_args(Category)
+RELATIONS: tuple[Relation, ...] = get_args(Relation)
+#: Every transform a pair can have: ``hflip`` mirrors the video, ``reverse`` plays it backwards, ``swap``
+#: plays two segments in the other order, ``given`` is a counterfactual video the annotation names.
 TRANSFORMS: tuple[Transform, ...] = get_args(Transform)
+#: The transforms rendered from the frames of one whole video (:func:`dybench.transforms.render_counterfactuals`).
+VIDEO_TRANSFORMS: tuple[Transform, ...] = ("hflip", "reverse")
 #: DyBench's own three configs; the other two categories are dybench extensions.
 DYBENCH_CATEGORIES: tuple[Category, ...] = ("reversible_dynamics", "moving_direction", "event_sequence")
 
@@ -42,6 +47,18 @@ def letter_index(answer: str) -> int:
 
 
 @dataclass(frozen=True)
+class Segment:
+    """A time range of a video, one of the two a ``swap`` plays in both orders."""
+
+    video: str
+    """Video path relative to the source folder (the annotation's ``video`` unless the segment names one)."""
+    start_s: float
+    """Start, in seconds from the video's first frame."""
+    end_s: float
+    """End, in seconds (exclusive): the segment holds the frames shown from ``start_s`` until ``end_s``."""
+
+
+@dataclass(frozen=True)
 class Annotation:
     """One question about one video, as a user writes it (Contract 1)."""
 
@@ -62,7 +79,13 @@ class Annotation:
     cf_answer: dict[str, str] = field(default_factory=dict)
     """Explicit counterfactual answer per transform; always wins."""
     events: tuple[str, ...] = ()
-    """Event names in the order they happen, to remap event_sequence answers under reverse."""
+    """Event names in the order they happen, to remap event_sequence answers under reverse and swap."""
+    segments: tuple[Segment, ...] = ()
+    """For ``swap``: segments A and B; the original plays A then B, the counterfactual B then A."""
+    cf_video: str | None = None
+    """For ``given``: a counterfactual video that already exists, relative to the source folder."""
+    relation: Relation | None = None
+    """For ``given``: the relation the annotation states, checked against ``cf_answer``."""
     row: int | None = field(default=None, compare=False)
     """Where the record was read from (line or list index), for error messages."""
 
@@ -86,7 +109,7 @@ class Item:
     branch: Branch
     """'original' or 'counterfactual'."""
     transform: Transform
-    """The pair's transform (the same on both rows)."""
+    """The pair's transform (the same on both rows); ``given`` when the counterfactual was not rendered."""
     relation: Relation
     """'change' when the counterfactual answer differs from the original, else 'keep'."""
     category: Category

@@ -53,6 +53,8 @@ def print_build_summary(report: BuildReport) -> None:
     table.add_row("all", "", str(sum(report.counts().values())))
     console.print(table)
     console.print(f"renders: {report.rendered} made, {report.reused} reused (already done and valid)")
+    if report.rejected:
+        console.print(f"rejected in review: {len(report.rejected)} pair(s) left out (rejects.txt; videos kept)")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/] {warning}")
     if report.errors:

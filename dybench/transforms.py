@@ -1,24 +1,28 @@
-"""Counterfactual transforms: mirror a video (``hflip``) or play it backwards (``reverse``).
+"""Counterfactual transforms: mirror a video (``hflip``), play it backwards (``reverse``), or play two of
+its segments in the other order (``swap``).
 
-Two forms of the same two transforms: :func:`apply_transform` on decoded RGB frames (what a model
-sees), and :func:`render_counterfactuals`, a file-to-file render that a pairs build ships. The render
-decodes the source once and feeds every output from that one decode; it works on the decoded YUV
-planes (no RGB round trip), so ``EncoderSettings(lossless=True)`` reproduces exactly
-``apply_transform(read_frames(src), t)``. ``reverse`` keeps a bounded number of decoded frames in
-memory and spills older ones to an anonymous temporary file, read back last-first with plain reads,
-so its memory does not grow with the clip (ffmpeg's ``reverse`` filter holds the whole clip).
+:func:`apply_transform` works on decoded RGB frames (what a model sees); :func:`render_counterfactuals`
+and :func:`render_swap` are file-to-file renders that a pairs build ships. The renders work on the
+decoded YUV planes (no RGB round trip), so ``EncoderSettings(lossless=True)`` reproduces exactly
+``apply_transform(read_frames(src), t)``, or for ``swap`` the concatenated frames of the two segments.
+Memory stays bounded whatever the clip's length: ``hflip`` and ``swap`` stream frames from the decoder
+straight into the encoders, and ``reverse`` keeps a bounded number of decoded frames in memory and
+spills older ones to an anonymous temporary file, read back last-first with plain reads (ffmpeg's
+``reverse`` filter holds the whole clip).
 """
 
 from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import os
 import queue
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import BinaryIO
@@ -27,12 +31,13 @@ import av
 import av.filter
 import numpy as np
 
-from dybench.fileio import atomic_path
-from dybench.records import TRANSFORMS, Transform
+from dybench.fileio import atomic_path, atomic_paths
+from dybench.records import VIDEO_TRANSFORMS, Branch, Transform
 from dybench.video import (
     DEFAULT_ENCODER,
     PLANAR_FORMATS,
     EncoderSettings,
+    ProbeDetails,
     VideoError,
     VideoInfo,
     add_video_stream,
@@ -61,7 +66,7 @@ def apply_transform(frames: np.ndarray, transform: Transform) -> np.ndarray:
         return frames[:, :, ::-1]
     if transform == "reverse":
         return frames[::-1]
-    raise ValueError(f"unknown transform {transform!r}; use one of {', '.join(TRANSFORMS)}")
+    raise ValueError(f"unknown transform {transform!r}; use one of {', '.join(VIDEO_TRANSFORMS)}")
 
 
 class NotReversible(VideoError):
@@ -90,8 +95,8 @@ def render_counterfactuals(
     src = Path(src)
     targets = {transform: Path(path) for transform, path in outputs.items()}
     for transform in targets:
-        if transform not in TRANSFORMS:
-            raise ValueError(f"unknown transform {transform!r}; use one of {', '.join(TRANSFORMS)}")
+        if transform not in VIDEO_TRANSFORMS:
+            raise ValueError(f"unknown transform {transform!r}; use one of {', '.join(VIDEO_TRANSFORMS)}")
     if not targets:
         return {}
     details = probe_details(src)
@@ -114,20 +119,14 @@ def render_counterfactuals(
             container = stack.enter_context(av.open(str(tmp), "w"))
             writers[transform] = _Writer(container, encoder, info, details.rate, enc_fmt)
             stack.callback(writers[transform].stop)  # before its container closes
-        orient = _FilterChain(_ORIENT[info.rotation], details.coded_width, details.coded_height, work_fmt)
         mirror = _FilterChain(["hflip"], info.width, info.height, work_fmt)
         count = 0
-        with open_video(src) as source:
-            for frame in decode_frames(src, source):
-                if frame.format.name != work_fmt:
-                    frame = frame.reformat(format=work_fmt)
-                frame.pts = count
-                frame = orient(frame)
-                if "hflip" in writers:
-                    writers["hflip"].submit(mirror(frame))
-                if backlog is not None:
-                    backlog.append(frame)
-                count += 1
+        for frame in stack.enter_context(contextlib.closing(_upright(src, details, work_fmt))):
+            if "hflip" in writers:
+                writers["hflip"].submit(mirror(frame))
+            if backlog is not None:
+                backlog.append(frame)
+            count += 1
         if count != info.frame_count:
             raise VideoError(
                 f"{src}: decoded {count} frames but the file holds {info.frame_count}; it is corrupt, "
@@ -140,7 +139,7 @@ def render_counterfactuals(
                 writers["reverse"].submit(frame)
         for writer in writers.values():
             writer.close()
-    return {transform: _checked(probe(path), info) for transform, path in targets.items()}
+    return {transform: _checked(probe(path), info, info.frame_count) for transform, path in targets.items()}
 
 
 def _not_reversible(src: Path, problem: str) -> NotReversible:
@@ -148,6 +147,135 @@ def _not_reversible(src: Path, problem: str) -> NotReversible:
         f"{src}: {problem}, so played backwards it is the same video and a reverse pair would flip the "
         "answer of an unchanged video; drop reverse from the transforms of its questions"
     )
+
+
+@dataclass(frozen=True)
+class FrameRange:
+    """Frames ``start`` to ``stop - 1`` of one video: a segment as :func:`render_swap` plays it."""
+
+    video: Path
+    start: int
+    stop: int
+
+    @classmethod
+    def of_seconds(cls, video: str | os.PathLike, fps: float, start_s: float, end_s: float) -> FrameRange:
+        """The frames shown from ``start_s`` until ``end_s``, each bound at the nearest frame boundary."""
+        far = 2**53  # any time past this is past the end of every video, and still rounds to an int
+        return cls(Path(video), round(min(start_s * fps, far)), round(min(end_s * fps, far)))
+
+    def describe(self, fps: float) -> str:
+        return f"frames {self.start}-{self.stop - 1} ({self.start / fps:g}-{self.stop / fps:g} s)"
+
+
+def render_swap(
+    first: FrameRange,
+    second: FrameRange,
+    outputs: Mapping[Branch, str | os.PathLike],
+    settings: EncoderSettings = DEFAULT_ENCODER,
+    *,
+    within: str | os.PathLike | None = None,
+) -> dict[Branch, VideoInfo]:
+    """Render ``first`` then ``second`` to ``outputs["original"]`` and ``second`` then ``first`` to
+    ``outputs["counterfactual"]`` (either may be left out); returns each output's info.
+
+    DyBench's event-sequence construction. The segments may come from one video (they must not
+    overlap) or from two that share their displayed size and frame rate; each holds 2 frames or more.
+    Outputs keep that rate and size; audio is dropped. Each segment is decoded straight into the
+    encoders (both outputs are encoded at once), so memory does not grow with the segments' length;
+    frames before a segment are decoded and dropped, since seeking is not frame-exact. With
+    ``settings.lossless``, decoding an output gives exactly the concatenated frames of its segments
+    (when the two sources share a pixel format; else the second is converted to the first's). Every
+    problem raises :class:`VideoError` before anything is written; the outputs appear together,
+    atomically, and only inside ``within`` when given.
+    """
+    targets = {branch: Path(path) for branch, path in outputs.items()}
+    for branch in targets:
+        if branch not in ("original", "counterfactual"):
+            raise ValueError(f"unknown output {branch!r}; use original and/or counterfactual")
+    if not targets:
+        return {}
+    details = [probe_details(first.video), probe_details(second.video)]
+    _check_segments(first, second, details)
+    info, rate = details[0].info, details[0].rate
+    work_fmt, codec, enc_fmt = _formats(info, settings)
+    if not settings.lossless or enc_fmt != work_fmt:
+        check_size(first.video, info.width, info.height, enc_fmt)
+    encoder = for_codec(settings, codec, enc_fmt)
+    a, b = (first, details[0]), (second, details[1])
+    orders = {"original": (a, b), "counterfactual": (b, a)}
+
+    with contextlib.ExitStack() as stack:
+        temps = stack.enter_context(atomic_paths(*targets.values(), within=within))
+        writers: list[_Writer] = []
+        streams: list[Iterator[av.VideoFrame]] = []
+        for branch, tmp in zip(targets, temps, strict=True):
+            container = stack.enter_context(av.open(str(tmp), "w"))
+            writers.append(_Writer(container, encoder, info, rate, enc_fmt))
+            stack.callback(writers[-1].stop)  # before its container closes
+            parts = [_segment_frames(segment, source, work_fmt) for segment, source in orders[branch]]
+            for part in parts:
+                stack.enter_context(contextlib.closing(part))
+            streams.append(itertools.chain(*parts))
+        for frames in zip(*streams, strict=True):  # the outputs hold the same frames, so they advance in step
+            for writer, frame in zip(writers, frames, strict=True):
+                writer.submit(frame)
+        for writer in writers:
+            writer.close()
+    total = (first.stop - first.start) + (second.stop - second.start)
+    return {branch: _checked(probe(path), info, total) for branch, path in targets.items()}
+
+
+def _check_segments(first: FrameRange, second: FrameRange, details: list[ProbeDetails]) -> None:
+    """Raise :class:`VideoError` unless the two segments can be played one after the other."""
+    a, b = (d.info for d in details)
+    if (a.width, a.height) != (b.width, b.height) or details[0].rate != details[1].rate:
+        raise VideoError(
+            f"{second.video}: {b.width}x{b.height} at {b.fps:g} fps, but {first.video} is {a.width}x{a.height} at "
+            f"{a.fps:g} fps; segments of two videos need the same size and frame rate, re-encode one to match"
+        )
+    for name, segment, info in (("A", first, a), ("B", second, b)):
+        if segment.start < 0 or segment.stop > info.frame_count:
+            raise VideoError(
+                f"{segment.video}: segment {name}, {segment.describe(info.fps)}, lies outside the video "
+                f"(frames 0-{info.frame_count - 1}, 0-{info.frame_count / info.fps:g} s); fix the segment's times"
+            )
+        if segment.stop - segment.start < 2:
+            held = max(0, segment.stop - segment.start)
+            raise VideoError(
+                f"{segment.video}: segment {name}, {segment.describe(info.fps)}, holds {held} frame(s); a segment "
+                f"needs 2 or more ({2 / info.fps:g} s at {info.fps:g} fps), lengthen it"
+            )
+    if os.path.samefile(first.video, second.video) and first.start < second.stop and second.start < first.stop:
+        raise VideoError(
+            f"{first.video}: segments A ({first.describe(a.fps)}) and B ({second.describe(a.fps)}) overlap; "
+            "give two separate time ranges"
+        )
+
+
+def _segment_frames(segment: FrameRange, details: ProbeDetails, work_fmt: str) -> Iterator[av.VideoFrame]:
+    """The frames of ``segment``, upright, in ``work_fmt``."""
+    count = 0
+    with contextlib.closing(_upright(segment.video, details, work_fmt)) as frames:
+        for frame in itertools.islice(frames, segment.start, segment.stop):
+            yield frame
+            count += 1
+    if count != segment.stop - segment.start:
+        raise VideoError(
+            f"{segment.video}: ended at frame {segment.start + count}, before frame {segment.stop - 1} that its "
+            "header promises; it is corrupt, re-export it"
+        )
+
+
+def _upright(src: Path, details: ProbeDetails, work_fmt: str) -> Iterator[av.VideoFrame]:
+    """Every frame of ``src`` in ``work_fmt``, upright (display rotation applied), numbered from 0."""
+    info = details.info
+    orient = _FilterChain(_ORIENT[info.rotation], details.coded_width, details.coded_height, work_fmt)
+    with open_video(src) as source:
+        for index, frame in enumerate(decode_frames(src, source)):
+            if frame.format.name != work_fmt:
+                frame = frame.reformat(format=work_fmt)
+            frame.pts = index
+            yield orient(frame)
 
 
 #: Filters that make a frame upright, by display rotation (degrees counterclockwise), as ffmpeg's autorotate.
@@ -373,14 +501,14 @@ class _ReverseBuffer:
             yield frame
 
 
-def _checked(out: VideoInfo, src: VideoInfo) -> VideoInfo:
-    """The output's info, after checking it kept the source's frame count and displayed size."""
-    if out.frame_count != src.frame_count or (out.width, out.height) != (src.width, src.height):
+def _checked(out: VideoInfo, src: VideoInfo, frames: int) -> VideoInfo:
+    """The output's info, after checking it holds ``frames`` frames at the source's displayed size."""
+    if out.frame_count != frames or (out.width, out.height) != (src.width, src.height):
         raise VideoError(
-            f"{out.path}: render has {out.frame_count} frames at {out.width}x{out.height}, source "
-            f"{src.path} has {src.frame_count} at {src.width}x{src.height}; report this as a dybench bug"
+            f"{out.path}: render has {out.frame_count} frames at {out.width}x{out.height}, expected {frames} at "
+            f"{src.width}x{src.height} from {src.path}; report this as a dybench bug"
         )
     return out
 
 
-__all__ = ["apply_transform", "render_counterfactuals"]
+__all__ = ["FrameRange", "NotReversible", "apply_transform", "render_counterfactuals", "render_swap"]

@@ -57,6 +57,28 @@ def test_answer_given_as_option_text_becomes_a_letter(tmp_path):
         ({**GOOD, "transforms": ["rotate"]}, "transforms ['rotate'] invalid"),
         ({**GOOD, "cf_answer": {"hflip": "Z"}}, "cf_answer[hflip]"),
         ('{"id": "q9", "video": ', "not valid JSON"),
+        ({**GOOD, "transforms": ["swap"]}, "swap needs segments"),
+        ({**GOOD, "segments": [[0, 1]]}, "segments must be two time ranges"),
+        ({**GOOD, "segments": [[0, 1], [1, "2"]]}, "segments[1]: start_s and end_s must be numbers"),
+        ({**GOOD, "segments": [[0, 1], [2, 1.5]]}, "segments[1]: 2-1.5 s is not a time range"),
+        ({**GOOD, "segments": [[-1, 1], [1, 2]]}, "segments[0]: -1-1 s is not a time range"),
+        ({**GOOD, "segments": [[0, 1], [1, 2]], "transforms": ["swap", "hflip"]}, "segments are played by swap only"),
+        (
+            {**GOOD, "segments": [[0, 1], {"video": "../b.mp4", "start_s": 0, "end_s": 1}]},
+            "segments[1].video '../b.mp4' must be a path inside the source folder",
+        ),  # fmt: skip
+        ({**GOOD, "cf_video": "/etc/cf.mp4", "cf_answer": {"given": "B"}}, "cf_video '/etc/cf.mp4' must be a path"),
+        ({**GOOD, "cf_video": "b.mp4"}, 'cf_video needs its answer: add cf_answer {"given"'),
+        ({**GOOD, "cf_video": "a.mp4", "cf_answer": {"given": "B"}}, "is the video itself"),
+        ({**GOOD, "cf_video": "b.mp4", "cf_answer": {"given": "B"}, "relation": "keep"}, "relation 'keep', but"),
+        ({**GOOD, "cf_video": "b.mp4", "cf_answer": {"given": "B"}, "relation": "flip"}, "relation 'flip' is not"),
+        ({**GOOD, "cf_video": "b.mp4", "cf_answer": {"given": "B"}, "transforms": ["hflip"]}, 'leave out "given"'),
+        ({**GOOD, "transforms": ["given"]}, "transform given needs cf_video"),
+        ({**GOOD, "relation": "change"}, "belong to a cf_video"),
+        (
+            {**GOOD, "cf_video": "b.mp4", "cf_answer": {"given": "B"}, "segments": [[0, 1], [1, 2]]},
+            "segments and cf_video make different pairs",
+        ),  # fmt: skip
     ],
 )
 def test_each_bad_row_is_reported_and_the_rest_load(tmp_path, row, needle):
@@ -100,3 +122,42 @@ def test_a_byte_order_mark_and_odd_line_breaks_are_not_data(tmp_path):
     raw = json.dumps({**GOOD, "question": "Left\u2028or right?"}, ensure_ascii=False)
     anns, errors = load_annotations(write_jsonl(tmp_path / "c.jsonl", [raw]))
     assert errors == [] and anns[0].question == "Left\u2028or right?"
+
+
+def test_segments_and_given_videos_load_with_their_defaults(tmp_path):
+    from dybench.records import Segment
+
+    rows = [
+        {**GOOD, "id": "one-file", "video": "./clips//a.mp4", "segments": [[0, 1.5], [2, 3]]},
+        {
+            **GOOD,
+            "id": "two-files",
+            "segments": [{"video": "b.mp4", "start_s": 0, "end_s": 1}, {"start_s": 4, "end_s": 5.5}],
+        },  # fmt: skip
+        {**GOOD, "id": "given", "cf_video": "./cf/a.mp4", "cf_answer": {"given": "right"}},
+        {
+            **GOOD,
+            "id": "both",
+            "cf_video": "cf/a.mp4",
+            "cf_answer": {"given": "A"},
+            "relation": "keep",
+            "transforms": ["given", "hflip"],
+        },  # fmt: skip
+    ]
+    path = tmp_path / "a.csv"
+    with open(path, "w", newline="") as fh:  # CSV cells carry the segments and cf_answer as JSON
+        writer = csv.DictWriter(fh, fieldnames=[*GOOD, "segments", "cf_video", "cf_answer", "relation", "transforms"])
+        writer.writeheader()
+        for r in rows:
+            cells = {k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in r.items()}
+            writer.writerow(cells)
+    anns, errors = load_annotations(path)
+    assert errors == []
+    by_id = {a.id: a for a in anns}
+    assert by_id["one-file"].segments == (Segment("clips/a.mp4", 0.0, 1.5), Segment("clips/a.mp4", 2.0, 3.0))
+    assert by_id["one-file"].transforms == ("swap",)
+    assert by_id["two-files"].segments == (Segment("b.mp4", 0.0, 1.0), Segment("a.mp4", 4.0, 5.5))
+    given = by_id["given"]
+    assert (given.transforms, given.cf_video, given.cf_answer, given.relation) == (("given",), "cf/a.mp4",
+                                                                                  {"given": "B"}, None)  # fmt: skip
+    assert by_id["both"].transforms == ("given", "hflip") and by_id["both"].relation == "keep"

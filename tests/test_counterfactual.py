@@ -21,8 +21,8 @@ def ann(options, answer, category="moving_direction", question="Which way does i
 
 
 def swap_cases():
-    """Every form of every swap group, both directions, for both transforms."""
-    for transform in ("hflip", "reverse"):
+    """Every form of every swap group, both directions, for every transform with a lexicon."""
+    for transform in ("hflip", "reverse", "swap"):
         for group_a, group_b in SPEC[transform]["swap"]:
             for forms, others in ((group_a, group_b), (group_b, group_a)):
                 for form in forms:
@@ -43,8 +43,14 @@ def test_every_hflip_keep_entry_keeps_the_answer(form):
     assert resolve_counterfactual(a, "hflip") == "B"
 
 
+@pytest.mark.parametrize("form", SPEC["swap"]["keep"])
+def test_every_swap_keep_entry_keeps_the_answer(form):
+    a = ann(["something else", f"it goes {form}"], "B")
+    assert resolve_counterfactual(a, "swap") == "B"
+
+
 def test_no_form_is_listed_twice_within_a_transform():
-    for transform in ("hflip", "reverse"):
+    for transform in ("hflip", "reverse", "swap"):
         forms = [f for pair in SPEC[transform]["swap"] for group in pair for f in group] + SPEC[transform]["keep"]
         assert len(forms) == len(set(forms)), transform
 
@@ -141,3 +147,36 @@ def test_custom_lexicon_file(tmp_path):
     assert resolve_counterfactual(a, "hflip", lex) == "B"
     with pytest.raises(CounterfactualError):
         resolve_counterfactual(ann(["left", "right"], "A"), "hflip", lex)
+
+
+def test_swap_follows_the_two_events_before_the_lexicon():
+    events = ("take bowl", "pour cereals")
+    question = "Which happens first: take bowl or pour cereals?"
+    first = ann(list(events), "A", category="event_sequence", question=question, events=events)
+    assert resolve_counterfactual(first, "swap") == "B"
+    last = ann(list(events), "B", category="event_sequence", question="Which happens last?", events=events)
+    assert resolve_counterfactual(last, "swap") == "A"
+    # without events, the answer's own order words are swapped: first <-> last, before <-> after
+    order = ann(["cutting comes before stirring", "cutting comes after stirring"], "A", category="event_sequence")
+    assert resolve_counterfactual(order, "swap") == "B"
+    yes_no = ann([], "yes", category="event_sequence", question="Does the cutting happen earlier than the stirring?")
+    assert resolve_counterfactual(yes_no, "swap") == "no"
+
+
+def test_swap_never_guesses():
+    three = ("a", "b", "c")
+    with pytest.raises(CounterfactualError, match="`events` must name two, not 3"):
+        resolve_counterfactual(ann(list(three), "A", category="event_sequence", events=three), "swap")
+    # a motion word keeps, unless the question asks about order: the first segment is now the other one
+    assert resolve_counterfactual(ann(["left", "right"], "A", question="Which way does it roll?"), "swap") == "A"
+    with pytest.raises(CounterfactualError, match="asks about order"):
+        resolve_counterfactual(ann(["left", "right"], "A", question="Which way does it roll first?"), "swap")
+    with pytest.raises(CounterfactualError, match="is in the swap lexicon"):
+        resolve_counterfactual(ann(["the cup", "the plate"], "A", category="spatial"), "swap")
+    assert resolve_counterfactual(ann(["red", "blue"], "A", category="static"), "swap") == "A"
+
+
+def test_a_given_counterfactual_has_only_its_explicit_answer():
+    assert resolve_counterfactual(ann(["left", "right"], "A", cf_answer={"given": "B"}), "given") == "B"
+    with pytest.raises(CounterfactualError, match='cf_answer {"given"'):
+        resolve_counterfactual(ann(["left", "right"], "A"), "given")

@@ -158,7 +158,7 @@ def test_ssv2_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
 # --- action segments ----------------------------------------------------------------------------------
 
 
-def test_breakfast_segments_become_swap_questions(tmp_path: Path) -> None:
+def test_breakfast_segments_become_swap_questions_that_build(tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
     write_clip(videos / "P03_cereals.mp4", make_frames(60), fps=15)
@@ -171,6 +171,19 @@ def test_breakfast_segments_become_swap_questions(tmp_path: Path) -> None:
     assert row["options"][letter_index(row["answer"])] == "take bowl"
     assert row["segments"] == [[1.0, 2.333], [2.333, 3.667]]  # frames 16-35 and 36-55 at 15 fps
     assert row["transforms"] == ["swap"] and row["category"] == "event_sequence"
+
+    # it builds into swap pairs whose answers are right
+    report = build_pairs(tmp_path / "ann", tmp_path / "pairs", lossless=True)
+    assert report.ok, report.errors
+    rows = [json.loads(line) for line in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
+    answer = {r["branch"]: r["options"][letter_index(r["answer"])] for r in rows}
+    assert answer == {"original": "take bowl", "counterfactual": "pour cereals"}
+    assert {(r["transform"], r["relation"]) for r in rows} == {("swap", "change")}
+    # the original is take_bowl (frames 16-35) then pour_cereals (36-55), the counterfactual the other way
+    source = read_frames(videos / "P03_cereals.mp4")
+    video = {r["branch"]: read_frames(tmp_path / "pairs" / r["video"]) for r in rows}
+    np.testing.assert_array_equal(video["original"], source[15:55])
+    np.testing.assert_array_equal(video["counterfactual"], np.concatenate([source[35:55], source[15:35]]))
 
 
 def test_50salads_timestamps_map_through_the_frame_clock(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ copied there.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_results import results_obj  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
+P_ACC_COLUMN = 5  # Model, Status, Origin, Date (UTC), Settings, then DyBench P-Acc
 UPLOADED = "uploaded <b>model</b>"  # markup in a model name must show as text
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -57,8 +60,10 @@ def test_table_shows_percentages_hides_empty_columns_and_keeps_the_run_id():
     df = runs_frame(runs, ["DyBench", "Video benchmarks"])
     assert list(df.columns) == [
         "Model",
+        "Status",
         "Origin",
-        "Date",
+        "Date (UTC)",
+        "Settings",
         "DyBench P-Acc",
         "DyBench Acc",
         "Gap Acc−P-Acc",
@@ -67,6 +72,11 @@ def test_table_shows_percentages_hides_empty_columns_and_keeps_the_run_id():
     ]
     assert df.loc[0, "DyBench P-Acc"] == 50.0 and df.loc[0, "Gap Acc−P-Acc"] == 25.0
     assert df.loc[0, "Run"] == runs[0].run_id
+    assert df.loc[0, "Status"] == "self-reported" and df.loc[0, "Date (UTC)"] == "2026-11-21 04:58"
+    assert (
+        df.loc[0, "Settings"] == "frames model default · fps model default · max_pixels model default · "
+        "prompt not recorded · lmms-eval main@unknown"
+    )
 
 
 def test_reported_rows_cite_their_source_and_show_crpo_as_gains_only():
@@ -103,16 +113,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+@contextlib.contextmanager
+def _serving(tmp_path: Path, results: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`dybench leaderboard --results RESULTS` on a free port, until the block ends."""
     pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} missing: run .ci/install-system-deps.sh")
-    results = tmp_path / "results"
-    for i, (name, p_acc, acc, date) in enumerate(SEEDS):
-        path = results / f"model{i}" / f"{date}_results.json"
-        path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(results_obj(name, p_acc=p_acc, acc=acc, date=date), indent=2))
     port = _free_port()
     env = {**os.environ, "DYBENCH_CACHE_DIR": str(tmp_path / "cache"), "GRADIO_ANALYTICS_ENABLED": "False",
            "GRADIO_TEMP_DIR": str(tmp_path / "gradio")}  # fmt: skip
@@ -145,6 +151,17 @@ def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
         log.close()
 
 
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
+    results = tmp_path / "results"
+    for i, (name, p_acc, acc, date) in enumerate(SEEDS):
+        path = results / f"model{i}" / f"{date}_results.json"
+        path.parent.mkdir(parents=True)
+        path.write_text(json.dumps(results_obj(name, p_acc=p_acc, acc=acc, date=date), indent=2))
+    with _serving(tmp_path, results) as served:
+        yield served
+
+
 def _model_column(page) -> list[str]:
     """The Model column top to bottom, read in one go (the table re-renders while we look)."""
     cells = page.locator("#runs-table [data-testid^='cell-'][data-testid$='-0']")
@@ -161,7 +178,7 @@ def _wait_models(page, expected: list[str], timeout_s: float = 60) -> None:
 
 def _choose(page, dropdown_id: str, option: str) -> None:
     page.locator(f"#{dropdown_id} input").click()
-    page.get_by_role("option", name=option, exact=True).click()
+    page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()
 
 
 def _upload(page, path: Path) -> str:
@@ -205,7 +222,7 @@ def test_leaderboard_in_a_real_browser(server, tmp_path: Path):
             _wait_models(page, by_date)
             _choose(page, "sort-by", COLUMNS_BY_KEY["p_acc"].label)
             _wait_models(page, by_p_acc)
-            assert page.locator("#runs-table").get_by_test_id("cell-0-3").inner_text().strip() == "62.0"
+            assert page.locator("#runs-table").get_by_test_id(f"cell-0-{P_ACC_COLUMN}").inner_text().strip() == "62.0"
 
             page.locator("#search textarea, #search input").first.fill("gamma")
             _wait_models(page, ["seed-gamma"])
@@ -241,3 +258,133 @@ def test_leaderboard_in_a_real_browser(server, tmp_path: Path):
     assert [p.name for p in stored] == [
         f"{run_from_results(json.loads(good.read_text()), path='', origin='uploaded').run_id}_results.json"
     ]
+
+
+# --- verification, settings and the paired view in the browser --------------------------------------------
+
+
+def _cell_texts(page, column: int) -> list[str]:
+    cells = page.locator(f"#runs-table [data-testid^='cell-'][data-testid$='-{column}']")
+    return [t.strip() for t in cells.all_inner_texts()]
+
+
+def _wait_rows(page, expected: list[tuple[str, str]], timeout_s: float = 60) -> None:
+    """Wait until the table's (Model, Status) rows are ``expected``, top to bottom."""
+    deadline = time.monotonic() + timeout_s
+    while (got := list(zip(_cell_texts(page, 0), _cell_texts(page, 1), strict=False))) != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"table shows {got}, expected {expected}")
+        page.wait_for_timeout(200)
+
+
+def _upload_files(page, paths: list[Path]) -> str:
+    """Send files through the Submit tab (after a reload, so no earlier message is mistaken for this one)."""
+    page.reload()
+    page.get_by_role("tab", name="Submit").click()
+    page.locator("#submit-file input[type=file]").set_input_files([str(p) for p in paths])
+    names = page.locator("#submit-file td.filename")  # one row per file uploaded to the server
+    names.nth(len(paths) - 1).wait_for()
+    assert sorted(t.replace("\n", "").strip() for t in names.all_inner_texts()) == sorted(p.name for p in paths)
+    page.locator("#submit-btn").click()
+    status = page.locator("#submit-status")
+    status.get_by_text("✅").or_(status.get_by_text("❌")).first.wait_for()
+    return status.inner_text()
+
+
+def test_verified_mismatching_and_self_reported_uploads_in_a_real_browser(tmp_path: Path):
+    """Upload a verified run (an archive of its folder), a mismatching one (several files) and a self-reported
+    one; a verified run also lies in the folder. Labels, the settings filter and the paired view."""
+    from playwright.sync_api import sync_playwright
+    from test_results_verify import RUNS, STEM, hold_pairs, place
+
+    from dybench.results import generation_settings, settings_label
+
+    results = tmp_path / "results"
+    hold_pairs(results / "datasets" / "tiny-pairs")
+    local = json.loads(place(results, "dybench_constant").read_text())
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    verified = sent / "random-run.zip"
+    with zipfile.ZipFile(verified, "w") as z:
+        for f in sorted((RUNS / "dybench_random").iterdir()):
+            z.write(f, f"dybench_random/{f.name}")
+    random_obj = json.loads((RUNS / "dybench_random" / f"{STEM}_results.json").read_text())
+    tampered = json.loads(json.dumps(random_obj))
+    tampered["model_name"] = "tampered-run"
+    tampered["results"]["dybench_pair"]["p_acc,none"] = 0.5  # re-scoring gives 2/6
+    (sent / "tampered").mkdir()
+    mismatch = [sent / "tampered" / f"{STEM}_results.json"]
+    mismatch[0].write_text(json.dumps(tampered))
+    for f in sorted((RUNS / "dybench_random").glob("*_samples_*.jsonl")):
+        mismatch.append(sent / "tampered" / f.name)
+        shutil.copy(f, mismatch[-1])
+    self_reported = sent / "self_results.json"
+    self_reported.write_text(json.dumps(results_obj("self-reported-model", p_acc=0.47, date="20261104_100000")))
+
+    def choice(obj: dict) -> str:
+        run = run_from_results(obj, path="", origin="local")
+        return f"{run.model} · {run.display_date} · {run.run_id}"
+
+    real_settings = settings_label(generation_settings(random_obj))
+    assert real_settings != settings_label(generation_settings(results_obj()))
+    with _serving(tmp_path, results) as (url, _), sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1600, "height": 1100})
+            page.set_default_timeout(60_000)  # generous: a loaded 2-core CI machine is slow, a real hang still fails
+            page.goto(url)
+            _wait_rows(page, [("dybench_constant (answer=A)", "verified")])  # a folder dropped into results/
+
+            assert "Status: verified." in _upload_files(page, [verified])
+            assert "Status: mismatch." in _upload_files(page, mismatch)
+            assert "Status: self-reported." in _upload_files(page, [self_reported])
+            page.get_by_role("tab", name="Leaderboard").click()
+            random_row, local_row = ("dybench_random (seed=7)", "verified"), ("dybench_constant (answer=A)", "verified")
+            _wait_rows(
+                page, [("tampered-run", "mismatch"), ("self-reported-model", "self-reported"), random_row, local_row]
+            )
+            notes = page.locator("#runs-table").get_by_test_id("cell-0-" + str(len(_header(page)) - 2)).inner_text()
+            assert "dybench_pair p_acc: claimed 50.0, re-scored 33.3" in notes  # both values
+            assert "different generation settings" in page.locator("#runs-summary").inner_text()
+
+            _choose(page, "settings-filter", real_settings)  # like for like only
+            _wait_rows(page, [("tampered-run", "mismatch"), random_row, local_row])
+            assert "different generation settings" not in page.locator("#runs-summary").inner_text()
+
+            page.locator("#runs-table").get_by_test_id("cell-1-0").click()  # the verified upload's details
+            page.get_by_role("tab", name="Run details").click()
+            detail = page.locator("#run-detail")
+            detail.get_by_text("Scored on held data").wait_for()
+            assert (
+                "tiny-pairs" in detail.inner_text()
+                and "95% bootstrap interval over 6 of 6 pairs" in detail.inner_text()
+            )
+
+            page.get_by_role("tab", name="Compare").click()
+            _choose(page, "compare-a", choice(random_obj))
+            _choose(page, "compare-b", choice(local))
+            page.locator("#compare-btn").click()
+            result = page.locator("#compare-result")
+            result.get_by_text("+33.3 points").wait_for()
+            assert "McNemar exact test" in result.inner_text() and "p = 0.5" in result.inner_text()
+            pairs = page.locator("#compare-pairs")
+            pairs.get_by_test_id("cell-1-0").wait_for()
+            cell = lambda r, c: pairs.get_by_test_id(f"cell-{r}-{c}").inner_text().strip()  # noqa: E731
+            assert [cell(0, 0), cell(1, 0)] == ["md1:reverse", "rd0:reverse"] and cell(0, 1) == "A"
+            assert cell(0, 2) == "md1:reverse:coun: B | md1:reverse:orig: A"  # both runs' responses
+            assert cell(0, 3) == "md1:reverse:coun: A | md1:reverse:orig: A"
+            shot = tmp_path / "leaderboard-compare.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    if artifacts := os.environ.get("DYBENCH_ARTIFACTS"):
+        Path(artifacts).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(artifacts) / shot.name)
+    stored = sorted(p.name for p in (results / "uploads").iterdir())
+    assert sum(name.endswith("_results.json") for name in stored) == 3
+    assert sum("_samples_" in name for name in stored) == 10  # the verified and the mismatching run's
+
+
+def _header(page) -> list[str]:
+    """The table's column headers."""
+    return [t.strip() for t in page.locator("#runs-table thead th").all_inner_texts()]

@@ -77,7 +77,7 @@ def test_reads_a_real_lmms_eval_results_file():
     run = run_from_results(obj, path="x/20261121_125813_results.json", origin="local")
     assert run.model == "dummy (response=A)"  # lmms-eval's model_name is "" for model_args without pretrained=
     assert run.model_class == "dummy" and run.model_args == "response=A"
-    assert run.display_date == "2026-11-21 12:58"
+    assert run.display_date == "2026-11-21 04:58 UTC"  # lmms-eval wrote Singapore time (UTC+8)
     assert run.value(P_ACC) == pytest.approx(0.425)  # the group's own value
     assert run.value(COLUMNS_BY_KEY["p_acc_moving_direction"]) == pytest.approx(0.425)  # from the subtask
     assert run.value(COLUMNS_BY_KEY["timeblind_i_acc"]) == pytest.approx(0.625)
@@ -275,7 +275,7 @@ def test_index_follows_the_folder_and_rereads_only_changed_files(store: ResultsS
     write(store.root / "b_results.json", results_obj("b", p_acc=0.40))
     reads: list[str] = []
     real = _store._read_file
-    monkeypatch.setattr(_store, "_read_file", lambda root, rel: reads.append(rel) or real(root, rel))
+    monkeypatch.setattr(_store, "_read_file", lambda root, rel, *refs: reads.append(rel) or real(root, rel, *refs))
     assert len(store.listing().runs) == 2 and sorted(reads) == ["a_results.json", "b_results.json"]
     reads.clear()
     assert len(store.listing().runs) == 2 and reads == []  # served from the index
@@ -529,8 +529,10 @@ def test_partly_corrupted_index_is_rebuilt_from_the_folder(store: ResultsStore):
         write(store.root / f"r{i:02d}_results.json", results_obj(f"m{i:02d}", date=f"202611{i % 28 + 1:02d}_100000"))
     assert len(store.listing().runs) == 40
     data = bytearray(store.index_path.read_bytes())
-    page = 4096  # SQLite's default page size: tear the last pages (the rows), keep the header and the schema
-    for offset in range(len(data) - 4 * page, len(data), page):
+    page = 4096  # SQLite's default page size: tear the table's leaf pages (type 0x0D; not page 1, the schema)
+    leaves = [offset for offset in range(page, len(data), page) if data[offset] == 0x0D]
+    assert len(leaves) >= 2
+    for offset in leaves[-4:]:
         data[offset + 8 : offset + 200] = b"\xa5" * 192
     store.index_path.write_bytes(bytes(data))
     with pytest.raises(sqlite3.DatabaseError, match="malformed"), sqlite3.connect(store.index_path) as db:

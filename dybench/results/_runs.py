@@ -14,12 +14,13 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
+from dybench.results._verify import Verification
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
 MAX_RESULTS_BYTES = 4 * 1024 * 1024
@@ -45,6 +46,19 @@ CONFIG_KEYS = (
     "numpy_seed",
     "torch_seed",
 )
+
+#: The generation settings a row shows and groups by: name -> the ``model_args`` keys lmms-eval's video
+#: models read it from (the first one present wins).
+SETTING_KEYS: dict[str, tuple[str, ...]] = {
+    "frames": ("max_num_frames", "num_frames", "nframes", "max_frames_num", "max_frame_num", "frames"),
+    "fps": ("fps", "video_fps"),
+    "max_pixels": ("max_pixels",),
+}
+#: The value of a setting the run left to the model's own default.
+MODEL_DEFAULT = "model default"
+#: lmms-eval writes ``date`` in this time zone unless its command line was given ``--timezone``
+#: (``lmms_eval.utils.get_datetime_str``; ``simple_evaluate``, which ``dybench eval`` calls, uses it too).
+LMMS_EVAL_TIMEZONE = "Asia/Singapore"
 
 
 class ResultsError(UserError, ValueError):
@@ -100,7 +114,9 @@ class RunRow:
     """lmms-eval model name (``config.model``), e.g. ``qwen2_5_vl`` or ``dybench_constant``."""
     model_args: str
     date: str
-    """The run's date as lmms-eval wrote it (``%Y%m%d_%H%M%S``, local time of the run)."""
+    """The run's date as lmms-eval wrote it (``%Y%m%d_%H%M%S``, in lmms-eval's time zone, see `date_utc`)."""
+    date_utc: str | None = None
+    """The same moment in UTC (``YYYY-MM-DD HH:MM``); None when ``date`` does not parse."""
     lmms_eval_version: str | None = None
     git_hash: str | None = None
     dybench_version: str | None = None
@@ -109,6 +125,10 @@ class RunRow:
     """Documents evaluated per task (lmms-eval's ``n-samples.effective``)."""
     config: dict[str, str] = field(default_factory=dict)
     """The settings in `CONFIG_KEYS`, as text."""
+    settings: dict[str, str] = field(default_factory=dict)
+    """Generation settings (`generation_settings`): frames, fps, max_pixels, prompt, lmms_eval."""
+    verification: Verification = field(default_factory=Verification)
+    """What re-scoring the run's samples found (self-reported when none came with it)."""
     scores: tuple[Score, ...] = ()
 
     def score(self, column: Column) -> Score | None:
@@ -129,11 +149,13 @@ class RunRow:
 
     @property
     def display_date(self) -> str:
-        """``YYYY-MM-DD HH:MM`` when the date parses, else the date as written."""
-        try:
-            return datetime.strptime(self.date, "%Y%m%d_%H%M%S").strftime("%Y-%m-%d %H:%M")
-        except ValueError:
-            return self.date
+        """``YYYY-MM-DD HH:MM UTC`` when the date parses, else the date as written."""
+        return f"{self.date_utc} UTC" if self.date_utc else self.date
+
+    @property
+    def settings_label(self) -> str:
+        """The generation settings in one line; rows with different labels are not like for like."""
+        return settings_label(self.settings)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), ensure_ascii=False)
@@ -142,6 +164,7 @@ class RunRow:
     def from_json(cls, text: str) -> RunRow:
         d = json.loads(text)
         d["scores"] = tuple(Score(**s) for s in d["scores"])
+        d["verification"] = Verification.from_dict(d["verification"])
         return cls(**d)
 
 
@@ -217,8 +240,11 @@ def validate_results(obj: dict[str, Any], *, name: str, allow_unknown_tasks: boo
         raise ResultsError(name, issues)
 
 
-def run_from_results(obj: dict[str, Any], *, path: str, origin: Origin) -> RunRow:
-    """Build the `RunRow` of a validated results file (call `validate_results` first)."""
+def run_from_results(
+    obj: dict[str, Any], *, path: str, origin: Origin, verification: Verification | None = None
+) -> RunRow:
+    """Build the `RunRow` of a validated results file (call `validate_results` first); ``verification``:
+    what re-scoring its samples found (``dybench.results.verify_run``), self-reported when not given."""
     config = obj["config"]
     model_class = config["model"].strip()
     model_args = _args_text(config.get("model_args"))
@@ -238,6 +264,7 @@ def run_from_results(obj: dict[str, Any], *, path: str, origin: Origin) -> RunRo
         model_class=_clip(model_class),
         model_args=_clip(model_args),
         date=_clip(str(obj["date"])),
+        date_utc=utc_date(obj),
         lmms_eval_version=_clip_opt(obj.get("lmms_eval_version")),
         git_hash=_clip_opt(obj.get("git_hash")),
         dybench_version=_clip_opt(obj.get("dybench_version")),
@@ -248,10 +275,72 @@ def run_from_results(obj: dict[str, Any], *, path: str, origin: Origin) -> RunRo
             if is_known_task(t) and isinstance(n, dict) and _is_int(n.get("effective"))
         },
         config={k: _clip(_args_text(config[k])) for k in CONFIG_KEYS if config.get(k) not in (None, "", [])},
+        settings=generation_settings(obj),
+        verification=verification or Verification(),
         scores=tuple(
             s for task, values in obj["results"].items() if is_known_task(task) for s in _scores(task, values)
         ),
     )
+
+
+def utc_date(obj: dict[str, Any]) -> str | None:
+    """The run's ``date`` in UTC, ``YYYY-MM-DD HH:MM``; None when it does not parse.
+
+    lmms-eval writes local time of ``Asia/Singapore`` (UTC+8) by default, not of the machine: read
+    naively, a run looks 8 hours later than it was. Its command line's ``--timezone`` is kept in
+    ``config.resolved_cli_args`` and wins when present.
+    """
+    try:
+        local = datetime.strptime(str(obj.get("date")), "%Y%m%d_%H%M%S")
+    except ValueError:
+        return None
+    cli = (obj.get("config") or {}).get("resolved_cli_args")
+    name = cli.get("timezone") if isinstance(cli, dict) and isinstance(cli.get("timezone"), str) else None
+    return local.replace(tzinfo=_zone(name or LMMS_EVAL_TIMEZONE)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def _zone(name: str) -> Any:
+    """The named time zone; lmms-eval's default as a fixed UTC+8 when the system has no zone data."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return timezone(timedelta(hours=8))  # Asia/Singapore has kept UTC+8 since 1982
+
+
+def generation_settings(obj: dict[str, Any]) -> dict[str, str]:
+    """The settings that change a video model's answers, as text: ``frames``, ``fps``, ``max_pixels``
+    (from ``config.model_args``; `MODEL_DEFAULT` when the run left them to the model), ``prompt`` (the
+    dybench tasks' prompt variant, from their configs) and ``lmms_eval`` (its version)."""
+    args = _model_args(obj["config"].get("model_args"))
+    out = {name: next((args[k] for k in keys if k in args), MODEL_DEFAULT) for name, keys in SETTING_KEYS.items()}
+    configs = obj.get("configs") if isinstance(obj.get("configs"), dict) else {}
+    prompts = set()
+    for task, conf in configs.items():
+        kwargs = conf.get("lmms_eval_specific_kwargs") if is_known_task(task) and isinstance(conf, dict) else None
+        if isinstance(kwargs, dict):
+            prompt = kwargs.get("prompt", (kwargs.get("default") or {}).get("prompt"))
+            prompts.add(str(prompt) if prompt is not None else "default")
+    out["prompt"] = ", ".join(sorted(prompts)) or "not recorded"
+    out["lmms_eval"] = str(obj.get("lmms_eval_version") or "not recorded")
+    return {k: _clip(v) for k, v in out.items()}
+
+
+def settings_label(settings: dict[str, str]) -> str:
+    """``frames 32 · fps 1 · max_pixels 401408 · prompt r1 · lmms-eval 0.7.3`` (empty without settings)."""
+    names = {"frames": "frames", "fps": "fps", "max_pixels": "max_pixels", "prompt": "prompt", "lmms_eval": "lmms-eval"}
+    return " · ".join(f"{label} {settings[k]}" for k, label in names.items() if k in settings)
+
+
+def _model_args(v: Any) -> dict[str, str]:
+    """``model_args`` (``"a=1,b=2"`` or an object) as text key -> text value."""
+    if isinstance(v, dict):
+        return {str(k).strip(): str(x).strip() for k, x in v.items()}
+    if not isinstance(v, str):
+        return {}
+    pairs = (part.split("=", 1) for part in v.split(",") if "=" in part)
+    return {k.strip(): x.strip() for k, x in pairs}
 
 
 def content_hash(obj: Any) -> str:

@@ -1,0 +1,171 @@
+"""One submission: several files, or one archive of a run folder, read into memory as bytes.
+
+An upload is a results JSON, optionally with lmms-eval's samples files (``*_samples_<task>.jsonl``), sent
+as separate files or as one ``.zip`` / ``.tar`` / ``.tar.gz`` of the run folder. Names serve only to
+tell the files apart (``*_results.json``, ``*_samples_<task>.jsonl``); no name or path from an upload is
+ever used as a path, nothing is extracted to disk and nothing is executed. Archive members are read
+into memory by name, their declared sizes checked before any byte is read and the read itself bounded
+(a member that lies about its size is cut at the limit and refused); links, devices and folders are
+never read; other files are listed as ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from dybench.results._runs import MAX_RESULTS_BYTES, ResultsError
+from dybench.results._samples import MAX_SAMPLES_BYTES, samples_task
+
+#: Everything in one upload together, after decompression (the files as sent are bounded the same).
+MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+#: Most entries an archive may list (a run folder holds a results file and a few samples files).
+MAX_MEMBERS = 256
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+_NAME = "the upload"
+#: What a damaged, encrypted or truncated archive raises while it is listed or read.
+_ARCHIVE_ERRORS = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    OSError,
+    RuntimeError,
+    NotImplementedError,
+)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The files of one submission, as bytes."""
+
+    results: bytes
+    samples: dict[str, bytes]
+    """Task -> the bytes of its samples file."""
+    ignored: tuple[str, ...] = ()
+    """Names of files that are neither (not read)."""
+
+
+def read_upload(paths: Sequence[str | os.PathLike], names: Sequence[str] | None = None) -> Upload:
+    """Read the uploaded files at ``paths`` (temporary copies; ``names``: what the sender called them,
+    default the paths' own names) into one `Upload`; `ResultsError` says what is wrong with it."""
+    names = list(names) if names is not None else [Path(p).name for p in paths]
+    if not paths:
+        raise _refused("no file; send a *_results.json with its *_samples_<task>.jsonl, or a .zip/.tar.gz of the run")
+    sizes = [Path(p).stat().st_size for p in paths]
+    if sum(sizes) > MAX_UPLOAD_BYTES:
+        raise _refused(f"{sum(sizes):,} bytes in all; an upload may hold at most {MAX_UPLOAD_BYTES:,}")
+    members: list[tuple[str, int, Callable[[int], bytes]]] = []
+    for path, name in zip(paths, names, strict=True):
+        if name.lower().endswith(ARCHIVE_SUFFIXES):
+            if len(paths) > 1:
+                raise _refused(f"{name} is an archive: send one archive, or the files themselves")
+            members.extend(_archive_members(Path(path), name))
+        else:
+            members.append((name, Path(path).stat().st_size, _file_reader(Path(path))))
+    return _collect(members)
+
+
+def _collect(members: list[tuple[str, int, Callable[[int], bytes]]]) -> Upload:
+    """Sort members into the results file and samples files, then read those (sizes checked first)."""
+    results, samples, ignored = [], {}, []
+    for name, size, read in members:
+        base = PurePosixPath(name.replace("\\", "/")).name
+        task = samples_task(base)
+        if task is not None:
+            if task in samples:
+                raise _refused(f"two samples files for {task}; send one run")
+            samples[task] = (base, size, read)
+        elif base.endswith(".json") and not base.startswith("."):
+            results.append((base, size, read))
+        else:
+            ignored.append(base)
+    if len(results) > 1:
+        named = [r for r in results if r[0].endswith("_results.json")]
+        results = named if len(named) == 1 else results
+    if len(results) != 1:
+        found = ", ".join(r[0] for r in results) or "none"
+        raise _refused(f"one results JSON per upload (lmms-eval's *_results.json); found {found}")
+    total = results[0][1] + sum(s[1] for s in samples.values())
+    if total > MAX_UPLOAD_BYTES:
+        raise _refused(f"its files hold {total:,} bytes; an upload may hold at most {MAX_UPLOAD_BYTES:,}")
+    return Upload(
+        results=_bounded(*results[0], MAX_RESULTS_BYTES),
+        samples={task: _bounded(*entry, MAX_SAMPLES_BYTES) for task, entry in sorted(samples.items())},
+        ignored=tuple(ignored),
+    )
+
+
+def _bounded(name: str, size: int, read: Callable[[int], bytes], limit: int) -> bytes:
+    """A member's bytes; refused before reading when it says it is larger than ``limit``, and after reading
+    at most ``limit + 1`` bytes when it lied."""
+    if size > limit:
+        raise _refused(f"{name} is {size:,} bytes; the limit is {limit:,}")
+    data = read(limit + 1)
+    if len(data) > limit:
+        raise _refused(f"{name} holds more than {limit:,} bytes; the limit is {limit:,}")
+    return data
+
+
+def _file_reader(path: Path) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
+        with open(path, "rb") as fh:
+            return fh.read(n)
+
+    return read
+
+
+def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[int], bytes]]]:
+    """``(member name, declared size, bounded reader)`` of each regular file in a zip or tar archive."""
+    try:
+        if name.lower().endswith(".zip"):
+            archive = zipfile.ZipFile(path)
+            infos = [i for i in archive.infolist() if not i.is_dir()]
+            if len(infos) > MAX_MEMBERS:
+                raise _refused(f"{name} lists {len(infos)} files; a run folder has a few (limit {MAX_MEMBERS})")
+            entries = [(i.filename, i.file_size, _zip_reader(archive, i)) for i in infos]
+        else:
+            archive = tarfile.open(path, "r:*")  # noqa: SIM115 (read below, while the upload is handled)
+            entries, total = [], 0
+            for n, member in enumerate(archive):  # stops at the first entry past a limit; never extracts
+                if n >= MAX_MEMBERS:
+                    raise _refused(f"{name} lists over {MAX_MEMBERS} entries; send the run folder only")
+                if member.isfile():  # links, devices and folders are never read
+                    total += member.size
+                    if total > MAX_UPLOAD_BYTES:
+                        raise _refused(f"{name} unpacks to over {MAX_UPLOAD_BYTES:,} bytes (the limit)")
+                    entries.append((member.name, member.size, _tar_reader(archive, member)))
+    except _ARCHIVE_ERRORS as e:
+        raise _refused(f"{name}: not a readable archive ({type(e).__name__}); send a .zip or .tar.gz") from None
+    return entries
+
+
+def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
+        try:
+            with archive.open(info) as fh:
+                return fh.read(n)
+        except _ARCHIVE_ERRORS as e:
+            raise _refused(f"{info.filename}: cannot be read from the archive ({type(e).__name__})") from None
+
+    return read
+
+
+def _tar_reader(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[int], bytes]:
+    def read(n: int) -> bytes:
+        try:
+            fh = archive.extractfile(member)
+            return fh.read(n) if fh is not None else b""
+        except _ARCHIVE_ERRORS as e:
+            raise _refused(f"{member.name}: cannot be read from the archive ({type(e).__name__})") from None
+
+    return read
+
+
+def _refused(issue: str) -> ResultsError:
+    return ResultsError(_NAME, [issue])

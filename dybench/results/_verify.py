@@ -1,0 +1,322 @@
+"""Re-scoring a run's logged samples with dybench's own scorer, and the label that says what was proven.
+
+Every dybench_pair metric is a pure function of the per-item responses, so a run that comes with its
+samples (``lmms-eval --log_samples``) can be scored again here, exactly as its task scored it: the
+items a task evaluated (a group's are its subtasks', pooled), pairs cut in half by ``--limit`` left out
+(the task does the same, ``dybench.evaluation`` ``pair_scores``), then ``dybench.scoring.pair_metrics``.
+Each metric the results file claims for the task is compared with the re-scored one, within float
+rounding (relative 1e-9).
+
+What the gold answers come from decides what a match proves (see ``_reference``):
+
+- **verified**: the samples answer items of a pairs dataset the leaderboard holds, their responses are
+  parsed again and scored against that dataset's gold, and every claimed number matches. The row
+  records the dataset's name and fingerprint.
+- **arithmetic verified, data not held**: no held dataset has these items, so the run's own logged
+  records (gold and parsed answer per item) are re-aggregated. A match proves only that the numbers
+  follow from those records; neither the data nor the parsing was checked.
+- **mismatch**: a claimed number differs from the re-scored one (both are kept), the samples' gold
+  answers differ from the held dataset's (scored on other data), the samples hold another number of
+  documents than the results say, or a run without ``--limit`` answered only part of the dataset.
+- **self-reported**: no samples came with the run; **partly verified**: some tasks were re-scored and
+  matched, others (other benchmarks, tasks without samples) were not.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from dybench.records import CATEGORIES
+from dybench.results._columns import is_fraction_metric, is_known_task
+from dybench.results._reference import ReferenceData
+from dybench.results._samples import TaskSamples
+from dybench.scoring import (
+    ItemResult,
+    bootstrap_interval,
+    incomplete_pairs,
+    normalize_answer,
+    pair_metrics,
+    pair_outcomes,
+    score_item,
+)
+
+Outcome = Literal["verified", "arithmetic", "mismatch", "unchecked"]
+Status = Literal["verified", "arithmetic", "partly verified", "mismatch", "self-reported"]
+#: What each status is called on the page and on the command line.
+STATUS_LABELS: dict[str, str] = {
+    "verified": "verified",
+    "arithmetic": "arithmetic verified, data not held",
+    "partly verified": "partly verified",
+    "mismatch": "mismatch",
+    "self-reported": "self-reported",
+}
+#: The task whose P-Acc is the row's headline (its bootstrap interval is the one shown).
+HEADLINE_TASK = "dybench_pair"
+BOOTSTRAP_RESAMPLES = 2000
+_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True)
+class MetricDiff:
+    """A claimed number that the re-scoring does not reproduce."""
+
+    metric: str
+    claimed: float
+    rescored: float
+
+
+@dataclass(frozen=True)
+class TaskCheck:
+    """What re-scoring found for one task of a run."""
+
+    task: str
+    outcome: Outcome
+    detail: str
+    """One sentence: what was compared, against what, or why nothing was."""
+    differences: tuple[MetricDiff, ...] = ()
+    n_pairs: int = 0
+    """Pairs re-scored (after leaving out pairs cut in half by ``--limit``)."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A run's verification: its status, per-task findings and the data it was scored on."""
+
+    status: Status = "self-reported"
+    checks: tuple[TaskCheck, ...] = ()
+    dataset: str | None = None
+    """Name of the held pairs dataset the samples were scored on (None: not held)."""
+    dataset_fingerprint: str | None = None
+    """``manifest:<sha256>`` (or ``items:<sha256>``) of that dataset."""
+    headline_task: str | None = None
+    """The task the interval below is over (``dybench_pair`` when the run has it)."""
+    pairs_scored: int | None = None
+    """Pairs behind the headline task's re-scored P-Acc."""
+    pairs_in_dataset: int | None = None
+    """Pairs of the held dataset in that task's scope."""
+    p_acc_bootstrap: tuple[float, float] | None = None
+    """95% percentile bootstrap interval of the headline P-Acc, resampling pairs (2,000 resamples, seed 0)."""
+
+    @property
+    def label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+    @property
+    def verified(self) -> bool:
+        """Scored against held data, every re-scored number matched."""
+        return self.status in ("verified", "partly verified") and self.dataset is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Verification:
+        checks = tuple(
+            TaskCheck(**{**c, "differences": tuple(MetricDiff(**m) for m in c["differences"])}) for c in d["checks"]
+        )
+        interval = d.get("p_acc_bootstrap")
+        return cls(**{**d, "checks": checks, "p_acc_bootstrap": tuple(interval) if interval else None})
+
+
+@dataclass(frozen=True)
+class Rescored:
+    """A run's pair tasks scored again from its samples."""
+
+    reference: ReferenceData | None
+    """The held dataset the items were scored against; None: the run's own logged records were used."""
+    data_issue: str | None
+    """Why the samples do not fit the held dataset (its gold answers differ), if they do not."""
+    results: dict[str, list[ItemResult]]
+    """Task -> its item results, as the task scored them (pairs cut by ``--limit`` left out)."""
+    responses: dict[str, str]
+    """item_id -> the response logged for it."""
+    problems: dict[str, str]
+    """Task -> why it has no results (no samples file for it or one of its subtasks)."""
+
+
+def is_pair_task(task: str) -> bool:
+    """True for dybench_pair and its subtasks and variants (the tasks dybench re-scores)."""
+    return task == "dybench_pair" or task.startswith("dybench_pair_")
+
+
+def claimed_metrics(values: Any) -> dict[str, float]:
+    """The numbers a results file claims for one task: ``<metric>,none`` fractions (CI bounds included)."""
+    if not isinstance(values, dict):
+        return {}
+    out = {}
+    for key, v in values.items():
+        metric, _, filt = key.partition(",")
+        if filt == "none" and is_fraction_metric(metric) and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[metric] = float(v)
+    return out
+
+
+def rescore_samples(
+    obj: Mapping[str, Any], samples: Mapping[str, TaskSamples], references: Sequence[ReferenceData]
+) -> Rescored:
+    """Score the pair tasks a results file claims again, from their samples (see the module docstring)."""
+    logged = {s.item_id: s for task_samples in samples.values() for s in task_samples.items}
+    reference, data_issue = _match_reference(logged, references)
+    groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
+    results: dict[str, list[ItemResult]] = {}
+    problems: dict[str, str] = {}
+    for task, values in (obj.get("results") or {}).items():
+        if not is_pair_task(task) or not claimed_metrics(values):
+            continue
+        leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+        absent = [leaf for leaf in leaves if leaf not in samples]
+        if absent:
+            problems[task] = f"no samples file for {', '.join(map(str, absent))}"
+            continue
+        items = [s for leaf in leaves for s in samples[leaf].items]
+        if reference is not None:
+            scored = [score_item(reference.items[s.item_id], s.response) for s in items]
+        else:
+            scored = [s.logged for s in items]
+        cut = set(incomplete_pairs(scored))
+        results[task] = [r for r in scored if r.pair_id not in cut]
+    responses = {item_id: s.response for item_id, s in logged.items()}
+    return Rescored(reference, data_issue, results, responses, problems)
+
+
+def verify_run(
+    obj: Mapping[str, Any],
+    samples: Mapping[str, TaskSamples],
+    references: Sequence[ReferenceData],
+    sample_problems: Mapping[str, str] | None = None,
+) -> Verification:
+    """Re-score a results file's pair tasks from their samples and compare every claimed number.
+
+    ``sample_problems``: task -> why its samples file could not be read (it then counts as absent).
+    """
+    sample_problems = dict(sample_problems or {})
+    if not samples and not sample_problems:
+        return Verification()
+    rescored = rescore_samples(obj, samples, references)
+    ref = rescored.reference
+    n_samples = obj.get("n-samples") if isinstance(obj.get("n-samples"), dict) else {}
+    groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
+    limited = (obj.get("config") or {}).get("limit") not in (None, "", 0)
+    checks = []
+    for task, values in (obj.get("results") or {}).items():
+        claimed = claimed_metrics(values)
+        if not claimed or not is_known_task(task):
+            continue
+        if not is_pair_task(task):
+            checks.append(TaskCheck(task, "unchecked", "not re-scored: dybench re-scores the dybench_pair tasks only"))
+            continue
+        if task not in rescored.results:
+            leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+            why = "; ".join(sample_problems[leaf] for leaf in leaves if leaf in sample_problems)
+            checks.append(TaskCheck(task, "unchecked", why or rescored.problems.get(task, "no samples")))
+            continue
+        leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+        checks.append(_check_task(task, leaves, claimed, rescored, samples, n_samples, limited))
+    headline = HEADLINE_TASK if HEADLINE_TASK in rescored.results else next(iter(rescored.results), None)
+    interval = scope = None
+    if headline is not None:
+        outcomes = pair_outcomes(rescored.results[headline])
+        interval = bootstrap_interval([float(v) for v in outcomes.values()], n_resamples=BOOTSTRAP_RESAMPLES)
+        if ref is not None:
+            scope = len({it.pair_id for it in ref.items.values() if _in_scope(headline, it.category)})
+    return Verification(
+        status=_status(checks),
+        checks=tuple(checks),
+        dataset=ref.name if ref else None,
+        dataset_fingerprint=ref.fingerprint if ref else None,
+        headline_task=headline,
+        pairs_scored=len(pair_outcomes(rescored.results[headline])) if headline else None,
+        pairs_in_dataset=scope,
+        p_acc_bootstrap=None if interval is None or math.isnan(interval[0]) else interval,
+    )
+
+
+def _check_task(
+    task: str,
+    leaves: list[str],
+    claimed: dict[str, float],
+    rescored: Rescored,
+    samples: Mapping[str, TaskSamples],
+    n_samples: Mapping[str, Any],
+    limited: bool,
+) -> TaskCheck:
+    results = rescored.results[task]
+    ref = rescored.reference
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # coverage and cut pairs are facts of the run, reported by its task
+        metrics = pair_metrics(results)
+    diffs = tuple(
+        MetricDiff(m, v, metrics[m])
+        for m, v in sorted(claimed.items())
+        if m in metrics and not math.isclose(v, metrics[m], rel_tol=_REL_TOL, abs_tol=1e-12)
+    )
+    n_pairs = len({r.pair_id for r in results})
+    issues = []
+    if rescored.data_issue and ref is not None:
+        issues.append(rescored.data_issue)
+    for leaf in leaves:
+        expected = (n_samples.get(leaf) or {}).get("effective") if isinstance(n_samples.get(leaf), dict) else None
+        if isinstance(expected, int) and samples[leaf].documents != expected:
+            issues.append(f"{leaf}: the samples hold {samples[leaf].documents} documents, the results say {expected}")
+    wrong_scope = sorted({r.item_id for r in results if not _in_scope(task, r.category)})
+    if wrong_scope:
+        issues.append(f"items of another category in {task}'s samples: {', '.join(wrong_scope[:3])}")
+    if ref is not None and not limited:
+        in_scope = {it.pair_id for it in ref.items.values() if _in_scope(task, it.category)}
+        if n_pairs < len(in_scope):
+            issues.append(f"the run has no --limit, but its samples answer {n_pairs} of {len(in_scope)} pairs")
+    if diffs:
+        shown = ", ".join(f"{d.metric} claimed {d.claimed:.4f}, re-scored {d.rescored:.4f}" for d in diffs[:3])
+        issues.insert(0, f"{len(diffs)} of {len(claimed)} claimed numbers differ ({shown})")
+    against = f"the gold answers of {ref.short}" if ref else "the run's own logged records (data not held)"
+    if issues:
+        return TaskCheck(task, "mismatch", f"re-scored against {against}: " + "; ".join(issues), diffs, n_pairs)
+    compared = sum(m in metrics for m in claimed)
+    detail = f"{compared} claimed numbers re-scored from {n_pairs} pairs against {against}: all match"
+    return TaskCheck(task, "verified" if ref else "arithmetic", detail, (), n_pairs)
+
+
+def _match_reference(
+    logged: Mapping[str, Any], references: Sequence[ReferenceData]
+) -> tuple[ReferenceData | None, str | None]:
+    """The held dataset that has every logged item, preferring one whose gold answers agree with the log."""
+    if not logged:
+        return None, None
+    holders = [ref for ref in references if all(i in ref.items for i in logged)]
+    first_issue = None
+    for ref in holders:
+        differ = [
+            i for i, s in logged.items()
+            if (s.logged.pair_id, s.logged.branch, normalize_answer(s.logged.gold))
+            != (ref.items[i].pair_id, ref.items[i].branch, normalize_answer(ref.items[i].answer))
+        ]  # fmt: skip
+        if not differ:
+            return ref, None
+        if first_issue is None:
+            i = differ[0]
+            first_issue = (
+                f"the samples' gold answers differ from {ref.short} on {len(differ)} item(s) (e.g. {i}: samples "
+                f"{logged[i].logged.gold!r}, dataset {ref.items[i].answer!r}): scored on other data"
+            )
+    return (holders[0], first_issue) if holders else (None, None)
+
+
+def _in_scope(task: str, category: str) -> bool:
+    """Whether an item of ``category`` belongs to ``task`` (``dybench_pair_static`` holds static items)."""
+    suffix = next((c for c in CATEGORIES if task.endswith("_" + c)), None)
+    return suffix is None or category == suffix
+
+
+def _status(checks: Sequence[TaskCheck]) -> Status:
+    outcomes = {c.outcome for c in checks}
+    if "mismatch" in outcomes:
+        return "mismatch"
+    if not outcomes or outcomes == {"unchecked"}:
+        return "self-reported"
+    if "unchecked" in outcomes:
+        return "partly verified"
+    return "arithmetic" if "arithmetic" in outcomes else "verified"

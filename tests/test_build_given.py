@@ -1,0 +1,116 @@
+"""Pairs whose counterfactual already exists (`cf_video`, transform `given`), packaged without rendering,
+and the rejects file of `dybench review` honoured by `dybench build`."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from videos import make_frames, write_clip
+
+from dybench.build import build_pairs, read_manifest
+from dybench.cli import app
+from dybench.evaluation._docs import pair_docs
+from dybench.fileio import sha256_file
+from dybench.pairs import load_items
+
+
+def record(id: str, video: str, **kw) -> dict:
+    base = {"id": id, "video": video, "question": "Which way does the square move?",
+            "options": ["left", "right", "up"], "answer": "B", "category": "moving_direction"}  # fmt: skip
+    return {**base, **kw}
+
+
+def write_annotations(src: Path, rows: list[dict]) -> None:
+    (src / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    """A released paired benchmark, as DyBench ships it: both videos of every pair."""
+    src = tmp_path / "src"
+    (src / "cf").mkdir(parents=True)
+    for k, name in enumerate(("a.mp4", "cf/a_reversed.mp4", "b.mp4", "cf/b_same.mp4")):
+        write_clip(src / name, make_frames(6, 24, 32, seed=k))
+    (src / "cf" / "broken.mp4").write_bytes(os.urandom(2048))
+    write_annotations(src, [
+        record("a", "a.mp4", cf_video="cf/a_reversed.mp4", cf_answer={"given": "left"}, relation="change"),
+        record("b", "b.mp4", cf_video="cf/b_same.mp4", cf_answer={"given": "B"}, transforms=["given", "hflip"]),
+        record("missing", "a.mp4", cf_video="cf/nowhere.mp4", cf_answer={"given": "A"}),
+        record("broken", "b.mp4", cf_video="cf/broken.mp4", cf_answer={"given": "A"}),
+        record("outside", "a.mp4", cf_video="../a.mp4", cf_answer={"given": "A"}),
+    ])  # fmt: skip
+    return src
+
+
+def test_given_pairs_are_packaged_without_rendering(src, tmp_path):
+    out = tmp_path / "out"
+    report = build_pairs(src, out)
+    items = {i.item_id: i for i in load_items(out)}
+    cf = items["a:given:counterfactual"]
+    assert (cf.transform, cf.relation, cf.answer, cf.video) == (
+        "given",
+        "change",
+        "A",
+        "videos/given/cf/a_reversed.mp4",
+    )
+    assert items["a:given:original"].video == "videos/original/a.mp4"
+    assert items["b:given:counterfactual"].relation == "keep"
+    assert "b:hflip:counterfactual" in items  # a given pair and a rendered one share the original
+    assert report.rendered == 1 and report.counts() == {"moving_direction/given": 2, "moving_direction/hflip": 1}
+    assert os.path.samefile(out / "videos/given/cf/a_reversed.mp4", src / "cf/a_reversed.mp4")  # a link, as originals
+    # the same per-item errors as rendered pairs: a missing or broken file, a path outside the source folder
+    errors = {e.id or Path(e.file).name: e.message for e in report.errors}
+    assert sorted(errors) == ["broken.mp4", "nowhere.mp4", "outside"]
+    assert "skipped questions: missing" in errors["nowhere.mp4"] and "skipped questions: broken" in errors["broken.mp4"]
+    assert "must be a path inside the source folder" in errors["outside"]
+    manifest = read_manifest(out)
+    for rel, digest in manifest["files"].items():
+        assert sha256_file(out / rel) == digest, rel
+    assert set(manifest["files"]) >= {"videos/given/cf/a_reversed.mp4", "videos/given/cf/b_same.mp4"}
+    assert sorted(manifest["videos"]) == ["a.mp4", "b.mp4", "cf/a_reversed.mp4", "cf/b_same.mp4"]
+    # the lmms-eval tasks read them like any pair: both items adjacent, each video in place
+    docs = pair_docs(folder=out)
+    assert [d["item_id"] for d in docs[:2]] == ["a:given:original", "a:given:counterfactual"]
+    assert all(Path(d["video_path"]).is_file() for d in docs)
+
+
+def test_a_given_counterfactual_edited_in_place_is_reported_and_packaged_again(src, tmp_path):
+    out = tmp_path / "out"
+    build_pairs(src, out, copy=True)
+    write_clip(src / "cf/a_reversed.mp4", make_frames(6, 24, 32, seed=9))
+    report = build_pairs(src, out, copy=True)
+    assert any("cf/a_reversed.mp4: changed since the last build" in w for w in report.warnings)
+    assert sha256_file(out / "videos/given/cf/a_reversed.mp4") == sha256_file(src / "cf/a_reversed.mp4")
+    assert read_manifest(out)["files"]["videos/given/cf/a_reversed.mp4"] == sha256_file(src / "cf/a_reversed.mp4")
+
+
+# --- rejects ---------------------------------------------------------------------------------------
+
+
+def test_rejected_pairs_are_left_out_counted_and_their_videos_kept(src, tmp_path):
+    out = tmp_path / "out"
+    build_pairs(src, out)
+    everything = read_manifest(out)["files"]
+    (out / "rejects.txt").write_text("# from dybench review\nb:hflip  # mirrored text\na:given\nb:typo\n")
+    report = build_pairs(src, out)
+    assert report.rejected == ["a:given", "b:hflip"]
+    assert {i.pair_id for i in report.items} == {i.pair_id for i in load_items(out)} == {"b:given"}
+    assert report.counts() == {"moving_direction/given": 1}
+    assert any("names 1 pair id(s) this build did not make: b:typo" in w for w in report.warnings)
+    manifest = read_manifest(out)
+    assert manifest["rejected"] == ["a:given", "b:hflip"] and manifest["counts"]["rejected"] == 2
+    assert manifest["counts"]["pairs"] == 1
+    # their videos are not deleted and stay hashed: a reject can be undone
+    assert {k: v for k, v in manifest["files"].items() if k.startswith("videos/")} == {
+        k: v for k, v in everything.items() if k.startswith("videos/")
+    }
+    assert (out / "videos/hflip/b.mp4").is_file()
+    summary = CliRunner().invoke(app, ["build", "--src", str(src), "--out", str(out)])
+    assert "rejected in review: 2 pair(s) left out" in summary.output
+    (out / "rejects.txt").unlink()
+    undone = build_pairs(src, out)
+    assert undone.rejected == [] and undone.rendered == 0 and len(undone.items) == 6

@@ -1,0 +1,379 @@
+"""Verified results: samples re-scored against held data, honest labels, settings, UTC dates, paired tests.
+
+The two run folders in ``data/leaderboard/runs/`` are unmodified lmms-eval output (``dybench eval`` of the
+``dybench_random`` (seed=7) and ``dybench_constant`` (answer=A) floor models on ``evaldata.make_pairs``'s
+six pairs, ``--log_samples``); the held pairs dataset is the same items, written here without videos.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import math
+import shutil
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import pytest
+from evaldata import pair_items
+from typer.testing import CliRunner
+
+from dybench.cli import app
+from dybench.pairs import FORMAT, write_items
+from dybench.records import CATEGORIES
+from dybench.results import (
+    DATASETS_DIR,
+    MAX_SAMPLES_BYTES,
+    CompareError,
+    ResultsError,
+    ResultsStore,
+    SamplesError,
+    compare_runs,
+    generation_settings,
+    read_samples,
+    read_upload,
+    utc_date,
+)
+from dybench.scoring import bootstrap_interval, exact_binomial_two_sided, mcnemar_exact, wilson_interval
+
+RUNS = Path(__file__).parent / "data" / "leaderboard" / "runs"
+STEM = "20261128_165130"
+
+
+def hold_pairs(folder: Path, *, gold: dict[str, str] | None = None) -> Path:
+    """The fixture runs' pairs dataset (items and a manifest, no videos); ``gold`` changes answers."""
+    items = [dataclasses.replace(it, answer=(gold or {}).get(it.item_id, it.answer)) for it in pair_items()]
+    write_items(folder, items, manifest=lambda hashes: {"format": FORMAT, "files": hashes})
+    return folder
+
+
+def place(results: Path, model: str, *, drop: tuple[str, ...] = (), claims: dict | None = None) -> Path:
+    """Copy a fixture run folder into ``results``; drop samples of ``drop`` tasks, overwrite claimed numbers."""
+    folder = results / model
+    shutil.copytree(RUNS / model, folder)
+    for task in drop:
+        (folder / f"{STEM}_samples_{task}.jsonl").unlink()
+    path = folder / f"{STEM}_results.json"
+    if claims:
+        obj = json.loads(path.read_text())
+        for task, values in claims.items():
+            obj["results"][task].update(values)
+        path.write_text(json.dumps(obj))
+    return path
+
+
+@pytest.fixture
+def results(tmp_path: Path) -> Path:
+    (tmp_path / "results").mkdir()
+    return tmp_path / "results"
+
+
+def store_of(results: Path, **kw) -> ResultsStore:
+    return ResultsStore(results, index_path=results.parent / "index.sqlite", **kw)
+
+
+def only_run(store: ResultsStore):
+    (run,) = store.listing().runs
+    return run
+
+
+# --- verification of folders dropped into the results directory --------------------------------------
+
+
+def test_a_run_with_samples_on_held_data_is_verified_and_records_the_data(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random")
+    run = only_run(store_of(results))
+    v = run.verification
+    assert v.status == "verified" and v.label == "verified"
+    manifest = (results / DATASETS_DIR / "tiny-pairs" / "manifest.json").read_bytes()
+    import hashlib
+
+    assert v.dataset == "tiny-pairs" and v.dataset_fingerprint == "manifest:" + hashlib.sha256(manifest).hexdigest()
+    assert {c.task: c.outcome for c in v.checks} == dict.fromkeys(
+        ["dybench_pair", "dybench_pair_moving_direction", "dybench_pair_reversible_dynamics",
+         "dybench_pair_event_sequence", "dybench_pair_static"], "verified")  # fmt: skip
+    group = next(c for c in v.checks if c.task == "dybench_pair")
+    assert group.n_pairs == 6 and "36 claimed numbers" in group.detail and "tiny-pairs" in group.detail
+    assert v.headline_task == "dybench_pair" and v.pairs_scored == v.pairs_in_dataset == 6
+    low, high = v.p_acc_bootstrap
+    assert low <= 2 / 6 <= high and (low, high) == bootstrap_interval([1, 1, 0, 0, 0, 0])  # 2 of 6 pairs right
+    assert not list(results.glob("**/*.sqlite"))  # the index lives outside the folder
+
+
+def test_without_held_data_only_the_arithmetic_is_verified_and_the_label_says_so(results: Path):
+    place(results, "dybench_random")
+    v = only_run(store_of(results)).verification
+    assert v.status == "arithmetic" and v.label == "arithmetic verified, data not held"
+    assert v.dataset is None and not v.verified
+    assert all("the run's own logged records (data not held)" in c.detail for c in v.checks)
+
+
+def test_a_claimed_number_that_differs_is_a_mismatch_showing_both_values(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random", claims={"dybench_pair": {"p_acc,none": 0.5}})
+    v = only_run(store_of(results)).verification
+    assert v.status == "mismatch"
+    (check,) = [c for c in v.checks if c.outcome == "mismatch"]
+    assert check.task == "dybench_pair"
+    (diff,) = check.differences
+    assert (diff.metric, diff.claimed, diff.rescored) == ("p_acc", 0.5, pytest.approx(2 / 6))
+    assert "p_acc claimed 0.5000, re-scored 0.3333" in check.detail
+
+
+def test_samples_scored_on_other_data_are_a_mismatch(results: Path):
+    """The same item ids, a different gold answer: the held data is not what the run was scored on."""
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs-v2", gold={"md0:hflip:orig": "A", "md0:hflip:coun": "B"})
+    place(results, "dybench_random")
+    v = only_run(store_of(results)).verification
+    assert v.status == "mismatch" and v.dataset == "tiny-pairs-v2"
+    group = next(c for c in v.checks if c.task == "dybench_pair")
+    assert "gold answers differ from tiny-pairs-v2 (manifest" in group.detail and "scored on other data" in group.detail
+
+
+def test_the_held_dataset_whose_gold_agrees_is_chosen(results: Path, tmp_path: Path):
+    hold_pairs(results / DATASETS_DIR / "a-other", gold={"st0:hflip:orig": "A", "st0:hflip:coun": "A"})
+    right = hold_pairs(tmp_path / "right-pairs")
+    place(results, "dybench_random")
+    v = only_run(store_of(results, data=[right])).verification
+    assert v.status == "verified" and v.dataset == "right-pairs"
+
+
+def test_missing_samples_of_a_subtask_leave_a_partly_verified_row(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random", drop=("dybench_pair_static",))
+    v = only_run(store_of(results)).verification
+    outcomes = {c.task: c.outcome for c in v.checks}
+    assert v.status == "partly verified" and outcomes["dybench_pair_moving_direction"] == "verified"
+    assert outcomes["dybench_pair"] == outcomes["dybench_pair_static"] == "unchecked"
+    assert next(c for c in v.checks if c.task == "dybench_pair").detail == "no samples file for dybench_pair_static"
+
+
+def test_a_run_without_samples_is_self_reported(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    folder = results / "r"
+    folder.mkdir()
+    shutil.copy(RUNS / "dybench_random" / f"{STEM}_results.json", folder)
+    v = only_run(store_of(results)).verification
+    assert v.status == "self-reported" and v.checks == () and v.p_acc_bootstrap is None
+
+
+@pytest.mark.parametrize("edit", ["drop a pair", "change a response"])
+def test_edited_samples_are_caught(results: Path, edit: str):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random")
+    samples = results / "dybench_random" / f"{STEM}_samples_dybench_pair_moving_direction.jsonl"
+    rows = [json.loads(line) for line in samples.read_text().splitlines()]
+    if edit == "drop a pair":  # the wrong pair left out: P-Acc would rise if only the samples were trusted
+        rows = rows[2:]
+    else:
+        rows[0]["filtered_resps"] = "B" if rows[0]["filtered_resps"] != "B" else "A"
+    samples.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    v = only_run(store_of(results)).verification
+    assert v.status == "mismatch"
+    check = next(c for c in v.checks if c.task == "dybench_pair_moving_direction")
+    if edit == "drop a pair":
+        assert "the samples hold 2 documents, the results say 4" in check.detail
+    else:
+        assert check.differences
+
+
+def test_the_index_rereads_a_run_when_its_samples_change(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random")
+    store = store_of(results)
+    assert only_run(store).verification.status == "verified"
+    (results / "dybench_random" / f"{STEM}_samples_dybench_pair_static.jsonl").write_text('{"doc_id": 0,\n')
+    v = only_run(store).verification
+    assert v.status == "partly verified"
+    static = next(c for c in v.checks if c.task == "dybench_pair_static")
+    assert static.detail.startswith("samples not readable: dybench_random/") and ":1: not valid JSON" in static.detail
+    shutil.rmtree(results / DATASETS_DIR)  # held data gone: verification falls back to arithmetic
+    assert store.listing().runs[0].verification.dataset is None
+
+
+def test_samples_reader_refuses_what_is_not_a_pair_sample():
+    ok = (RUNS / "dybench_random" / f"{STEM}_samples_dybench_pair_static.jsonl").read_bytes()
+    parsed = read_samples(ok, task="dybench_pair_static", name="s.jsonl")
+    assert parsed.documents == 4 and [s.item_id for s in parsed.items][:2] == ["st0:hflip:orig", "st0:hflip:coun"]
+    bad = {
+        b'{"doc_id": 0, "acc": 1}\n': "not a dybench_pair sample",
+        b"[1]\n": "a sample is a JSON object",
+        b'{"p_acc": {"item_id": "x"}, "filtered_resps": "A"}\n': "`p_acc.pair_id` must be text",
+        b'{"p_acc": 1, "filtered_resps": "A"}\n': "`p_acc.item_id` must be text",
+        b"\xff\n": "not UTF-8",
+        ok.splitlines()[0] + b"\n" + ok.splitlines()[0]: "logged twice",
+    }
+    for data, message in bad.items():
+        with pytest.raises(SamplesError, match=message):
+            read_samples(data, task="dybench_pair_static", name="s.jsonl")
+
+
+# --- settings and dates ---------------------------------------------------------------------------
+
+
+def test_generation_settings_come_from_model_args_prompt_config_and_version():
+    obj = json.loads((RUNS / "dybench_random" / f"{STEM}_results.json").read_text())
+    assert generation_settings(obj) == {
+        "frames": "model default",
+        "fps": "model default",
+        "max_pixels": "model default",
+        "prompt": "default",
+        "lmms_eval": obj["lmms_eval_version"],
+    }
+    obj["config"]["model_args"] = "pretrained=Qwen/Qwen2.5-VL-7B-Instruct,max_num_frames=32,fps=1.0,max_pixels=401408"
+    obj["configs"]["dybench_pair_static"]["lmms_eval_specific_kwargs"] = {"default": {"prompt": "r1"}}
+    settings = generation_settings(obj)
+    assert (settings["frames"], settings["fps"], settings["max_pixels"]) == ("32", "1.0", "401408")
+    assert settings["prompt"] == "default, r1"  # tasks that differ are shown as such, never merged
+
+
+def test_dates_are_shown_in_utc():
+    """lmms-eval writes Asia/Singapore time (UTC+8) unless its command line got --timezone."""
+    assert utc_date({"date": "20261128_165130", "config": {}}) == "2026-11-28 08:51"
+    cli = {"resolved_cli_args": {"timezone": "America/New_York"}}
+    assert utc_date({"date": "20261128_035130", "config": cli}) == "2026-11-28 08:51"
+    assert utc_date({"date": "yesterday", "config": {}}) is None
+
+
+# --- uploads ----------------------------------------------------------------------------------------------
+
+
+def run_files(model: str) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((RUNS / model).iterdir())}
+
+
+def test_an_upload_of_several_files_is_verified_and_stored_under_content_names(results: Path, tmp_path: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    sent = tmp_path / "sent"
+    sent.mkdir()
+    for name, data in run_files("dybench_random").items():
+        (sent / name).write_bytes(data)
+    upload = read_upload(sorted(sent.iterdir()))
+    assert set(upload.samples) == {f"dybench_pair_{c}" for c in CATEGORIES}
+    sub = store_of(results).submit(upload.results, upload.samples)
+    assert sub.added and sub.run.verification.status == "verified" and "Status: verified." in sub.message
+    stored = sorted(p.name for p in (results / "uploads").iterdir())
+    assert (
+        f"{sub.run.run_id}_results.json" in stored and f"{sub.run.run_id}_samples_dybench_pair_static.jsonl" in stored
+    )
+    again = store_of(results).submit(upload.results, upload.samples)
+    assert not again.added and "The samples sent with it were not stored." in again.message
+
+
+def _zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return path
+
+
+def test_an_archive_is_read_in_memory_by_name_only(results: Path, tmp_path: Path):
+    members = {f"../../outside/{name}": data for name, data in run_files("dybench_constant").items()}
+    members["/etc/evil.sh"] = b"#!/bin/sh\nrm -rf /\n"
+    archive = _zip(tmp_path / "run.zip", members)
+    upload = read_upload([archive])
+    assert upload.ignored == ("evil.sh",) and len(upload.samples) == 5
+    assert not (tmp_path.parent / "outside").exists() and not list(tmp_path.glob("**/*.jsonl"))
+    tgz = tmp_path / "run.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, data in run_files("dybench_constant").items():
+            info = tarfile.TarInfo(f"dybench_constant/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("dybench_constant/passwd_samples_dybench_pair_x.jsonl")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)  # a link is never read
+    from_tar = read_upload([tgz])
+    assert from_tar.results == upload.results and from_tar.samples == upload.samples
+    sub = store_of(results).submit(from_tar.results, from_tar.samples)
+    assert sub.run.verification.status == "arithmetic"  # no data held in this folder
+
+
+def test_upload_limits_are_checked_before_reading(tmp_path: Path):
+    zeros = b"\0" * (MAX_SAMPLES_BYTES + 1)
+    big = _zip(tmp_path / "big.zip", {"a_results.json": b"{}", "a_samples_dybench_pair.jsonl": zeros})
+    with pytest.raises(ResultsError, match=f"is {MAX_SAMPLES_BYTES + 1:,} bytes; the limit is {MAX_SAMPLES_BYTES:,}"):
+        read_upload([big])
+    two = _zip(tmp_path / "two.zip", {"a_results.json": b"{}", "b_results.json": b"{}"})
+    with pytest.raises(ResultsError, match="one results JSON per upload"):
+        read_upload([two])
+    many = _zip(tmp_path / "many.zip", {f"f{i}.txt": b"" for i in range(300)})
+    with pytest.raises(ResultsError, match="lists 300 files"):
+        read_upload([many])
+    (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04 not really")
+    with pytest.raises(ResultsError, match="not a readable archive"):
+        read_upload([tmp_path / "broken.zip"])
+
+
+def test_uploaded_samples_must_be_readable_and_of_the_runs_tasks(results: Path):
+    files = run_files("dybench_random")
+    data = files[f"{STEM}_results.json"]
+    store = store_of(results)
+    with pytest.raises(ResultsError, match="the samples of dybench_pair_static:2: not valid JSON"):
+        store.submit(data, {"dybench_pair_static": b'{"doc_id": 0}\n{"p_acc": '})
+    with pytest.raises(ResultsError, match="samples of 'dybench_pair_single_frame', but the results file has no such"):
+        store.submit(data, {"dybench_pair_single_frame": files[f"{STEM}_samples_dybench_pair_static.jsonl"]})
+    assert not (results / "uploads").exists()
+
+
+# --- the paired comparison --------------------------------------------------------------------------------
+
+
+def test_mcnemar_exact_matches_scipy_and_the_pure_python_binomial(monkeypatch):
+    test = mcnemar_exact(2, 0)
+    assert test.p_value == 0.5 and "scipy.stats.binomtest" in test.method
+    assert mcnemar_exact(0, 0).p_value == 1.0 and mcnemar_exact(3, 3).p_value == 1.0
+    assert exact_binomial_two_sided(3, 13) == pytest.approx(2 * sum(math.comb(13, i) for i in range(4)) / 2**13)
+    with_scipy = {(b, c): mcnemar_exact(b, c).p_value for b in range(0, 25, 3) for c in range(0, 40, 7)}
+    monkeypatch.setitem(sys.modules, "scipy.stats", None)  # as if SciPy were not installed
+    fallback = mcnemar_exact(2, 0)
+    assert "pure Python" in fallback.method
+    for (b, c), p in with_scipy.items():
+        assert mcnemar_exact(b, c).p_value == pytest.approx(p, rel=1e-12), (b, c)
+
+
+def test_bootstrap_interval_over_pairs_is_deterministic_and_near_wilson():
+    values = [1.0] * 120 + [0.0] * 280
+    low, high = bootstrap_interval(values)
+    assert (low, high) == bootstrap_interval(values) != bootstrap_interval(values, seed=1)
+    w_low, w_high = wilson_interval(0.3, 400)
+    assert abs(low - w_low) < 0.01 and abs(high - w_high) < 0.01
+    assert bootstrap_interval([1.0] * 5) == (1.0, 1.0)
+
+
+def test_two_verified_runs_are_compared_pair_by_pair(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    place(results, "dybench_random")
+    place(results, "dybench_constant")
+    store = store_of(results)
+    runs = {r.model_class: r for r in store.listing().runs}
+    c = compare_runs(store, runs["dybench_random"], store, runs["dybench_constant"])
+    assert c.n_pairs == 6 and c.p_acc_a == pytest.approx(2 / 6) and c.p_acc_b == 0.0
+    assert (c.test.a_only, c.test.b_only, c.test.p_value) == (2, 0, 0.5)
+    assert [d.pair_id for d in c.disagreements] == ["md1:reverse", "rd0:reverse"]
+    d = c.disagreements[0]
+    assert d.right == "A" and d.responses_a == (("md1:reverse:coun", "B"), ("md1:reverse:orig", "A"))
+    assert d.responses_b == (("md1:reverse:coun", "A"), ("md1:reverse:orig", "A"))
+    result = CliRunner().invoke(app, ["compare", runs["dybench_random"].run_id[:8], runs["dybench_constant"].run_id,
+                                      "--results", str(results)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "difference A - B: +33.3 points" in result.output and "p = 0.5" in result.output
+    assert "md1:reverse (A)" in result.output
+
+
+def test_runs_that_are_not_verified_on_the_same_data_are_not_compared(results: Path, tmp_path: Path):
+    place(results, "dybench_random")
+    place(results, "dybench_constant")
+    store = store_of(results)
+    a, b = store.listing().runs
+    with pytest.raises(CompareError, match="is arithmetic verified, data not held: only runs whose samples"):
+        compare_runs(store, a, store, b)
+    other = store_of(results, data=[hold_pairs(tmp_path / "x")])
+    a, b = other.listing().runs
+    assert a.verification.verified and b.verification.verified
+    result = CliRunner().invoke(app, ["compare", "nosuchrun", a.run_id, "--results", str(results)])
+    assert result.exit_code == 1 and "nosuchrun is not a run in" in result.output
