@@ -129,9 +129,11 @@ def misread(reader: set[str], credited: set[str]) -> str | None:
     return "wrong" if reader else "guessed"
 
 
-def measure(rows: list[dict], show: bool = False) -> dict[tuple[str, str], Counter]:
-    """Per (benchmark, format): counts of rows, of each misread kind per scorer, of judge/dropped."""
-    lmms = LmmsEval()
+def measure(rows: list[dict], show: bool = False, lmms: LmmsEval | None = None) -> dict[tuple[str, str], Counter]:
+    """Per (benchmark, format): counts of rows, of each misread kind per scorer, of judge/dropped.
+
+    ``lmms``: an ``LmmsEval`` to reuse (building one imports lmms-eval's task modules: ~20 s)."""
+    lmms = lmms or LmmsEval()
     table: dict[tuple[str, str], Counter] = {}
     for row in rows:
         counts = table.setdefault((row["benchmark"], row["format"]), Counter())

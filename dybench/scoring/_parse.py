@@ -2,7 +2,7 @@
 
 It reads a response the way a careful human grader would, and when such a reader could not say which
 answer the model gave, it says so: ``None`` means "could not score", which metrics count apart from
-"wrong". It never guesses. ``tests/data/parser_corpus.jsonl`` holds 716 messy responses with the answer
+"wrong". It never guesses. ``tests/data/parser_corpus.jsonl`` holds 775 messy responses with the answer
 a careful reader takes (or "unreadable"); the tests read all of them without one misread, and
 ``benchmarks/parser_fidelity.py`` counts lmms-eval's own Video-MME, MVBench and TempCompass parsers on
 the same corpus. ``data_cards/answer-parsing.md`` explains the rules for users and gives those numbers.
@@ -13,57 +13,93 @@ block removed (an unclosed ``<think>`` hides the rest: a truncated thought is no
 present its content alone decides: reasoning outside it is never mined. The text is NFKC-normalised
 (full-width ``Ｂ``, ``（C）`` and ``：`` become ASCII), CJK punctuation ``。、【】「」`` becomes ``. , ( ) "``,
 curly apostrophes straight; markdown emphasis and chat special tokens (``<|...|>``) are dropped.
+When the model takes back what it said (``wait, no``, ``no, wait``, ``hold on, no``, ``actually, no``,
+``hmm, no``, ``on second thought``, ``scratch that``, ``I take that back``, ``correction:``), only what follows the
+last take-back is read: ``The answer is C. Wait, no - ... It's B.`` is B, and a take-back with nothing
+after it (``B. Hmm, no.``) leaves no answer. The ``no`` of ``wait, no`` stays in the text, since in a
+yes/no answer it is the new answer (``Yes. Wait, no.``). A take-back at the very start withdraws nothing
+(``Hmm, no.`` is a plain no), except ``No, wait``, which withdraws its own no. The ``no`` must stand
+alone before punctuation: ``wait, no one ...`` is no take-back.
 
-**Option letters** (``n_options`` >= 1). The first rule that fires decides:
+**Option letters** (``n_options`` >= 1). An echo of the whole option list (given the option texts:
+every option in order, each letter followed by its own text, ``(A) 1998, (B) 2005, (C) 2012, or (D)
+2020``, with a leading ``Options:``) is the question repeated, not an answer, and is removed first.
+Then the first rule that fires decides:
 
 1. *Only letters*: the whole text is option letters, optionally bracketed, separated by commas,
    semicolons, ``&``, ``+``, ``and`` or spaces, optionally ending in a full stop: ``B``, ``(b).``,
    ``A and C``. Why first: nothing else is there to read.
 2. *Answer cue*: the last ``answer``, ``choose``, ``select``, ``pick``, ``go with``, ``I'd say``,
    ``correct option``, ``so``/``therefore``/``thus``/``hence`` (and ``答案``, ``选``, ``答え``, ``정답``,
-   ``respuesta``...) followed by ``is``/``:``/``option`` and a letter group: ``The answer is (B).``,
-   ``Final answer: A, C``, ``答案是B``, ``..., so D.``. The model's own statement of its answer outranks
-   everything it said around it; the last one is its final word. A cue whose group is then negated
-   (``So B is wrong``) is skipped; a group followed by ``or`` and another letter (``the answer is B or
-   C``) is a hedge: unreadable.
+   ``respuesta``...) or conclusion (``overall``, ``in conclusion``, ``in summary``, ``to sum up``, each
+   with an optional comma) followed by ``is``/``:``/``option`` and a letter group: ``The answer is (B).``,
+   ``Final answer: A, C``, ``答案是B``, ``..., so D.``, ``Overall: (B).``. The model's own statement of
+   its answer outranks everything it said around it; the last one is its final word. A cue whose group
+   is then negated (``So B is wrong``) is skipped; a group followed by ``or`` and another letter (``the
+   answer is B or C``) is a hedge: unreadable. Two statements of different answers back to back, with
+   nothing but punctuation and ``the``/``my``/``and``/``but``/``or``/``so`` between them (``The answer
+   is D. The answer is A.``), contradict each other: unreadable. A change of answer is read only when
+   something stands between them that makes it one (reasoning, ``final``, a take-back).
 3. *Leading label*: the text starts with a letter and ``.``, ``)`` or ``:`` (``D. the woman picks up a
    cup. Option C is not correct.``). The prompt asks for the letter first; what follows explains it.
    If what follows names another letter, not negated (``B. Or maybe C.``), the answer is unreadable.
 4. *Verdicts*: letters the text calls right (``A is correct; B is wrong``, ``Both A and C are
-   correct``, ``选项B是正确的``); every such verdict must name the same letters.
+   correct``, ``选项B是正确的``) or says fit (``Both D and A apply.``, ``Caption A matches the video
+   better. Caption B has the order reversed.``, ``B fits``); every such verdict must name the same
+   letters. ``matches none``/``fits nothing`` is a negation, not a verdict.
 5. *Option mentions*: ``option B``, ``caption A``, ``sentence B``, ``选项C``, ``the second caption``.
    Models also use these words to discuss options, so every mention must name the same letters, else
    the answer is unreadable.
-6. *Letter-free evidence*: the letters that stand alone as capitals (``I think it's A because...``,
-   ``So the ball moves left, B``) together with the options whose text the response states (needs
+6. *Letter-free evidence*: the letters that stand alone as capitals (``I think it's A because...``, ``So
+   the ball moves left, B``) together with the options whose text the response states (needs
    ``options``: ``A man is dunking a basketball.``, ``It's not left; it's right.``) must name exactly
    one option. ``A`` and ``I`` followed by a lower-case word are the article and the pronoun (``A ball
    moves left``, ``I think``), unless the word is a verb or conjunction like ``is`` or ``because``.
-   Texts are compared as lower-case words without articles (``The man is dunking...`` states ``A man
-   is dunking...``); an option text inside a longer option's text counts as the longer one only; a
-   stated text followed by ``or`` or ``then`` is a hedge or says more than the option: unreadable. When
-   the response states no option's whole text, but is itself part of exactly one option's text
-   (``walking away`` of ``The person is walking away from the camera``), it names that option. Why
-   last: these are the readings a careful reader makes only when the model gave no letter.
+   Texts are compared as lower-case words without articles (``The man is dunking...`` states ``A man is
+   dunking...``); a hyphenated compound is one word (``Counter-clockwise`` says ``counterclockwise``,
+   never ``clockwise``; so ``left-to-right`` does not state ``left to right``: unscorable, never another option);
+   spellings of one word are one word (``anticlockwise`` = ``counterclockwise``, ``grey`` = ``gray``,
+   ``toward`` = ``towards``), and so are a number word and its digits (``Four.`` states ``4``, ``3``
+   states ``Three.``; not ``one``, which is mostly a pronoun); an option text inside a longer option's
+   text counts as the longer one only; a stated text followed by ``or`` or ``then`` is a hedge or says
+   more than the option: unreadable. When the response states no option's whole text, but is itself part
+   of exactly one option's text (``walking away`` of ``The person is walking away from the camera``), it
+   names that option; a leading subject pronoun stands for the options' subject there (``It flickers.``
+   is part of ``The light flickers.``; not before ``is``, ``does``... : ``It is.`` is part of nothing).
+   Why last: these are the readings a careful reader makes only when the model gave no letter.
 
-Throughout rules 4 to 6, a negated mention never counts: ``not B``, ``rather than option B``, ``B is
-wrong``/``incorrect``/``not correct``/``isn't``, ``not moving left``. A letter counts only as a whole
-token: not inside a word (``Ball``), next to a hyphen, apostrophe or slash (``T-shirt``, ``A's``, ``A/B``:
-the slash is a hedge), or in an abbreviation (``U.S.``). Lower-case ``a`` and ``i`` after a cue count only
-when bracketed or followed by punctuation or the end (``the answer is a ball`` is not option A). A letter
-outside ``A``..``letter(n_options - 1)`` in rules 1 to 5 makes the response unreadable (the model named
-no valid option); rule 6 ignores it. Several letters are returned sorted and comma-joined (``"A,C"``):
-for a single-answer question that is wrong, not unreadable, since the model did commit to them.
+Throughout rules 4 to 6, a negated mention never counts: ``not B``, ``neither A nor B``, ``rather than
+option B``, ``B is wrong``/``incorrect``/``not correct``/``isn't``, ``not moving left``. A letter counts
+only as a whole token: not inside a word (``Ball``), next to a hyphen, apostrophe or slash (``T-shirt``,
+``A's``, ``A/B``: the slash is a hedge), or in an abbreviation (``U.S.``). Lower-case ``a`` and ``i``
+after a cue count only when bracketed or followed by punctuation or the end (``the answer is a ball`` is
+not option A). A letter outside ``A``..``letter(n_options - 1)`` in rules 1 to 5 makes the response
+unreadable (the model named no valid option); rule 6 ignores it. Several letters are returned sorted and
+comma-joined (``"A,C"``): for a single-answer question that is wrong, not unreadable, since the model
+did commit to them.
 
 **Yes/no** (``n_options == 0``). Echoes and hedges (``yes or no``, ``Yes/No``, ``yes and no``) are
 dropped first; then the first rule that fires decides:
 
-1. *Answer cue*: the last ``answer is yes``, ``Answer: no``, ``答案：是``.
-2. *Leading word*: the text starts with a yes or no word or phrase: ``Yes``, ``Yep``, ``Yeah``,
-   ``Yup``, ``Nope``, ``Nah``, ``Absolutely not``, ``Of course not``, ``I don't think so``, ``Sí``,
-   ``Oui``/``Non``, ``Ja``/``Nein``, ``是``/``是的``/``不是``/``否``, ``はい``/``いいえ``, followed by punctuation, a
-   space or the end (``No idea``, ``No one``, ``No information`` and ``不确定`` are not answers).
-3. *One polarity before punctuation*: exactly one of yes/no stands before punctuation or the end (``I'd
+1. *Answer cue*: the last ``answer is yes``, ``Answer: no``, ``答案：是``; two different answers back
+   to back (``The answer is yes. The answer is no.``) are unreadable, as for letters.
+2. *Leading word*: the text starts with a yes or no word or phrase: ``Yes``, ``Yep``, ``Yeah``, ``Yup``,
+   ``Nope``, ``Nah``, ``Absolutely not``, ``Of course not``, ``I don't think so``, ``Sí``,
+   ``Oui``/``Non``, ``Ja``/``Nein``, ``是``/``是的``/``不是``/``否``, ``はい``/``いいえ``, followed by punctuation,
+   a space or the end (``No idea``, ``No one``, ``No information`` and ``不确定`` are not answers). Words
+   that are also adjectives or adverbs count only before punctuation or the end: ``Indeed,``,
+   ``Exactly.``, ``Correct.``, ``True.``, ``Affirmative`` (yes); ``Negative.``, ``Incorrect.``,
+   ``False.``, ``Not true.`` (no), unless their sentence concedes (``True, the car moves, but to the
+   right``). ``Absolutely``, ``Certainly``, ``Definitely``, ``Of course`` and ``Sure`` count only as the
+   whole response, since chat models open any reply with them (``Certainly! Let me look at the
+   video.``). The leading word is the answer unless the rest contradicts it: a yes/no of the other
+   polarity that is a clause of its own (``No. Yes.``, ``yes, no``; not ``Yes, it does. No, nothing else
+   changes.``) or a statement verdict of rule 3 the other way: unreadable.
+3. *Statement verdict*: the response judges the statement the question asks about: ``The statement is
+   correct`` / ``That's true`` (yes), ``The statement is incorrect`` / ``This is not accurate`` (no),
+   before punctuation, the end or ``because`` (``that is true for both clips`` is no verdict). Every
+   verdict must agree.
+4. *One polarity before punctuation*: exactly one of yes/no stands before punctuation or the end (``I'd
    say no.``, ``..., so yes.``; ``there is no ball`` does not count). Both, or neither: unreadable.
 """
 
@@ -83,6 +119,14 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.S | re.I)
 _THINK_OPEN = re.compile(r"<think>", re.I)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|<>]*\|>")
 _PUNCTUATION = str.maketrans({"。": ".", "、": ",", "【": "(", "】": ")", "「": '"', "」": '"', "’": "'", "‘": "'"})
+#: A take-back withdraws what came before it: "wait, no", "no, wait", "on second thought", "scratch that".
+#: The "no" of "wait, no" is kept: in a yes/no answer it is the new answer ("Yes. Wait, no.").
+_TAKE_BACK = re.compile(
+    r"\b(?:wait|hold\s+on|actually|hmm+)[\s,.!:;\-–—]+(?=no\s*(?:[,.!:;\-–—]|$))"
+    r"|(?P<no_wait>\bno[\s,.!:;\-–—]+wait\b)[\s,.!:;\-–—]*"
+    r"|\b(?:on\s+second\s+thoughts?|scratch\s+that|I\s+take\s+(?:that|it)\s+back|correction\s*:)[\s,.!:;\-–—]*",
+    re.I,
+)
 _FORMAT = re.compile(
     r"\s*<think>(?:(?!</?think>|</?answer>).)*</think>\s*<answer>(?:(?!</?think>|</?answer>).)*</answer>\s*",
     re.S,
@@ -98,9 +142,10 @@ _GROUP_START = re.compile(_TOKEN)
 _GROUP_NEXT = re.compile(rf"{_SEP}{_TOKEN}")
 _HEDGE_NEXT = re.compile(rf"\s*(?:\bor\b|/)\s*(?:(?:option|choice)\s+)?{_TOKEN}", re.I)
 _ANSWER_CUE = re.compile(
-    r"\b(?:answers?|choose|chose|chosen|select(?:ed)?|pick(?:ed)?|go(?:ing)?\s+with|so|therefore|thus|hence"
+    r"\b(?:answers?|choose|chose|chosen|select(?:ed)?|pick(?:ed)?|go(?:ing)?\s+with|so"
     r"|i(?:'d|\s+would)\s+say|(?:correct|right|best)\s+(?:option|choice|one)"
     r"|respuesta|r[ée]ponse|antwort|risposta|resposta)\b"
+    r"|\b(?:therefore|thus|hence|overall|in\s+(?:conclusion|summary|short|sum)|to\s+(?:conclude|sum\s+up))\b,?"
     r"|答案|回答|答え|정답|选择?(?!项)|選擇?(?!項)",
     re.I,
 )
@@ -109,6 +154,8 @@ _CUE_FILLER = re.compile(
     r"(?:(?:the\s+)?(?:correct\s+|right\s+|best\s+|final\s+)?(?:option|choice|letter)\b\s*[:\-–]?\s*)?",
     re.I,
 )
+#: What may stand between two answer statements that are back to back ("The answer is D. The answer is A.").
+_BACK_TO_BACK = re.compile(r"[\s.,;:!?)\]]*(?:(?:the|my|and|but|or|so)\b[\s,]*)*", re.I)
 _LEADING_LABEL = re.compile(r"[(\[]?([A-Za-z])(?:[)\]]|\s*[.:)])(?:\s|$)")
 _OPTION_CUE = re.compile(r"\b(?:options?|choices?|captions?|sentences?)\b|选项|選項", re.I)
 _ORDINAL = re.compile(r"\b(first|second|third|fourth|fifth)\s+(?:option|choice|caption|sentence|one)\b", re.I)
@@ -116,23 +163,24 @@ _ORDINALS = ("first", "second", "third", "fourth", "fifth")
 _WORD_AFTER = re.compile(r"\s+([a-z]+)")
 #: Words after which a capital ``A`` / ``I`` is still an option letter ("A is correct", "A because").
 _LETTER_VERBS = frozenset(
-    "is was seems appears looks matches fits describes best would should must could might and or "
+    "is was seems appears looks matches fits describes best would should must could might and or apply applies "
     "because since but so".split()
 )
 # Negation and affirmation around a mention: "not B", "B is wrong", "B is correct", "选项B是正确的".
 _NEGATED_BEFORE = re.compile(
-    r"(?:\bnot|\bnever|\bnor|\brather\s+than|\binstead\s+of)\s+"
+    r"(?:\bnot|\bnever|\bneither|\bnor|\brather\s+than|\binstead\s+of)\s+"
     r"(?:(?:the\s+)?(?:option|choice|caption|sentence)\s+)?[(\[]?$",
     re.I,
 )
 _NEGATED_AFTER = re.compile(
     r"[)\]]?\s*(?:(?:is|are|can\s+be)\s+(?:not\b|wrong|incorrect|false|inaccurate|ruled\s+out|eliminated)"
-    r"|(?:isn't|aren't)\b"
+    r"|(?:isn't|aren't)\b|(?:apply|applies|fit|fits|match|matches)\s+(?:none|nothing|neither|no)\b"
     r"|是?(?:错|錯|不))",
     re.I,
 )
 _AFFIRMED_AFTER = re.compile(
     r"[)\]]?\s*(?:(?:is|are)\s+(?:also\s+|both\s+)?(?:the\s+)?(?:correct|right|true|accurate|best|answer)\b"
+    r"|(?:(?:both|all|also|best)\s+)?(?:apply|applies|fit|fits|match|matches)\b"
     r"|[是为]?(?:正确|正確|对的|對的))",
     re.I,
 )
@@ -140,6 +188,22 @@ _AFFIRMED_AFTER = re.compile(
 # --- option texts (on lower-cased words) -----------------------------------------------------------
 
 _WORD = re.compile(r"[^\W_]+")
+_COMPOUND_HYPHEN = re.compile(r"(?<=[^\W_])-(?=[^\W_])")
+_NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty"
+).split()
+#: One word, several spellings, compared as the spelling it maps to; a number word is its digits, except
+#: "one", which is far more often a pronoun ("the second one", "one of them").
+_SAME_WORD = {
+    "anticlockwise": "counterclockwise",
+    "toward": "towards",
+    "grey": "gray",
+    "colour": "color",
+    "centre": "center",
+    **{word: str(n) for n, word in enumerate(_NUMBER_WORDS) if word != "one"},
+}
+_SUBJECT_PRONOUN = re.compile(r"^ (?:it|he|she|they) (?!(?:is|are|was|were|does|do|did|has|have|can|will|s)\b)")
 _TEXT_NEGATED_BEFORE = re.compile(r"(?:\bnot|\bnever|\bnor|\brather than|\binstead of) $")
 _TEXT_HEDGE_AFTER = re.compile(r" (?:or|then|and then)\b")
 _TEXT_NEGATED_AFTER = re.compile(r" (?:is|are) (?:not|wrong|incorrect|false)\b")
@@ -163,7 +227,28 @@ _YN_CUE = re.compile(
 _YN_LEADING = re.compile(
     rf"({_YN_WORD}){_YN_END}(?!\s+(?:idea|clue|one|way|answer|information|evidence|details?|visible)\b)", re.I
 )
+#: Words that answer yes or no only when punctuation or the end follows ("Negative." but "Negative
+#: numbers...") and with no concession in their sentence ("True, ... but..."); and those that chat
+#: models open any reply with ("Certainly! Here is..."), which answer only as the whole response.
+_YES_PUNCT = ("indeed", "exactly", "affirmative", "correct", "true")
+_NO_PUNCT = ("negative", "not true", "not correct", "incorrect", "false")
+_YES_ALONE = ("absolutely", "certainly", "definitely", "of course", "sure")
+_YN_LEADING_PUNCT = re.compile(
+    "(" + "|".join(sorted(_YES_PUNCT + _NO_PUNCT, key=len, reverse=True)) + r")(?=\s*(?:[.,!?;:)\]\"']|$))"
+    r"(?![^.!?]*\b(?:but|however|although|though)\b)"
+    "|(" + "|".join(_YES_ALONE) + r")\s*[.!]?$",
+    re.I,
+)
 _YN_BEFORE_PUNCT = re.compile(r"\b(yes|yep|yeah|no|nope)(?=\s*(?:[.,!?;:)\]\"']|$))", re.I)
+#: A yes/no that is a whole clause of its own after the first ("No. Yes.", "yes, no"), not "Yes, I'm sure".
+_YN_CLAUSE_WORD = re.compile(r"[.,!?;:]\s*(yes|yeah|yep|yup|no|nope)(?=\s*(?:[.!?;]|$))", re.I)
+#: A verdict on the statement the question asks about: "The statement is incorrect", "That's true".
+_STATEMENT_VERDICT = re.compile(
+    r"\b(?:(?:the|this|that)\s+(?:statement|claim|description|caption|sentence|assertion)|this|that)(?:\s+is|'s)\s+"
+    r"(not\s+)?(correct|true|accurate|incorrect|false|wrong|inaccurate|untrue)"
+    r"(?=\s*(?:[.,!?;:)]|$|\b(?:because|since|as)\b))",
+    re.I,
+)
 
 
 def parse_answer(response: str, n_options: int, options: Sequence[str] = ()) -> str | None:
@@ -178,7 +263,7 @@ def parse_answer(response: str, n_options: int, options: Sequence[str] = ()) -> 
         raise ValueError(f"n_options must be 0 (yes/no) to 26, got {n_options}")
     if options and len(options) != n_options:
         raise ValueError(f"{len(options)} option texts for n_options={n_options}")
-    text = _answer_text(response)
+    text = _after_take_back(_answer_text(response))
     if not text:
         return None
     return _parse_yes_no(text) if n_options == 0 else _parse_letters(text, n_options, options)
@@ -237,17 +322,32 @@ def _answer_text(response: str) -> str:
     return re.sub(r"\s+", " ", text).strip().strip("\"'“”")
 
 
+def _after_take_back(text: str) -> str:
+    """What follows the last take-back ("Wait, no - ... It's B"); the whole text when there is none.
+
+    A take-back at the very start withdraws nothing ("Hmm, no." is a plain no), except "No, wait",
+    which withdraws its own "no"."""
+    starts = [m.end() for m in _TAKE_BACK.finditer(text) if m.start() > 0 or m["no_wait"]]
+    return text[starts[-1] :].strip() if starts else text
+
+
 # --- option letters --------------------------------------------------------------------------------
 
 
 def _parse_letters(text: str, n_options: int, options: Sequence[str]) -> str | None:
     """Rules 1-6 of the module docstring, in order."""
+    text = _without_option_list(text, options)
     if _ONLY_LETTERS.fullmatch(text):
         return _letters(_GROUP_START.findall(text), n_options)
-    for cue in reversed(list(_ANSWER_CUE.finditer(text))):
-        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
-        if group and not _NEGATED_AFTER.match(text, end):
-            return None if _HEDGE_NEXT.match(text, end) else _letters(group, n_options)
+    if statements := _answer_statements(text):
+        (group, start, end), previous = statements[-1], statements[:-1]
+        if _HEDGE_NEXT.match(text, end):
+            return None
+        answer = _letters(group, n_options)
+        if previous and _letters(previous[-1][0], n_options) != answer:
+            if _BACK_TO_BACK.fullmatch(text, previous[-1][2], start):
+                return None
+        return answer
     if label := _LEADING_LABEL.match(text):
         later = _named(text[label.end() :]) & {letter(i) for i in range(n_options)}
         return _letters([label.group(1)], n_options) if later <= {label.group(1).upper()} else None
@@ -258,6 +358,34 @@ def _parse_letters(text: str, n_options: int, options: Sequence[str]) -> str | N
     named = _named(text) & {letter(i) for i in range(n_options)}
     named |= {None if i is None else letter(i) for i in _stated_options(text, options)}
     return named.pop() if len(named) == 1 else None
+
+
+def _without_option_list(text: str, options: Sequence[str]) -> str:
+    """The text with any echo of the whole option list ("(A) 1998, (B) 2005, (C) 2012, or (D) 2020")
+    removed: every option in order, each letter followed by its own text, is the question, not an answer."""
+    if len(options) < 2:
+        return text
+    items = [
+        rf"(?:(?:option|choice|caption)\s+)?(?<![A-Za-z])[(\[]?{letter(i)}(?:[)\]]|\s*[.:)])?\s*"
+        + r"\s+".join(map(re.escape, option.rstrip(".").split()))
+        + r"\.?"
+        for i, option in enumerate(options)
+    ]
+    listing = r"\s*[,;]?\s*(?:(?:or|and)\s+)?".join(items)
+    return re.sub(
+        rf"(?:\b(?:the\s+)?(?:options|choices|captions)(?:\s+are)?\s*:?\s*)?{listing}", " ", text, flags=re.I
+    ).strip()
+
+
+def _answer_statements(text: str) -> list[tuple[list[str], int, int]]:
+    """Every answer cue followed by a letter group it does not negate (rule 2): the group, where the cue
+    starts and where the group ends, in order."""
+    statements = []
+    for cue in _ANSWER_CUE.finditer(text):
+        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
+        if group and not _NEGATED_AFTER.match(text, end):
+            statements.append((group, cue.start(), end))
+    return statements
 
 
 def _letters(found: list[str], n_options: int) -> str | None:
@@ -350,9 +478,10 @@ def _option_mentions(text: str, n_options: int) -> set[str | None]:
 
 
 def _words(text: str) -> str:
-    """`` word word ``: lower-cased, articles dropped, "isn't" -> "is not"; for matching option texts."""
-    words = _WORD.findall(text.lower().replace("n't", " not"))
-    return " " + " ".join(w for w in words if w not in ("a", "an", "the")) + " "
+    """`` word word ``: lower-cased, articles dropped, "isn't" -> "is not", a hyphenated compound one word,
+    spelling variants and number words as in ``_SAME_WORD``; for matching option texts."""
+    words = _WORD.findall(_COMPOUND_HYPHEN.sub("", text.lower().replace("n't", " not")))
+    return " " + " ".join(_SAME_WORD.get(w, w) for w in words if w not in ("a", "an", "the")) + " "
 
 
 def _stated_options(text: str, options: Sequence[str]) -> set[int | None]:
@@ -368,24 +497,40 @@ def _stated_options(text: str, options: Sequence[str]) -> set[int | None]:
         and not _TEXT_NEGATED_BEFORE.search(words, 0, start + 1)
         and not _TEXT_NEGATED_AFTER.match(words, end - 1)
     }
-    if stated or not words.strip():
+    part = _SUBJECT_PRONOUN.sub(" ", words)  # "It flickers." is part of "The light flickers."
+    if stated or not part.strip():
         return stated
-    return {i for i, o in enumerate(said) if words in o and not _TEXT_NEGATED_BEFORE.search(o, 0, o.find(words) + 1)}
+    return {i for i, o in enumerate(said) if part in o and not _TEXT_NEGATED_BEFORE.search(o, 0, o.find(part) + 1)}
 
 
 # --- yes/no -----------------------------------------------------------------------------------------
 
 
 def _parse_yes_no(text: str) -> str | None:
-    """Yes/no rules 1-3 of the module docstring, in order."""
+    """Yes/no rules 1-4 of the module docstring, in order."""
     text = _YN_BOTH.sub(" ", text).strip()
     if cues := list(_YN_CUE.finditer(text)):
-        return _polarity(cues[-1].group(1))
-    if m := _YN_LEADING.match(text):
-        return _polarity(m.group(1))
+        answer = _polarity(cues[-1].group(1))
+        if len(cues) > 1 and _polarity(cues[-2].group(1)) != answer:
+            if _BACK_TO_BACK.fullmatch(text, cues[-2].end(), cues[-1].start()):
+                return None
+        return answer
+    verdicts: set[str | None] = {_statement_verdict(m) for m in _STATEMENT_VERDICT.finditer(text)}
+    if m := _YN_LEADING.match(text) or _YN_LEADING_PUNCT.match(text):
+        answer = _polarity(m.group(m.lastindex or 0))  # the one group that matched
+        later = {_polarity(w.group(1)) for w in _YN_CLAUSE_WORD.finditer(text, m.end())}
+        return answer if later | verdicts <= {answer} else None
+    if verdicts:
+        return _agreed(verdicts)
     found = {_polarity(m.group(1)) for m in _YN_BEFORE_PUNCT.finditer(text)}
     return found.pop() if len(found) == 1 else None
 
 
+def _statement_verdict(m: re.Match[str]) -> str:
+    """yes for "The statement is correct" / "... is not false", no for "... is incorrect" / "... is not true"."""
+    positive = m.group(2).lower() in ("correct", "true", "accurate")
+    return "yes" if positive == (m.group(1) is None) else "no"
+
+
 def _polarity(word: str) -> str:
-    return "yes" if word.lower() in _YES else "no"
+    return "yes" if word.lower() in _YES + _YES_PUNCT + _YES_ALONE else "no"
