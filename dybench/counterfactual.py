@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from dybench.errors import UserError
+from dybench.fileio import read_yaml_data
 from dybench.records import TRANSFORMS, Annotation, Relation, Transform, letter
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -100,15 +98,11 @@ def load_lexicon(path: str | Path | None = None) -> dict[Transform, Lexicon]:
 
 @cache
 def _load_lexicon(path: str | None) -> dict[Transform, Lexicon]:
-    if path is None:
-        text = resources.files("dybench").joinpath("data/lexicon.yaml").read_text(encoding="utf-8")
-        where = "dybench/data/lexicon.yaml"
-    else:
-        text, where = Path(path).read_text(encoding="utf-8"), path
+    spec, where = read_yaml_data("lexicon.yaml", path)
     try:
-        spec = yaml.safe_load(text) or {}
+        spec = spec or {}
         return {t: Lexicon.from_spec(spec.get(t) or {}) for t in TRANSFORMS}
-    except (yaml.YAMLError, TypeError, ValueError) as e:
+    except (AttributeError, TypeError, ValueError) as e:
         raise ValueError(
             f"{where}: not a valid lexicon ({e}); each transform needs `swap: [[forms], [forms]]` pairs"
         ) from e

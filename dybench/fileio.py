@@ -288,3 +288,28 @@ def _bounded_int(digits: str) -> int:
     if (n := len(digits.lstrip("-"))) > MAX_JSON_INT_DIGITS:
         raise JSONInputError(f"an integer of {n:,} digits; at most {MAX_JSON_INT_DIGITS} are accepted")
     return int(digits)
+
+
+def read_yaml_data(default: str, path: str | os.PathLike | None = None) -> tuple[Any, str]:
+    """(parsed YAML, where it came from) of a user's ``path``, else of ``dybench/data/<default>``.
+
+    The shipped tables (lexicon, SSv2 templates) are data a user may replace with a file of their own;
+    an unreadable or malformed file is a :class:`BadInputFile` naming it.
+    """
+    from importlib import resources
+
+    import yaml
+
+    if path is None:
+        where = f"dybench/data/{default}"
+        text = resources.files("dybench").joinpath("data", default).read_text(encoding="utf-8")
+    else:
+        where = str(path)
+        try:
+            text = Path(path).read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadInputFile(f"{where}: cannot read it ({e}); give a UTF-8 YAML file") from e
+    try:
+        return yaml.safe_load(text), where
+    except yaml.YAMLError as e:
+        raise BadInputFile(f"{where}: not valid YAML ({e})") from e

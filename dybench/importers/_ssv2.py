@@ -12,12 +12,10 @@ import re
 import string
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from dybench.errors import UserError
+from dybench.fileio import read_yaml_data
 from dybench.importers._common import (
     VIDEO_EXTENSIONS,
     ImportReport,
@@ -64,19 +62,10 @@ def load_templates(path: str | Path | None = None) -> dict[str, TemplateRule]:
 
 @cache
 def _load(path: str | None) -> dict[str, TemplateRule]:
-    if path is None:
-        text = resources.files("dybench").joinpath("data/ssv2_templates.yaml").read_text(encoding="utf-8")
-        where = "dybench/data/ssv2_templates.yaml"
-    else:
-        where = path
-        try:
-            text = Path(path).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise UserError(f"{path}: cannot read the template table ({e})") from e
+    spec, where = read_yaml_data("ssv2_templates.yaml", path)
     try:
-        spec = yaml.safe_load(text)
         return _parse_table(spec)
-    except (yaml.YAMLError, KeyError, TypeError, ValueError) as e:
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
         raise UserError(f"{where}: not a valid template table ({e}); see dybench/data/ssv2_templates.yaml") from e
 
 
