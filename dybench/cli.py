@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from dybench.errors import UserError
 
@@ -43,6 +43,13 @@ def version() -> None:
 
 # --- each part adds its command below, in the order of DESIGN.md Contract 5 ---
 # synth (dybench.synth)
+class SplitChoice(str, Enum):
+    """``dybench.synth.bias.SPLITS`` (a test checks they agree)."""
+
+    train = "train"
+    test = "test"
+
+
 @app.command()
 def synth(
     out: Path = typer.Option(..., "--out", help="Folder to write clips/ and annotations.jsonl to."),
@@ -57,7 +64,7 @@ def synth(
     bias: Optional[str] = typer.Option(  # noqa: UP045
         None, "--bias", help="Shortcut rules, e.g. 'moving_direction:colour=red->right:train=0.95,test=0.5'."
     ),
-    split: str = typer.Option("test", "--split", help="train or test: picks bias strengths and the seed stream."),
+    split: SplitChoice = typer.Option(SplitChoice.test, "--split", help="Picks bias strengths and the seed stream."),
     max_distractors: Optional[int] = typer.Option(  # noqa: UP045
         None, "--max-distractors", help="At most this many objects no question is about (0: none; default 1-4)."
     ),
@@ -69,7 +76,7 @@ def synth(
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-               split=split, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
+               split=split.value, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
     print_summary(out)
 
 
@@ -203,7 +210,12 @@ def eval_(
     model: str = typer.Option(..., "--model", help="lmms-eval model, e.g. qwen2_5_vl, dybench_random."),
     model_args: str = typer.Option("", "--model-args", help="lmms-eval model args, e.g. pretrained=DIR,device_map=cpu"),
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated, e.g. dybench_pair,dybench_pair_single_frame"),
-    data: Optional[Path] = typer.Option(None, "--data", help="The tasks' data folder (else its variable)."),  # noqa: UP045
+    data: Optional[Path] = typer.Option(  # noqa: UP045
+        None,
+        "--data",
+        help="The tasks' data folder; else its variable: DYBENCH_PAIRS (dybench_pair*), TIMEBLIND_DIR "
+        "(timeblind), VIDEOMME_DIR, MVBENCH_DIR, TEMPCOMPASS_DIR.",
+    ),
     output: Optional[Path] = typer.Option(None, "--output", help="Write results JSON and samples here."),  # noqa: UP045
     limit: Optional[float] = typer.Option(None, "--limit", help="Documents per task (for smoke tests only)."),  # noqa: UP045
     batch_size: str = typer.Option("1", "--batch-size", help="lmms-eval batch size."),
@@ -222,9 +234,27 @@ def eval_(
     print_summary(run)
 
 
+class ScoreTaskChoice(str, Enum):
+    """``dybench.scoring.TASKS`` (a test checks they agree)."""
+
+    dybench_pair = "dybench_pair"
+    dybench_pair_single_frame = "dybench_pair_single_frame"
+    dybench_pair_moving_direction = "dybench_pair_moving_direction"
+    dybench_pair_reversible_dynamics = "dybench_pair_reversible_dynamics"
+    dybench_pair_event_sequence = "dybench_pair_event_sequence"
+    dybench_pair_spatial = "dybench_pair_spatial"
+    dybench_pair_static = "dybench_pair_static"
+    timeblind = "timeblind"
+
+
+_SCORE_TASKS_HELP = (
+    f"One of {', '.join(t.value for t in ScoreTaskChoice)} (the other benchmarks score inside `dybench eval`)."
+)
+
+
 @app.command()
 def score(
-    task: str = typer.Option(..., "--task", help="dybench_pair[_<category>], ..._single_frame or timeblind."),
+    task: ScoreTaskChoice = typer.Option(..., "--task", metavar="TASK", help=_SCORE_TASKS_HELP),
     predictions: Path = typer.Option(..., "--predictions", help="{item_id,response} JSONL; predictions.json"),
     data: Path = typer.Option(..., "--data", help="Pairs dataset, or TimeBlind folder with data.jsonl."),
 ) -> None:
@@ -235,9 +265,9 @@ def score(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        metrics = score_predictions(task, predictions, data)
+        metrics = score_predictions(task.value, predictions, data)
     notes = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
-    print_score_summary(task, metrics, notes)
+    print_score_summary(task.value, metrics, notes)
     typer.echo(metrics_json(metrics))
 
 
@@ -255,9 +285,16 @@ def demo(
 
 
 # tiny-model, train (dybench.train)
+class ArchChoice(str, Enum):
+    """``dybench.tiny_model.ARCHES`` (a test checks they agree)."""
+
+    qwen2_5_vl = "qwen2_5_vl"
+    qwen3_vl = "qwen3_vl"
+
+
 @app.command("tiny-model")
 def tiny_model(
-    arch: str = typer.Option(..., "--arch", help="qwen2_5_vl or qwen3_vl"),
+    arch: ArchChoice = typer.Option(..., "--arch", help="The model family."),
     out: Path = typer.Option(..., "--out", help="Folder to write the checkpoint to (replaced if it exists)."),
     seed: int = typer.Option(0, "--seed", help="Weight-init seed; the same seed gives the same checkpoint."),
     init_std: Optional[float] = typer.Option(  # noqa: UP045
@@ -267,22 +304,58 @@ def tiny_model(
     layers: int = typer.Option(2, "--layers", min=1, help="Language model layers (and vision blocks)."),
 ) -> None:
     """Build a tiny random Qwen2.5-VL / Qwen3-VL checkpoint with a locally trained tokenizer (offline)."""
-    from dybench.tiny_model import ARCHES, build_tiny_model
+    from dybench.tiny_model import build_tiny_model
 
-    if arch not in ARCHES:
-        raise typer.BadParameter(f"--arch must be one of {', '.join(ARCHES)}, got {arch!r}")
     if init_std is not None and not init_std > 0:
         raise typer.BadParameter(f"--init-std must be positive, got {init_std}")
     try:
-        typer.echo(build_tiny_model(arch, out, seed=seed, init_std=init_std, width=width, layers=layers))  # type: ignore[arg-type]
+        typer.echo(build_tiny_model(arch.value, out, seed=seed, init_std=init_std, width=width, layers=layers))  # type: ignore[arg-type]
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
 
-@app.command("train")
+class MethodChoice(str, Enum):
+    """``dybench.train.METHODS`` (a test checks they agree; listed here so the CLI starts without them)."""
+
+    grpo = "grpo"
+    crpo = "crpo"
+    bias = "bias"
+    cdpo = "cdpo"
+
+
+class _TrainCommand(TyperCommand):
+    """``dybench train --help`` ends with every training setting and its default, read from ``TrainConfig``
+    when help is asked for (the config module loads YAML, which every other command can do without)."""
+
+    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+        self.epilog = _settings_help()
+        return super().format_help(ctx, formatter)
+
+
+def _settings_help() -> str:
+    """``key=default`` for every field of ``TrainConfig``, as one wrapped paragraph (escaped: rich markup)."""
+    import dataclasses
+
+    from rich.markup import escape
+
+    from dybench.train.config import TrainConfig
+
+    def default(f: dataclasses.Field) -> object:
+        if f.default_factory is not dataclasses.MISSING:
+            return f.default_factory()
+        return "(required)" if f.default is dataclasses.MISSING else f.default
+
+    lines = []
+    for f in dataclasses.fields(TrainConfig):
+        text = repr(default(f))
+        lines.append(escape(f"{f.name}={text if len(text) <= 48 else text[:45] + '...'}"))
+    return "Settings (key=value; a --config recipe sets them too), with their defaults:\n\n" + "   ".join(lines)
+
+
+@app.command("train", cls=_TrainCommand)
 def train_command(
-    method: str = typer.Argument(..., help="grpo, crpo, bias or cdpo"),
-    settings: Optional[list[str]] = typer.Argument(None, help="More settings as key=value (see TrainConfig)."),  # noqa: UP045
+    method: MethodChoice = typer.Argument(..., help="The training method (DESIGN.md, RESEARCH.md)."),
+    settings: Optional[list[str]] = typer.Argument(None, help="More settings as key=value (listed below)."),  # noqa: UP045
     model: Optional[str] = typer.Option(None, "--model", help="Policy checkpoint folder."),  # noqa: UP045
     data: Optional[str] = typer.Option(None, "--data", help="Pairs dataset folder or Video-R1 json."),  # noqa: UP045
     output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Run folder (resumes if it has a checkpoint)."),  # noqa: UP045
@@ -296,7 +369,7 @@ def train_command(
     cfg = load_config(
         config,
         settings or [],
-        method=method,
+        method=method.value,
         model=model,
         data=data,
         output_dir=output_dir,
@@ -307,13 +380,32 @@ def train_command(
 
 
 # reproduce (dybench.reproduce)
+class TargetChoice(str, Enum):
+    """``dybench.reproduce.TARGETS`` (a test checks they agree)."""
+
+    crpo = "crpo"
+    cdpo = "cdpo"
+    grpo = "grpo"
+
+
+class PresetChoice(str, Enum):
+    """``dybench.reproduce.presets.PRESET_NAMES`` (a test checks they agree)."""
+
+    tiny = "tiny"
+    paper = "paper"
+
+
 @app.command("reproduce")
 def reproduce_command(
-    target: str = typer.Argument(..., help="crpo, cdpo or grpo (each with its GRPO baseline)."),
+    target: TargetChoice = typer.Argument(
+        ..., help="crpo or cdpo, each with its GRPO baseline; grpo: the baseline alone."
+    ),
     settings: Optional[list[str]] = typer.Argument(  # noqa: UP045
         None, help="Training settings applied on top of every recipe, key=value (e.g. max_steps=50)."
     ),
-    preset: str = typer.Option("tiny", "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."),
+    preset: PresetChoice = typer.Option(
+        PresetChoice.tiny, "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."
+    ),
     model: Optional[Path] = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),  # noqa: UP045
     train_data: Optional[Path] = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),  # noqa: UP045
     eval_data: Optional[Path] = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),  # noqa: UP045
@@ -337,8 +429,8 @@ def reproduce_command(
         raise typer.BadParameter(str(e)) from e
     try:
         done = reproduce(
-            target, preset=preset, model=model, train_data=train_data, eval_data=eval_data, bias_data=bias_data,
-            output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
+            target.value, preset=preset.value, model=model, train_data=train_data, eval_data=eval_data,
+            bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip

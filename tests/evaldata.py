@@ -201,7 +201,22 @@ def rescore(samples: list[Path], task: str, data: Path, tmp: Path) -> dict[str, 
 
 
 def reported(results: dict, task: str) -> dict[str, float]:
-    """The metrics lmms-eval reported for ``task`` (``<metric>,none`` entries, without stderrs)."""
-    return {
-        k.split(",")[0]: v for k, v in results["results"][task].items() if k.endswith(",none") and "_stderr" not in k
-    }
+    """The metrics the results report for ``task``, with their interval bounds named as the scorer names
+    them (read by ``dybench.results.task_metrics``, as the leaderboard reads them)."""
+    from dybench.results import task_metrics
+
+    return {k: v for m in task_metrics(results)[task] for k, v in m.as_metrics().items()}
+
+
+def interval_section(obj: dict) -> dict:
+    """An older results file (bounds as ``*_ci_low``/``*_ci_high`` metrics) the way ``dybench eval`` writes it
+    now: the bounds moved to the ``dybench_intervals`` section, ``{task: {metric: [low, high]}}``."""
+    from dybench.results import INTERVALS_KEY
+
+    obj = json.loads(json.dumps(obj))
+    section: dict[str, dict[str, list[float]]] = {}
+    for task, values in obj["results"].items():
+        for key in [k for k in values if "_ci_low," in k]:
+            metric = key.split("_ci_low,")[0]
+            section.setdefault(task, {})[metric] = [values.pop(key), values.pop(f"{metric}_ci_high,none")]
+    return obj | {INTERVALS_KEY: section}

@@ -11,7 +11,7 @@ import pytest
 from evaldata import pair_items
 
 from dybench.evaluation import _metrics
-from dybench.evaluation._metrics import Pooled, aggregation, metric_names, pair_metric_keys, pool
+from dybench.evaluation._metrics import Pooled, aggregation, intervals, metric_names, pair_metric_keys, pool
 from dybench.scoring import IncompletePairsWarning, ItemResult, pair_metrics, score_item, timeblind_metrics
 
 ITEMS = pair_items()
@@ -51,21 +51,16 @@ def test_pair_task_metrics_equal_scoring_of_the_same_responses():
     want = pair_metrics([score_item(item, responses[item.item_id]) for item in ITEMS])
     for key, value in got.items():
         assert value == pytest.approx(want[key]), key
-    assert {k for k in want if not k.startswith(("n_", "coverage"))} == set(got)  # lmms-eval answers every doc
+        assert value.interval == pytest.approx((want[f"{key}_ci_low"], want[f"{key}_ci_high"])), key
+    reported = {k for k in want if not k.startswith(("n_", "coverage")) and not k.endswith(("_ci_low", "_ci_high"))}
+    assert reported == set(got)  # lmms-eval answers every doc; intervals ride on the values, not as metrics
     assert "keep_consistency" in got and all(r["relation"] == "keep" for r in lists["keep_consistency"])
 
 
 def test_placeholder_documents_report_nothing():
     row = ITEMS[0].to_row() | {"placeholder": True}
     assert _metrics.pair_results(row, "A") == {}
-    assert pair_metric_keys("static", "keep")[-6:] == [
-        "p_acc_static",
-        "p_acc_static_ci_low",
-        "p_acc_static_ci_high",
-        "acc_static",
-        "acc_static_ci_low",
-        "acc_static_ci_high",
-    ]
+    assert pair_metric_keys("static", "keep") == ["p_acc", "acc", "keep_consistency", "p_acc_static", "acc_static"]
 
 
 def test_group_pools_subtasks_instead_of_averaging_them():
@@ -75,9 +70,11 @@ def test_group_pools_subtasks_instead_of_averaging_them():
         docs = [(i.to_row(), responses[i.item_id]) for i in ITEMS if i.category == category]
         by_category[category] = _aggregate(_per_metric(docs))
     want = pair_metrics([score_item(item, responses[item.item_id]) for item in ITEMS])
-    for key in ("p_acc", "p_acc_ci_low", "acc", "change_consistency", "keep_consistency_ci_high", "p_acc_static"):
+    for key in ("p_acc", "acc", "change_consistency", "keep_consistency", "p_acc_static"):
         values = [m[key] for m in by_category.values() if key in m]
-        assert pool(values, [1] * len(values), True) == pytest.approx(want[key]), key
+        pooled = pool(values, [1] * len(values), True)
+        assert pooled == pytest.approx(want[key]), key
+        assert pooled.interval == pytest.approx((want[f"{key}_ci_low"], want[f"{key}_ci_high"])), key
     means = [m["change_consistency"] for m in by_category.values() if "change_consistency" in m]
     assert sum(means) / len(means) != pytest.approx(want["change_consistency"]), "a mean of means would differ here"
 
@@ -99,6 +96,7 @@ def test_pooled_is_a_plain_number_outside():
     assert json.dumps({"acc,none": value}) == '{"acc,none": 0.5}'
     for clone in (copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
         assert clone == value and clone.records == value.records and clone.metric == "acc"
+        assert clone.interval == value.interval
 
 
 def test_a_pair_cut_in_half_by_limit_is_left_out_with_a_warning():
@@ -108,7 +106,7 @@ def test_a_pair_cut_in_half_by_limit_is_left_out_with_a_warning():
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert aggregation("pair", "p_acc")(rows) == 1.0
-        assert aggregation("pair", "acc_ci_low")(rows) == aggregation("pair", "acc_ci_low")(rows[:2])
+        assert aggregation("pair", "acc")(rows).interval == aggregation("pair", "acc")(rows[:2]).interval
     assert any("1 pair(s) have only one evaluated item" in str(w.message) for w in caught)
     assert not any(issubclass(w.category, IncompletePairsWarning) for w in caught)
 
@@ -145,7 +143,8 @@ def test_choice_metrics_by_category():
     names = metric_names("choice", ["speed", "order", "yes_no"])
     got = {k: aggregation("choice", names[k])(v) for k, v in lists.items()}
     assert got["acc"] == pytest.approx(2 / 3) and got["acc_speed"] == 0.5 and got["acc_order"] == 1.0
-    assert 0 < got["acc_ci_low"] < got["acc"] < got["acc_ci_high"] < 1
+    low, high = got["acc"].interval
+    assert 0 < low < got["acc"] < high < 1
 
 
 def test_unknown_metric_is_refused():
@@ -154,5 +153,24 @@ def test_unknown_metric_is_refused():
 
 
 def test_pooled_family_and_metric_travel_with_the_value():
-    value = aggregation("choice", "acc_ci_low")([{"doc_id": "q", "gold": "A", "pred": "A"}])
-    assert isinstance(value, Pooled) and (value.family, value.metric) == ("choice", "acc_ci_low")
+    value = aggregation("choice", "acc")([{"doc_id": "q", "gold": "A", "pred": "A"}])
+    assert isinstance(value, Pooled) and (value.family, value.metric) == ("choice", "acc")
+
+
+def test_bounds_are_not_metrics_of_the_tasks():
+    """A bound registered as a metric would be listed, and sortable, as a score (issue 17)."""
+    for family in ("pair", "timeblind", "choice"):
+        assert not any(name.endswith(("_ci_low", "_ci_high")) for name in metric_names(family, ["static"]))
+        with pytest.raises(ValueError, match="has no metric|have no metric"):
+            aggregation(family, "acc_ci_low")
+
+
+def test_intervals_are_collected_beside_their_metrics():
+    records = [score_item(item, item.answer).to_row() for item in ITEMS[:2]]
+    p_acc = aggregation("pair", "p_acc")(records)
+    results = {
+        "dybench_pair": {"alias": "dybench_pair", "p_acc,none": p_acc, "p_acc_stderr,none": "N/A"},
+        "videomme": {"videomme_perception_score,none": 55.0},  # another suite's plain number: no interval
+    }
+    assert intervals(results) == {"dybench_pair": {"p_acc": list(p_acc.interval)}}
+    assert p_acc.interval[0] < 1.0 == p_acc.interval[1]

@@ -34,6 +34,7 @@ from dybench.evaluation import (
     evaluate,
     summary_table,
 )
+from dybench.evaluation._report import score_text
 from dybench.records import CATEGORIES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -89,6 +90,23 @@ def test_pair_group_metrics_equal_dybench_scoring_of_the_logged_responses(data, 
     want = _rescore(run, "dybench_pair_single_frame", "dybench_pair_single_frame", data["DYBENCH_PAIRS"], tmp_path)
     got = _metrics(run, "dybench_pair_single_frame")
     assert got == pytest.approx({k: want[k] for k in got})
+
+
+@pytest.mark.parametrize(
+    "results",
+    [
+        {
+            "results": {"dybench_pair": {"p_acc,none": 0.5}},
+            "dybench_intervals": {"dybench_pair": {"p_acc": [0.2, 0.8]}},
+        },
+        {"results": {"dybench_pair": {"p_acc,none": 0.5, "p_acc_ci_low,none": 0.2, "p_acc_ci_high,none": 0.8}}},
+    ],
+    ids=["intervals beside the metrics", "bounds as metrics (older files)"],
+)
+def test_the_summary_shows_each_metric_with_its_interval(results):
+    run = EvalRun("m", ("dybench_pair",), results)
+    assert score_text(run, "dybench_pair", "p_acc") == "0.500 (0.20-0.80)"
+    assert score_text(run, "dybench_pair", "acc") == "-" and run.metric("dybench_pair", "p_acc_ci_low") is None
 
 
 def test_constant_model_shows_why_p_acc_is_strict(data):

@@ -7,12 +7,14 @@ import json
 from pathlib import Path
 
 import pytest
+from evaldata import interval_section
 
 from dybench.records import CATEGORIES
 from dybench.results import (
     CATEGORY_COLUMNS,
     COLUMNS,
     COLUMNS_BY_KEY,
+    INTERVALS_KEY,
     MAX_RESULTS_BYTES,
     REPORTED_PATH,
     UPLOADS_DIR,
@@ -25,8 +27,10 @@ from dybench.results import (
     load_reported,
     parse_results_json,
     run_from_results,
+    scored_tasks,
     select_runs,
     shortcut_gap,
+    task_metrics,
     validate_results,
 )
 
@@ -118,6 +122,31 @@ def test_task_confidence_interval_wins_over_stderr_and_is_not_a_column_of_its_ow
     assert not any(s.metric.endswith(("_ci_low", "_ci_high")) for s in run.scores)
 
 
+def test_intervals_beside_the_metrics_read_as_bounds_written_as_metrics_did():
+    """``dybench eval`` writes intervals in ``dybench_intervals``; files published before carry them as
+    ``*_ci_*`` metrics. Both read as the same records, and neither makes a bound a metric (issue 17)."""
+    old = json.loads(DYBENCH_FIXTURE.read_text())
+    new = interval_section(old)
+    assert new[INTERVALS_KEY] and task_metrics(new) == task_metrics(old)
+    validate_results(new, name="new.json")
+    run = run_from_results(new, path="a.json", origin="local")
+    assert run.scores == run_from_results(old, path="a.json", origin="local").scores
+    assert run.score(P_ACC).interval() == pytest.approx((0.0, 0.3903342879021653))
+    assert not any(m.metric.endswith(("_ci_low", "_ci_high")) for ms in task_metrics(new).values() for m in ms)
+
+
+@pytest.mark.parametrize("bounds", [[0.5, 0.4], [0.1, 1.5], [0.1], "0.1-0.2", [0.1, float("nan")]])
+def test_an_unsound_interval_is_refused(bounds):
+    obj = results_obj()
+    obj[INTERVALS_KEY] = {"dybench_pair": {"p_acc": bounds}}
+    assert f"`{INTERVALS_KEY}.dybench_pair.p_acc` must be [low, high]" in refused(obj)
+
+
+def test_scored_tasks_are_those_reporting_a_metric():
+    obj = {"results": {"a": {"alias": "a", "acc_stderr,none": "N/A"}, "b": {"acc,none": 0.5}, "c": "junk"}}
+    assert scored_tasks(obj) == ("b",) and scored_tasks({"results": {}}) == () and scored_tasks({}) == ()
+
+
 def test_model_name_is_preferred_and_dict_model_args_become_text():
     obj = results_obj(model_name="Qwen/Qwen2.5-VL-3B-Instruct")
     obj["config"]["model_args"] = {"pretrained": "Qwen/Qwen2.5-VL-3B-Instruct", "max_num_frames": 32}
@@ -172,6 +201,7 @@ def _set(path: str, value):
         (_set("results/dybench_pair", [0.5]), "`results.dybench_pair` must be an object"),
         (_set("results", KeyError), "`results` is missing"),
         (_set("results", {}), "`results` is empty"),
+        (_set("results", {"dybench_pair": {"alias": "dybench_pair"}}), "no dybench task in `results` has a score"),
         (_set("results", {"mmmu_val": {"acc,none": 0.5}}), "no dybench task"),
         (_set("results/videomme", {"acc,none": 0.5}), "unknown task(s) 'videomme'"),
         (_set("config", KeyError), "`config` is missing"),
@@ -431,9 +461,14 @@ def test_reported_numbers_keep_their_source_and_never_invent_absolute_numbers():
     assert vt.extra["CLEVRER_cf"] == pytest.approx(0.791) and vt.source.arxiv == "2605.01324"
     assert rows["Qwen2.5-VL-3B-Instruct (CoT)"].scores["tempcompass_acc"] == pytest.approx(0.30)
     assert rows["Qwen2.5-VL-3B + GRPO"].scores["mvbench_acc"] == pytest.approx(0.549)
-    crpo = rows["Qwen3-VL-8B + CRPO"]
-    assert crpo.scores == {} and crpo.deltas == {"p_acc": 7.7, "timeblind_i_acc": 8.2}
-    assert crpo.source.arxiv == "2605.21988" and "arXiv 2605.21988" in crpo.source.cite()
+    crpo = rows["Qwen3-VL-8B + CRPO"]  # the CRPO project page's main table: absolute numbers
+    assert crpo.scores == pytest.approx({"acc": 0.725, "p_acc": 0.581, "timeblind_acc": 0.717,
+                                         "timeblind_i_acc": 0.36, "tempcompass_acc": 0.774, "videomme_acc": 0.656,
+                                         "mvbench_acc": 0.697})  # fmt: skip
+    assert crpo.deltas == {} and crpo.source.arxiv == "2605.21988" and "arXiv 2605.21988" in crpo.source.cite()
+    base = rows["Qwen3-VL-8B-Instruct"]
+    assert round(100 * (crpo.scores["p_acc"] - base.scores["p_acc"]), 1) == 7.7  # the gain reported before
+    assert rows["Qwen3-VL-4B + T-GRPO"].scores["timeblind_i_acc"] == pytest.approx(0.29)
 
 
 @pytest.mark.parametrize(

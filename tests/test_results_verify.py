@@ -18,7 +18,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from evaldata import pair_items
+from evaldata import interval_section, pair_items
 from typer.testing import CliRunner
 
 from dybench.cli import app
@@ -26,6 +26,7 @@ from dybench.pairs import FORMAT, write_items
 from dybench.records import CATEGORIES
 from dybench.results import (
     DATASETS_DIR,
+    INTERVALS_KEY,
     MAX_SAMPLES_BYTES,
     CompareError,
     ResultsError,
@@ -102,6 +103,32 @@ def test_a_run_with_samples_on_held_data_is_verified_and_records_the_data(result
     low, high = v.p_acc_bootstrap
     assert low <= 2 / 6 <= high and (low, high) == bootstrap_interval([1, 1, 0, 0, 0, 0])  # 2 of 6 pairs right
     assert not list(results.glob("**/*.sqlite"))  # the index lives outside the folder
+
+
+def as_interval_section(path: Path, *, change: tuple[str, str, list[float]] | None = None) -> None:
+    """Rewrite a fixture results file as ``dybench eval`` writes it now (``evaldata.interval_section``);
+    ``change``: (task, metric, [low, high]) to claim another interval."""
+    obj = interval_section(json.loads(path.read_text()))
+    if change:
+        obj[INTERVALS_KEY][change[0]][change[1]] = change[2]
+    path.write_text(json.dumps(obj))
+
+
+def test_intervals_beside_the_metrics_are_verified_like_bounds_written_as_metrics(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    as_interval_section(place(results, "dybench_random"))
+    v = only_run(store_of(results)).verification
+    assert v.status == "verified"
+    group = next(c for c in v.checks if c.task == "dybench_pair")
+    assert "36 claimed numbers" in group.detail  # the same numbers as the older file's: bounds included
+
+
+def test_a_claimed_interval_that_differs_is_a_mismatch(results: Path):
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    as_interval_section(place(results, "dybench_random"), change=("dybench_pair", "p_acc", [0.3, 0.4]))
+    v = only_run(store_of(results)).verification
+    (check,) = [c for c in v.checks if c.outcome == "mismatch"]
+    assert check.task == "dybench_pair" and {d.metric for d in check.differences} == {"p_acc_ci_low", "p_acc_ci_high"}
 
 
 def test_without_held_data_only_the_arithmetic_is_verified_and_the_label_says_so(results: Path):

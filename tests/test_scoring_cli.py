@@ -107,8 +107,11 @@ def test_bad_prediction_files(tmp_path, pairs_dir, lines, message):
 
 def test_cli_errors_exit_1_without_json(tmp_path, pairs_dir):
     preds = write_jsonl(tmp_path / "preds.jsonl", PREDICTIONS)
-    result = score_cli("videomme", preds, pairs_dir)
-    assert result.exit_code == 1 and result.stdout == "" and "cannot be scored offline" in result.stderr
+    result = score_cli("videomme", preds, pairs_dir)  # not a choice of --task: click's usage error, listing them
+    assert result.exit_code == 2 and result.stdout == "" and "'videomme' is not one of" in result.stderr
+    assert "dybench_pair_single_frame" in result.stderr
+    with pytest.raises(PredictionsError, match="cannot be scored offline"):  # the library says why
+        score_predictions("videomme", preds, pairs_dir)
     result = score_cli("dybench_pair", preds, tmp_path)
     assert result.exit_code == 1 and "dybench build" in result.stderr
 

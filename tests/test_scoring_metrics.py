@@ -11,7 +11,7 @@ from dybench.scoring import (
     CoverageWarning,
     IncompletePairsWarning,
     ItemResult,
-    Score,
+    Proportion,
     accuracy,
     change_consistency,
     grouped,
@@ -163,4 +163,4 @@ def test_wilson_interval():
     low, high = wilson_interval(0.0, 7)
     assert low == 0.0 and 0.3 < high < 0.4  # stays inside [0, 1] at 0 %
     assert wilson_interval(1.0, 7)[1] == 1.0
-    assert Score.of(0.25, 4).as_metrics("x").keys() == {"x", "x_ci_low", "x_ci_high"}
+    assert Proportion.of(0.25, 4).as_metrics("x").keys() == {"x", "x_ci_low", "x_ci_high"}

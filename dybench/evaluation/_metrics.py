@@ -6,7 +6,7 @@ the scorer needs (an ``ItemResult`` row for a pair item, the raw response and ty
 and parsed answer for a choice question); every metric of the document gets the same record. A
 metric's aggregation then runs the family's scorer over the records it received:
 
-- overall metrics (``p_acc``, ``acc``, their ``_ci_low``/``_ci_high``) get every record;
+- overall metrics (``p_acc``, ``acc``...) get every record;
 - ``change_consistency``/``keep_consistency`` get the records of that relation's pairs only;
 - ``p_acc_<category>``, ``acc_<category>`` get that category's records only, and reuse the overall
   aggregation (``p_acc``, ``acc``...), so a breakdown is the overall formula on a subset.
@@ -15,10 +15,16 @@ A group (``dybench_pair``, ``dyb_mvbench``) must not average its subtasks' numbe
 and intervals are not means of means. So each aggregated value is a :class:`Pooled` float that keeps
 its records, and the group's aggregation (:func:`pool`) rescores the union: a group's numbers are the
 numbers of one task over all of its subtasks' documents, exactly.
+
+Intervals are data beside their metric, not metrics: lmms-eval would list a ``p_acc_ci_high`` as a score
+with ``higher_is_better``, and a leaderboard could sort by it. Each :class:`Pooled` value carries its
+95 % interval, and :func:`intervals` collects them from lmms-eval's results for ``evaluate`` to write
+(``dybench_intervals``, read back by ``dybench.results.task_metrics``).
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -28,7 +34,7 @@ from dybench.evaluation._docs import PLACEHOLDER
 from dybench.records import Item
 from dybench.scoring import (
     ItemResult,
-    Score,
+    Proportion,
     incomplete_pairs,
     normalize_answer,
     pair_metrics,
@@ -43,22 +49,14 @@ Record = dict
 """One document's facts for the scorer (JSON-ready: lmms-eval logs it with the sample)."""
 
 
-def with_ci(name: str) -> tuple[str, str, str]:
-    """``name`` and its 95 % interval bounds, in lmms-eval metric names."""
-    return name, f"{name}_ci_low", f"{name}_ci_high"
-
-
 #: The scorer's names each family's aggregations compute (``<name>_<category>`` reuse them).
 METRICS: dict[Family, tuple[str, ...]] = {
-    "pair": (
-        *with_ci("p_acc"),
-        *with_ci("acc"),
-        *with_ci("change_consistency"),
-        *with_ci("keep_consistency"),
-    ),
-    "timeblind": (*with_ci("i_acc"), *with_ci("acc"), *with_ci("q_acc"), *with_ci("v_acc")),
-    "choice": with_ci("acc"),
+    "pair": ("p_acc", "acc", "change_consistency", "keep_consistency"),
+    "timeblind": ("i_acc", "acc", "q_acc", "v_acc"),
+    "choice": ("acc",),
 }
+#: The metrics a family breaks down by category (``<name>_<category>``).
+BREAKDOWNS: dict[Family, tuple[str, ...]] = {"pair": ("p_acc", "acc"), "timeblind": (), "choice": ("acc",)}
 
 
 # --- per document -----------------------------------------------------------------------------------
@@ -75,8 +73,7 @@ def pair_results(doc: Mapping, response: str) -> dict[str, Record]:
 
 def pair_metric_keys(category: str, relation: str) -> list[str]:
     """The metrics a pair item counts towards: overall, its relation's consistency, its category's."""
-    keys = [*with_ci("p_acc"), *with_ci("acc"), *with_ci(f"{relation}_consistency")]
-    return keys + [*with_ci(f"p_acc_{category}"), *with_ci(f"acc_{category}")]
+    return ["p_acc", "acc", f"{relation}_consistency", f"p_acc_{category}", f"acc_{category}"]
 
 
 def timeblind_results(doc: Mapping, response: str) -> dict[str, Record]:
@@ -124,9 +121,10 @@ def timeblind_scores(records: Sequence[Record]) -> dict[str, float]:
 
 
 def choice_scores(records: Sequence[Record]) -> dict[str, float]:
-    """Accuracy over independent questions; an unparsable answer is wrong. Interval: Wilson over questions."""
+    """Accuracy over independent questions; an unparsable answer is wrong. Interval: Wilson over questions
+    (``acc_ci_low``/``acc_ci_high``, like the other scorers' dicts)."""
     correct = [r["pred"] is not None and r["pred"] == r["gold"] for r in records]
-    return Score.of(sum(correct) / len(correct), len(correct)).as_metrics("acc")
+    return Proportion.of(sum(correct) / len(correct), len(correct)).as_metrics("acc")
 
 
 SCORERS: dict[Family, Callable[[Sequence[Record]], dict[str, float]]] = {
@@ -137,7 +135,8 @@ SCORERS: dict[Family, Callable[[Sequence[Record]], dict[str, float]]] = {
 
 
 class Pooled(float):
-    """A metric value that keeps the records it was computed from, so a group can rescore their union.
+    """A metric value that keeps the records it was computed from, so a group can rescore their union,
+    and its 95 % interval, so ``evaluate`` can report it beside the value.
 
     It is a float everywhere else (tables, JSON), so lmms-eval's results hold plain numbers.
     """
@@ -145,14 +144,18 @@ class Pooled(float):
     family: Family
     metric: str
     records: tuple[Record, ...]
+    interval: tuple[float, float]
+    """The scorer's 95 % interval of the value (NaN ends when there was nothing to score)."""
 
-    def __new__(cls, value: float, family: Family, metric: str, records: Sequence[Record]) -> Pooled:
+    def __new__(
+        cls, value: float, family: Family, metric: str, records: Sequence[Record], interval: tuple[float, float]
+    ) -> Pooled:
         self = super().__new__(cls, value)
-        self.family, self.metric, self.records = family, metric, tuple(records)
+        self.family, self.metric, self.records, self.interval = family, metric, tuple(records), interval
         return self
 
     def __reduce__(self):
-        return (Pooled, (float(self), self.family, self.metric, self.records))
+        return (Pooled, (float(self), self.family, self.metric, self.records, self.interval))
 
 
 def aggregation(family: Family, metric: str) -> Callable[[list[Record]], Pooled]:
@@ -161,7 +164,9 @@ def aggregation(family: Family, metric: str) -> Callable[[list[Record]], Pooled]
         raise ValueError(f"{family} tasks have no metric {metric!r}; they have {', '.join(METRICS[family])}")
 
     def aggregate(records: list[Record]) -> Pooled:
-        return Pooled(_scores(family, records)[metric], family, metric, records)
+        scores = _scores(family, records)
+        interval = (scores[f"{metric}_ci_low"], scores[f"{metric}_ci_high"])
+        return Pooled(scores[metric], family, metric, records, interval)
 
     aggregate.__name__ = aggregate.__qualname__ = f"{family}_{metric}"
     return aggregate
@@ -201,6 +206,18 @@ def pool(values: Sequence[float], sizes: Sequence[int] = (), weight_by_size: boo
     return aggregation(first.family, first.metric)([r for v in values for r in v.records])
 
 
+def intervals(results: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, list[float]]]:
+    """The 95 % intervals of dybench's metrics in lmms-eval's ``results`` (``{task: {"<metric>,none":
+    value}}``): ``{task: {metric: [low, high]}}``, finite ones only (other suites' metrics have none)."""
+    out: dict[str, dict[str, list[float]]] = {}
+    for task, values in results.items():
+        for key, value in values.items():
+            metric, _, filt = key.partition(",")
+            if filt == "none" and isinstance(value, Pooled) and all(map(math.isfinite, value.interval)):
+                out.setdefault(task, {})[metric] = [float(value.interval[0]), float(value.interval[1])]
+    return out
+
+
 def metric_names(family: Family, categories: Sequence[str] = ()) -> dict[str, str]:
     """Every lmms-eval metric a task of ``family`` can report -> the aggregation computing it.
 
@@ -208,10 +225,6 @@ def metric_names(family: Family, categories: Sequence[str] = ()) -> dict[str, st
     these (a test checks it).
     """
     names = {name: name for name in METRICS[family]}
-    breakdown = {"pair": ("p_acc", "acc"), "timeblind": (), "choice": ("acc",)}[family]
     for category in categories:
-        for base in breakdown:
-            cis = with_ci(base) if family == "pair" else (base,)
-            for name in cis:
-                names[name.replace(base, f"{base}_{category}", 1)] = name
+        names |= {f"{base}_{category}": base for base in BREAKDOWNS[family]}
     return names

@@ -21,11 +21,11 @@ COLUMNS = (
 
 def score_text(run: EvalRun, task: str, metric: str) -> str:
     """``0.417 (0.19-0.68)``: a metric with its 95 % interval; ``-`` when the task does not report it."""
-    value = run.metric(task, metric)
-    if value is None:
+    score = run.score(task, metric)
+    if score is None:
         return "-"
-    low, high = run.metric(task, f"{metric}_ci_low"), run.metric(task, f"{metric}_ci_high")
-    return f"{value:.3f}" + (f" ({low:.2f}-{high:.2f})" if low is not None and high is not None else "")
+    low, high = score.ci_low, score.ci_high
+    return f"{score.value:.3f}" + (f" ({low:.2f}-{high:.2f})" if low is not None and high is not None else "")
 
 
 def summary_table(run: EvalRun, title: str | None = None) -> Table:

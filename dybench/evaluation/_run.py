@@ -2,8 +2,9 @@
 
 lmms-eval's command line exits 0 when an evaluation fails and writes whatever it has; ``evaluate``
 instead checks the data before the model loads, raises when lmms-eval raises, refuses a run in which
-no task produced a score, and writes the results JSON (lmms-eval's schema, plus ``dybench_version``)
-and the logged samples atomically.
+no task produced a score, and writes the results JSON (lmms-eval's schema, plus ``dybench_version``
+and the tasks' 95 % intervals in ``dybench_intervals``, see ``dybench.results.task_metrics``) and the
+logged samples atomically.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ from dybench.evaluation._locations import (
     StopEvaluation,
     location_of,
 )
+from dybench.evaluation._metrics import intervals
 from dybench.evaluation._paths import tasks_path
 from dybench.fileio import write_json_atomic, write_jsonl_atomic
+from dybench.results import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
 """Set (unless already set) for every run: evaluation reads local files only, never a hub."""
@@ -63,10 +66,19 @@ class EvalRun:
     skipped: tuple[str, ...] = ()
     """Tasks that ran but report no metric (a pairs category the data set does not have)."""
 
+    @cached_property
+    def metrics(self) -> dict[str, tuple[TaskMetric, ...]]:
+        """Task -> its metrics with their intervals, read by ``dybench.results.task_metrics``."""
+        return task_metrics(self.results)
+
+    def score(self, task: str, name: str) -> TaskMetric | None:
+        """The task's metric ``name`` with its interval, or None when the task does not report it."""
+        return next((m for m in self.metrics.get(task, ()) if m.metric == name), None)
+
     def metric(self, task: str, name: str) -> float | None:
-        """``results[task]["<name>,none"]``, or None when the task does not report it."""
-        value = self.results.get("results", {}).get(task, {}).get(f"{name},none")
-        return float(value) if isinstance(value, (int, float)) else None
+        """The value of the task's metric ``name``, or None when the task does not report it."""
+        score = self.score(task, name)
+        return None if score is None else score.value
 
 
 def evaluate(
@@ -116,6 +128,8 @@ def evaluate(
     samples = raw.pop("samples", None) or {}
     results = json.loads(json.dumps(raw, default=_jsonable))
     results |= {"dybench_version": __version__, "model_name": _model_name(model, model_args)}
+    if found := intervals(raw.get("results", {})):
+        results[INTERVALS_KEY] = found
     results.setdefault("date", datetime.now().strftime("%Y%m%d_%H%M%S"))
     skipped = _check_scores(task_list, results)
     run = EvalRun(model, tuple(task_list), results, skipped=skipped)
@@ -258,12 +272,12 @@ def _check_scores(tasks: list[str], results: dict) -> tuple[str, ...]:
     """The tasks that scored nothing; raises when no task scored or a score is not finite."""
     per_task = results.get("results", {})
     groups = {g for g, subtasks in results.get("group_subtasks", {}).items() if subtasks}
-    scored = {t for t, metrics in per_task.items() if any(k.endswith(",none") and "_stderr" not in k for k in metrics)}
+    scored = set(scored_tasks(results))
     bad = [
-        f"{t}.{k}={v}"
-        for t, metrics in per_task.items()
-        for k, v in metrics.items()
-        if isinstance(v, float) and not math.isfinite(v)
+        f"{m.task}.{m.metric}={m.value}"
+        for metrics in task_metrics(results).values()
+        for m in metrics
+        if not math.isfinite(m.value)
     ]
     if bad:
         raise EvalError(f"lmms-eval reported non-finite scores: {', '.join(bad[:5])}")

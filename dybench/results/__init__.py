@@ -25,6 +25,7 @@ from dybench.results._compare import (
     compare_runs,
     comparison_text,
 )
+from dybench.results._metrics import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
 from dybench.results._reference import DATASETS_DIR, ReferenceData, ReferenceProblem, load_references
 from dybench.results._reported import REPORTED_PATH, PaperSource, ReportedRow, load_reported
 from dybench.results._runs import (
@@ -32,7 +33,6 @@ from dybench.results._runs import (
     Origin,
     ResultsError,
     RunRow,
-    Score,
     content_hash,
     generation_settings,
     parse_results_json,
@@ -70,6 +70,7 @@ __all__ = [
     "COLUMNS_BY_KEY",
     "DATASETS_DIR",
     "DEFAULT_SECTIONS",
+    "INTERVALS_KEY",
     "MAX_RESULTS_BYTES",
     "MAX_SAMPLES_BYTES",
     "MAX_UPLOAD_BYTES",
@@ -96,11 +97,11 @@ __all__ = [
     "ResultsStore",
     "RunRow",
     "SamplesError",
-    "Score",
     "Section",
     "Submission",
     "UnknownRun",
     "TaskCheck",
+    "TaskMetric",
     "TaskSamples",
     "Upload",
     "Verification",
@@ -121,10 +122,12 @@ __all__ = [
     "read_samples",
     "read_upload",
     "rescore_samples",
+    "scored_tasks",
     "run_from_results",
     "select_runs",
     "settings_label",
     "shortcut_gap",
+    "task_metrics",
     "utc_date",
     "validate_results",
     "verify_run",

@@ -3,7 +3,8 @@
 An lmms-eval 0.7 results file (``<output_path>/<model>/<date>_results.json``) holds ``results``
 (``{task: {"<metric>,<filter>": value, "<metric>_stderr,<filter>": ..., "alias": ...}}``), ``configs``,
 ``versions``, ``n-samples``, ``higher_is_better``, ``config`` (``model``, ``model_args``, seeds,
-``limit``...), ``git_hash``, ``date`` (``%Y%m%d_%H%M%S``), ``model_name`` and ``lmms_eval_version``.
+``limit``...), ``git_hash``, ``date`` (``%Y%m%d_%H%M%S``), ``model_name`` and ``lmms_eval_version``;
+dybench adds ``dybench_version`` and its tasks' intervals (``dybench_intervals``, read by ``_metrics``).
 The same checks guard the results folder and uploads; nothing read here is ever executed or used as a
 path, only parsed as JSON.
 """
@@ -13,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
+from dybench.results._metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
 from dybench.results._verify import Verification
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
@@ -73,30 +75,6 @@ class ResultsError(UserError, ValueError):
 
 
 @dataclass(frozen=True)
-class Score:
-    """One metric of one task in one run, with its uncertainty when the file gives one."""
-
-    task: str
-    metric: str
-    value: float
-    """A fraction in [0, 1]."""
-    ci_low: float | None = None
-    """Lower confidence bound written by the task (``<metric>_ci_low``), if any."""
-    ci_high: float | None = None
-    stderr: float | None = None
-    """lmms-eval's standard error (``<metric>_stderr``), if it is a number."""
-
-    def interval(self) -> tuple[float, float] | None:
-        """The task's own confidence interval, else a normal 95% interval from the stderr, else None."""
-        if self.ci_low is not None and self.ci_high is not None:
-            return self.ci_low, self.ci_high
-        if self.stderr is not None:
-            half = 1.96 * self.stderr
-            return max(0.0, self.value - half), min(1.0, self.value + half)
-        return None
-
-
-@dataclass(frozen=True)
 class RunRow:
     """One model run: one lmms-eval results file, one leaderboard row."""
 
@@ -129,9 +107,10 @@ class RunRow:
     """Generation settings (`generation_settings`): frames, fps, max_pixels, prompt, lmms_eval."""
     verification: Verification = field(default_factory=Verification)
     """What re-scoring the run's samples found (self-reported when none came with it)."""
-    scores: tuple[Score, ...] = ()
+    scores: tuple[TaskMetric, ...] = ()
+    """Every fraction metric of the run's dybench tasks, with its interval (``dybench.results.task_metrics``)."""
 
-    def score(self, column: Column) -> Score | None:
+    def score(self, column: Column) -> TaskMetric | None:
         """This run's score for a column, from the first of the column's sources it has."""
         for task, metric in column.sources:
             for s in self.scores:
@@ -163,7 +142,7 @@ class RunRow:
     @classmethod
     def from_json(cls, text: str) -> RunRow:
         d = json.loads(text)
-        d["scores"] = tuple(Score(**s) for s in d["scores"])
+        d["scores"] = tuple(TaskMetric(**s) for s in d["scores"])
         d["verification"] = Verification.from_dict(d["verification"])
         return cls(**d)
 
@@ -197,7 +176,8 @@ def validate_results(obj: dict[str, Any], *, name: str, allow_unknown_tasks: boo
     """Check a parsed results file against the schema; raise `ResultsError` listing every problem.
 
     Required: ``results`` (an object of tasks), ``config.model`` (text) and ``date``. Every number of
-    dybench's tasks must be finite; accuracies, consistencies and CI bounds must lie in [0, 1]; stderrs
+    dybench's tasks must be finite; accuracies, consistencies and interval bounds (``dybench_intervals``, or
+    the ``*_ci_low``/``*_ci_high`` metrics of older files) must lie in [0, 1]; stderrs
     must be >= 0 (or lmms-eval's "N/A"). At least one task must be one dybench knows; other tasks are refused
     unless ``allow_unknown_tasks`` (files an owner placed in the results folder may hold extra tasks).
     """
@@ -232,10 +212,13 @@ def validate_results(obj: dict[str, Any], *, name: str, allow_unknown_tasks: boo
         )
     elif not results and isinstance(obj.get("results"), dict):
         issues.append("`results` is empty: the evaluation produced no scores (lmms-eval exits 0 even then)")
+    elif known and not any(t in scored_tasks(obj) for t in known):
+        issues.append("no dybench task in `results` has a score: the evaluation produced none (lmms-eval exits 0)")
     if unknown and not allow_unknown_tasks and known:
         issues.append(f"unknown task(s) {', '.join(map(repr, unknown[:5]))}: remove them from `results`")
     for task in known:
         issues.extend(_task_issues(task, results[task]))
+    issues.extend(interval_issues(obj))
     if issues:
         raise ResultsError(name, issues)
 
@@ -278,7 +261,11 @@ def run_from_results(
         settings=generation_settings(obj),
         verification=verification or Verification(),
         scores=tuple(
-            s for task, values in obj["results"].items() if is_known_task(task) for s in _scores(task, values)
+            replace(m, task=_clip(m.task), metric=_clip(m.metric))
+            for task, metrics in task_metrics(obj).items()
+            if is_known_task(task)
+            for m in metrics
+            if is_fraction_metric(m.metric)
         ),
     )
 
@@ -372,35 +359,6 @@ def _task_issues(task: str, values: Any) -> list[str]:
         elif is_fraction_metric(metric):
             issues.append(f"`{where}.{key}` must be a number in [0, 1], got a JSON {_json_type(v)}")
     return issues
-
-
-def _scores(task: str, values: dict[str, Any]) -> list[Score]:
-    """Every fraction metric of one task (CI bounds and stderrs folded into their metric's `Score`)."""
-    by_metric: dict[str, float] = {}
-    stderr: dict[str, float] = {}
-    for key, v in values.items():
-        if "," not in key or isinstance(v, bool) or not isinstance(v, (int, float)):
-            continue
-        metric, filt = key.split(",", 1)
-        if filt != "none" and f"{metric},none" in values:
-            continue  # the unfiltered value wins
-        if metric.endswith("_stderr"):
-            stderr[metric.removesuffix("_stderr")] = float(v)
-        elif is_fraction_metric(metric):
-            by_metric.setdefault(metric, float(v))
-    bounds = {m for m in by_metric if m.endswith(("_ci_low", "_ci_high"))}
-    return [
-        Score(
-            task=_clip(task),
-            metric=_clip(m),
-            value=v,
-            ci_low=by_metric.get(f"{m}_ci_low"),
-            ci_high=by_metric.get(f"{m}_ci_high"),
-            stderr=stderr.get(m),
-        )
-        for m, v in sorted(by_metric.items())
-        if m not in bounds
-    ]
 
 
 def _args_text(v: Any) -> str:

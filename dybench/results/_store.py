@@ -31,6 +31,7 @@ from pathlib import Path
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import create_bytes_atomic
+from dybench.results._metrics import TaskMetric
 from dybench.results._reference import (
     DATASETS_DIR,
     ReferenceData,
@@ -42,7 +43,6 @@ from dybench.results._reference import (
 from dybench.results._runs import (
     ResultsError,
     RunRow,
-    Score,
     content_hash,
     parse_results_json,
     run_from_results,
@@ -58,9 +58,9 @@ UPLOADS_DIR = "uploads"
 #: index written by other code is rebuilt rather than trusted.
 _INDEX_FORMAT = ":".join(
     [
-        "2",
+        "3",
         __version__,
-        *(",".join(f.name for f in fields(cls)) for cls in (RunRow, Score, Verification, TaskCheck)),
+        *(",".join(f.name for f in fields(cls)) for cls in (RunRow, TaskMetric, Verification, TaskCheck)),
     ]
 )
 

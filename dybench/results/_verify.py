@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 from dybench.records import CATEGORIES
 from dybench.results._columns import is_fraction_metric, is_known_task
+from dybench.results._metrics import TaskMetric, task_metrics
 from dybench.results._reference import ReferenceData
 from dybench.results._samples import TaskSamples
 from dybench.scoring import (
@@ -143,16 +144,9 @@ def is_pair_task(task: str) -> bool:
     return task == "dybench_pair" or task.startswith("dybench_pair_")
 
 
-def claimed_metrics(values: Any) -> dict[str, float]:
-    """The numbers a results file claims for one task: ``<metric>,none`` fractions (CI bounds included)."""
-    if not isinstance(values, dict):
-        return {}
-    out = {}
-    for key, v in values.items():
-        metric, _, filt = key.partition(",")
-        if filt == "none" and is_fraction_metric(metric) and isinstance(v, (int, float)) and not isinstance(v, bool):
-            out[metric] = float(v)
-    return out
+def claimed_metrics(metrics: Sequence[TaskMetric]) -> dict[str, float]:
+    """The numbers a results file claims for one task (``task_metrics``): fractions and their interval bounds."""
+    return {k: v for m in metrics if is_fraction_metric(m.metric) for k, v in m.as_metrics().items()}
 
 
 def rescore_samples(
@@ -164,8 +158,8 @@ def rescore_samples(
     groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
     results: dict[str, list[ItemResult]] = {}
     problems: dict[str, str] = {}
-    for task, values in (obj.get("results") or {}).items():
-        if not is_pair_task(task) or not claimed_metrics(values):
+    for task, metrics in task_metrics(obj).items():
+        if not is_pair_task(task) or not claimed_metrics(metrics):
             continue
         leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
         absent = [leaf for leaf in leaves if leaf not in samples]
@@ -202,8 +196,8 @@ def verify_run(
     groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
     limited = (obj.get("config") or {}).get("limit") not in (None, "", 0)
     checks = []
-    for task, values in (obj.get("results") or {}).items():
-        claimed = claimed_metrics(values)
+    for task, metrics in task_metrics(obj).items():
+        claimed = claimed_metrics(metrics)
         if not claimed or not is_known_task(task):
             continue
         if not is_pair_task(task):

@@ -1,7 +1,7 @@
 """Scoring: the one answer parser, pair metrics (P-Acc, Acc, consistency), TimeBlind's official metrics,
 and offline scoring of prediction files. Every metric value is a fraction in [0, 1], higher is better."""
 
-from dybench.scoring._ci import Score, wilson_interval
+from dybench.scoring._ci import Proportion, wilson_interval
 from dybench.scoring._metrics import (
     CoverageWarning,
     IncompletePairsWarning,
@@ -54,7 +54,7 @@ __all__ = [
     "ItemResult",
     "McNemar",
     "PredictionsError",
-    "Score",
+    "Proportion",
     "TimeBlindInstance",
     "accuracy",
     "answer_reward",

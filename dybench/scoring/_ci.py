@@ -1,4 +1,4 @@
-"""Scores with their 95% confidence intervals.
+"""Proportions with their 95% confidence intervals (`Proportion`).
 
 dybench uses the Wilson score interval over the *independent unit*: the pair for pair metrics, the
 instance for TimeBlind. A pair's two items (a TimeBlind instance's four) share a video and a question,
@@ -18,8 +18,9 @@ Z95 = 1.959963984540054
 
 
 @dataclass(frozen=True)
-class Score:
-    """One metric value with its 95 % interval; all NaN when there was nothing to score."""
+class Proportion:
+    """A proportion (one metric value) measured over ``n`` independent units, with its 95 % interval;
+    all NaN when there was nothing to score."""
 
     value: float
     """The metric, a fraction in [0, 1]."""
@@ -31,8 +32,8 @@ class Score:
     """Independent units behind the value and interval (pairs or instances)."""
 
     @classmethod
-    def of(cls, value: float, n: int) -> Score:
-        """A score for ``value`` measured over ``n`` units (NaN when n is 0)."""
+    def of(cls, value: float, n: int) -> Proportion:
+        """The proportion ``value`` measured over ``n`` units (NaN when n is 0)."""
         if n == 0:
             return cls(math.nan, math.nan, math.nan, 0)
         low, high = wilson_interval(value, n)

@@ -1,6 +1,6 @@
 """Per-item results and the pair metrics over them (DESIGN.md Contract 3).
 
-A metric is a pure function from a list of per-item results to a ``Score``. "Could not score" (the
+A metric is a pure function from a list of per-item results to a ``Proportion``. "Could not score" (the
 answer was unparsable) is kept apart from "wrong": it counts as wrong in every metric and is counted
 separately (``n_unparsable``). So is "not answered" (no prediction for the item at all, ``missing``):
 wrong in every metric, counted in ``n_missing_items`` and in ``coverage``, the share of items that
@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
 from dybench.records import Branch, Category, Item, Relation, Transform
-from dybench.scoring._ci import Score
+from dybench.scoring._ci import Proportion
 from dybench.scoring._parse import normalize_answer, parse_answer
 from dybench.scoring._util import compact
 
@@ -132,32 +132,32 @@ def coverage(results: Sequence[ItemResult]) -> float:
     return _mean([float(not r.missing) for r in results])
 
 
-def accuracy(results: Sequence[ItemResult]) -> Score:
+def accuracy(results: Sequence[ItemResult]) -> Proportion:
     """Acc: the fraction of items answered correctly (interval over pairs, see ``_ci``)."""
-    return Score.of(_mean([float(r.correct) for r in results]), len(_by_pair(results)))
+    return Proportion.of(_mean([float(r.correct) for r in results]), len(_by_pair(results)))
 
 
-def pair_accuracy(results: Sequence[ItemResult]) -> Score:
+def pair_accuracy(results: Sequence[ItemResult]) -> Proportion:
     """P-Acc: a pair scores 1 only when both of its items are answered correctly.
 
     The mean is over the pairs with at least one result; a pair with an item that has no result, or
     a ``missing`` one, is wrong (``pair_metrics`` warns about it).
     """
     pairs = _by_pair(results).values()
-    return Score.of(_mean([float(_complete(p) and all(r.correct for r in p)) for p in pairs]), len(pairs))
+    return Proportion.of(_mean([float(_complete(p) and all(r.correct for r in p)) for p in pairs]), len(pairs))
 
 
-def _consistency(results: Sequence[ItemResult], relation: Relation) -> Score:
+def _consistency(results: Sequence[ItemResult], relation: Relation) -> Proportion:
     pairs = [p for p in _by_pair(results).values() if p[0].relation == relation]
     values = []
     for p in pairs:
         ok = _complete(p) and all(r.parsed for r in p)
         same = len({r.pred for r in p}) == 1
         values.append(float(ok and (same if relation == "keep" else not same)))
-    return Score.of(_mean(values), len(pairs))
+    return Proportion.of(_mean(values), len(pairs))
 
 
-def change_consistency(results: Sequence[ItemResult]) -> Score:
+def change_consistency(results: Sequence[ItemResult]) -> Proportion:
     """Of the ``change`` pairs, the fraction whose two items got different answers, right or wrong.
 
     A pair with an unparsable answer or a missing item is inconsistent: it did not show the change.
@@ -165,7 +165,7 @@ def change_consistency(results: Sequence[ItemResult]) -> Score:
     return _consistency(results, "change")
 
 
-def keep_consistency(results: Sequence[ItemResult]) -> Score:
+def keep_consistency(results: Sequence[ItemResult]) -> Proportion:
     """Of the ``keep`` pairs, the fraction whose two items got the same answer, right or wrong.
 
     A pair with an unparsable answer or a missing item is inconsistent.

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dybench.scoring._ci import Score
+from dybench.scoring._ci import Proportion
 from dybench.scoring._metrics import grouped
 from dybench.scoring._util import compact
 
@@ -119,27 +119,27 @@ class TimeBlindInstance:
 
 def _fraction(
     instances: Sequence[TimeBlindInstance], per_instance: Callable[[TimeBlindInstance], int], per: int
-) -> Score:
+) -> Proportion:
     n = len(instances)
-    return Score.of(sum(per_instance(x) for x in instances) / (per * n) if n else math.nan, n)
+    return Proportion.of(sum(per_instance(x) for x in instances) / (per * n) if n else math.nan, n)
 
 
-def timeblind_acc(instances: Sequence[TimeBlindInstance]) -> Score:
+def timeblind_acc(instances: Sequence[TimeBlindInstance]) -> Proportion:
     """Acc: correct items / 4N."""
     return _fraction(instances, lambda x: sum(x.correct), 4)
 
 
-def timeblind_q_acc(instances: Sequence[TimeBlindInstance]) -> Score:
+def timeblind_q_acc(instances: Sequence[TimeBlindInstance]) -> Proportion:
     """Q-Acc: questions right on both videos / 2N."""
     return _fraction(instances, lambda x: x.questions_right, 2)
 
 
-def timeblind_v_acc(instances: Sequence[TimeBlindInstance]) -> Score:
+def timeblind_v_acc(instances: Sequence[TimeBlindInstance]) -> Proportion:
     """V-Acc: videos with both questions right / 2N."""
     return _fraction(instances, lambda x: x.videos_right, 2)
 
 
-def timeblind_i_acc(instances: Sequence[TimeBlindInstance]) -> Score:
+def timeblind_i_acc(instances: Sequence[TimeBlindInstance]) -> Proportion:
     """I-Acc, the primary metric: instances with all four items right / N."""
     return _fraction(instances, lambda x: int(all(x.correct)), 1)
 

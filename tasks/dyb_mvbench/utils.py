@@ -89,6 +89,4 @@ def counterfactual_inference_docs(dataset):
 
 # `acc_<subtask>` uses `acc` on its subtask's questions; the groups pool their subtasks.
 acc = hooks.aggregation("choice", "acc")
-acc_ci_low = hooks.aggregation("choice", "acc_ci_low")
-acc_ci_high = hooks.aggregation("choice", "acc_ci_high")
 pool = hooks.pool

@@ -13,5 +13,3 @@ def docs(dataset):
 
 # `acc_<category>` uses `acc` on its category's questions.
 acc = hooks.aggregation("choice", "acc")
-acc_ci_low = hooks.aggregation("choice", "acc_ci_low")
-acc_ci_high = hooks.aggregation("choice", "acc_ci_high")

@@ -34,15 +34,7 @@ def static_docs(dataset):
 
 # Aggregations: a `<metric>_<category>` metric uses its overall metric's aggregation on its category's items.
 p_acc = hooks.aggregation("pair", "p_acc")
-p_acc_ci_low = hooks.aggregation("pair", "p_acc_ci_low")
-p_acc_ci_high = hooks.aggregation("pair", "p_acc_ci_high")
 acc = hooks.aggregation("pair", "acc")
-acc_ci_low = hooks.aggregation("pair", "acc_ci_low")
-acc_ci_high = hooks.aggregation("pair", "acc_ci_high")
 change_consistency = hooks.aggregation("pair", "change_consistency")
-change_consistency_ci_low = hooks.aggregation("pair", "change_consistency_ci_low")
-change_consistency_ci_high = hooks.aggregation("pair", "change_consistency_ci_high")
 keep_consistency = hooks.aggregation("pair", "keep_consistency")
-keep_consistency_ci_low = hooks.aggregation("pair", "keep_consistency_ci_low")
-keep_consistency_ci_high = hooks.aggregation("pair", "keep_consistency_ci_high")
 pool = hooks.pool

@@ -12,14 +12,6 @@ def docs(dataset):
 
 
 i_acc = hooks.aggregation("timeblind", "i_acc")
-i_acc_ci_low = hooks.aggregation("timeblind", "i_acc_ci_low")
-i_acc_ci_high = hooks.aggregation("timeblind", "i_acc_ci_high")
 acc = hooks.aggregation("timeblind", "acc")
-acc_ci_low = hooks.aggregation("timeblind", "acc_ci_low")
-acc_ci_high = hooks.aggregation("timeblind", "acc_ci_high")
 q_acc = hooks.aggregation("timeblind", "q_acc")
-q_acc_ci_low = hooks.aggregation("timeblind", "q_acc_ci_low")
-q_acc_ci_high = hooks.aggregation("timeblind", "q_acc_ci_high")
 v_acc = hooks.aggregation("timeblind", "v_acc")
-v_acc_ci_low = hooks.aggregation("timeblind", "v_acc_ci_low")
-v_acc_ci_high = hooks.aggregation("timeblind", "v_acc_ci_high")
