@@ -143,11 +143,12 @@ def settings_choices(runs: tuple[RunRow, ...] | list[RunRow]) -> list[str]:
 def reported_markdown(rows: tuple[ReportedRow, ...]) -> str:
     """Paper numbers as a Markdown table: the columns any paper reports, gains, other benchmarks, source."""
     cols = [c for c in COLUMNS if any(c.key in r.scores for r in rows)]
+    gains = any(r.deltas for r in rows)  # only rows with no public absolute number carry gains
     head = [
         "Model",
         "Method",
         *(c.label for c in cols),
-        "Gain over base (points)",
+        *(["Gain over base (points)"] if gains else []),
         "Other benchmarks",
         "Source",
     ]
@@ -159,8 +160,14 @@ def reported_markdown(rows: tuple[ReportedRow, ...]) -> str:
             _esc(r.model),
             _esc(r.method),
             *(_num(r.scores.get(c.key)) for c in cols),
-            "<br>".join(
-                f"{_esc(COLUMNS_BY_KEY[k].label)} {v:+.1f} vs {_esc(r.base_model)}" for k, v in r.deltas.items()
+            *(
+                [
+                    "<br>".join(
+                        f"{_esc(COLUMNS_BY_KEY[k].label)} {v:+.1f} vs {_esc(r.base_model)}" for k, v in r.deltas.items()
+                    )
+                ]
+                if gains
+                else []
             ),
             ", ".join(f"{_esc(k)} {100 * v:.1f}" for k, v in r.extra.items()),
             source,
@@ -511,7 +518,8 @@ def build_app(
                 with gr.Accordion("What the columns mean", open=False):
                     gr.Markdown(legend_markdown())
                 gr.Markdown(
-                    "### Reported in papers\nNumbers as the papers printed them, **not re-run by dybench**; "
+                    "### Reported in papers\nNumbers as the papers (and the CRPO project page) printed them, "
+                    "**not re-run by dybench**; "
                     "evaluation settings differ from the runs above."
                 )
                 gr.Markdown(reported_markdown(reported), elem_id="reported-table")

@@ -1,4 +1,4 @@
-"""``evaluate``, ``dybench eval`` and ``dybench demo`` through lmms-eval's Python API, in this process.
+"""``evaluate`` and ``dybench eval`` through lmms-eval's Python API, in this process.
 
 The floor models run every task family on tiny local data; the metrics lmms-eval reports must equal
 dybench's own scoring of the responses it logged.
@@ -7,9 +7,6 @@ dybench's own scoring of the responses it logged.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,9 +27,7 @@ from dybench.evaluation import (
     DataLocationError,
     EvalError,
     EvalRun,
-    demo,
     evaluate,
-    summary_table,
 )
 from dybench.evaluation._report import score_text
 from dybench.records import CATEGORIES
@@ -200,25 +195,3 @@ def test_eval_command(env, tmp_path):
     assert list(tmp_path.glob("dybench_random/*_results.json"))
     result = runner.invoke(app, ["eval", "--model", "dybench_random", "--tasks", "timeblind", "--data", str(tmp_path)])
     assert result.exit_code == 1 and "error: " in result.output and "data.jsonl" in result.output
-
-
-def test_demo_with_the_floor_models(tmp_path, capsys):
-    report = demo(tmp_path / "demo", n=5, tiny_model=False)
-    assert [r.model for r in report.runs] == ["dybench_constant", "dybench_random"]
-    assert (report.pairs / "pairs.jsonl").is_file()
-    assert len(list(report.results.glob("*/*_results.json"))) == 2
-    out = capsys.readouterr().out
-    assert "P-Acc" in out and "dybench_random" in out
-    table = summary_table(report.runs[1])
-    assert table.row_count >= 2
-
-
-@pytest.mark.slow
-def test_demo_command_end_to_end(tmp_path):
-    """`dybench demo` as a newcomer runs it: floor models and the tiny Qwen2.5-VL, through lmms-eval."""
-    command = [sys.executable, "-m", "dybench.cli", "demo", "--out", str(tmp_path / "demo"), "--n", "10"]
-    run = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, env={**os.environ, "COLUMNS": "200"})
-    assert run.returncode == 0, run.stderr[-3000:]
-    for model in ("dybench_constant", "dybench_random", "qwen2_5_vl__tiny-qwen2_5_vl"):
-        assert model in run.stdout
-        assert list((tmp_path / "demo" / "results" / model).glob("*_results.json"))

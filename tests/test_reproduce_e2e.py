@@ -29,6 +29,7 @@ SMALLEST = TINY.replace(
     model_layers=2,
     train={"max_steps": 2, "save_every": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 6},
     evaluation=dataclasses.replace(TINY.evaluation, tasks=("dybench_pair_r1_moving_direction",)),
+    ablation_seeds=(),  # the ablation runs are stages like the others (test_reproduce_plan); keep this chain short
 )
 
 

@@ -32,7 +32,9 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     assert _names(plan) == [
         "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "warmup",
         "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
-        "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1", "leaderboard", "report",
+        "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1",
+        "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0", "eval-crpo_mapped-s0",
+        "leaderboard", "report",
     ]  # fmt: skip
     assert not plan.problems
     runs = {r.label: r for r in plan.runs}
@@ -109,13 +111,30 @@ def test_cli_dry_run_without_a_model_exits_1_with_the_fix(tmp_path):
     assert "--model is required with --preset paper" in result.output and "Qwen3-VL-8B" in result.output
 
 
-def test_crpo_refuses_a_video_r1_json_and_missing_eval_data(tmp_path):
+def test_crpo_takes_a_video_r1_json_and_refuses_missing_eval_data(tmp_path):
     qa = tmp_path / "qa.json"
     qa.write_text("[]")
     plan = make_plan("crpo", train_data=qa, eval_data=tmp_path / "nowhere", output_dir=tmp_path / "o")
     problems = "\n".join(plan.problems)
-    assert "CRPO trains on both branches" in problems
+    assert "CRPO trains on both branches" not in problems  # crpo routes and renders a json's counterfactuals
     assert "--eval-data" in problems and "nowhere" in problems
+    crpo = [r for r in plan.runs if r.method.startswith("crpo")]
+    assert crpo and all(r.data == qa.resolve() for r in crpo)
+
+
+def test_crpo_plan_runs_published_by_default_with_differ_and_mapped_ablations(tmp_path):
+    plan = make_plan("crpo", output_dir=tmp_path)
+    runs = {r.label: r for r in plan.runs}
+    assert list(runs) == ["grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
+                          "crpo_differ-s0", "crpo_mapped-s0"]  # ablations on the tiny preset's first seed  # fmt: skip
+    configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
+    assert configs["crpo-s1"]["crr_mode"] == "published" and configs["crpo-s1"]["method"] == "crpo"
+    assert configs["crpo_differ-s0"]["crr_mode"] == "differ" and configs["crpo_mapped-s0"]["crr_mode"] == "mapped"
+    assert configs["crpo_differ-s0"]["method"] == "crpo" and runs["crpo_mapped-s0"].data == runs["crpo-s0"].data
+    assert "eval-crpo_mapped-s0" in {s.name for s in plan.stages}
+    every_seed = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(ablation_seeds=None))
+    assert sum(r.method == "crpo_differ" for r in every_seed.runs) == 3
+    assert not [r for r in make_plan("cdpo", output_dir=tmp_path).runs if r.overrides]
 
 
 def test_cli_settings_reach_every_training_run_and_bad_ones_are_named(tmp_path):
@@ -206,15 +225,16 @@ def fakes(monkeypatch):
         hit(f"train-{Path(cfg.output_dir).name}")
         out = Path(cfg.output_dir)
         _fake_checkpoint(out / "model")
-        rows = [{"step": s, "reward": 0.1 * s, "reward_accuracy": 0.05 * s, "reward_crr": 0.0, "kl_bias": 0.0,
-                 "step_s": 0.1} for s in range(1, 4)]  # fmt: skip
+        rows = [{"step": s, "reward": 0.1 * s, "reward_correct": 0.05 * s, "reward_behave": 0.5,
+                 "reward_crr_orig": 0.0, "reward_crr_aug": 0.0, "kl_bias": 0.0, "step_s": 0.1}
+                for s in range(1, 4)]  # fmt: skip
         (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return out / "model"
 
     def evaluate_model(ev, model, pairs, out, *, label, preset):
         hit(f"eval-{label}")
         out.mkdir(parents=True, exist_ok=True)
-        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4}[label.split("-")[0]]
+        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_differ": 0.3, "crpo_mapped": 0.35}[label.split("-")[0]]
         (out / "results.json").write_text(json.dumps(_results(p_acc) | {"model_name": f"reproduce {label}"}))
         return out / "results.json"
 
@@ -241,8 +261,11 @@ def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fak
     by_label = {r["label"]: r for r in report["runs"]}
     assert by_label["crpo-s0"]["metrics"]["p_acc"]["value"] == 0.4
     assert report["comparisons"][0]["diffs"] == [pytest.approx(0.2)]
-    assert len(report["leaderboard"]) == 3
-    assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 3
+    p_acc = [c for c in report["comparisons"] if c["metric"] == "p_acc"]
+    assert [c["method"] for c in p_acc] == ["crpo", "crpo_differ", "crpo_mapped"]  # the ablations vs GRPO too
+    assert [c["diffs"] for c in p_acc][1:] == [[pytest.approx(0.1)], [pytest.approx(0.15)]]
+    assert len(report["leaderboard"]) == 5
+    assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 5
     assert (out / "report.md").read_text().count("![") == 3
     assert all((out / "plots" / f).read_bytes().startswith(b"\x89PNG") for f in
                ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
@@ -278,4 +301,6 @@ def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, mon
     monkeypatch.setattr(train, "train", real)
     fakes["calls"] = []
     _run(tmp_path)
-    assert fakes["calls"] == ["train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]
+    assert fakes["calls"] == ["train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
+                              "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0",
+                              "eval-crpo_mapped-s0"]  # fmt: skip

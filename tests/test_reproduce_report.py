@@ -85,13 +85,30 @@ def test_the_report_reads_each_evaluated_model_and_the_training_metrics(tmp_path
         path.write_text(json.dumps(_results(p, 0.5, md=p, static=0.5)))
     run = plan.layout.run("crpo-s0")
     run.mkdir(parents=True)
-    rows = [{"step": s, "reward": s / 20, "reward_accuracy": s / 40, "reward_crr": 0.5, "kl_bias": 0.0, "step_s": 1.0}
-            for s in range(1, 21)]  # fmt: skip
+    rows = [{"step": s, "reward": s / 20, "reward_correct": s / 40, "reward_behave": 0.25, "reward_crr_orig": 0.5,
+             "reward_crr_aug": 0.125, "kl_bias": 0.0, "step_s": 1.0} for s in range(1, 21)]  # fmt: skip
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = build_report(plan)
     assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
-    assert [m.method for m in report.methods] == ["base", "grpo", "crpo"]
+    assert [m.method for m in report.methods] == ["base", "grpo", "crpo", "crpo_differ", "crpo_mapped"]
+    assert [m.n_seeds for m in report.methods] == [1, 1, 1, 0, 0]  # the ablations were not evaluated here
     assert report.comparisons[0].diffs == [pytest.approx(0.15)]
     crpo = report.training["crpo-s0"]
     assert crpo["steps"] == 20 and crpo["reward_first10"] == pytest.approx(0.275)
+    assert crpo["accuracy_first10"] == pytest.approx(0.1375) and crpo["behave_last10"] == 0.25
+    assert (crpo["crr_last10"], crpo["crr_aug_last10"]) == (0.5, 0.125)
     assert report.training["grpo-s0"] == {}  # not trained yet
+
+
+def test_report_scores_carry_intervals_from_new_and_old_results_files():
+    """The report reads results through dybench.results: intervals from `dybench_intervals` or old `_ci_` metrics."""
+    import json
+    from pathlib import Path
+
+    from dybench.reproduce.report import scores_from_results
+
+    root = Path(__file__).parent.parent
+    for folder in (root / "leaderboard" / "results", root / "tests" / "data" / "leaderboard" / "runs"):
+        path = next(folder.rglob("*_results.json"))
+        p_acc = scores_from_results(json.loads(path.read_text()), "x", "grpo", 0, path).metrics["p_acc"]
+        assert p_acc.ci_low is not None and p_acc.ci_low <= p_acc.value <= p_acc.ci_high, path

@@ -448,6 +448,19 @@ def test_search_and_origin_filter():
     assert [r.model for r in select_runs(runs, origins=["uploaded"])] == ["beta"]
 
 
+def test_runs_with_the_r1_prompt_fill_the_dybench_columns():
+    """`dybench demo` and `dybench reproduce` evaluate with the R1 prompt (dybench_pair_r1...): the prompt is a
+    setting of the row, the columns, the shortcut gap and the per-category view are the same."""
+    obj = results_obj(p_acc=0.3, acc=0.7)
+    obj["results"] = {t.replace("dybench_pair", "dybench_pair_r1"): v for t, v in obj["results"].items()}
+    obj["results"]["dybench_pair_single_frame_r1"] = {"p_acc,none": 0.1}
+    obj["results"]["dybench_pair_r1"]["p_acc_moving_direction,none"] = 0.25
+    run = run_from_results(obj, path="a.json", origin="local")
+    assert run.value(P_ACC) == 0.3 and run.value(ACC) == 0.7 and shortcut_gap(run) == pytest.approx(0.4)
+    assert run.value(COLUMNS_BY_KEY["single_frame_p_acc"]) == 0.1
+    assert run.value(COLUMNS_BY_KEY["p_acc_moving_direction"]) == 0.25
+
+
 def test_shortcut_gap_is_acc_minus_p_acc():
     gamma, beta, _ = _runs()
     assert shortcut_gap(beta) == pytest.approx(0.70)
@@ -504,6 +517,9 @@ def test_bundled_results_folder_holds_valid_computed_runs(tmp_path: Path):
     listing = ResultsStore(folder, index_path=tmp_path / "i.sqlite").listing()
     assert listing.problems == () and len(listing.runs) == len(files)
     assert all(r.value(P_ACC) is not None for r in listing.runs)  # every baseline has DyBench numbers
+    # with their samples, every bundled run's numbers re-score (a one-task run, like the single-frame task,
+    # sits in lmms-eval's group_subtasks with no subtasks: its own samples are its leaves)
+    assert all(r.verification.status == "arithmetic" for r in listing.runs if r.verification.checks)
 
 
 def test_fixture_is_unmodified_lmms_eval_output():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from test_train_fixtures import make_pairs_dataset, make_video_r1_json
 
-from dybench.train.data import ClipLoader, DataCursor, load_examples
+from dybench.train.config import TrainConfig
+from dybench.train.data import ClipLoader, DataCursor, load_examples, load_training_examples
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +52,23 @@ def test_video_r1_json(tmp_path, caplog):
     assert prompts[0].options == ("left", "right")  # "A. " prefixes removed
     assert prompts[1].n_options == 0
     assert prompts[0].video == (path.parent / "clip0.mp4").resolve()
-    with pytest.raises(ValueError, match="crpo trains on pairs"):
+    with pytest.raises(ValueError, match="routes and renders the counterfactuals"):
         load_examples(path, paired=True)
+
+
+def test_training_questions_get_the_null_option_when_the_config_asks(pairs, tmp_path):
+    def options(**settings) -> set[tuple[str, ...]]:
+        cfg = TrainConfig(model="m", data=str(pairs), output_dir=str(tmp_path), **settings)
+        return {p.options for ex in load_training_examples(cfg) for p in ex.prompts}
+
+    assert options(method="crpo") == {("left", "right", "None of the above")}  # published: on by default
+    assert options(method="crpo", crr_mode="differ") == {("left", "right")}
+    assert options(method="crpo", null_option=False) == {("left", "right")}
+    assert options(method="grpo") == {("left", "right")}
+    assert options(method="grpo", null_option=True) == {("left", "right", "None of the above")}
+    golds = [ex.prompts[0].answer for ex in load_examples(pairs, paired=True)]
+    cfg = TrainConfig(method="crpo", model="m", data=str(pairs), output_dir=str(tmp_path))
+    assert [ex.prompts[0].answer for ex in load_training_examples(cfg)] == golds  # letters unchanged
 
 
 def test_video_r1_bad_rows_name_the_row(tmp_path):

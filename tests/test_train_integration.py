@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
+import yaml
 
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
@@ -267,3 +269,38 @@ def test_two_process_ddp_on_cpu_trains_and_saves(models, pairs, tmp_path):
     assert all(row["reward_format"] > 0 for row in rows)
     before, after = _weights(start), _weights(out / "model")
     assert any(not torch.equal(before[k], after[k]) for k in before), "the parameters must change"
+
+
+def test_crpo_trains_on_a_video_r1_json_without_counterfactual_labels(models, tmp_path, dense_reward, caplog):
+    """Published CRPO from plain video QA: routed, rendered into the run folder (cached), null option on."""
+    from test_train_fixtures import make_video_r1_json
+
+    data = make_video_r1_json(tmp_path)
+    rows = json.loads(data.read_text())
+    rows.append({"problem": "Does the square move before it stops?", "options": [], "solution": "<answer>yes</answer>",
+                 "path": "clip1.mp4", "problem_type": "multiple choice", "data_type": "video"})  # fmt: skip
+    data.write_text(json.dumps(rows))
+    policy, _ = models["qwen2_5_vl"]
+    out = tmp_path / "run"
+    with caplog.at_level("WARNING"):
+        final = train(_config("crpo", policy, data, out, prompts_per_step=2))
+    routing = json.loads((out / "routing.json").read_text())
+    # the left/right question -> hflip; "before" -> reverse; two rows have no cue; the numerical row is skipped
+    assert routing["by_transform"] == {"hflip": 1, "reverse": 1, "not routed": 2} and routing["examples"] == 2
+    assert "could not be routed" in caplog.text
+    renders = sorted(p.name.split(".")[1] for p in (out / "counterfactuals").glob("*.mp4"))
+    assert renders == ["hflip", "reverse"]
+    metrics = read_jsonl(out / "metrics.jsonl")
+    assert [r["step"] for r in metrics] == [1, 2]
+    for key in ("reward_correct", "reward_format", "reward_behave", "reward_crr_orig", "reward_crr_aug"):
+        assert key in metrics[0]
+    before, after = _weights(policy), _weights(final)
+    assert any(not torch.equal(before[k], after[k]) for k in before), "the parameters must change"
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["crr_mode"] == "published" and config["null_option"] is None
+
+    stamp = {p: p.stat().st_mtime_ns for p in (out / "counterfactuals").glob("*.mp4")}
+    train(_config("crpo", policy, data, out, prompts_per_step=2, max_steps=3, save_every=1))
+    assert {p: p.stat().st_mtime_ns for p in (out / "counterfactuals").glob("*.mp4")} == stamp, "renders reused"
+    with pytest.raises(TrainConfigError, match="crr_mode=mapped needs counterfactual answers"):
+        train(_config("crpo", policy, data, tmp_path / "mapped", crr_mode="mapped"))

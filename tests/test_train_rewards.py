@@ -7,7 +7,14 @@ from pathlib import Path
 import pytest
 
 from dybench.train.data import Example, Prompt
-from dybench.train.rewards import accuracy_reward, format_reward, relation_reward, score_rollout
+from dybench.train.rewards import (
+    RewardWeights,
+    accuracy_reward,
+    behave_reward,
+    format_reward,
+    relation_reward,
+    score_rollout,
+)
 
 
 def _prompt(answer: str, n_options: int = 4, branch: str = "original") -> Prompt:
@@ -83,23 +90,107 @@ def test_change_relation_mapped_mode():
     assert relation_reward("A", "B,D", **multi) == 0.0
 
 
-def test_score_rollout_pairs_branches_and_averages_crr():
+def test_score_rollout_differ_mapped_pairs_branches_and_averages_crr():
     orig, cf = _prompt("B", 2), _prompt("A", 2, "counterfactual")
     pair = Example((orig, cf), relation="change", transform="hflip")
     single = Example((_prompt("B", 2),))
-    ok = "<think>t</think><answer>{}</answer>"
     texts = [
-        ok.format("B"), ok.format("A"),  # original branch, G = 2
-        ok.format("A"), "no idea",  # counterfactual branch
-        ok.format("B"), "B",  # a third, unpaired prompt
+        OK.format("B"), OK.format("A"),  # original branch, G = 2
+        OK.format("A"), "no idea",  # counterfactual branch
+        OK.format("B"), "B",  # a third, unpaired prompt
     ]  # fmt: skip
-    terms = score_rollout(texts, [pair, single], 2, crr_weight=0.5, crr_mode="mapped")
+    terms = score_rollout(texts, [pair, single], 2, weights=RewardWeights(crr=0.5), crr_mode="mapped")
     assert terms.parsed == ["B", "A", "A", None, "B", "B"]
-    assert terms.accuracy == [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]
+    assert terms.correct == [1.0, 0.0, 1.0, 0.0, 1.0, 1.0]  # both branches earn accuracy in mapped mode
     assert terms.format == [1.0, 1.0, 1.0, 0.0, 1.0, 0.0]
     # original "B" maps to "A": matches cf completion 0 only -> 1/2; original "A" maps to "B": none -> 0
     # cf "A" is matched by original completion 0 -> 1/2; cf None -> 0
-    assert terms.crr == [0.5, 0.0, 0.5, 0.0, 0.0, 0.0]
-    assert terms.total == [a + f + 0.5 * c for a, f, c in zip(terms.accuracy, terms.format, terms.crr, strict=True)]
+    assert terms.crr_orig == [0.5, 0.0, None, None, None, None]
+    assert terms.crr_aug == [None, None, 0.5, 0.0, None, None]
+    assert terms.behave == [None] * 6
+    assert terms.total == [2.25, 1.0, 2.25, 0.0, 2.0, 1.0]
+    assert terms.means()["reward_crr_orig"] == 0.25 and terms.means()["reward_behave"] == 0.0
+    paired = score_rollout(texts, [pair, single], 2, weights=RewardWeights(crr=1), crr_mode="differ",
+                           crr_partner="paired")  # fmt: skip
+    assert paired.crr_orig[:2] == [1.0, 0.0] and paired.crr_aug[2:4] == [1.0, 0.0]  # B/A differ; A/None earns 0
     with pytest.raises(ValueError, match="completions"):
         score_rollout(texts[:5], [pair, single], 2)
+
+
+# --- crr_mode=published (the CRPO project page) -------------------------------------------------------------
+
+OK = "<think>t</think><answer>{}</answer>"
+
+
+def _null_pair(gold: str, relation: str) -> Example:
+    """A two-option question with the null option appended (C = "None of the above")."""
+    orig = Prompt("o", Path("/v.mp4"), "Which way?", ("left", "right"), gold).with_null_option()
+    cf = Prompt("c", Path("/cf.mp4"), "Which way?", ("left", "right"), None, "counterfactual").with_null_option()
+    return Example((orig, cf), relation=relation, transform="hflip")  # type: ignore[arg-type]
+
+
+def _published(texts, example, **kw):
+    return score_rollout(texts, [example], 2, weights=RewardWeights(crr=1.0), crr_mode="published", **kw)
+
+
+def test_published_dynamic_pair_by_hand():
+    texts = [OK.format("B"), "B",  # original: right in format; right out of format
+             OK.format("None of the above"), OK.format("B")]  # cf: the null option (a change); unchanged  # fmt: skip
+    t = _published(texts, _null_pair("B", "change"))
+    assert t.parsed == ["B", "B", "C", "B"]
+    assert t.correct == [1.0, 1.0, None, None]  # the counterfactual branch earns no correctness term
+    assert t.behave == [None, None, 1.0, 0.0]
+    # crr_orig_i = [correct_i] x mean(behave) = 1 x 1/2; crr_aug_j = [behave_j] x mean(correct) = 1 x 1 or 0
+    assert t.crr_orig == [0.5, 0.5, None, None] and t.crr_aug == [None, None, 1.0, 0.0]
+    assert t.total == [1 + 1 + 0.5, 1 + 0 + 0.5, 1 + 1 + 1, 1 + 0 + 0]
+    assert t.means() == {"reward_correct": 1.0, "reward_format": 0.75, "reward_behave": 0.5,
+                         "reward_crr_orig": 0.5, "reward_crr_aug": 0.5}  # fmt: skip
+
+
+def test_published_gates_close_on_wrong_or_unparsable_original_rollouts():
+    texts = [OK.format("A"), "I cannot tell", OK.format("A"), "nothing readable"]
+    t = _published(texts, _null_pair("B", "change"))
+    assert t.parsed == ["A", None, "A", None] and t.correct == [0.0, 0.0, None, None]
+    assert t.behave == [None, None, 1.0, 0.0]  # "A" differs from the original's gold B; unparsable never behaves
+    assert t.crr_orig == [0.0, 0.0, None, None]  # gate shut: no original rollout is correct
+    assert t.crr_aug == [None, None, 0.0, 0.0]  # gate open for rollout 2, but no original is correct
+    assert t.total == [1.0, 0.0, 2.0, 0.0]
+    ungated = _published(texts, _null_pair("B", "change"), crr_gated=False)
+    assert ungated.crr_orig == [0.5, 0.5, None, None]  # the cf behave rate, whatever this rollout said
+    assert ungated.crr_aug == [None, None, 0.0, 0.0]
+
+
+def test_published_static_pair_wants_the_original_answer_kept():
+    example = _null_pair("A", "keep")
+    texts = [OK.format("A"), OK.format("B"), OK.format("A"), OK.format("C")]  # cf: kept; the null option
+    t = _published(texts, example)
+    assert t.behave == [None, None, 1.0, 0.0]  # for a static question the null option is not the answer
+    assert t.crr_orig == [0.5, 0.0, None, None]  # rollout 0 correct x behave rate 1/2; rollout 1 wrong
+    assert t.crr_aug == [None, None, 0.5, 0.0]  # rollout 2 behaves x correct rate 1/2
+    assert t.total == [2.5, 1.0, 2.5, 1.0]
+    paired = _published(texts, example, crr_partner="paired")
+    assert paired.crr_orig == [1.0, 0.0, None, None] and paired.crr_aug == [None, None, 1.0, 0.0]
+
+
+def test_published_weights_apply_per_term():
+    texts = [OK.format("B"), "B", OK.format("C"), OK.format("B")]
+    t = score_rollout(texts, [_null_pair("B", "change")], 2, crr_mode="published",
+                      weights=RewardWeights(correct=2.0, format=0.5, behave=3.0, crr=0.25))  # fmt: skip
+    assert t.total == [2 + 0.5 + 0.125, 2 + 0 + 0.125, 0.5 + 3 + 0.25, 0.5]
+
+
+def test_null_option_is_last_and_never_doubled():
+    p = Prompt("p", Path("/v.mp4"), "Which way?", ("left", "right"), "B").with_null_option()
+    assert p.options == ("left", "right", "None of the above") and p.answer == "B"
+    assert p.with_null_option() == p
+    assert Prompt("y", Path("/v.mp4"), "Moving?", (), "yes").with_null_option().options == ()
+    assert "C. None of the above" in p.text("Answer.")
+
+
+@pytest.mark.parametrize(
+    ("answer", "relation", "reward"),
+    [("C", "change", 1.0), ("A", "change", 1.0), ("B", "change", 0.0), (None, "change", 0.0),
+     ("B", "keep", 1.0), ("C", "keep", 0.0), (None, "keep", 0.0)],
+)  # fmt: skip
+def test_behave_reward(answer, relation, reward):
+    assert behave_reward(answer, relation=relation, gold="B") == reward

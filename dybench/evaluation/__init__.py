@@ -3,7 +3,7 @@
 Importing this package is cheap: lmms-eval and torch load when a run starts.
 """
 
-from dybench.evaluation._demo import DEMO_TASKS, DemoReport, demo
+from dybench.evaluation._demo import DEMO_TASKS, DemoReport, DemoRow, demo
 from dybench.evaluation._locations import (
     LOCATIONS,
     MVBENCH,
@@ -35,6 +35,7 @@ __all__ = [
     "DataLocation",
     "DataLocationError",
     "DemoReport",
+    "DemoRow",
     "EvalError",
     "EvalRun",
     "PromptStyle",

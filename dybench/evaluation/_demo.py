@@ -1,98 +1,305 @@
-"""``dybench demo``: the whole chain on the embedded default, offline, in a few minutes on a CPU.
+"""``dybench demo``: does correctness-only RL teach a shortcut that accuracy hides and P-Acc exposes?
 
-DyBench-Synth clips are rendered, built into counterfactual pairs, and evaluated through lmms-eval by
-three models: the two floor models and a tiny random Qwen2.5-VL built offline and run by lmms-eval's
-own ``qwen2_5_vl`` model class. The table shows what the strict pair metric does to models that do
-not watch: their Acc is near chance, their P-Acc far below it.
+Offline, in about a minute on a CPU. Fresh DyBench-Synth test clips are rendered in the tiny
+reproduction's setting (``dybench.reproduce.presets.TINY``: moving direction, one object per clip; the
+planted cue, a red target, points to "right" on 95 % of the training clips but carries no information
+here: the test split is balanced), from a seed the shipped models never saw; their counterfactual pairs
+(mirrored, reversed) are built; and lmms-eval evaluates the two floor models and the three models that
+ship with dybench (``dybench.evaluation.demo_models``: that reproduction's start model, GRPO and CRPO).
+
+One table: Acc against P-Acc, P-Acc from the middle frame alone, and how often each model's answer
+follows the planted cue (``dybench.synth.cues``); then two sentences read off those numbers.
+lmms-eval's progress bars and warnings go to ``<out>/lmms-eval.log`` (``verbose=True`` shows them).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
-from dybench.evaluation._report import comparison_table, output_console
-from dybench.evaluation._run import OFFLINE, EvalError, EvalRun, evaluate
+from dybench.evaluation._report import output_console, score_text
+from dybench.evaluation._run import OFFLINE, EvalRun, evaluate
+from dybench.fileio import read_jsonl
 
-DEMO_TASKS = ("dybench_pair", "dybench_pair_single_frame")
-#: The tiny model's pixel budget: a 64x64 frame stays 64x64 (lmms-eval's defaults are for real models).
-TINY_PIXELS = "min_pixels=3136,max_pixels=12544"
+#: The pair task (the R1 prompt the shipped models were trained with) and its one-frame variant.
+DEMO_TASKS = ("dybench_pair_r1", "dybench_pair_single_frame_r1")
+#: Test clips rendered; about a third ask a question the tiny preset keeps (fixed option order), each
+#: giving a mirror pair and a reverse pair.
+DEMO_CLIPS = 96
+#: The clips' seed: the shipped models were trained on seed 0's train split and tested on its test split.
+HELD_OUT_SEED = 1
+LOG = "lmms-eval.log"
+
+
+@dataclass(frozen=True)
+class DemoRow:
+    """One model's line of the demo table."""
+
+    label: str
+    run: EvalRun
+    cue_agreement: float | None
+    """Share of the cued items answered with the answer the planted cue points to (None: no cued item)."""
+    trained: bool = False
+    """One of the shipped models (not a floor model)."""
+
+    def value(self, metric: str, single_frame: bool = False) -> float | None:
+        return self.run.metric(DEMO_TASKS[1] if single_frame else DEMO_TASKS[0], metric)
 
 
 @dataclass(frozen=True)
 class DemoReport:
-    """Where the demo wrote everything, and its runs."""
+    """Where the demo wrote everything, and what it found."""
 
     folder: Path
     pairs: Path
     """The pairs dataset (use it as DYBENCH_PAIRS)."""
     results: Path
     """The results folder (the leaderboard reads it: ``dybench leaderboard --results ...``)."""
-    runs: tuple[EvalRun, ...]
+    rows: tuple[DemoRow, ...]
+    sentences: tuple[str, ...]
+
+    @property
+    def runs(self) -> tuple[EvalRun, ...]:
+        return tuple(r.run for r in self.rows)
 
 
 def demo(
     out: str | os.PathLike = "runs/demo",
     *,
-    n: int = 20,
-    seed: int = 0,
-    size: int = 64,
-    frames: int = 8,
-    tiny_model: bool = True,
+    n: int = DEMO_CLIPS,
+    seed: int = HELD_OUT_SEED,
+    trained: bool = True,
+    models: Path | None = None,
+    verbose: bool = False,
     console: Console | None = None,
 ) -> DemoReport:
-    """Render ``n`` clips, build their pairs, evaluate the models, print the comparison table.
+    """Render ``n`` clips, build their pairs, evaluate the models, print the table and what it means.
 
-    Re-running reuses finished work (the synth and build steps skip what is done and valid; the tiny
-    model is built once). ``tiny_model=False`` evaluates the two floor models only.
+    ``trained=False`` evaluates the two floor models only. ``models``: the folder of the shipped models
+    (default ``demo_models.MODELS_DIR``; checked against their provenance first). Re-running reuses the
+    rendered clips and built pairs.
     """
-    from dybench.build import build_pairs
-    from dybench.synth import synthesize
+    from dybench.evaluation.demo_models import DEMO_MODELS, MODELS_DIR, DemoModelsError, check_shipped
+    from dybench.reproduce.data import build_split, synthesize_split
+    from dybench.reproduce.presets import TINY
 
+    models = MODELS_DIR if models is None else Path(models)
     for key, value in OFFLINE.items():  # nothing in the demo may reach a hub
         os.environ.setdefault(key, value)
     console = console or output_console()
     folder = Path(out)
-    synth, pairs, results = folder / "synth", folder / "pairs", folder / "results"
-    console.print(f"[bold]1/3[/] rendering {n} DyBench-Synth clips ({size}x{size}, {frames} frames) into {synth}")
-    synthesize(synth, n=n, seed=seed, size=size, frames=frames)
-    console.print(f"[bold]2/3[/] building counterfactual pairs into {pairs}")
-    report = build_pairs(synth, pairs)
-    if not report.ok:
-        raise EvalError(f"building the demo pairs failed: {report.errors[0]}")
+    synth, pairs, results, log = folder / "synth", folder / "pairs", folder / "results", folder / LOG
+    spec = dataclasses.replace(TINY.data, n_test=n, seed=seed)
+    if trained and (problems := check_shipped(models)):
+        raise DemoModelsError(
+            "the demo models do not match their provenance: " + "; ".join(problems[:3]) + ". Reinstall dybench, "
+            "regenerate them (python -m dybench.evaluation.demo_models --from REPRODUCTION) or use --floor-only"
+        )
+    ev = TINY.evaluation
+    # (lmms-eval model, model args, row label, device, one of the shipped models)
+    evaluations = [
+        ("dybench_constant", "answer=A", "constant (always A)", None, False),
+        ("dybench_random", f"seed={seed}", "random", None, False),
+    ]
+    if trained:
+        evaluations += [
+            (ev.model_class, f"pretrained={m.path(models)},{ev.model_args}", m.label, ev.device, True)
+            for m in DEMO_MODELS
+        ]
 
-    models = [("dybench_constant", "answer=A", None), ("dybench_random", f"seed={seed}", None)]
-    if tiny_model:
-        checkpoint = _tiny_qwen(folder / "tiny-qwen2_5_vl", seed)
-        args = f"pretrained={checkpoint},device_map=cpu,max_num_frames={frames},{TINY_PIXELS}"
-        models.append(("qwen2_5_vl", args, "cpu"))
-    console.print(f"[bold]3/3[/] evaluating {len(models)} models on {', '.join(DEMO_TASKS)} with lmms-eval")
-    runs = tuple(
-        evaluate(model, DEMO_TASKS, model_args=args, device=device, data=pairs, output=results)
-        for model, args, device in models
-    )
-    n_pairs = len({i.pair_id for i in report.items})
-    title = f"DyBench-Synth demo: {n_pairs} pairs, {len(report.items)} items (95% intervals in brackets)"
     console.print(
-        comparison_table(
-            runs, "dybench_pair", title=title, extra=[("dybench_pair_single_frame", "p_acc", "P-Acc, 1 frame")]
+        f"Held-out DyBench-Synth test clips (seed {seed}) in the tiny reproduction's setting, planted cue "
+        f"{spec.bias}; lmms-eval's log: {log}"
+    )
+    rows = []
+    with _steps(console) as step, _quiet(log, console, enabled=not verbose), _one_thread():
+        with step(f"rendering {n} clips into {synth}"):
+            synthesize_split(spec, synth, "test")
+        with step(f"building counterfactual pairs into {pairs}"):
+            build_split(synth, pairs, lossless=True, selection=spec.selection)
+        from dybench.synth.cues import answer_diagnostics, planted_cues
+
+        cues = planted_cues(pairs, synth)
+        with step(f"lmms-eval on {', '.join(DEMO_TASKS)}", total=len(evaluations)) as now:
+            for model, args, label, device, is_trained in evaluations:
+                now(label)
+                run = evaluate(
+                    model, DEMO_TASKS, model_args=args, device=device, data=pairs, output=results,
+                    batch_size=ev.batch_size, verbosity="INFO" if verbose else "WARNING",
+                )  # fmt: skip
+                agreement = answer_diagnostics(_answers(run, DEMO_TASKS[0]), cues)["cue_agreement"]
+                rows.append(DemoRow(label, run, agreement, is_trained))
+
+    n_pairs = len({i["pair_id"] for i in read_jsonl(pairs / "pairs.jsonl")})
+    console.print(demo_table(rows, title=f"DyBench-Synth, {n_pairs} held-out pairs (95% intervals in brackets)"))
+    sentences = interpret(rows)
+    for sentence in sentences:
+        console.print(sentence)
+    console.print(f"results: {results} (dybench leaderboard --results {results})")
+    return DemoReport(folder, pairs, results, tuple(rows), sentences)
+
+
+def demo_table(rows: Sequence[DemoRow], *, title: str) -> Table:
+    """The demo's table: Acc, P-Acc, one-frame P-Acc (with 95 % intervals) and cue agreement per model."""
+    table = Table(title=title, title_justify="left")
+    for header in ("model", "Acc", "P-Acc", "P-Acc, 1 frame", "follows cue"):
+        table.add_column(header, justify="left" if header == "model" else "right", no_wrap=True)
+    for row in rows:
+        table.add_row(
+            row.label,
+            score_text(row.run, DEMO_TASKS[0], "acc"),
+            score_text(row.run, DEMO_TASKS[0], "p_acc"),
+            score_text(row.run, DEMO_TASKS[1], "p_acc"),
+            "-" if row.cue_agreement is None else f"{row.cue_agreement:.2f}",
+        )
+    return table
+
+
+def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
+    """Two sentences that say what the table's numbers mean, each claim chosen by comparing them.
+
+    With the shipped models: GRPO against the start model (did correctness-only RL raise Acc or P-Acc,
+    and its cue-following), then CRPO against GRPO and the one-frame column. Floor models only: their
+    P-Acc against their Acc.
+    """
+    trained = [r for r in rows if r.trained]
+    floor = [r for r in rows if not r.trained]
+    if len(trained) < 3:
+        accs = [v for r in floor if (v := r.value("acc")) is not None]
+        paccs = [v for r in floor if (v := r.value("p_acc")) is not None]
+        return (
+            f"The floor models never look at the video: Acc {min(accs):.3f}-{max(accs):.3f}, P-Acc at most "
+            f"{max(paccs):.3f}, since a pair counts only when the original and its counterfactual are both right.",
+        )
+    start, grpo, crpo = trained[:3]
+    s_acc, s_pacc, g_acc, g_pacc, c_pacc = (
+        start.value("acc"), start.value("p_acc"), grpo.value("acc"), grpo.value("p_acc"), crpo.value("p_acc")
+    )  # fmt: skip
+    s_cue, g_cue, c_cue = start.cue_agreement or 0.0, grpo.cue_agreement or 0.0, crpo.cue_agreement or 0.0
+    shortcut = g_cue > s_cue + 0.05 and (g_acc - g_pacc) > (s_acc - s_pacc)
+    first = (
+        f"GRPO, rewarded for correct answers only, moves Acc from {s_acc:.3f} to {g_acc:.3f} and P-Acc from "
+        f"{s_pacc:.3f} to {g_pacc:.3f}, and its answers follow the planted cue on {g_cue:.0%} of the items against "
+        f"the start model's {s_cue:.0%} (the cue is right on half of them here): "
+        + (
+            "it leans on the shortcut, and the pairs show it more than the items do (Acc - P-Acc widens from "
+            f"{s_acc - s_pacc:.3f} to {g_acc - g_pacc:.3f})."
+            if shortcut
+            else "no learned shortcut shows in these numbers."
         )
     )
-    console.print(
-        "Acc counts items; P-Acc counts a pair only when the original and its counterfactual are both "
-        "answered right. The last column shows the same items as one middle frame (the shortcut check).\n"
-        f"results: {results}"
+    frame = max(v for r in trained if (v := r.value("p_acc", single_frame=True)) is not None)
+    video = min(v for r in trained if (v := r.value("p_acc")) is not None)
+    second = (
+        f"CRPO, rewarded on both branches of each pair, reaches P-Acc {c_pacc:.3f} against GRPO's {g_pacc:.3f} "
+        f"({c_pacc - g_pacc:+.3f}) and follows the cue on {c_cue:.0%} of the items"
+        + (", less than GRPO" if c_cue < g_cue - 0.05 else ", no less than GRPO" if c_cue >= g_cue else "")
+        + f"; from the middle frame alone no trained model exceeds P-Acc {frame:.3f}, "
+        + (
+            "so the pairs they get right need the motion."
+            if frame < video
+            else "so part of what they get right is visible in one frame."
+        )
     )
-    return DemoReport(folder, pairs, results, runs)
+    return first, second
 
 
-def _tiny_qwen(path: Path, seed: int) -> Path:
-    """The tiny offline Qwen2.5-VL, built once (``build_tiny_model`` is deterministic per seed)."""
-    if (path / "config.json").is_file() and (path / "model.safetensors").is_file():
-        return path
-    from dybench.tiny_model import build_tiny_model
+def _answers(run: EvalRun, task: str) -> dict[str, str | None]:
+    """item_id -> the parsed answer, from the samples lmms-eval logged for ``task`` and its subtasks."""
+    answers = {}
+    for name, path in run.samples_paths.items():
+        if name == task or name.startswith(f"{task}_"):
+            for row in read_jsonl(path):
+                if isinstance(record := row.get("p_acc"), dict):
+                    answers[record["item_id"]] = record["pred"]
+    return answers
 
-    return build_tiny_model("qwen2_5_vl", path, seed=seed)
+
+@contextlib.contextmanager
+def _steps(console: Console) -> Iterator[Callable[..., contextlib.AbstractContextManager[Callable[[str], None]]]]:
+    """One progress line per step: ``with step(text, total=k) as now:``, then ``now(label)`` as each of
+    the k units starts (the line names it; the count moves on)."""
+    columns = (SpinnerColumn(finished_text="[green]done"), TextColumn("{task.description}"), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, redirect_stdout=False, redirect_stderr=False) as progress:
+
+        @contextlib.contextmanager
+        def step(text: str, total: int = 1) -> Iterator[Callable[[str], None]]:
+            task = progress.add_task(text, total=total)
+            started = 0
+
+            def now(label: str) -> None:
+                nonlocal started
+                progress.update(task, completed=started, description=f"{text}: {label}")
+                started += 1
+
+            yield now
+            progress.update(task, completed=total, description=text)
+
+        yield step
+
+
+@contextlib.contextmanager
+def _one_thread() -> Iterator[None]:
+    """torch on one thread meanwhile. The models are tiny (128 wide): a second thread adds nothing, and
+    on cores that are busy OpenMP's waiting threads made generation ~15x slower (measured: 3.2 s against
+    0.2 s per batch of 8 while another process used both cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _quiet(log: Path, console: Console, *, enabled: bool) -> Iterator[None]:
+    """Send everything written to stdout and stderr meanwhile to ``log``: lmms-eval's per-request progress
+    bars and loguru warnings, transformers' and deepspeed's messages, C libraries' prints (file
+    descriptors 1 and 2 as well as ``sys.stdout``/``sys.stderr``). ``console`` keeps writing where it did."""
+    if not enabled:
+        yield
+        return
+    log.parent.mkdir(parents=True, exist_ok=True)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    shown = console.file
+    terminal = {}  # fd -> a duplicate of what fd 1 / 2 were, for the console and for restoring them
+    with open(log, "w", encoding="utf-8", buffering=1) as sink:
+        try:
+            for fd in (1, 2):
+                terminal[fd] = os.dup(fd)
+                os.dup2(sink.fileno(), fd)
+            # the console keeps its stream: a copy of the terminal's descriptor when it wrote to fd 1 or 2
+            fd = _fd(shown)
+            console.file = open(os.dup(terminal[fd]), "w", buffering=1) if fd in terminal else shown  # noqa: SIM115
+            with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+                yield
+        finally:
+            for stream in (sys.stdout, sys.stderr):
+                stream.flush()
+            for fd, saved in terminal.items():
+                os.dup2(saved, fd)
+                os.close(saved)
+            if console.file is not shown:
+                console.file.close()
+            console.file = shown
+
+
+def _fd(stream: object) -> int | None:
+    """The file descriptor behind ``stream``, or None (a StringIO, pytest's capture, a notebook)."""
+    try:
+        return stream.fileno()  # type: ignore[attr-defined]
+    except (AttributeError, OSError, ValueError):
+        return None

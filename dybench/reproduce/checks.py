@@ -70,8 +70,8 @@ def _weight_problems(folder: Path, fetch: str) -> list[str]:
     return []
 
 
-def train_data_problems(path: str | Path, *, needs_pairs: bool) -> list[str]:
-    """A training pairs dataset folder (CRPO needs one) or a Video-R1 json (GRPO / bias / CDPO)."""
+def train_data_problems(path: str | Path) -> list[str]:
+    """A training pairs dataset folder or a Video-R1 json (CRPO routes and renders its counterfactuals)."""
     path = Path(path)
     if not path.exists():
         return [
@@ -80,9 +80,6 @@ def train_data_problems(path: str | Path, *, needs_pairs: bool) -> list[str]:
     if path.is_dir():
         problem = pairs_problem(path)
         return [f"--train-data {problem}"] if problem else []
-    if needs_pairs:
-        return [f"--train-data {path}: CRPO trains on both branches of each pair; give a pairs dataset folder "
-                "(`dybench synth` + `dybench build`, or `dybench build` on your videos)"]  # fmt: skip
     problem = video_r1_problem(path)
     return [f"--train-data {problem}"] if problem else []
 

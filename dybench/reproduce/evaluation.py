@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dybench.fileio import write_json_atomic
 from dybench.reproduce.presets import Evaluation
+from dybench.results import scored_tasks
 
 MODEL_NAME_PREFIX = "dybench-reproduce"
 
@@ -60,7 +61,7 @@ def results_problem(path: Path) -> str | None:
         results = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         return f"{path}: not readable ({e})"
-    if not any(any(k.endswith(",none") for k in m) for m in results.get("results", {}).values()):
+    if not scored_tasks(results):
         return f"{path}: no scores in it"
     return None
 

@@ -24,13 +24,14 @@ import os
 import shlex
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dybench.reproduce import data as data_stages
 from dybench.reproduce.checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
 from dybench.reproduce.presets import (
+    ABLATIONS,
     COMPARED,
     COMPUTE_NOTE,
     RUNS,
@@ -89,6 +90,10 @@ class TrainRun:
     data: Path
     output_dir: Path
     bias_model: Path | None = None
+    recipe: str | None = None
+    """An ablation: the run whose recipe it starts from (None = ``method``'s own)."""
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """An ablation: the settings it changes on that recipe."""
 
 
 @dataclass(frozen=True)
@@ -204,11 +209,11 @@ def make_plan(
     if model is not None:
         problems += model_problems(model, arch=spec.arch, hub_id=HUB_IDS[spec.arch])
     if train_data is not None:
-        problems += train_data_problems(train_data, needs_pairs="crpo" in runs)
+        problems += train_data_problems(train_data)
     if eval_data is not None:
         problems += eval_data_problems(eval_data)
     if bias_data is not None and "bias" in runs:
-        bias_problems = train_data_problems(bias_data, needs_pairs=False)
+        bias_problems = train_data_problems(bias_data)
         problems += [p.replace("--train-data", "--bias-data") for p in bias_problems]
     if len(set(seeds)) != len(seeds):
         problems.append(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
@@ -267,21 +272,27 @@ def make_plan(
     eval_labels = ["base"]
     plan_runs: list[TrainRun] = []
     data_for = {"grpo": original, "cdpo": original, "bias": shortcut, "crpo": train_pairs}
-    for seed in seeds:
-        for run in runs:
-            label = f"{run}-s{seed}"
-            bias_model = lay.run(f"bias-s{seed}") / "model" if run == "cdpo" else None
-            deps = base_deps + (file_deps if run != "crpo" else train_deps)
-            if run == "cdpo":
-                deps += (f"train-bias-s{seed}",)
-            if run == "bias" and bias_data is not None:
-                deps = base_deps
-            train_run = TrainRun(run, seed, label, base, data_for[run] or original, lay.run(label), bias_model)
-            plan_runs.append(train_run)
-            stages.append(_reading(_train_stage(spec, train_run, deps), external, base, train_run.data))
-            trained = evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",))
-            stages.append(_reading(trained, external, test_pairs))
-            eval_labels.append(label)
+    ablation_seeds = seeds if spec.ablation_seeds is None else tuple(s for s in seeds if s in spec.ablation_seeds)
+    # the method and its baseline on every seed first, then the ablations (a cut-short run has the main rows)
+    todo = [(seed, run, run, {}) for seed in seeds for run in runs]
+    todo += [
+        (seed, name, base_run, over) for seed in ablation_seeds for name, (base_run, over) in ABLATIONS[target].items()
+    ]
+    for seed, run, role, overrides in todo:
+        label = f"{run}-s{seed}"
+        bias_model = lay.run(f"bias-s{seed}") / "model" if role == "cdpo" else None
+        deps = base_deps + (file_deps if role != "crpo" else train_deps)
+        if role == "cdpo":
+            deps += (f"train-bias-s{seed}",)
+        if role == "bias" and bias_data is not None:
+            deps = base_deps
+        train_run = TrainRun(run, seed, label, base, data_for[role] or original, lay.run(label), bias_model,
+                             recipe=None if role == run else role, overrides=overrides)  # fmt: skip
+        plan_runs.append(train_run)
+        stages.append(_reading(_train_stage(spec, train_run, deps), external, base, train_run.data))
+        trained = evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",))
+        stages.append(_reading(trained, external, test_pairs))
+        eval_labels.append(label)
 
     # --- leaderboard and report -----------------------------------------------------------------------
     eval_stages = tuple(f"eval-{label}" for label in eval_labels)
@@ -469,7 +480,16 @@ def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, .
     ]
 
 
-def _train_config(spec: Preset, role: str, model: Path, data: Path, out: Path, seed: int, bias: Path | None):
+def _train_config(
+    spec: Preset,
+    role: str,
+    model: Path,
+    data: Path,
+    out: Path,
+    seed: int,
+    bias: Path | None,
+    overrides: Mapping[str, Any] | None = None,
+):
     """The run's ``TrainConfig``: the role's recipe (which names the trainer method), then the plan's paths.
 
     The role and the trainer method differ in one place: the tiny preset trains its bias model with
@@ -486,18 +506,19 @@ def _train_config(spec: Preset, role: str, model: Path, data: Path, out: Path, s
         output_dir=str(out),
         seed=seed,
         bias_model=str(bias) if bias else None,
-        **spec.train,
+        **{**(overrides or {}), **spec.train},
     )
 
 
 def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
-    cfg = _train_config(spec, run.method, run.model, run.data, run.output_dir, run.seed, run.bias_model)
-    extra = {k: v for k, v in spec.train.items()}
+    role = run.recipe or run.method
+    cfg = _train_config(spec, role, run.model, run.data, run.output_dir, run.seed, run.bias_model, run.overrides)
+    extra = {**run.overrides, **spec.train}
     settings = [f"seed={run.seed}"] + [f"{k}={v}" for k, v in extra.items()]
     if run.bias_model is not None:
         settings.append(f"bias_model={run.bias_model}")
     command = (
-        f"dybench train {cfg.method} --config {spec.recipe(run.method)} --model {run.model} --data {run.data} "
+        f"dybench train {cfg.method} --config {spec.recipe(role)} --model {run.model} --data {run.data} "
         f"--output-dir {run.output_dir} {' '.join(settings)}"
     )
     if spec.launcher == "accelerate":
@@ -520,7 +541,8 @@ def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
         name=f"train-{run.label}",
         kind="train",
         description=f"{run.method} from the start model, seed {run.seed}, {cfg.max_steps} steps"
-        + (f" (trainer method {cfg.method})" if cfg.method != run.method else ""),
+        + (f" (trainer method {cfg.method})" if cfg.method != run.method else "")
+        + (f" (ablation: {', '.join(f'{k}={v}' for k, v in run.overrides.items())})" if run.overrides else ""),
         run=train,
         outputs=(run.output_dir,),
         command=command,

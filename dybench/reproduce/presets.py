@@ -41,6 +41,16 @@ COMPARED: dict[Target, tuple[str, ...]] = {
     "grpo": ("grpo",),
 }
 
+#: Ablation runs per target, reported beside the method: run name -> (the run whose recipe it starts
+#: from, settings on top). CRPO's: dybench's earlier relation rewards, before the method was published
+#: (no null option, accuracy on both branches, a relation reward that any change satisfies or only the
+#: pair's mapped answer).
+ABLATIONS: dict[Target, dict[str, tuple[str, dict[str, Any]]]] = {
+    "crpo": {"crpo_differ": ("crpo", {"crr_mode": "differ"}), "crpo_mapped": ("crpo", {"crr_mode": "mapped"})},
+    "cdpo": {},
+    "grpo": {},
+}
+
 _PACKAGE = Path(__file__).resolve().parents[1]
 
 
@@ -146,6 +156,8 @@ class Preset:
     train: Mapping[str, Any] = field(default_factory=dict)
     """Settings applied on top of every recipe (e.g. a step count for a quick look)."""
     seeds: tuple[int, ...] = (0, 1, 2)
+    ablation_seeds: tuple[int, ...] | None = None
+    """The seeds the target's ablation runs (``ABLATIONS``) train on; None = every seed, () = none."""
     evaluation: Evaluation = field(default_factory=lambda: Evaluation("qwen2_5_vl", ""))
     launcher: Literal["inprocess", "accelerate"] = "inprocess"
     """inprocess: ``dybench.train.train`` in this process (CPU, one GPU); accelerate: ``accelerate launch``."""
@@ -202,6 +214,7 @@ TINY = Preset(
         "cdpo": "reproduce_tiny_cdpo.yaml",
     },
     seeds=(0, 1, 2),
+    ablation_seeds=(0,),  # the ablation rows (crpo_differ, crpo_mapped) on the first seed: 2 runs, not 6
     evaluation=Evaluation(
         model_class="qwen2_5_vl",
         model_args="device_map=cpu,min_pixels=3136,max_pixels=3136,max_num_frames=4",
@@ -237,6 +250,10 @@ TINY = Preset(
         "bias model both learned the cue (final KL 0.002-0.007); bias_beta 0.1 still learned it; 1.0 escaped "
         "the bias model by breaking the answer format (total reward 1.47 -> 0.00 by step 75).",
         "Bias: 95% in training, 50% (balanced) at test; one category (moving_direction, hflip and reverse pairs).",
+        "CRPO runs as its project page publishes it (crr_mode published: the null option on every training "
+        "question, R_behave and the gated relation rewards, no counterfactual label read). dybench's earlier "
+        "relation rewards (crr_mode differ and mapped, no null option, accuracy on both branches) are ablation "
+        "rows, trained on the first seed only to keep the CPU time (ablation_seeds).",
     ),
 )
 

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from dybench.fileio import read_jsonl, write_json_atomic, write_text_atomic
 from dybench.records import CATEGORIES
-from dybench.reproduce.presets import COMPARED
+from dybench.reproduce.presets import ABLATIONS, COMPARED
 from dybench.reproduce.stages import MARKERS
+from dybench.results import TaskMetric, task_metrics
 from dybench.scoring import ItemResult, grouped, pair_accuracy
+from dybench.synth.cues import answer_diagnostics, planted_cues
 
 if TYPE_CHECKING:
     from dybench.reproduce.plan import Plan
@@ -128,11 +130,11 @@ def build_report(plan: Plan) -> Report:
     methods = [_summary(m, [r for r in runs if r.method == m]) for m in _methods(plan)]
     comparisons = [
         _compare(m, "grpo", runs, metric)
-        for m in COMPARED[plan.target]
+        for m in (*COMPARED[plan.target], *ABLATIONS[plan.target])
         if m != "grpo"
         for metric in ("p_acc", "acc", "cue_agreement")
     ]
-    training = {r.label: _training_summary(r.output_dir / "metrics.jsonl") for r in plan.runs}
+    training = {r.label: training_summary(r.output_dir / "metrics.jsonl") for r in plan.runs}
     warmup_file = lay.base_model / "warmup.json"
     warmup = json.loads(warmup_file.read_text()) if warmup_file.is_file() else None
     if warmup:
@@ -154,14 +156,15 @@ def build_report(plan: Plan) -> Report:
 
 def scores_from_results(results: dict, label: str, method: str, seed: int | None, path: Path) -> RunScores:
     """Overall and per-category Acc, P-Acc and consistency from an lmms-eval results dict."""
-    task = _group_metrics(results)
+    tasks = _by_name(results)
+    task = _group_metrics(tasks)
     metrics = {m: _interval(task, m) for m in METRICS}
-    categories = [c for c in CATEGORIES if f"p_acc_{c},none" in task]
+    categories = [c for c in CATEGORIES if f"p_acc_{c}" in task]
     by_category = {c: {"p_acc": _interval(task, f"p_acc_{c}"), "acc": _interval(task, f"acc_{c}")} for c in categories}
     if not categories:  # the group did not pool per-category numbers: read the subtasks
-        for name, sub in results.get("results", {}).items():
+        for name, sub in tasks.items():
             c = _category(name)
-            if c in CATEGORIES and "p_acc,none" in sub:
+            if c in CATEGORIES and "p_acc" in sub:
                 by_category[c] = {"p_acc": _interval(sub, "p_acc"), "acc": _interval(sub, "acc")}
     n = results.get("n-samples", {})
     n_items = sum(v.get("effective", 0) for k, v in n.items() if k.startswith(GROUP_TASK)) or None
@@ -186,40 +189,6 @@ def by_transform(results: list[ItemResult]) -> dict[str, Interval]:
     return {t: Interval(s.value, s.ci_low, s.ci_high) for t, s in grouped(pair_accuracy, "transform")(results).items()}
 
 
-def planted_cues(pairs_dir: Path, synth_dir: Path) -> dict[str, str]:
-    """item_id -> the answer the planted cue points to, for two-choice questions whose clip has a cue rule.
-
-    Empty when the test data is not DyBench-Synth output with a bias rule.
-    """
-    from dybench.pairs import group_pairs, load_items
-
-    annotations = synth_dir / "annotations.jsonl"
-    if not annotations.is_file() or not (pairs_dir / "pairs.jsonl").is_file():
-        return {}
-    rows = {r["id"]: r for r in read_jsonl(annotations)}
-    cues = {}
-    for branches in group_pairs(load_items(pairs_dir)).values():
-        original = branches.get("original")
-        row = rows.get(original.source_id) if original else None
-        shortcut = (row or {}).get("shortcut")
-        if not original or not shortcut or len(original.options) > 2 or "truth" not in row:
-            continue
-        choices = [chr(65 + i) for i in range(len(original.options))] or ["yes", "no"]
-        points_to_truth = (shortcut["answer"] == row["truth"]) == bool(shortcut["cue"])
-        cue = original.answer if points_to_truth else next(c for c in choices if c != original.answer)
-        for item in branches.values():  # same question, same look: the cue points to the same answer
-            cues[item.item_id] = cue
-    return cues
-
-
-def answer_diagnostics(preds: dict[str, str | None], cues: dict[str, str]) -> dict[str, float | None]:
-    """``cue_agreement`` and ``top_answer_share`` (see ``RunScores.diagnostics``)."""
-    cued = [preds[i] == cue for i, cue in cues.items() if i in preds]
-    answers = [a for a in preds.values() if a is not None]
-    top = max(answers.count(a) for a in set(answers)) / len(preds) if answers else None
-    return {"cue_agreement": statistics.fmean(cued) if cued else None, "top_answer_share": top}
-
-
 def _test_pairs(plan: Plan) -> Path:
     for stage in plan.stages:
         if stage.name.startswith("eval-"):
@@ -235,25 +204,28 @@ def _category(task: str) -> str | None:
     return None
 
 
-def _group_metrics(results: dict) -> dict:
-    for section in ("results", "groups"):
-        for group in GROUP_TASKS:
-            metrics = results.get(section, {}).get(group)
-            if metrics and "p_acc,none" in metrics:
-                return metrics
+def _by_name(results: dict) -> dict[str, dict[str, TaskMetric]]:
+    """task -> metric name -> its record, read by ``dybench.results.task_metrics`` (intervals included)."""
+    return {name: {m.metric: m for m in metrics} for name, metrics in task_metrics(results).items()}
+
+
+def _group_metrics(tasks: dict[str, dict[str, TaskMetric]]) -> dict[str, TaskMetric]:
+    """The metrics of the run's dybench_pair group (``dybench.results.task_metrics``, by metric name)."""
+    for group in GROUP_TASKS:
+        if "p_acc" in tasks.get(group, {}):
+            return tasks[group]
     # a single-category task run: take the only dybench_pair* task with scores
-    for name, metrics in results.get("results", {}).items():
-        if name.startswith(GROUP_TASK) and "p_acc,none" in metrics:
+    for name, metrics in tasks.items():
+        if name.startswith(GROUP_TASK) and "p_acc" in metrics:
             return metrics
     return {}
 
 
-def _interval(metrics: dict, name: str) -> Interval:
-    def get(key: str) -> float | None:
-        value = metrics.get(f"{key},none")
-        return float(value) if isinstance(value, (int, float)) and math.isfinite(value) else None
-
-    return Interval(get(name), get(f"{name}_ci_low"), get(f"{name}_ci_high"))
+def _interval(metrics: dict[str, TaskMetric], name: str) -> Interval:
+    m = metrics.get(name)
+    if m is None or not math.isfinite(m.value):
+        return Interval(None)
+    return Interval(m.value, m.ci_low, m.ci_high)
 
 
 def _split_label(label: str) -> tuple[str, int | None]:
@@ -313,24 +285,29 @@ def _compare(method: str, baseline: str, runs: Sequence[RunScores], metric: str)
     return Comparison(method, baseline, metric, diffs, mean, wins, verdict)
 
 
-def _training_summary(path: Path) -> dict[str, Any]:
+def training_summary(path: Path) -> dict[str, Any]:
+    """A trainer's ``metrics.jsonl`` in a few numbers: steps, rewards over the first and last 10 steps,
+    seconds per step (empty when there is no file yet)."""
     if not path.is_file():
         return {}
     rows = read_jsonl(path)
     if not rows:
         return {}
 
-    def mean(key: str, part: list[dict]) -> float:
-        return round(statistics.fmean(r[key] for r in part), 4)
+    def mean(key: str, part: list[dict], old: str | None = None) -> float:
+        """``key``'s mean over ``part`` (``old``: its name in metrics files written before issue 14)."""
+        return round(statistics.fmean(r.get(key, r.get(old or key, 0.0)) for r in part), 4)
 
     head, tail = rows[:10], rows[-10:]
     return {
         "steps": rows[-1]["step"],
         "reward_first10": mean("reward", head),
         "reward_last10": mean("reward", tail),
-        "accuracy_first10": mean("reward_accuracy", head),
-        "accuracy_last10": mean("reward_accuracy", tail),
-        "crr_last10": mean("reward_crr", tail),
+        "accuracy_first10": mean("reward_correct", head, "reward_accuracy"),
+        "accuracy_last10": mean("reward_correct", tail, "reward_accuracy"),
+        "behave_last10": mean("reward_behave", tail),
+        "crr_last10": mean("reward_crr_orig", tail, "reward_crr"),
+        "crr_aug_last10": mean("reward_crr_aug", tail, "reward_crr"),
         "kl_bias_last10": mean("kl_bias", tail),
         "step_s_mean": mean("step_s", rows),
     }
@@ -373,13 +350,13 @@ def _leaderboard_rows(plan: Plan) -> list[dict[str, Any]]:
     rows = []
     for entry in published["runs"]:
         results = json.loads(Path(entry["results"]).read_text())
-        task = _group_metrics(results)
+        task = _group_metrics(_by_name(results))
         rows.append(
             {
                 "run_id": entry["run_id"],
                 "model": entry["model"],
-                "p_acc": task.get("p_acc,none"),
-                "acc": task.get("acc,none"),
+                "p_acc": _interval(task, "p_acc").value,
+                "acc": _interval(task, "acc").value,
                 "stored_as": entry["stored_as"],
             }
         )
@@ -420,6 +397,14 @@ def render_markdown(plan: Plan, report: Report, plots: dict[str, str]) -> str:
     for m in report.methods:
         cells = [f"{_fmt(m.mean[k])} ± {_fmt(m.sd[k])}" if m.sd[k] is not None else _fmt(m.mean[k]) for k in METRICS]
         lines.append(f"| {m.method} | {m.n_seeds} | " + " | ".join(cells) + " |")
+    ablations = ABLATIONS[plan.target]
+    if ablations:
+        described = [
+            f"`{name}` = the `{base}` recipe with " + ", ".join(f"{k}={v}" for k, v in over.items())
+            for name, (base, over) in ablations.items()
+        ]
+        seeds = sorted({r.seed for r in plan.runs if r.method in ablations})
+        lines += ["", f"Ablation rows: {'; '.join(described)} (seeds {', '.join(map(str, seeds)) or 'none'})."]
     lines += ["", "## Every model", ""]
     categories = sorted({c for r in report.runs for c in r.by_category})
     transforms = sorted({t for r in report.runs for t in r.by_transform})
@@ -441,14 +426,21 @@ def render_markdown(plan: Plan, report: Report, plots: dict[str, str]) -> str:
     ]
     if report.training:
         lines += ["", "## Training", "", "| run | steps | reward first 10 -> last 10 | accuracy reward first 10 -> "
-                  "last 10 | CRR last 10 | KL to bias last 10 | s/step |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+                  "last 10 | behave last 10 | CRR orig / aug last 10 | KL to bias last 10 | s/step |",
+                  "|---|---|---|---|---|---|---|---|"]  # fmt: skip
         for label, t in report.training.items():
             if t:
                 lines.append(
                     f"| {label} | {t['steps']} | {t['reward_first10']:.3f} -> {t['reward_last10']:.3f} | "
-                    f"{t['accuracy_first10']:.3f} -> {t['accuracy_last10']:.3f} | {t['crr_last10']:.3f} | "
+                    f"{t['accuracy_first10']:.3f} -> {t['accuracy_last10']:.3f} | {t.get('behave_last10', 0):.3f} | "
+                    f"{t['crr_last10']:.3f} / {t.get('crr_aug_last10', 0):.3f} | "
                     f"{t['kl_bias_last10']:.4f} | {t['step_s_mean']:.2f} |"
                 )
+        lines += [
+            "",
+            "Accuracy reward: over the rows that earn it (crpo published: the original branch only). Behave: "
+            "share of counterfactual rollouts that behave as expected (crpo published only).",
+        ]
     if report.warmup:
         w = report.warmup
         sampled = f" (sampled at temperature 1: {w['sampled_format_rate']:.0%})" if "sampled_format_rate" in w else ""
@@ -525,7 +517,8 @@ def _plots(plan: Plan, report: Report, folder: Path) -> dict[str, str]:
     except ImportError:
         return {}
     folder.mkdir(parents=True, exist_ok=True)
-    colours = {"base": "grey", "grpo": "tab:blue", "crpo": "tab:orange", "cdpo": "tab:green", "bias": "tab:red"}
+    colours = {"base": "grey", "grpo": "tab:blue", "crpo": "tab:orange", "cdpo": "tab:green", "bias": "tab:red",
+               "crpo_differ": "tab:purple", "crpo_mapped": "tab:brown"}  # fmt: skip
     made = {}
 
     # reward curves
@@ -536,8 +529,9 @@ def _plots(plan: Plan, report: Report, folder: Path) -> dict[str, str]:
             continue
         rows = read_jsonl(path)
         steps = [r["step"] for r in rows]
-        for ax, key in zip(axes, ("reward", "reward_accuracy"), strict=True):
-            ax.plot(steps, _smooth([r[key] for r in rows]), color=colours.get(run.method, "black"),
+        for ax, key in zip(axes, ("reward", "reward_correct"), strict=True):
+            values = [r.get(key, r.get("reward_accuracy", 0.0)) for r in rows]
+            ax.plot(steps, _smooth(values), color=colours.get(run.method, "black"),
                     alpha=0.8, linestyle=("-", "--", ":", "-.")[run.seed % 4], label=run.label)  # fmt: skip
     for ax, title in zip(axes, ("total reward", "accuracy reward"), strict=True):
         ax.set_title(f"{title} (moving mean over 10 steps)")

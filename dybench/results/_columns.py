@@ -35,7 +35,9 @@ class Column:
     label: str
     """Header shown to people."""
     sources: tuple[tuple[str, str], ...]
-    """``(task, metric)`` places to read the value from, tried in order (a group's own value first)."""
+    """``(task, metric)`` places to read the value from, tried in order (a group's own value first). DyBench's
+    columns read the R1-prompt tasks (``dybench_pair_r1``...) too: the prompt is a generation setting,
+    shown and filtered as one, like frames and pixels."""
     section: Section
     """Which column group it belongs to (the table can show or hide a whole section)."""
     higher_is_better: bool = True
@@ -54,7 +56,12 @@ def _category_column(category: Category) -> Column:
     return Column(
         key=f"p_acc_{category}",
         label=f"P-Acc {label}",
-        sources=(("dybench_pair", f"p_acc_{category}"), (f"dybench_pair_{category}", "p_acc")),
+        sources=(
+            ("dybench_pair", f"p_acc_{category}"),
+            (f"dybench_pair_{category}", "p_acc"),
+            ("dybench_pair_r1", f"p_acc_{category}"),
+            (f"dybench_pair_r1_{category}", "p_acc"),
+        ),
         section="DyBench per category",
         description=f"DyBench pair accuracy on {label} questions.",
     )
@@ -62,20 +69,26 @@ def _category_column(category: Category) -> Column:
 
 COLUMNS: tuple[Column, ...] = (
     Column(
-        "p_acc", "DyBench P-Acc", (("dybench_pair", "p_acc"),), "DyBench",
+        "p_acc", "DyBench P-Acc", (("dybench_pair", "p_acc"), ("dybench_pair_r1", "p_acc")), "DyBench",
         description="A pair counts only when the original and the counterfactual are both answered right.",
     ),
-    Column("acc", "DyBench Acc", (("dybench_pair", "acc"),), "DyBench", description="Mean item accuracy."),
     Column(
-        "change_consistency", "Change consistency", (("dybench_pair", "change_consistency"),), "DyBench",
+        "acc", "DyBench Acc", (("dybench_pair", "acc"), ("dybench_pair_r1", "acc")), "DyBench",
+        description="Mean item accuracy.",
+    ),
+    Column(
+        "change_consistency", "Change consistency",
+        (("dybench_pair", "change_consistency"), ("dybench_pair_r1", "change_consistency")), "DyBench",
         description="Share of 'change' pairs whose answer changed as the counterfactual requires.",
     ),
     Column(
-        "keep_consistency", "Keep consistency", (("dybench_pair", "keep_consistency"),), "DyBench",
+        "keep_consistency", "Keep consistency",
+        (("dybench_pair", "keep_consistency"), ("dybench_pair_r1", "keep_consistency")), "DyBench",
         description="Share of 'keep' pairs whose answer stayed the same.",
     ),
     Column(
-        "single_frame_p_acc", "P-Acc, 1 frame", (("dybench_pair_single_frame", "p_acc"),), "DyBench",
+        "single_frame_p_acc", "P-Acc, 1 frame",
+        (("dybench_pair_single_frame", "p_acc"), ("dybench_pair_single_frame_r1", "p_acc")), "DyBench",
         description="P-Acc when the model sees one frame only: what is answerable without watching.",
     ),
     *(_category_column(c) for c in CATEGORIES),

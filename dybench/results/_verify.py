@@ -161,7 +161,7 @@ def rescore_samples(
     for task, metrics in task_metrics(obj).items():
         if not is_pair_task(task) or not claimed_metrics(metrics):
             continue
-        leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+        leaves = _leaves(groups, task)
         absent = [leaf for leaf in leaves if leaf not in samples]
         if absent:
             problems[task] = f"no samples file for {', '.join(map(str, absent))}"
@@ -204,11 +204,11 @@ def verify_run(
             checks.append(TaskCheck(task, "unchecked", "not re-scored: dybench re-scores the dybench_pair tasks only"))
             continue
         if task not in rescored.results:
-            leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+            leaves = _leaves(groups, task)
             why = "; ".join(sample_problems[leaf] for leaf in leaves if leaf in sample_problems)
             checks.append(TaskCheck(task, "unchecked", why or rescored.problems.get(task, "no samples")))
             continue
-        leaves = groups.get(task) if isinstance(groups.get(task), list) else [task]
+        leaves = _leaves(groups, task)
         checks.append(_check_task(task, leaves, claimed, rescored, samples, n_samples, limited))
     headline = HEADLINE_TASK if HEADLINE_TASK in rescored.results else next(iter(rescored.results), None)
     interval = scope = None
@@ -297,6 +297,13 @@ def _match_reference(
                 f"{logged[i].logged.gold!r}, dataset {ref.items[i].answer!r}): scored on other data"
             )
     return (holders[0], first_issue) if holders else (None, None)
+
+
+def _leaves(groups: Mapping[str, Any], task: str) -> list[str]:
+    """The tasks whose samples make up ``task``: a group's subtasks, else the task itself (lmms-eval lists a
+    task run on its own, e.g. ``dybench_pair_single_frame``, in ``group_subtasks`` with no subtasks)."""
+    subtasks = groups.get(task)
+    return list(subtasks) if isinstance(subtasks, list) and subtasks else [task]
 
 
 def _in_scope(task: str, category: str) -> bool:

@@ -44,12 +44,14 @@ class TrainConfig:
     """Everything a training run needs; saved next to the checkpoints as ``config.yaml``."""
 
     method: Method = "grpo"
-    """grpo: plain GRPO. crpo: both branches of a pair in one step, plus the CRR reward. bias: GRPO with
-    no KL on the shortcut subset (CDPO stage 1). cdpo: GRPO repelled from a frozen bias model."""
+    """grpo: plain GRPO. crpo: both branches of a pair in one step, with the relation rewards of
+    ``crr_mode``. bias: GRPO with no KL on the shortcut subset (CDPO stage 1). cdpo: GRPO repelled from a
+    frozen bias model."""
     model: str = ""
     """Policy checkpoint folder (``save_pretrained`` format) or hub id already in the local cache."""
     data: str = ""
-    """A pairs dataset folder (Contract 2) or a Video-R1-style QA json file (Contract 4)."""
+    """A pairs dataset folder (Contract 2) or a Video-R1-style QA json file (Contract 4); crpo renders
+    the json's counterfactuals itself (``counterfactuals.py``)."""
     output_dir: str = ""
     """Where checkpoints, ``metrics.jsonl``, ``config.yaml`` and the final model go."""
     bias_model: str | None = None
@@ -100,10 +102,39 @@ class TrainConfig:
     accuracy_weight: float = 1.0
     format_weight: float = 1.0
     crr_weight: float = 1.0
-    """crpo only: weight of the Counterfactual Relation Reward (paper silent; dybench's choice)."""
-    crr_mode: Literal["differ", "mapped"] = "mapped"
-    """crpo only: 'differ' = a change-relation pair is satisfied by any two different parsed answers;
-    'mapped' = the counterfactual answer must be the pair's mapping of the original one (dybench's choice)."""
+    """crpo only: weight of the relation terms (published: R_CRR^orig and R_CRR^aug; the page gives no
+    weights: 1 is dybench's choice)."""
+    behave_weight: float = 1.0
+    """crpo published only: weight of the counterfactual branch's R_behave (dybench's choice)."""
+    crr_mode: Literal["published", "differ", "mapped"] = "published"
+    """crpo only. published: the CRPO project page's rewards (``rewards.py``): the original branch earns
+    correct + format + R_CRR^orig, the counterfactual branch format + behave + R_CRR^aug; it reads no
+    counterfactual label. differ / mapped: dybench's earlier design, kept as alternatives: accuracy on both
+    branches plus a relation reward that any change satisfies (differ) or only the pair's mapped answer
+    (mapped; needs counterfactual labels, so a pairs dataset)."""
+    crr_gated: bool = True
+    """crpo published only: R_CRR^orig counts only for a correct original rollout, R_CRR^aug only for a
+    counterfactual rollout that behaves as expected (the page's gates)."""
+    crr_partner: Literal["group", "paired"] = "group"
+    """crpo only: the rate a relation term reads from the other branch. group: the mean over its G
+    rollouts (the natural reading of the page, which does not say); paired: its rollout of the same index."""
+    advantage_groups: Literal["branch", "pair"] = "branch"
+    """crpo only: branch = each branch's G rollouts are one advantage group (the page's secondary digest
+    says rewards are computed within each branch); pair = the 2G rollouts of a pair are one group."""
+    null_option: bool | None = None
+    """Append "None of the above" as the last option of every multiple-choice training question (CRPO's
+    null option; the letters of the other options do not change). None = on for crpo published, off
+    otherwise. Evaluation is untouched."""
+    router_model: str | None = None
+    """crpo on a Video-R1 json only: a local text model (transformers) that classifies each question as
+    Spatial / Temporal / Spatiotemporal / Static, as the CRPO page's router does; None = the rule router
+    (``router.py``). Its decisions are cached in ``routes_file``."""
+    routes_file: str | None = None
+    """crpo on a Video-R1 json only: the routing decisions, one JSON line per question, reviewable and
+    editable (an edited line is used as written). None = ``<output_dir>/routes.jsonl``."""
+    static_transform: Literal["hflip", "reverse"] = "hflip"
+    """crpo on a Video-R1 json only: the counterfactual a Static question gets (the page says either;
+    its answer must stay). hflip is dybench's choice: it exists for every video, reverse does not."""
 
     # --- loss ---
     lr: float = 1e-6
@@ -158,6 +189,13 @@ class TrainConfig:
     def rows_per_step(self) -> int:
         """B: completions per process per generation batch (a CRPO pair is two prompts)."""
         return self.prompts_per_step * (2 if self.method == "crpo" else 1) * self.num_generations
+
+    @property
+    def uses_null_option(self) -> bool:
+        """Whether the training questions get the null option (``null_option``, resolved)."""
+        if self.null_option is not None:
+            return self.null_option
+        return self.method == "crpo" and self.crr_mode == "published"
 
     @property
     def micro_batches(self) -> int:
@@ -218,6 +256,13 @@ class TrainConfig:
         data = Path(self.data)
         if not (data.is_dir() or (data.is_file() and data.suffix == ".json")):
             problems.append(f"data={self.data}: not a pairs dataset folder (`dybench build`) nor a Video-R1 .json file")
+        if self.method == "crpo" and self.crr_mode == "mapped" and data.is_file():
+            problems.append(
+                f"data={self.data}: crr_mode=mapped needs counterfactual answers, which a Video-R1 json has not; "
+                "use crr_mode=published (or differ), or a pairs dataset (`dybench build`)"
+            )
+        if self.router_model and model_problem(self.router_model):
+            problems.append(f"router_model={self.router_model}: {model_problem(self.router_model)}")
         if os.environ.get("ACCELERATE_USE_DEEPSPEED", "").lower() == "true" and not self.deepspeed:
             problems.append(
                 "launched with accelerate's --use_deepspeed but no deepspeed=FILE: pass "

@@ -7,6 +7,7 @@ them). Frames are sampled with the evaluation's own helpers (``dybench.video``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -17,10 +18,14 @@ from pathlib import Path
 import numpy as np
 
 from dybench.prompts import question_text
-from dybench.records import Branch, Relation, Transform, letter
-from dybench.train.config import TrainConfigError
+from dybench.records import MAX_OPTIONS, Branch, Relation, Transform, letter
+from dybench.train.config import TrainConfig, TrainConfigError
 
 log = logging.getLogger(__name__)
+
+
+#: CRPO's null option (project page): appended to every multiple-choice training question.
+NULL_OPTION = "None of the above"
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,12 @@ class Prompt:
     """Question text without options."""
     options: tuple[str, ...]
     """Option texts; empty for a yes/no question."""
-    answer: str
-    """Gold: one letter, several comma-joined sorted letters ('A,C'), or 'yes'/'no'."""
+    answer: str | None
+    """Gold: one letter, several comma-joined sorted letters ('A,C'), or 'yes'/'no'. None: not known (the
+    counterfactual of a question from label-free data, rendered by the trainer)."""
     branch: Branch = "original"
+    category: str | None = None
+    """The question's category when the data gives one (pairs data; a Video-R1 row's optional ``category``)."""
 
     @property
     def n_options(self) -> int:
@@ -48,6 +56,16 @@ class Prompt:
         """The user turn's text: question, lettered options, then the answer-format instruction."""
         return question_text(self.question, self.options, instruction)
 
+    def with_null_option(self) -> Prompt:
+        """The prompt with "None of the above" as its last option (CRPO's null option), so a model can say
+        that no option fits; the letters of the existing options do not change. Yes/no questions and
+        questions that already offer it are returned as they are."""
+        if not self.options or any(o.strip().casefold() == NULL_OPTION.casefold() for o in self.options):
+            return self
+        if len(self.options) >= MAX_OPTIONS:
+            raise TrainConfigError(f"{self.prompt_id}: {len(self.options)} options leave no letter for {NULL_OPTION!r}")
+        return dataclasses.replace(self, options=(*self.options, NULL_OPTION))
+
 
 @dataclass(frozen=True)
 class Example:
@@ -57,6 +75,10 @@ class Example:
     relation: Relation | None = None
     """For a pair: 'change' if the counterfactual's answer must differ, 'keep' if it must stay."""
     transform: Transform | None = None
+
+    def with_null_option(self) -> Example:
+        """Every prompt of the example with the null option appended (``Prompt.with_null_option``)."""
+        return dataclasses.replace(self, prompts=tuple(p.with_null_option() for p in self.prompts))
 
 
 @dataclass(frozen=True)
@@ -90,7 +112,10 @@ def load_examples(
         examples = _pairs_examples(data, paired=paired, categories=tuple(categories))
     elif data.is_file() and data.suffix == ".json":
         if paired:
-            raise TrainConfigError(f"{data}: crpo trains on pairs; give it a pairs dataset folder (`dybench build`)")
+            raise TrainConfigError(
+                f"{data}: pairs come from a pairs dataset folder here; `dybench train crpo` routes and renders the "
+                "counterfactuals of a Video-R1 json itself (load_training_examples)"
+            )
         if categories:
             raise TrainConfigError(f"{data}: categories=... filters pairs datasets only; filter the json instead")
         examples = [Example((p,)) for p in _video_r1_prompts(data, Path(video_root) if video_root else data.parent)]
@@ -99,6 +124,21 @@ def load_examples(
     if not examples:
         raise TrainConfigError(f"{data}: no usable training examples (check the categories filter and the file)")
     return examples
+
+
+def load_training_examples(cfg: TrainConfig) -> list[Example]:
+    """What ``cfg``'s run trains on: ``load_examples``, except that CRPO on a Video-R1 json routes every
+    question to a transform and renders its counterfactual (``counterfactuals.routed_examples``), and
+    that the null option is appended when the config asks for it (``TrainConfig.uses_null_option``)."""
+    paired = cfg.method == "crpo"
+    if paired and Path(cfg.data).is_file():
+        from dybench.train.counterfactuals import routed_examples
+
+        singles = load_examples(cfg.data, paired=False, video_root=cfg.video_root, categories=cfg.categories)
+        examples = routed_examples([ex.prompts[0] for ex in singles], cfg)
+    else:
+        examples = load_examples(cfg.data, paired=paired, video_root=cfg.video_root, categories=cfg.categories)
+    return [ex.with_null_option() for ex in examples] if cfg.uses_null_option else examples
 
 
 def _pairs_examples(folder: Path, *, paired: bool, categories: tuple[str, ...]) -> list[Example]:
@@ -128,6 +168,7 @@ def _item_prompt(folder: Path, item) -> Prompt:
         options=tuple(item.options),
         answer=item.answer,
         branch=item.branch,
+        category=item.category,
     )
 
 
@@ -169,7 +210,17 @@ def _video_r1_prompts(path: Path, root: Path) -> list[Prompt]:
             gold = ",".join(letters)
         else:
             gold = gold.lower()
-        prompts.append(Prompt(f"{path.name}:{i}", (root / row["path"]).resolve(), row["problem"], options, gold))
+        category = row.get("category")
+        prompts.append(
+            Prompt(
+                f"{path.name}:{i}",
+                (root / row["path"]).resolve(),
+                row["problem"],
+                options,
+                gold,
+                category=str(category) if category else None,
+            )  # fmt: skip
+        )
     if skipped:
         log.warning("%s: skipped %d row(s) that are not multiple-choice or yes/no video questions", path, skipped)
     return prompts

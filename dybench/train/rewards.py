@@ -1,51 +1,102 @@
-"""Rewards: the evaluation's own answer parser and scorer, the format check, and CRPO's relation reward.
+"""Rewards: the evaluation's own answer parser and scorer, the format check, and CRPO's relation rewards.
 
 Nothing here parses an answer itself: ``dybench.scoring.parse_answer`` / ``answer_reward`` /
-``format_ok`` are the one implementation that evaluation uses too.
+``format_ok`` are the one implementation that evaluation uses too (the prompt's option texts are passed,
+as evaluation passes them, so an answer written as an option's text, "None of the above" included, reads).
 
-Counterfactual Relation Reward (CRR), dybench's reading of a paper that gives no formula
-(RESEARCH.md): for a pair whose relation is ``keep``, a completion on one branch earns 1 for each
-completion on the other branch that gives the same parsed answer *and* that answer is the pair's
-(shared) gold one, so a consistent but wrong pair earns nothing; for ``change``:
+CRPO, ``crr_mode=published`` (the default; the CRPO project page, RESEARCH.md). A pair is G rollouts on the
+original video (i) and G on its counterfactual (j); *dynamic* = the pair's relation is ``change``, *static*
+= ``keep``; ``gold`` is the ORIGINAL question's answer (the only label this mode reads):
 
-- ``differ``: the two parsed answers differ (any change counts);
-- ``mapped``: the counterfactual answer is the pair's mapping of the original answer. The pair defines
-  the mapping only on its two gold answers (original gold <-> counterfactual gold, e.g. left <-> right),
-  so an original answer outside those two earns nothing.
+- ``correct_i`` = the accuracy reward of original rollout i (1 for the gold answer; CDPO's partial credit
+  for a subset of a multi-letter gold);
+- ``behave_j`` = 1 when counterfactual rollout j behaves as expected: dynamic, a parsed answer other than
+  ``gold`` (any change, the null option "None of the above" included); static, ``gold`` itself. An
+  unparsable answer never behaves;
+- original rollout i earns ``correct_i + format_i + crr_orig_i`` with
+  ``crr_orig_i = [correct_i = 1] * rate(behave over the counterfactual rollouts)``;
+- counterfactual rollout j earns ``format_j + behave_j + crr_aug_j`` with
+  ``crr_aug_j = [behave_j = 1] * rate([correct = 1] over the original rollouts)``.
 
-An unparsable answer on either side earns 0. A completion's CRR is the mean over the other branch's G
-completions (not one arbitrary partner), so it does not depend on sample order.
+Where the page is silent, dybench chooses (each configurable, ``TrainConfig``): the weights (all 1);
+"rate" = the mean over the other branch's G rollouts (``crr_partner=group``; ``paired`` uses the rollout of
+the same index); the gates (``crr_gated``; without them a crr term is the same for every rollout of a
+branch, so under per-branch advantage groups it adds nothing); the counterfactual branch earns no
+correctness term (the page lists none, and label-free data has no counterfactual gold).
+
+``crr_mode=differ`` / ``mapped`` (dybench's earlier design, kept as alternatives): every rollout earns
+accuracy against its own branch's gold + format + CRR, where a completion's CRR is the mean over the other
+branch's G completions of: ``keep`` pairs, the same parsed answer on both sides *and* it is the shared
+gold; ``change`` pairs, ``differ`` = the two parsed answers differ, ``mapped`` = the counterfactual answer
+is the pair's mapping of the original one (defined only on the two gold answers, so it needs the
+counterfactual's gold label). Unparsable on either side earns 0.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import statistics
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from dybench.records import Relation
-from dybench.scoring import answer_reward, format_ok, parse_answer
+from dybench.scoring import answer_reward, format_ok, normalize_answer, parse_answer
 from dybench.train.data import Example, Prompt
 
-CRRMode = Literal["differ", "mapped"]
+CRRMode = Literal["published", "differ", "mapped"]
+CRRPartner = Literal["group", "paired"]
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """The weight of each reward term in the total (the CRPO page publishes none: 1 each is dybench's)."""
+
+    correct: float = 1.0
+    format: float = 1.0
+    behave: float = 1.0
+    """published only: the counterfactual branch's behave reward."""
+    crr: float = 0.0
+    """The relation terms (crr_orig, crr_aug); 0 outside CRPO."""
 
 
 @dataclass(frozen=True)
 class RewardTerms:
-    """Per-completion reward terms, each a list of B floats in rollout row order."""
+    """Per-completion reward terms in rollout row order; None = this row does not earn this term."""
 
-    accuracy: list[float]
+    correct: list[float | None]
+    """Accuracy against the row's gold (published: original rows only)."""
     format: list[float]
-    crr: list[float]
-    """0 for every row outside CRPO."""
+    behave: list[float | None]
+    """published, counterfactual rows: 1 when the answer behaves as expected (see the module docstring)."""
+    crr_orig: list[float | None]
+    """Original rows of CRPO pairs: the relation reward the original branch earns."""
+    crr_aug: list[float | None]
+    """Counterfactual rows of CRPO pairs: the relation reward the counterfactual branch earns."""
     total: list[float]
-    """accuracy_weight * accuracy + format_weight * format + crr_weight * crr."""
+    """The weighted sum of the terms the row earns."""
     parsed: list[str | None]
     """The parsed answer of each completion (None = unparsable)."""
+
+    def means(self) -> dict[str, float]:
+        """``reward_<term>``: each term's mean over the rows that earn it (0.0 when none does)."""
+        out = {}
+        for f in fields(self):
+            if f.name in ("total", "parsed"):
+                continue
+            earned = [v for v in getattr(self, f.name) if v is not None]
+            out[f"reward_{f.name}"] = statistics.fmean(earned) if earned else 0.0
+        return out
+
+
+def parse(response: str, prompt: Prompt) -> str | None:
+    """The evaluation's reading of ``response`` to ``prompt`` (None = unparsable)."""
+    return parse_answer(response, prompt.n_options, prompt.options)
 
 
 def accuracy_reward(response: str, prompt: Prompt) -> float:
     """1 for the gold answer, |pred|/|gold| for a subset of a multi-letter gold, else 0."""
-    return float(answer_reward(parse_answer(response, prompt.n_options), prompt.answer))
+    if prompt.answer is None:
+        raise ValueError(f"{prompt.prompt_id}: no gold answer to score against")
+    return float(answer_reward(parse(response, prompt), prompt.answer))
 
 
 def format_reward(response: str) -> float:
@@ -53,22 +104,37 @@ def format_reward(response: str) -> float:
     return float(format_ok(response))
 
 
+def behave_reward(answer: str | None, *, relation: Relation, gold: str) -> float:
+    """published: does a counterfactual answer behave as expected, given the ORIGINAL question's gold?
+
+    ``change`` (dynamic): any parsed answer but ``gold`` (the null option counts as a change);
+    ``keep`` (static): ``gold`` (partial credit as the accuracy reward gives it). Unparsable: 0.
+    """
+    if answer is None:
+        return 0.0
+    if relation == "change":
+        return float(normalize_answer(answer) != normalize_answer(gold))
+    return float(answer_reward(answer, gold))
+
+
 def relation_reward(
     original: str | None,
     counterfactual: str | None,
     *,
     relation: Relation,
-    mode: CRRMode,
+    mode: Literal["differ", "mapped"],
     original_gold: str,
-    counterfactual_gold: str,
+    counterfactual_gold: str | None,
 ) -> float:
-    """CRR for one (original answer, counterfactual answer) pair of parsed answers."""
+    """differ / mapped CRR for one (original answer, counterfactual answer) pair of parsed answers."""
     if original is None or counterfactual is None:
         return 0.0
     if relation == "keep":  # both branches share one gold answer: consistent and right
         return float(original == counterfactual == original_gold)
     if mode == "differ":
         return float(original != counterfactual)
+    if counterfactual_gold is None:
+        raise ValueError("crr_mode=mapped needs the counterfactual's gold answer (a pairs dataset)")
     mapping = {original_gold: counterfactual_gold, counterfactual_gold: original_gold}
     return float(mapping.get(original) == counterfactual)
 
@@ -78,45 +144,75 @@ def score_rollout(
     examples: list[Example],
     num_generations: int,
     *,
-    accuracy_weight: float = 1.0,
-    format_weight: float = 1.0,
-    crr_weight: float = 0.0,
-    crr_mode: CRRMode = "mapped",
+    weights: RewardWeights = RewardWeights(),
+    crr_mode: CRRMode = "published",
+    crr_gated: bool = True,
+    crr_partner: CRRPartner = "group",
 ) -> RewardTerms:
-    """Score B = (prompts in ``examples``) * G completions, rows ordered prompt-major as in ``Rollout``."""
+    """Score B = (prompts in ``examples``) * G completions, rows ordered prompt-major as in ``Rollout``.
+
+    An example with two prompts (original, counterfactual) and a relation is a CRPO pair: under
+    ``published`` its branches earn the terms of the module docstring; under differ / mapped both earn
+    correctness + format, plus the relation terms when ``weights.crr`` is set. A single prompt earns
+    correctness + format.
+    """
+    G = num_generations
     prompts = [p for ex in examples for p in ex.prompts]
-    if len(texts) != len(prompts) * num_generations:
-        raise ValueError(f"{len(texts)} completions for {len(prompts)} prompts x G={num_generations}")
-    row_prompts = [p for p in prompts for _ in range(num_generations)]
-    parsed = [parse_answer(t, p.n_options) for t, p in zip(texts, row_prompts, strict=True)]
-    accuracy = [accuracy_reward(t, p) for t, p in zip(texts, row_prompts, strict=True)]
+    if len(texts) != len(prompts) * G:
+        raise ValueError(f"{len(texts)} completions for {len(prompts)} prompts x G={G}")
+    row_prompts = [p for p in prompts for _ in range(G)]
+    parsed = [parse(t, p) for t, p in zip(texts, row_prompts, strict=True)]
+    correct: list[float | None] = [
+        None if p.answer is None else accuracy_reward(t, p) for t, p in zip(texts, row_prompts, strict=True)
+    ]
     fmt = [format_reward(t) for t in texts]
-    crr = [0.0] * len(texts)
+    behave: list[float | None] = [None] * len(texts)
+    crr_orig: list[float | None] = [None] * len(texts)
+    crr_aug: list[float | None] = [None] * len(texts)
     row = 0
     for ex in examples:
-        if len(ex.prompts) == 2 and ex.relation is not None and crr_weight:
-            orig, cf = ex.prompts
-            a = parsed[row : row + num_generations]
-            b = parsed[row + num_generations : row + 2 * num_generations]
-            table = [  # table[i][j]: original completion i against counterfactual completion j
-                [
-                    relation_reward(
-                        x,
-                        y,
-                        relation=ex.relation,
-                        mode=crr_mode,
-                        original_gold=orig.answer,
-                        counterfactual_gold=cf.answer,
-                    )
-                    for y in b
-                ]
-                for x in a
+        o, c = slice(row, row + G), slice(row + G, row + 2 * G)  # the original and counterfactual rows
+        row += len(ex.prompts) * G
+        if len(ex.prompts) != 2 or ex.relation is None:
+            continue
+        orig, cf = ex.prompts
+        assert orig.answer is not None, "a pair's original question always has its gold"
+        if crr_mode == "published":
+            right = [float(x == 1.0) for x in correct[o]]  # type: ignore[arg-type]
+            behaved = [behave_reward(b, relation=ex.relation, gold=orig.answer) for b in parsed[c]]
+            done = [float(x == 1.0) for x in behaved]
+            correct[c] = [None] * G
+            behave[c] = behaved
+            crr_orig[o] = _gated(right, done, gated=crr_gated, partner=crr_partner)
+            crr_aug[c] = _gated(done, right, gated=crr_gated, partner=crr_partner)
+            continue
+        if not weights.crr:
+            continue
+        table = [  # table[i][j]: original completion i against counterfactual completion j
+            [
+                relation_reward(
+                    x, y, relation=ex.relation, mode=crr_mode, original_gold=orig.answer, counterfactual_gold=cf.answer
+                )  # fmt: skip
+                for y in parsed[c]
             ]
-            for i in range(num_generations):
-                crr[row + i] = sum(table[i]) / num_generations
-                crr[row + num_generations + i] = sum(r[i] for r in table) / num_generations
-        row += len(ex.prompts) * num_generations
+            for x in parsed[o]
+        ]
+        if crr_partner == "paired":
+            crr_orig[o] = crr_aug[c] = [table[i][i] for i in range(G)]
+        else:
+            crr_orig[o] = [sum(table[i]) / G for i in range(G)]
+            crr_aug[c] = [sum(r[j] for r in table) / G for j in range(G)]
     total = [
-        accuracy_weight * a + format_weight * f + crr_weight * c for a, f, c in zip(accuracy, fmt, crr, strict=True)
+        weights.correct * (a or 0.0)
+        + weights.format * f
+        + weights.behave * (b or 0.0)
+        + weights.crr * ((x or 0.0) + (y or 0.0))
+        for a, f, b, x, y in zip(correct, fmt, behave, crr_orig, crr_aug, strict=True)
     ]
-    return RewardTerms(accuracy, fmt, crr, total, parsed)
+    return RewardTerms(correct, fmt, behave, crr_orig, crr_aug, total, parsed)
+
+
+def _gated(own: list[float], other: list[float], *, gated: bool, partner: CRRPartner) -> list[float]:
+    """For each rollout i: [own_i] (when gated) x the other branch's rate (its mean, or its rollout i)."""
+    rate = statistics.fmean(other)
+    return [(x if gated else 1.0) * (other[i] if partner == "paired" else rate) for i, x in enumerate(own)]

@@ -29,8 +29,17 @@ The methods (RESEARCH.md):
 - bias: grpo with no KL, on the shortcut subset (CDPO stage 1).
 - cdpo: grpo plus ``- bias_beta * KL_k3(pi || pi_bias)`` in the loss: the policy is pushed *away* from a
   frozen bias model.
-- crpo: both branches of a counterfactual pair in the same step, each its own group of G, plus the
-  Counterfactual Relation Reward across the branches (``rewards.py``).
+- crpo: both branches of a counterfactual pair in the same step, each its own group of G. The default,
+  ``crr_mode=published``, is the method as the CRPO project page describes it: "None of the above" is
+  appended to every multiple-choice training question (``null_option``); the original branch earns
+  R_correct + R_format + R_CRR^orig (the counterfactual rollouts behave as expected, gated on this
+  rollout being correct); the counterfactual branch earns R_format + R_behave (a changed answer for
+  dynamic questions, the null option included; the original answer for static ones) + R_CRR^aug (the
+  original rollouts are correct, gated on this rollout behaving). It reads no counterfactual label, so
+  ``data`` may be a Video-R1 json: each question is routed to hflip / reverse / static (``router.py``:
+  rules, or ``router_model=PATH``; decisions in an editable ``routes.jsonl``) and its counterfactual is
+  rendered with ``dybench build``'s renderer into ``<output_dir>/counterfactuals`` (``counterfactuals.py``).
+  ``crr_mode=differ`` / ``mapped`` are dybench's earlier relation rewards, kept as documented alternatives.
 
 Where this departs from the papers' released code, on purpose:
 
@@ -41,7 +50,14 @@ Where this departs from the papers' released code, on purpose:
   does). With ``ppo_epochs = 1`` (the papers' setting) the ratio is exactly 1 and the loss is the
   policy gradient.
 - The repulsive KL can be bounded per token (``bias_kl_max``); unbounded by default, as released.
-- CRPO's CRR formula, weight and pairing of completions are dybench's choices (``rewards.py``).
+- CRPO, where the project page is silent, dybench chooses (each a setting): every reward weight 1
+  (``accuracy_weight``, ``format_weight``, ``behave_weight``, ``crr_weight``); a relation term's rate is the
+  mean over the other branch's G rollouts (``crr_partner=group``; ``paired`` = the rollout of the same
+  index); the gates on (``crr_gated``); each branch its own advantage group (``advantage_groups=branch``;
+  ``pair`` = the 2G rollouts of a pair together); "behave" for a dynamic question = any parsed answer other
+  than the original's gold, for a static one = that gold; the counterfactual branch earns no correctness
+  term; the router's kind -> transform mapping and its rules (``router.py``), Static questions mirrored
+  (``static_transform``). The differ / mapped formulas are wholly dybench's (``rewards.py``).
 - Sampling and scoring use one distribution: ``generate`` gets a ``GenerationConfig`` built from this
   config alone (temperature; no top-k, no nucleus, no repetition penalty), never the checkpoint's
   generation_config.json; log-probs divide the logits by the same temperature. ``top_p < 1`` is refused.
@@ -64,6 +80,8 @@ What has run, and where (tiny models, CPU; ``tests/test_train_*.py``):
   gradients); DeepSpeed's own bf16 mode is not (its CPU path was not run).
 - FSDP: not verified. accelerate refuses FSDP without a GPU, and torch's ``fully_shard`` over gloo was
   not tried; the trainer warns at launch.
+- CRPO published from a Video-R1 json with no counterfactual labels (routing, rendering into the run
+  folder and reusing the renders on resume, null option): verified on CPU, a few steps.
 - vLLM: removed (the old engine relied on vLLM internals that no longer exist and had never run).
 - Nothing has run on a GPU yet: ``benchmarks/gpu_smoke.sh`` is the check to run there.
 """
@@ -84,7 +102,7 @@ import yaml
 from dybench.fileio import write_text_atomic
 from dybench.train import checkpoint
 from dybench.train.config import TrainConfig
-from dybench.train.data import ClipLoader, DataCursor, load_examples
+from dybench.train.data import ClipLoader, DataCursor, load_training_examples
 from dybench.train.deepspeed_config import resolve_deepspeed_config
 from dybench.train.loss import TokenLoss, group_advantages, token_loss, token_weights
 from dybench.train.models import (
@@ -94,7 +112,7 @@ from dybench.train.models import (
     load_model,
     prepare_frozen,
 )
-from dybench.train.rewards import score_rollout
+from dybench.train.rewards import RewardWeights, score_rollout
 from dybench.train.rollout import (
     HFRollout,
     completion_logprobs,
@@ -124,9 +142,15 @@ class StepMetrics:
     reward: float
     reward_std: float
     """Mean within-group std of the total reward (0 = no learning signal)."""
-    reward_accuracy: float
+    reward_correct: float
+    """Accuracy reward, over the rows that earn it (crpo published: the original branch only)."""
     reward_format: float
-    reward_crr: float
+    reward_behave: float
+    """crpo published: share of counterfactual rollouts that behave as expected (0 otherwise)."""
+    reward_crr_orig: float
+    """crpo: the original branch's relation reward (published: R_CRR^orig)."""
+    reward_crr_aug: float
+    """crpo: the counterfactual branch's relation reward (published: R_CRR^aug)."""
     clip_frac: float
     """Share of completion tokens whose ratio was clipped."""
     ratio: float
@@ -153,9 +177,7 @@ def train(cfg: TrainConfig) -> Path:
     bias_path = check_bias_model(cfg.bias_model, cfg.model) if cfg.method == "cdpo" else None
     out = Path(cfg.output_dir)
     # --- setup -----------------------------------------------------------------------------------
-    examples = load_examples(
-        cfg.data, paired=cfg.method == "crpo", video_root=cfg.video_root, categories=cfg.categories
-    )
+    examples = load_training_examples(cfg)  # CRPO on a Video-R1 json: routed and rendered here
     on_gpu = torch.cuda.is_available()
     bf16 = cfg.dtype == "bfloat16" or (cfg.dtype == "auto" and on_gpu)
     ds_config = resolve_deepspeed_config(cfg, bf16=bf16) if cfg.deepspeed else None
@@ -262,17 +284,25 @@ def train(cfg: TrainConfig) -> Path:
             mask = rollout.completion_mask  # (B, Lc)
 
             # --- reward ---------------------------------------------------------------------------
+            weights = RewardWeights(
+                correct=cfg.accuracy_weight,
+                format=cfg.format_weight,
+                behave=cfg.behave_weight,
+                crr=cfg.crr_weight if cfg.method == "crpo" else 0.0,
+            )
             terms = score_rollout(
                 rollout.texts,
                 batch_examples,
                 G,
-                accuracy_weight=cfg.accuracy_weight,
-                format_weight=cfg.format_weight,
-                crr_weight=cfg.crr_weight if cfg.method == "crpo" else 0.0,
+                weights=weights,
                 crr_mode=cfg.crr_mode,
+                crr_gated=cfg.crr_gated,
+                crr_partner=cfg.crr_partner,
             )
             rewards = torch.tensor(terms.total).view(-1, G)  # (P, G): each prompt (each CRPO branch) a group
-            advantages = group_advantages(rewards, cfg.adv_eps).view(-1)  # (B,)
+            joint = cfg.method == "crpo" and cfg.advantage_groups == "pair"
+            groups = rewards.view(-1, 2 * G) if joint else rewards  # (pairs, 2G) when a pair is one group
+            advantages = group_advantages(groups, cfg.adv_eps).view(-1)  # (B,)
 
             # --- fixed log-probs: old policy (only when it will differ), reference, bias -----------
             chunks = list(torch.arange(len(rollout.texts)).split(cfg.micro_batch_size))
@@ -284,10 +314,8 @@ def train(cfg: TrainConfig) -> Path:
             total_tokens = int(accelerator.reduce(mask.sum().to(accelerator.device), "sum"))
             generated = {
                 "reward": rewards.mean().item(),
-                "reward_std": rewards.std(dim=1).mean().item(),
-                "reward_accuracy": float(np.mean(terms.accuracy)),
-                "reward_format": float(np.mean(terms.format)),
-                "reward_crr": float(np.mean(terms.crr)),
+                "reward_std": groups.std(dim=1).mean().item(),
+                **terms.means(),  # reward_correct, reward_format, reward_behave, reward_crr_orig, reward_crr_aug
                 "completion_len": mask.sum(1).float().mean().item(),
                 "truncated": (~torch.isin(rollout.completion_ids, torch.tensor(eos_ids)).any(1)).float().mean().item(),
                 "rollout_tokens": int(mask.sum()),
@@ -411,8 +439,9 @@ def _progress(enabled: bool, total: int):
     def show(m: StepMetrics) -> None:
         if enabled:
             console.print(
-                f"step {m.step}/{total}  reward {m.reward:.3f} (acc {m.reward_accuracy:.2f}"
-                f" fmt {m.reward_format:.2f} crr {m.reward_crr:.2f})  loss {m.loss:+.4f}"
+                f"step {m.step}/{total}  reward {m.reward:.3f} (correct {m.reward_correct:.2f}"
+                f" fmt {m.reward_format:.2f} behave {m.reward_behave:.2f} crr {m.reward_crr_orig:.2f}"
+                f"/{m.reward_crr_aug:.2f})  loss {m.loss:+.4f}"
                 f"  kl_bias {m.kl_bias:.4f}  clip {m.clip_frac:.2f}  len {m.completion_len:.0f}"
                 f"  {m.step_s:.1f}s",
                 highlight=False,

@@ -1,0 +1,50 @@
+"""Where a planted cue points, and how often a model's answers follow it.
+
+A DyBench-Synth clip made under a bias rule (:mod:`dybench.synth.bias`) records in its annotation
+whether its target carries the cue and which answer the rule ties the cue to. On balanced test data the
+cue is right half the time, so a model that answers from the cue agrees with it on nearly every item
+while its accuracy stays near chance; a model that watches agrees with it about half the time. The
+reproduction report and ``dybench demo`` both read these numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+
+from dybench.fileio import read_jsonl
+
+
+def planted_cues(pairs_dir: Path, synth_dir: Path) -> dict[str, str]:
+    """item_id -> the answer the planted cue points to, for two-choice questions whose clip has a cue rule.
+
+    Empty when the test data is not DyBench-Synth output with a bias rule.
+    """
+    from dybench.pairs import group_pairs, load_items
+
+    annotations = synth_dir / "annotations.jsonl"
+    if not annotations.is_file() or not (pairs_dir / "pairs.jsonl").is_file():
+        return {}
+    rows = {r["id"]: r for r in read_jsonl(annotations)}
+    cues = {}
+    for branches in group_pairs(load_items(pairs_dir)).values():
+        original = branches.get("original")
+        row = rows.get(original.source_id) if original else None
+        shortcut = (row or {}).get("shortcut")
+        if not original or not shortcut or len(original.options) > 2 or "truth" not in row:
+            continue
+        choices = [chr(65 + i) for i in range(len(original.options))] or ["yes", "no"]
+        points_to_truth = (shortcut["answer"] == row["truth"]) == bool(shortcut["cue"])
+        cue = original.answer if points_to_truth else next(c for c in choices if c != original.answer)
+        for item in branches.values():  # same question, same look: the cue points to the same answer
+            cues[item.item_id] = cue
+    return cues
+
+
+def answer_diagnostics(preds: dict[str, str | None], cues: dict[str, str]) -> dict[str, float | None]:
+    """``cue_agreement`` (the share of cued items answered with the cue's answer) and ``top_answer_share``
+    (the share of items given the most common answer: 1.0 is a model that always says the same)."""
+    cued = [preds[i] == cue for i, cue in cues.items() if i in preds]
+    answers = [a for a in preds.values() if a is not None]
+    top = max(answers.count(a) for a in set(answers)) / len(preds) if answers else None
+    return {"cue_agreement": statistics.fmean(cued) if cued else None, "top_answer_share": top}

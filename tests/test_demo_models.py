@@ -1,0 +1,113 @@
+"""The tiny models shipped for ``dybench demo``: they match their provenance, load, and can be regenerated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dybench.evaluation.demo_models import (
+    DEMO_MODELS,
+    PROVENANCE,
+    WEIGHTS,
+    DemoModelsError,
+    check_shipped,
+    ship,
+    shipped,
+)
+from dybench.fileio import write_json_atomic, write_jsonl_atomic
+
+
+def test_the_shipped_models_match_their_provenance():
+    assert [m.name for m in shipped()] == [m.name for m in DEMO_MODELS]
+    assert check_shipped() == []
+    total = sum(p.stat().st_size for m in DEMO_MODELS for p in m.path().iterdir())
+    assert total < 10e6  # a few MB in all
+    for model in DEMO_MODELS:
+        record = json.loads((model.path() / PROVENANCE).read_text())
+        assert record["reproduce_command"].startswith("dybench reproduce crpo ")
+        assert record["seed"] == 0 and record["preset"] == "tiny" and record["stage"]["name"] == model.stage
+        assert record["data"]["test"]["bias"].endswith("test=0.5") and record["data"]["train"]["split"] == "train"
+        assert record["dybench_version"] and record["git"]["revision"]
+        summary = record["training"].get("metrics_summary") or record["training"]["warmup"]
+        assert summary["steps"] > 0
+
+
+def test_the_shipped_models_load_in_bfloat16():
+    import torch
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    for model in DEMO_MODELS:
+        loaded = AutoModelForImageTextToText.from_pretrained(model.path(), dtype="auto")
+        assert loaded.dtype == torch.bfloat16
+        assert loaded.config.text_config.num_hidden_layers == 4 and loaded.config.text_config.hidden_size == 128
+        assert AutoProcessor.from_pretrained(model.path()).tokenizer is not None
+
+
+def test_a_changed_file_no_longer_matches(tmp_path):
+    for model in DEMO_MODELS:
+        shutil.copytree(model.path(), model.path(tmp_path))
+    target = DEMO_MODELS[1].path(tmp_path)
+    (target / "config.json").write_text((target / "config.json").read_text().replace("128", "129", 1))
+    (target / "notes.txt").write_text("extra")
+    problems = check_shipped(tmp_path)
+    assert any("config.json: sha256 differs" in p for p in problems)
+    assert any("notes.txt: not in provenance.json" in p for p in problems)
+    assert len(problems) == 2
+
+
+def _reproduction(root: Path) -> Path:
+    """A `dybench reproduce crpo` output folder whose three models are copies of the shipped ones."""
+    stages = [{"name": m.stage, "command": f"make {m.name}"} for m in DEMO_MODELS]
+    plan = {"target": "crpo", "preset": "tiny", "output_dir": str(root), "results_dir": str(root / "leaderboard"),
+            "seeds": [0, 1, 2], "stages": stages}  # fmt: skip
+    write_json_atomic(root / "plan.json", plan)
+    for model in DEMO_MODELS:
+        src = root / model.source
+        shutil.copytree(model.path(), src)
+        (src / PROVENANCE).unlink()
+    write_json_atomic(root / "models/base/warmup.json", {"steps": 950, "accuracy": 0.86, "losses": [1.0, 0.5]})
+    for run in ("grpo-s0", "crpo-s0"):
+        rows = [{"step": s, "reward": 0.5 + s / 100, "reward_correct": 0.5, "step_s": 1.0} for s in range(1, 21)]
+        write_jsonl_atomic(root / "runs" / run / "metrics.jsonl", rows)
+    write_json_atomic(root / ".stages/synth-test.done.json", {"settings": {"n": 192, "bias": "b", "split": "test"}})
+    return root
+
+
+def test_ship_refuses_an_unfinished_reproduction_then_copies_a_finished_one(tmp_path):
+    from safetensors.torch import load_file
+
+    root = _reproduction(tmp_path / "repro")
+    for model in DEMO_MODELS[:2]:
+        write_json_atomic(root / ".stages" / f"{model.stage}.done.json", {"finished": "2026-11-28T09:00:00+00:00"})
+    with pytest.raises(DemoModelsError, match="train-crpo-s0 not done yet"):
+        ship(root, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+    write_json_atomic(root / ".stages/train-crpo-s0.done.json", {"finished": "2026-11-28T09:30:00+00:00"})
+    folders = ship(root, tmp_path / "out")
+    assert [f.name for f in folders] == [m.name for m in DEMO_MODELS]
+    assert check_shipped(tmp_path / "out") == []
+    for model, folder in zip(DEMO_MODELS, folders, strict=True):
+        record = json.loads((folder / PROVENANCE).read_text())
+        assert record["reproduce_command"] == f"dybench reproduce crpo --output-dir {root}"
+        assert record["stage"]["name"] == model.stage and record["stage"]["command"] == f"make {model.name}"
+        assert record["stage"]["finished"].startswith("2026-11-28T09:")
+        assert record["data"]["test"]["n"] == 192 and record["data"]["train"] is None
+        same = load_file(folder / WEIGHTS)
+        assert same.keys() == load_file(model.path() / WEIGHTS).keys()
+        assert not (folder / "warmup.json").exists()
+    start = json.loads((folders[0] / PROVENANCE).read_text())["training"]["warmup"]
+    assert start == {"steps": 950, "accuracy": 0.86}  # the summary, without the loss curve
+    grpo = json.loads((folders[1] / PROVENANCE).read_text())["training"]["metrics_summary"]
+    assert grpo["steps"] == 20 and grpo["reward_last10"] > grpo["reward_first10"]
+
+
+def test_ship_refuses_a_reproduction_of_another_method(tmp_path):
+    root = _reproduction(tmp_path / "repro")
+    plan = json.loads((root / "plan.json").read_text())
+    write_json_atomic(root / "plan.json", {**plan, "target": "cdpo"})
+    with pytest.raises(DemoModelsError, match="reproduce crpo"):
+        ship(root, tmp_path / "out")
