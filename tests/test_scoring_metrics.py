@@ -20,6 +20,7 @@ from dybench.scoring import (
     pair_accuracy,
     pair_metrics,
     score_item,
+    whole_pairs,
     wilson_interval,
 )
 
@@ -164,3 +165,18 @@ def test_wilson_interval():
     assert low == 0.0 and 0.3 < high < 0.4  # stays inside [0, 1] at 0 %
     assert wilson_interval(1.0, 7)[1] == 1.0
     assert Proportion.of(0.25, 4).as_metrics("x").keys() == {"x", "x_ci_low", "x_ci_high"}
+
+
+def test_whole_pairs_leaves_out_only_pairs_cut_in_half():
+    """The one rule behind lmms-eval's pair scores and the leaderboard's re-scoring of them."""
+    results = [
+        score_item(item("p1", "original", "A"), "A"),
+        score_item(item("p1", "counterfactual", "B"), "B"),
+        score_item(item("p2", "original", "A"), "A"),  # its counterfactual was never evaluated
+        score_item(item("p3", "original", "A"), "C"),
+        score_item(item("p3", "counterfactual", "B"), "nonsense"),  # answered (wrongly): stays
+    ]
+    kept, cut = whole_pairs(results)
+    assert cut == ["p2"]
+    assert [r.pair_id for r in kept] == ["p1", "p1", "p3", "p3"]
+    assert pair_accuracy(kept).value == 0.5

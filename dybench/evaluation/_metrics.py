@@ -35,12 +35,12 @@ from dybench.records import Item
 from dybench.scoring import (
     ItemResult,
     Proportion,
-    incomplete_pairs,
     normalize_answer,
     pair_metrics,
     parse_answer,
     score_item,
     timeblind_metrics,
+    whole_pairs,
 )
 
 Family = Literal["pair", "timeblind", "choice"]
@@ -102,15 +102,13 @@ def pair_scores(records: Sequence[Record]) -> dict[str, float]:
     (``pair_docs``), so a pair with only one record was cut in half by ``--limit``: its other item was
     never evaluated. It is left out, with a warning, so that ``--limit`` cuts whole pairs.
     """
-    results = [ItemResult.from_row(r) for r in records]
-    cut = set(incomplete_pairs(results))
+    results, cut = whole_pairs([ItemResult.from_row(r) for r in records])
     if cut:
         warnings.warn(
             f"{len(cut)} pair(s) have only one evaluated item (--limit ends inside a pair): left out of "
-            f"the scores; give an even --limit to evaluate whole pairs: {', '.join(sorted(cut)[:5])}",
+            f"the scores; give an even --limit to evaluate whole pairs: {', '.join(cut[:5])}",
             stacklevel=2,
         )
-        results = [r for r in results if r.pair_id not in cut]
     return pair_metrics(results)
 
 

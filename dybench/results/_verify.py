@@ -38,11 +38,11 @@ from dybench.results._samples import TaskSamples
 from dybench.scoring import (
     ItemResult,
     bootstrap_interval,
-    incomplete_pairs,
     normalize_answer,
     pair_metrics,
     pair_outcomes,
     score_item,
+    whole_pairs,
 )
 
 Outcome = Literal["verified", "arithmetic", "mismatch", "unchecked"]
@@ -171,8 +171,7 @@ def rescore_samples(
             scored = [score_item(reference.items[s.item_id], s.response) for s in items]
         else:
             scored = [s.logged for s in items]
-        cut = set(incomplete_pairs(scored))
-        results[task] = [r for r in scored if r.pair_id not in cut]
+        results[task] = whole_pairs(scored)[0]
     responses = {item_id: s.response for item_id, s in logged.items()}
     return Rescored(reference, data_issue, results, responses, problems)
 

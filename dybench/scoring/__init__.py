@@ -16,6 +16,7 @@ from dybench.scoring._metrics import (
     pair_metrics,
     score_item,
     unanswered_pairs,
+    whole_pairs,
 )
 from dybench.scoring._paired import (
     McNemar,
@@ -87,5 +88,6 @@ __all__ = [
     "timeblind_q_acc",
     "timeblind_v_acc",
     "unanswered_pairs",
+    "whole_pairs",
     "wilson_interval",
 ]

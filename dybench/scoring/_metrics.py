@@ -122,6 +122,15 @@ def incomplete_pairs(results: Sequence[ItemResult]) -> list[str]:
     return sorted(pid for pid, pair in _by_pair(results).items() if len(_answered(pair)) == 1)
 
 
+def whole_pairs(results: Sequence[ItemResult]) -> tuple[list[ItemResult], list[str]]:
+    """(the results of pairs whose two items were both evaluated, the ids of pairs cut in half), for
+    scores over the evaluated documents: under lmms-eval a pair's items are adjacent documents, so a
+    pair with one result was cut by ``--limit`` and is left out rather than counted wrong."""
+    cut = incomplete_pairs(results)
+    dropped = set(cut)
+    return [r for r in results if r.pair_id not in dropped], cut
+
+
 def unanswered_pairs(results: Sequence[ItemResult]) -> list[str]:
     """Pair ids none of whose items has a prediction, sorted."""
     return sorted(pid for pid, pair in _by_pair(results).items() if not _answered(pair))
