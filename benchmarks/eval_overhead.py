@@ -56,8 +56,7 @@ def process_results(doc, results):
 
 def prepare(work: Path, clips: int, size: int, frames: int) -> tuple[Path, Path]:
     """The pairs dataset and the minimal task folder over the same videos (built once)."""
-    from dybench.build import build_pairs
-    from dybench.pairs import load_items
+    from dybench.pairs import build_pairs, load_items
     from dybench.synth import synthesize
 
     pairs = work / "pairs"

@@ -24,9 +24,9 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from dybench.build import build_pairs
+from dybench.pairs import build_pairs
 from dybench.synth import synthesize
-from dybench.tiny_model import build_tiny_model
+from dybench.testing import build_tiny_model
 
 work = Path(sys.argv[1])
 if not (work / "pairs" / "manifest.json").is_file():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 
-from dybench.transforms import render_counterfactuals
+from dybench.pairs import render_counterfactuals
 from dybench.video import EncoderSettings, probe
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()

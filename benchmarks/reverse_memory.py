@@ -27,7 +27,7 @@ from dybench.video import EncoderSettings
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 CHILD = """
 import sys
-from dybench.transforms import render_counterfactuals
+from dybench.pairs import render_counterfactuals
 from dybench.video import EncoderSettings
 render_counterfactuals(sys.argv[1], {"reverse": sys.argv[2]}, EncoderSettings(preset=sys.argv[3]))
 """

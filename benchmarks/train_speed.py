@@ -22,10 +22,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from dybench.build import build_pairs
 from dybench.fileio import read_jsonl
+from dybench.pairs import build_pairs
 from dybench.synth import synthesize
-from dybench.tiny_model import ARCHES, build_tiny_model
+from dybench.testing import ARCHES, build_tiny_model
 from dybench.train import TrainConfig, train
 
 TINY = {"prompts_per_step": 2, "num_generations": 8, "micro_batch_size": 16, "max_new_tokens": 16,

@@ -80,7 +80,7 @@ def synth(
     print_summary(out)
 
 
-# build (dybench.build)
+# build (dybench.pairs)
 @app.command()
 def build(
     src: Path = typer.Option(..., "--src", help="Folder with your videos and annotations.jsonl."),
@@ -100,7 +100,7 @@ def build(
     ),
 ) -> None:
     """Build counterfactual pairs (hflip, reverse, swap, or given videos) from your videos and annotations."""
-    from dybench.build import build_pairs
+    from dybench.pairs import build_pairs
     from dybench.report import build_progress, print_build_summary
     from dybench.video import EncoderSettings
 
@@ -114,7 +114,7 @@ def build(
     raise typer.Exit(0 if report.ok else 1)
 
 
-# import (dybench.importers)
+# import (dybench.pairs.importers)
 import_app = typer.Typer(
     help="Turn a public dataset's own labels into annotations.jsonl (+ video links) for `dybench build`.",
     no_args_is_help=True,
@@ -133,7 +133,7 @@ def import_ssv2_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
 ) -> None:
     """Something-Something-v2 labels -> moving-direction and reversible-dynamics questions."""
-    from dybench.importers import import_ssv2, print_report
+    from dybench.pairs.importers import import_ssv2, print_report
 
     print_report(import_ssv2(labels, videos, out, templates=templates, seed=seed))
 
@@ -158,7 +158,7 @@ def import_segments_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and option order."),
 ) -> None:
     """Action segments (Breakfast, 50Salads, seconds) -> event-order questions built with `swap`."""
-    from dybench.importers import import_segments, print_report
+    from dybench.pairs.importers import import_segments, print_report
 
     report = import_segments(
         segments, videos, out, fmt=fmt.value, frame_times=frame_times, min_seconds=min_seconds,
@@ -178,12 +178,12 @@ def import_tracks_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
 ) -> None:
     """Tracking sequences (GOT-10k layout) -> moving-direction questions from the box's net motion."""
-    from dybench.importers import import_tracks, print_report
+    from dybench.pairs.importers import import_tracks, print_report
 
     print_report(import_tracks(root, out, fps=fps, min_displacement=min_displacement, seed=seed))
 
 
-# review (dybench.review)
+# review (dybench.pairs)
 @app.command()
 def review(
     pairs: Path = typer.Option(..., "--pairs", help="The pairs dataset folder to look at."),
@@ -191,7 +191,7 @@ def review(
     frames: int = typer.Option(4, "--frames", min=2, max=16, help="Frames shown per video."),
 ) -> None:
     """Write a static HTML page showing every pair side by side, to check by eye and reject bad pairs."""
-    from dybench.review import write_review
+    from dybench.pairs import write_review
 
     typer.echo(write_review(pairs, out, frames=frames))
 
@@ -286,9 +286,9 @@ def demo(
     demo(out, n=n, seed=seed, trained=trained, verbose=verbose)
 
 
-# tiny-model, train (dybench.train)
+# tiny-model (dybench.testing), train (dybench.train)
 class ArchChoice(str, Enum):
-    """``dybench.tiny_model.ARCHES`` (a test checks they agree)."""
+    """``dybench.testing.ARCHES`` (a test checks they agree)."""
 
     qwen2_5_vl = "qwen2_5_vl"
     qwen3_vl = "qwen3_vl"
@@ -306,7 +306,7 @@ def tiny_model(
     layers: int = typer.Option(2, "--layers", min=1, help="Language model layers (and vision blocks)."),
 ) -> None:
     """Build a tiny random Qwen2.5-VL / Qwen3-VL checkpoint with a locally trained tokenizer (offline)."""
-    from dybench.tiny_model import build_tiny_model
+    from dybench.testing import build_tiny_model
 
     if init_std is not None and not init_std > 0:
         raise typer.BadParameter(f"--init-std must be positive, got {init_std}")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
@@ -84,6 +85,55 @@ def atomic_path(path: str | os.PathLike, *, within: str | os.PathLike | None = N
     (:func:`atomic_paths` for one file)."""
     with atomic_paths(path, within=within) as (tmp,):
         yield tmp
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike, *, within: str | os.PathLike | None = None) -> Iterator[Path]:
+    """Yield an empty temporary folder beside ``path``; only if the block succeeds, make its files durable
+    and rename it onto ``path``, so readers see the old folder or the whole new one, never a part.
+
+    A folder already at ``path`` is renamed aside first and removed once the new one is in place. A
+    failure removes the temporary and leaves ``path`` as it was. The temporary is a hidden
+    ``.name.XXXXXXXX.tmp`` sibling (same filesystem, so the rename is atomic); those a killed process
+    left for the same ``path`` are removed on entry, so write one folder from one process at a time.
+    ``within``: see :func:`inside`.
+    """
+    target = inside(within, path) if within is not None else Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    stale = re.compile(rf"^\.{re.escape(target.name)}\.[a-z0-9_]{{8}}\.tmp(\.old)?$")
+    for p in target.parent.iterdir():
+        if stale.match(p.name):
+            _remove_tree(p)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    try:
+        yield tmp
+        for folder, _, names in os.walk(tmp):  # links are neither followed nor synced
+            for name in names:
+                if not os.path.islink(file := os.path.join(folder, name)):
+                    with open(file, "rb") as fh:
+                        os.fsync(fh.fileno())
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; give the folder ordinary permissions
+        if not (target.exists() or target.is_symlink()):
+            os.rename(tmp, target)
+            return
+        aside = tmp.with_name(tmp.name + ".old")
+        os.rename(target, aside)
+        try:
+            os.rename(tmp, target)
+        except BaseException:
+            os.rename(aside, target)
+            raise
+        _remove_tree(aside)
+    finally:
+        _remove_tree(tmp)
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete a folder and everything in it, or a file or link (never what a link points to); gone is fine."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 def remove_file(path: str | os.PathLike, *, within: str | os.PathLike) -> None:

@@ -15,7 +15,7 @@ RELATIONS: tuple[Relation, ...] = get_args(Relation)
 #: Every transform a pair can have: ``hflip`` mirrors the video, ``reverse`` plays it backwards, ``swap``
 #: plays two segments in the other order, ``given`` is a counterfactual video the annotation names.
 TRANSFORMS: tuple[Transform, ...] = get_args(Transform)
-#: The transforms rendered from the frames of one whole video (:func:`dybench.transforms.render_counterfactuals`).
+#: The transforms rendered from the frames of one whole video (:func:`dybench.pairs.render_counterfactuals`).
 VIDEO_TRANSFORMS: tuple[Transform, ...] = ("hflip", "reverse")
 #: DyBench's own three configs; the other two categories are dybench extensions.
 DYBENCH_CATEGORIES: tuple[Category, ...] = ("reversible_dynamics", "moving_direction", "event_sequence")

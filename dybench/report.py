@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from dybench.build import BuildReport
+    from dybench.pairs import BuildReport
 
 console = Console(stderr=True)
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from dybench.annotations import load_annotations
+from dybench.pairs import load_annotations
 
 GOOD = {
     "id": "q1",

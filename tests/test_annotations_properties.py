@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dybench.annotations import REQUIRED, load_annotations
+from dybench.pairs import REQUIRED, load_annotations
 from dybench.records import CATEGORIES
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

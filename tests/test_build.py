@@ -17,10 +17,9 @@ import pytest
 from typer.testing import CliRunner
 from videos import make_frames, with_rotation, write_clip
 
-from dybench.build import BuildError, build_pairs, read_manifest
 from dybench.cli import app
 from dybench.fileio import sha256_file
-from dybench.pairs import load_items
+from dybench.pairs import BuildError, build_pairs, load_items, read_manifest
 from dybench.video import EncoderSettings, probe, read_frames
 
 

@@ -11,11 +11,10 @@ import pytest
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
-from dybench.build import build_pairs, read_manifest
 from dybench.cli import app
 from dybench.evaluation._docs import pair_docs
 from dybench.fileio import sha256_file
-from dybench.pairs import load_items
+from dybench.pairs import build_pairs, load_items, read_manifest
 
 
 def record(id: str, video: str, **kw) -> dict:

@@ -16,11 +16,9 @@ import pytest
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
-from dybench.build import BuildError, build_pairs, read_manifest
 from dybench.cli import app
 from dybench.fileio import sha256_file
-from dybench.pairs import PairsChanged, load_items
-from dybench.transforms import render_counterfactuals
+from dybench.pairs import BuildError, PairsChanged, build_pairs, load_items, read_manifest, render_counterfactuals
 from dybench.video import EncoderSettings, VideoError, check_size
 
 
@@ -282,13 +280,13 @@ def test_copy_keeps_the_dataset_apart_from_its_sources(tmp_path, src):
 
 
 def test_the_check_hashes_only_files_whose_stat_changed(tmp_path, src, monkeypatch):
-    import dybench.pairs
+    from dybench.pairs import _dataset
 
     out = tmp_path / "out"
     build_pairs(src, out, lossless=True)
     hashed: list[str] = []
-    real = dybench.pairs.sha256_file
-    monkeypatch.setattr(dybench.pairs, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
+    real = _dataset.sha256_file
+    monkeypatch.setattr(_dataset, "sha256_file", lambda p: hashed.append(str(p)) or real(p))
     load_items(out)
     assert hashed == []
     os.utime(out / "videos/hflip/a.mp4")  # touched, same bytes: hashed once, then remembered
@@ -330,7 +328,7 @@ def test_renders_do_not_depend_on_the_cpus_a_process_may_use(tmp_path):
     source = write_clip(tmp_path / "s.mp4", make_frames(16, 64, 96, seed=5), lossless=False)
     script = textwrap.dedent(f"""
         import os, sys
-        from dybench.transforms import render_counterfactuals
+        from dybench.pairs import render_counterfactuals
         os.sched_setaffinity(0, {{sorted(os.sched_getaffinity(0))[0]}})
         render_counterfactuals({str(source)!r}, {{"hflip": sys.argv[1], "reverse": sys.argv[2]}})
     """)

@@ -16,7 +16,7 @@ from dybench.reproduce import TARGETS
 from dybench.reproduce.presets import PRESET_NAMES
 from dybench.scoring import TASKS
 from dybench.synth.bias import SPLITS
-from dybench.tiny_model import ARCHES
+from dybench.testing import ARCHES
 from dybench.train import METHODS, TrainConfig
 
 RUNNER = CliRunner()

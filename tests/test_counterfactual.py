@@ -7,7 +7,7 @@ from importlib import resources
 import pytest
 import yaml
 
-from dybench.counterfactual import CounterfactualError, load_lexicon, relation, resolve_counterfactual
+from dybench.pairs import CounterfactualError, load_lexicon, relation, resolve_counterfactual
 from dybench.records import Annotation
 
 SPEC = yaml.safe_load(resources.files("dybench").joinpath("data/lexicon.yaml").read_text())

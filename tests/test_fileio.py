@@ -101,3 +101,46 @@ def test_read_jsonl_refuses_what_would_crash_readers_with_file_and_line(tmp_path
         path.write_bytes(content)
         with pytest.raises(BadInputFile, match=where):
             read_jsonl(path)
+
+
+def test_atomic_dir_moves_a_whole_folder_into_place_or_nothing(tmp_path):
+    from dybench.fileio import OutsideFolder, atomic_dir
+
+    out = tmp_path / "out"
+    target = out / "model"
+    with atomic_dir(target, within=out) as tmp:
+        assert tmp.parent == out and tmp.name.startswith(".model.") and not any(tmp.iterdir())
+        (tmp / "weights").write_text("v1")
+    assert (target / "weights").read_text() == "v1" and [p.name for p in out.iterdir()] == ["model"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(os.stat(target).st_mode) == 0o777 & ~umask
+
+    with pytest.raises(RuntimeError), atomic_dir(target, within=out) as tmp:
+        (tmp / "weights").write_text("half")
+        raise RuntimeError("killed mid-save")
+    assert (target / "weights").read_text() == "v1", "a failed block leaves the old folder"
+    assert [p.name for p in out.iterdir()] == ["model"], "and no temporary behind"
+
+    with atomic_dir(target, within=out) as tmp:
+        (tmp / "config").write_text("v2")
+    assert sorted(p.name for p in target.iterdir()) == ["config"], "the old folder is replaced, not merged"
+    assert [p.name for p in out.iterdir()] == ["model"], "and the old one renamed aside is gone"
+
+    for bad in (tmp_path / "elsewhere", out / ".." / "x"):
+        with pytest.raises(OutsideFolder), atomic_dir(bad, within=out):
+            pass
+        assert not bad.exists()
+
+
+def test_atomic_dir_removes_what_a_killed_writer_left_for_the_same_folder(tmp_path):
+    from dybench.fileio import atomic_dir
+
+    for name in (".model.ab12cd_9.tmp", ".model.zz12cd_9.tmp.old", ".model.v2.ab12cd_9.tmp"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "shard").write_text("partial")
+    with atomic_dir(tmp_path / "model") as tmp:
+        (tmp / "weights").write_text("v1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".model.v2.ab12cd_9.tmp", "model"], (
+        "only the temporaries of this folder go; another folder's (model.v2) stays"
+    )

@@ -13,12 +13,11 @@ from PIL import Image
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
-from dybench.build import build_pairs
 from dybench.cli import app
-from dybench.counterfactual import resolve_counterfactual
-from dybench.importers import import_segments, import_ssv2, import_tracks, load_templates
-from dybench.importers._segments import parse_segments
-from dybench.importers._tracks import motion_of
+from dybench.pairs import build_pairs, resolve_counterfactual
+from dybench.pairs.importers import import_segments, import_ssv2, import_tracks, load_templates
+from dybench.pairs.importers._segments import parse_segments
+from dybench.pairs.importers._tracks import motion_of
 from dybench.records import letter_index
 from dybench.video import read_frames
 

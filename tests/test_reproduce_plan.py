@@ -176,7 +176,7 @@ def fakes(monkeypatch):
     import dybench.reproduce.data as data
     import dybench.reproduce.evaluation as evaluation
     import dybench.reproduce.warmup as warmup
-    import dybench.tiny_model as tiny_model
+    import dybench.testing as testing
     import dybench.train as train
 
     state = {"calls": [], "kill": None}
@@ -240,7 +240,7 @@ def fakes(monkeypatch):
 
     monkeypatch.setattr(data, "synthesize_split", synth)
     monkeypatch.setattr(data, "build_split", build)
-    monkeypatch.setattr(tiny_model, "build_tiny_model", tiny)
+    monkeypatch.setattr(testing, "build_tiny_model", tiny)
     monkeypatch.setattr(warmup, "format_warmup", warm)
     monkeypatch.setattr(train, "train", fake_train)
     monkeypatch.setattr(evaluation, "evaluate_model", evaluate_model)

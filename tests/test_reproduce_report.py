@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dybench.reproduce.report import Interval, _compare, build_report, scores_from_results
+from dybench.reproduce.summary import Interval, build_report, compare, scores_from_results
 
 
 def _results(p_acc: float, acc: float, *, md: float, static: float) -> dict:
@@ -44,12 +44,12 @@ def _run(label: str, p_acc: float):
 
 def test_the_comparison_is_paired_by_seed_and_says_when_the_method_loses():
     runs = [_run("grpo-s0", 0.30), _run("grpo-s1", 0.40), _run("crpo-s0", 0.20), _run("crpo-s1", 0.28)]
-    worse = _compare("crpo", "grpo", runs, "p_acc")
+    worse = compare("crpo", "grpo", runs, "p_acc")
     assert worse.diffs == [pytest.approx(-0.10), pytest.approx(-0.12)]
     assert worse.wins == 0 and "does NOT beat grpo" in worse.verdict
-    noisy = _compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.2)], "p_acc")
+    noisy = compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.2)], "p_acc")
     assert "no clear difference" in noisy.verdict
-    better = _compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.61)], "p_acc")
+    better = compare("crpo", "grpo", [*runs[:2], _run("crpo-s0", 0.5), _run("crpo-s1", 0.61)], "p_acc")
     assert better.wins == 2 and better.verdict.startswith("crpo above grpo by +0.205")
 
 
@@ -68,11 +68,11 @@ def test_cue_agreement_is_compared_lower_is_better():
     runs = [_run("grpo-s0", 0.0), _run("grpo-s1", 0.0), _run("crpo-s0", 0.0), _run("crpo-s1", 0.0)]
     for run, cue in zip(runs, (1.0, 0.98, 0.52, 0.49), strict=True):
         run.diagnostics["cue_agreement"] = cue
-    less = _compare("crpo", "grpo", runs, "cue_agreement")
+    less = compare("crpo", "grpo", runs, "cue_agreement")
     assert less.wins == 2 and less.diffs == [pytest.approx(-0.48), pytest.approx(-0.49)]
     assert less.verdict.startswith("crpo follows the planted cue less than grpo")
     runs[2].diagnostics["cue_agreement"] = None
-    assert _compare("crpo", "grpo", runs, "cue_agreement").diffs == [pytest.approx(-0.49)]
+    assert compare("crpo", "grpo", runs, "cue_agreement").diffs == [pytest.approx(-0.49)]
 
 
 def test_the_report_reads_each_evaluated_model_and_the_training_metrics(tmp_path):
@@ -88,7 +88,7 @@ def test_the_report_reads_each_evaluated_model_and_the_training_metrics(tmp_path
     rows = [{"step": s, "reward": s / 20, "reward_correct": s / 40, "reward_behave": 0.25, "reward_crr_orig": 0.5,
              "reward_crr_aug": 0.125, "kl_bias": 0.0, "step_s": 1.0} for s in range(1, 21)]  # fmt: skip
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    report = build_report(plan)
+    report = build_report(plan.report_input())
     assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
     assert [m.method for m in report.methods] == ["base", "grpo", "crpo", "crpo_differ", "crpo_mapped"]
     assert [m.n_seeds for m in report.methods] == [1, 1, 1, 0, 0]  # the ablations were not evaluated here
@@ -105,10 +105,40 @@ def test_report_scores_carry_intervals_from_new_and_old_results_files():
     import json
     from pathlib import Path
 
-    from dybench.reproduce.report import scores_from_results
+    from dybench.reproduce.summary import scores_from_results
 
     root = Path(__file__).parent.parent
     for folder in (root / "leaderboard" / "results", root / "tests" / "data" / "leaderboard" / "runs"):
         path = next(folder.rglob("*_results.json"))
         p_acc = scores_from_results(json.loads(path.read_text()), "x", "grpo", 0, path).metrics["p_acc"]
         assert p_acc.ci_low is not None and p_acc.ci_low <= p_acc.value <= p_acc.ci_high, path
+
+
+def test_the_report_is_gathered_from_data_alone(tmp_path):
+    """No plan: the runs, the caller's cue diagnostics and the stages' wall times are handed in."""
+    from dybench.reproduce.summary import ReportInput, RunInfo, StageInfo
+
+    runs = []
+    for label, p in {"base": 0.1, "grpo-s0": 0.2, "crpo-s0": 0.4, "crpo-s1": 0.5}.items():
+        results = tmp_path / f"{label}.json"
+        if label != "crpo-s1":  # not evaluated yet: left out
+            results.write_text(json.dumps(_results(p, 0.5, md=p, static=0.5)))
+        method, _, seed = label.partition("-s")
+        runs.append(RunInfo(label, method, int(seed) if seed else None, results, diagnostics={"cue_agreement": p},
+                            metrics=tmp_path / f"{label}.jsonl" if seed else None))  # fmt: skip
+    stages = (StageInfo("synth", "synth", "c", 60.0, 1.0), StageInfo("t0", "train", "c", 30.0, 3.0),
+              StageInfo("t1", "train", "c", 90.0), StageInfo("report", "report", "c"))  # fmt: skip
+    report = build_report(ReportInput(
+        target="crpo", preset="tiny", seeds=(0, 1), runs=tuple(runs), compared=("crpo",), ablations={},
+        tasks=("dybench_pair",), test_data="-", stages=stages, published=tmp_path / "none.json",
+        results_dir=tmp_path, warmup=None, report_md=tmp_path / "r.md", report_json=tmp_path / "r.json",
+        plots=tmp_path / "plots",
+    ))  # fmt: skip
+    assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
+    assert [(m.method, m.n_seeds) for m in report.methods] == [("base", 1), ("grpo", 1), ("crpo", 1)]
+    assert report.runs[2].diagnostics == {"cue_agreement": 0.4}
+    cue = next(c for c in report.comparisons if c.metric == "cue_agreement")
+    assert cue.diffs == [pytest.approx(0.2)] and "MORE" in cue.verdict
+    assert list(report.training) == ["grpo-s0", "crpo-s0", "crpo-s1"] and report.training["crpo-s1"] == {}
+    assert report.wall_time["by_kind_s"] == {"synth": 60.0, "train": 120.0} and report.wall_time["total_s"] == 180.0
+    assert report.wall_time["load_average_mean"] == 2.0 and report.leaderboard == [] and report.warmup is None

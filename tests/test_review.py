@@ -9,8 +9,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from dybench.cli import app
-from dybench.pairs import write_items
-from dybench.review import read_rejects, write_review
+from dybench.pairs import read_rejects, write_items, write_review
 from dybench.video import probe
 
 

@@ -10,10 +10,8 @@ import numpy as np
 import pytest
 from videos import make_frames, write_clip
 
-from dybench.build import build_pairs, read_manifest, swap_video_path
 from dybench.fileio import sha256_file
-from dybench.pairs import load_items
-from dybench.transforms import FrameRange, render_swap
+from dybench.pairs import FrameRange, build_pairs, load_items, read_manifest, render_swap, swap_video_path
 from dybench.video import EncoderSettings, VideoError, probe, read_frames
 
 LOSSLESS = EncoderSettings(lossless=True)

@@ -13,12 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dybench.annotations import load_annotations
-from dybench.counterfactual import resolve_counterfactual
+from dybench.pairs import apply_transform, load_annotations, resolve_counterfactual
 from dybench.records import CATEGORIES
 from dybench.synth import ask, plan_clips, render_scene, synthesize, transform_scene
 from dybench.synth.dataset import SYNTH_ENCODER
-from dybench.transforms import apply_transform
 from dybench.video import read_frames, write_video
 
 ARGS = dict(n=15, seed=11, size=64, frames=12)

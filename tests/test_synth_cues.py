@@ -11,7 +11,7 @@ from dybench.fileio import read_jsonl
 from dybench.pairs import load_items
 from dybench.reproduce.data import build_split, synthesize_split
 from dybench.reproduce.presets import TINY
-from dybench.synth.cues import answer_diagnostics, planted_cues
+from dybench.synth import answer_diagnostics, planted_cues
 
 
 @pytest.fixture(scope="module")

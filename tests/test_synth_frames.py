@@ -17,9 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dybench.build import build_pairs
 from dybench.fileio import read_jsonl
-from dybench.pairs import load_items
+from dybench.pairs import build_pairs, load_items
 from dybench.records import letter_index
 from dybench.synth import synthesize
 from dybench.synth.scene import COLOURS

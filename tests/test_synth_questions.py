@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dybench.annotations import load_annotations
-from dybench.counterfactual import resolve_counterfactual
+from dybench.pairs import load_annotations, resolve_counterfactual
 from dybench.records import CATEGORIES
 from dybench.synth import BiasSpecError, SynthError, parse_bias, plan_clips, synthesize
 from dybench.synth.dataset import annotation_row

@@ -74,7 +74,7 @@ def test_floor_model_through_the_cli(data, tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny_qwen(tmp_path_factory) -> Path:
-    from dybench.tiny_model import build_tiny_model
+    from dybench.testing import build_tiny_model
 
     return build_tiny_model("qwen2_5_vl", tmp_path_factory.mktemp("tiny") / "qwen2_5_vl", seed=0)
 

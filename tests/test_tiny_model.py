@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from dybench.fileio import sha256_file  # noqa: E402
-from dybench.tiny_model import ARCHES, SPECIAL_TOKENS, TAG_TOKENS, build_tiny_model  # noqa: E402
+from dybench.testing import ARCHES, SPECIAL_TOKENS, TAG_TOKENS, build_tiny_model  # noqa: E402
 
 QUESTION = "Which way does the ball move? A. left B. right"
 

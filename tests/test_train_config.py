@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dybench.train import TrainConfig, load_config
+from dybench.train import TrainConfig, TrainConfigError, load_config
 
 RECIPE_DIR = Path(__file__).parent.parent / "recipes"
 #: The published settings (the reproduce_* recipes belong to `dybench reproduce`, which fills in paths).
@@ -31,16 +31,40 @@ def test_yaml_then_values_then_overrides(tmp_path):
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("num_generation=4", "unknown training setting"),
-        ("num_generations=four", "num_generations='four': expected int"),
-        ("loss_norm=batch", "choose one of sequence, token"),
-        ("train_vision=1", "expected bool"),
-        ("lr", "key=value"),
+        ("num_generation=4", "command line: unknown training setting 'num_generation'; did you mean num_generations?"),
+        ("zzz=4", "unknown training setting 'zzz'; `dybench train --help` lists every setting"),
+        ("num_generations=four", "command line: num_generations='four': expected int"),
+        ("lr=abc", "command line: lr='abc': expected float"),
+        ("num_frames=2.5", "num_frames=2.5: expected int | None"),
+        ("adam_betas=[0.9,x]", r"adam_betas=\[0.9, 'x'\]: expected tuple\[float, float\]"),
+        ("loss_norm=batch", "command line: loss_norm='batch': choose one of sequence, token"),
+        ("train_vision=maybe", "train_vision='maybe': expected bool"),
+        ("lr", "setting 'lr': write it as key=value"),
+        ("lr=[1,", r"setting 'lr=\[1,': the value is not valid YAML"),
     ],
 )
-def test_bad_settings_name_the_key(override, message):
-    with pytest.raises(ValueError, match=message):
+def test_bad_settings_name_the_source_key_and_fix(override, message):
+    with pytest.raises(TrainConfigError, match=message):
         load_config(None, [override], **BASE)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("lr: fast\n", "r.yaml: lr='fast': expected float"),
+        ("dtype: float16\n", "r.yaml: dtype='float16': choose one of auto, float32, bfloat16"),
+        ("rollout_engine: vllm\n", "r.yaml: rollout_engine: the vLLM rollout engine was removed"),
+        ("- lr\n- 1e-3\n", "r.yaml: a training config is a YAML mapping of setting: value"),
+        ("lr: [1\n", "r.yaml: cannot read the training config"),
+    ],
+)
+def test_bad_recipes_name_the_file(tmp_path, text, message):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(text)
+    with pytest.raises(TrainConfigError, match=message):
+        load_config(recipe, **BASE)
+    with pytest.raises(TrainConfigError, match="arguments: max_steps='many': expected int"):
+        load_config(None, max_steps="many", **BASE)
 
 
 def test_a_recipe_runs_only_as_its_own_method(tmp_path):
@@ -59,6 +83,7 @@ def test_a_recipe_runs_only_as_its_own_method(tmp_path):
         ({"ppo_epochs": 2, "save_every": 3}, "multiples of ppo_epochs"),
         ({"num_frames": None, "fps": None}, "set num_frames or fps"),
         ({"model": ""}, "model is required"),
+        ({"lr_schedule": "linear"}, "lr_schedule='linear': choose one of constant, cosine"),
     ],
 )
 def test_validate_names_the_fix(values, message):
@@ -100,8 +125,8 @@ def _cli(*args: str):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["max_steps=abc"], "max_steps='abc': expected int"),
-        (["num_generation=4"], "unknown training setting"),
+        (["max_steps=abc"], "command line: max_steps='abc': expected int"),
+        (["num_generation=4"], "unknown training setting 'num_generation'; did you mean num_generations"),
         (["rollout_engine=vllm"], "the vLLM rollout engine was removed"),
         (["top_p=0.9"], "top_p=0.9: only 1.0 is supported"),
         (["max_steps=0"], "max_steps=0: must be >= 1"),

@@ -147,7 +147,7 @@ def setup(tmp_path_factory):
     pytest.importorskip("deepspeed")
     from test_train_fixtures import make_pairs_dataset
 
-    from dybench.tiny_model import build_tiny_model
+    from dybench.testing import build_tiny_model
 
     root = tmp_path_factory.mktemp("zero")
     return {

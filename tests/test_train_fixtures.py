@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dybench.build import build_pairs
+from dybench.pairs import build_pairs
 from dybench.video import write_video
 
 SIZE = 56

@@ -20,7 +20,7 @@ from typer.testing import CliRunner  # noqa: E402
 
 from dybench.cli import app  # noqa: E402
 from dybench.fileio import read_jsonl  # noqa: E402
-from dybench.tiny_model import ARCHES, build_tiny_model  # noqa: E402
+from dybench.testing import ARCHES, build_tiny_model  # noqa: E402
 from dybench.train import METHODS, TrainConfig, TrainConfigError, train  # noqa: E402
 from dybench.train import checkpoint as checkpoint_module  # noqa: E402
 from dybench.train import rewards as rewards_module  # noqa: E402

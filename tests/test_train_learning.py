@@ -15,10 +15,10 @@ import pytest
 
 pytest.importorskip("torch")
 
-from dybench.build import build_pairs  # noqa: E402
 from dybench.fileio import read_jsonl  # noqa: E402
+from dybench.pairs import build_pairs  # noqa: E402
 from dybench.synth import synthesize  # noqa: E402
-from dybench.tiny_model import build_tiny_model  # noqa: E402
+from dybench.testing import build_tiny_model  # noqa: E402
 from dybench.train import TrainConfig, train  # noqa: E402
 
 

@@ -21,7 +21,7 @@ from safetensors import safe_open  # noqa: E402
 from test_train_fixtures import make_pairs_dataset  # noqa: E402
 
 from dybench.fileio import read_jsonl  # noqa: E402
-from dybench.tiny_model import build_tiny_model  # noqa: E402
+from dybench.testing import build_tiny_model  # noqa: E402
 from dybench.train import TrainConfig, train  # noqa: E402
 from dybench.train.data import ClipLoader, load_examples  # noqa: E402
 from dybench.train.rollout import (  # noqa: E402

@@ -127,7 +127,7 @@ def test_model_router_runs_a_local_text_model_through_transformers(tmp_path):
     """A tiny random Qwen2 text model with dybench's offline tokenizer: it answers nonsense, so every
     question falls back to the rules, but the whole transformers path (chat template, generate) runs."""
     transformers = pytest.importorskip("transformers")
-    from dybench.tiny_model import _train_tokenizer
+    from dybench.testing._tiny_model import _train_tokenizer
 
     tokenizer = _train_tokenizer()
     config = transformers.Qwen2Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,

@@ -16,7 +16,7 @@ transformers = pytest.importorskip("transformers")
 
 from test_train_fixtures import make_pairs_dataset  # noqa: E402
 
-from dybench.tiny_model import build_tiny_model  # noqa: E402
+from dybench.testing import build_tiny_model  # noqa: E402
 from dybench.train.data import ClipLoader, load_examples  # noqa: E402
 from dybench.train.rollout import (  # noqa: E402
     HFRollout,
@@ -118,3 +118,29 @@ def test_the_recorder_keeps_one_step_and_matches_output_scores(instruct):
     assert recorded.shape == completion.shape == full.shape
     torch.testing.assert_close(recorded, full.float(), atol=1e-6, rtol=0)
     assert recorder._last is None  # nothing of the last step is held after result()
+
+
+def test_rollouts_do_not_set_both_min_lengths(instruct):
+    """``min_length`` and ``min_new_tokens`` both set made ``generate`` log a warning on every training step."""
+    import logging
+
+    from dybench.train.rollout import generate_completions
+
+    model, tok, batch, ids = instruct
+    logger = logging.getLogger("transformers.generation.utils")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    level, logger.level = logger.level, logging.WARNING
+    logger.addHandler(handler)
+    try:
+        HFRollout(max_new_tokens=4, temperature=1.0, **ids).sample(model, batch, 2)
+        rollout_warnings = [r.getMessage() for r in records]
+        both = sampling_config(max_new_tokens=4, temperature=1.0, num_generations=2, keep_scores=False, **ids)
+        both.min_new_tokens = 0
+        generate_completions(model, batch, both)  # the capture works: the old config does warn
+    finally:
+        logger.removeHandler(handler)
+        logger.level = level
+    assert not [m for m in rollout_warnings if "min_new_tokens" in m], rollout_warnings
+    assert any("Both `min_new_tokens` (=0) and `min_length`(=0)" in r.getMessage() for r in records)

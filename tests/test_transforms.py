@@ -1,4 +1,4 @@
-"""dybench.transforms: hflip/reverse on frames and as renders that keep fps, size and frame count."""
+"""dybench.pairs' transforms: hflip/reverse on frames and as renders that keep fps, size and frame count."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 from videos import ffmpeg_exe, make_frames, with_rotation
 
-from dybench import transforms
-from dybench.transforms import apply_transform, render_counterfactuals
+from dybench.pairs import _transforms, apply_transform, render_counterfactuals
 from dybench.video import EncoderSettings, VideoError, probe, read_frames, write_video
 
 LOSSLESS = EncoderSettings(lossless=True)
@@ -115,7 +114,7 @@ def test_failed_render_leaves_nothing_and_keeps_old_outputs(clip, tmp_path, monk
         yield from []
         raise OSError("disk full")
 
-    monkeypatch.setattr(transforms._ReverseBuffer, "read_reversed", broken)
+    monkeypatch.setattr(_transforms._ReverseBuffer, "read_reversed", broken)
     with pytest.raises(OSError, match="disk full"):
         render_counterfactuals(clip, outputs, LOSSLESS)
     assert [p.name for p in tmp_path.iterdir()] == ["h.mp4"]  # no temp output, no spill file

@@ -55,7 +55,7 @@ class DemoModel:
     label: str
     """How the demo's table names it."""
     source: str
-    """Its folder inside the reproduction's output folder (``dybench.reproduce.plan.Layout``)."""
+    """Its folder inside the reproduction's output folder (``dybench.reproduce.Layout``)."""
     stage: str
     """The reproduction stage that made it."""
 
@@ -205,7 +205,7 @@ def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:
         return {"warmup": warmup, "init": json.loads(tiny.read_text()) if tiny.is_file() else None}
     import yaml
 
-    from dybench.reproduce.report import training_summary
+    from dybench.reproduce.summary import training_summary
 
     run = reproduction / Path(model.source).parent
     metrics = run / "metrics.jsonl"

@@ -7,7 +7,8 @@ Heavy libraries (torch, lmms-eval, matplotlib) load only when a stage runs.
 """
 
 from dybench.reproduce.checks import ReproduceInputError
-from dybench.reproduce.plan import Layout, Plan, Reproduction, TrainRun, make_plan, reproduce
+from dybench.reproduce.layout import Layout
+from dybench.reproduce.plan import Plan, Reproduction, TrainRun, make_plan, reproduce
 from dybench.reproduce.presets import (
     PRESET_NAMES,
     RUNS,

@@ -75,7 +75,7 @@ def select_annotations(src: Path, selection: str) -> Path | None:
 
 def build_split(src: Path, out: Path, *, lossless: bool, selection: str = "all", workers: int = 1) -> None:
     """``dybench build`` of a synthesized split (its ``selection`` of questions); every item must build."""
-    from dybench.build import build_pairs
+    from dybench.pairs import build_pairs
 
     annotations = select_annotations(src, selection)
     report = build_pairs(src, out, annotations=annotations, lossless=lossless, workers=workers)

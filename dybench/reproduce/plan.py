@@ -3,19 +3,7 @@
 ``make_plan`` resolves a target (crpo, cdpo, grpo), a preset and the user's inputs into stages (see
 ``stages.py`` for how they skip and resume); ``reproduce`` runs them, or with ``dry_run`` only checks the
 inputs and returns the plan, whose ``describe()`` lists each stage's command and expected compute.
-
-Layout of the output folder::
-
-    data/train/synth/ data/train/pairs/   DyBench-Synth training split (biased) and its pairs
-    data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
-    data/train/shortcut.json              the shortcut subset (the CDPO bias model)
-    data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)
-    models/init/ models/base/             tiny preset: the random model and its format warm-up
-    runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
-    eval/<label>/results.json             lmms-eval results of each model on the test pairs
-    leaderboard/                          the results, stored for ``dybench leaderboard --results``
-    report.md report.json plots/          the report
-    .stages/                              done-markers
+Where the stages write is ``layout.py``'s.
 """
 
 from __future__ import annotations
@@ -30,53 +18,27 @@ from typing import Any
 
 from dybench.reproduce import data as data_stages
 from dybench.reproduce.checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
+from dybench.reproduce.layout import Layout
 from dybench.reproduce.presets import (
     ABLATIONS,
     COMPARED,
     COMPUTE_NOTE,
+    HUB_IDS,
     RUNS,
     Preset,
     Target,
     get_preset,
 )
-from dybench.reproduce.stages import Stage, StageRecord, missing_files, model_folder_problem, run_stages
-
-HUB_IDS = {"qwen2_5_vl": "Qwen/Qwen2.5-VL-3B-Instruct", "qwen3_vl": "Qwen/Qwen3-VL-8B-Instruct"}
-PUBLISHED = "published.json"
-
-
-@dataclass(frozen=True)
-class Layout:
-    """Where everything goes inside the output folder (see the module docstring)."""
-
-    root: Path
-
-    def synth(self, split: str) -> Path:
-        return self.root / "data" / split / "synth"
-
-    def pairs(self, split: str) -> Path:
-        return self.root / "data" / split / "pairs"
-
-    @property
-    def train_files(self) -> Path:
-        return self.root / "data" / "train"
-
-    @property
-    def init_model(self) -> Path:
-        return self.root / "models" / "init"
-
-    @property
-    def base_model(self) -> Path:
-        return self.root / "models" / "base"
-
-    def run(self, label: str) -> Path:
-        return self.root / "runs" / label
-
-    def eval(self, label: str) -> Path:
-        return self.root / "eval" / label
-
-    def results(self, label: str) -> Path:
-        return self.eval(label) / "results.json"
+from dybench.reproduce.stages import (
+    Stage,
+    StageRecord,
+    marker_path,
+    missing_files,
+    model_folder_problem,
+    read_marker,
+    run_stages,
+)
+from dybench.reproduce.summary import BASELINE, ReportInput, RunInfo, StageInfo, logged_results
 
 
 @dataclass(frozen=True)
@@ -109,6 +71,8 @@ class Plan:
     runs: tuple[TrainRun, ...]
     eval_labels: tuple[str, ...]
     """Every evaluated model: ``base``, then ``<run>-s<seed>``."""
+    test_pairs: Path
+    """The pairs dataset every model is evaluated on."""
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
 
@@ -152,6 +116,42 @@ class Plan:
             "problems": list(self.problems),
         }
 
+    def report_input(self) -> ReportInput:
+        """What the report reads, from this plan and the files its stages wrote so far: each evaluated
+        model's logged answers, and how often they follow the cue planted in DyBench-Synth test data."""
+        from dybench.synth import answer_diagnostics, planted_cues
+
+        lay = self.layout
+        cues = planted_cues(self.test_pairs, lay.synth("test"))
+
+        def evaluated(label: str, method: str, seed: int | None, metrics: Path | None = None) -> RunInfo:
+            answers = tuple(logged_results(lay.eval(label)))
+            diagnostics = answer_diagnostics({a.item_id: a.pred for a in answers}, cues)
+            return RunInfo(label, method, seed, lay.results(label), answers, diagnostics, metrics)
+
+        runs = [evaluated("base", "base", None)]  # the start model, then every training run's model
+        runs += [evaluated(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in self.runs]
+        compared = [m for m in (*COMPARED[self.target], *ABLATIONS[self.target]) if m != BASELINE]
+        return ReportInput(
+            target=self.target,
+            preset=self.preset.name,
+            seeds=self.seeds,
+            runs=tuple(runs),
+            compared=tuple(compared),
+            ablations=ABLATIONS[self.target],
+            tasks=self.preset.evaluation.tasks,
+            test_data=_describe_pairs(self.test_pairs),
+            stages=tuple(_stage_info(self.output_dir, stage) for stage in self.stages),
+            published=lay.published,
+            results_dir=self.results_dir,
+            warmup=lay.warmup_record,
+            report_md=lay.report_md,
+            report_json=lay.report_json,
+            plots=lay.plots,
+            preset_notes=self.preset.notes,
+            notes=self.notes,
+        )
+
 
 def total_estimate(plan: Plan) -> str:
     """Sum of the per-stage estimates of the preset (GPU-hours, or CPU minutes)."""
@@ -193,7 +193,7 @@ def make_plan(
         spec = spec.replace(train={**spec.train, **train_overrides})
     out = Path(output_dir or f"reproduce-{target}-{spec.name}").expanduser().resolve()
     lay = Layout(out)
-    results = Path(results_dir).expanduser().resolve() if results_dir else out / "leaderboard"
+    results = Path(results_dir).expanduser().resolve() if results_dir else lay.leaderboard
     seeds = tuple(spec.seeds if seeds is None or not len(seeds) else seeds)
     problems: list[str] = []
     notes: list[str] = []
@@ -298,9 +298,9 @@ def make_plan(
     eval_stages = tuple(f"eval-{label}" for label in eval_labels)
     stages.append(_publish_stage(target, spec, lay, results, eval_labels, eval_stages))
     resolved: list[Plan] = []  # the report stage reads the finished plan (its own stage included)
-    stages.append(_report_stage(out, lambda: resolved[0], eval_stages))
+    stages.append(_report_stage(lay, lambda: resolved[0].report_input(), eval_stages))
     plan = Plan(target, spec, out, results, seeds, tuple(stages), tuple(plan_runs), tuple(eval_labels),
-                tuple(problems), tuple(notes))  # fmt: skip
+                test_pairs, tuple(problems), tuple(notes))  # fmt: skip
     resolved.append(plan)
     return plan
 
@@ -415,7 +415,7 @@ def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, .
     seed = spec.data.seed
 
     def build() -> None:
-        from dybench.tiny_model import build_tiny_model
+        from dybench.testing import build_tiny_model
 
         build_tiny_model(
             spec.arch, lay.init_model, seed=seed, init_std=spec.init_std, width=spec.model_width,
@@ -584,7 +584,7 @@ def _publish_stage(
 ) -> Stage:
     from dybench.reproduce.evaluation import publish
 
-    marker = lay.root / PUBLISHED
+    marker = lay.published
     return Stage(
         name="leaderboard",
         kind="publish",
@@ -599,19 +599,19 @@ def _publish_stage(
     )
 
 
-def _report_stage(out: Path, plan: Callable[[], Plan], deps: tuple[str, ...]) -> Stage:
+def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[str, ...]) -> Stage:
     from dybench.reproduce.report import write_report
 
     return Stage(
         name="report",
         kind="report",
         description="report.md with plots, report.json and the leaderboard rows",
-        run=lambda: write_report(plan()),
-        outputs=(out / "report.md", out / "report.json", out / "plots"),
-        command=f"(python) dybench.reproduce.report.write_report(<plan of {out}>)",
+        run=lambda: write_report(inputs()),
+        outputs=(lay.report_md, lay.report_json, lay.plots),
+        command=f"(python) dybench.reproduce.report.write_report(<plan of {lay.root}>)",
         settings={"format": 1},
         deps=(*deps, "leaderboard"),
-        check=lambda: missing_files(out / "report.md", out / "report.json"),
+        check=lambda: missing_files(lay.report_md, lay.report_json),
         estimate="seconds",
         always=True,
     )
@@ -628,6 +628,25 @@ def _estimate(spec: Preset, kind: str) -> str:
     return f"~{minutes:g} min on 2 CPU cores (estimate)" if minutes is not None else ""
 
 
-def compared(plan: Plan) -> tuple[str, ...]:
-    """The methods the report compares (the target and its GRPO baseline)."""
-    return COMPARED[plan.target]
+def _stage_info(out: Path, stage: Stage) -> StageInfo:
+    """``stage`` with the wall time and load average its done-marker recorded (None while not done)."""
+    done = read_marker(marker_path(out, stage.name, "done")) or {}
+    wall, load = done.get("wall_s"), done.get("load_average")
+    return StageInfo(
+        stage.name,
+        stage.kind,
+        stage.command,
+        float(wall) if isinstance(wall, (int, float)) else None,
+        float(load) if isinstance(load, (int, float)) else None,
+    )
+
+
+def _describe_pairs(pairs: Path) -> str:
+    """``2 pairs, 4 items in <folder>`` (the folder alone when it is not a pairs dataset yet)."""
+    from dybench.pairs import load_items
+
+    try:
+        items = load_items(pairs)
+    except ValueError:
+        return str(pairs)
+    return f"{len({i.pair_id for i in items})} pairs, {len(items)} items in {pairs}"

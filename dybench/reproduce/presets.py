@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from dybench.tiny_model import Arch
+from dybench.testing import Arch
 
 Target = Literal["crpo", "cdpo", "grpo"]
 """What ``dybench reproduce`` reproduces: a method with its GRPO baseline, or the baseline alone."""
@@ -149,7 +149,7 @@ class Preset:
     recipes: Mapping[str, str]
     """Training run (grpo, crpo, bias, cdpo) -> recipe file name in ``recipes/``."""
     init_std: float | None = None
-    """Tiny model only: std of its random weights (``dybench.tiny_model.build_tiny_model``)."""
+    """Tiny model only: std of its random weights (``dybench.testing.build_tiny_model``)."""
     model_width: int = 64
     model_layers: int = 2
     """Tiny model only: its size (``build_tiny_model(width=, layers=)``)."""
@@ -224,7 +224,7 @@ TINY = Preset(
     ),
     cpu_minutes={"synth": 0.1, "build": 0.1, "model": 0.2, "warmup": 2.7, "train": 3.5, "eval": 0.1, "report": 0.1},
     notes=(
-        "Model: dybench.tiny_model's Qwen2.5-VL at 4 layers x 128 wide (vision tower 4 blocks x 64; ~1.1M "
+        "Model: dybench.testing's tiny Qwen2.5-VL at 4 layers x 128 wide (vision tower 4 blocks x 64; ~1.1M "
         "parameters), weights of std 0.08 (init_std). Smaller did not work: at 2 x 64 no variant learned motion "
         "direction even with gold labels on both branches (600 steps x 16 at init 0.02; 300 at 0.1; 500 on "
         "one-object clips; 300 at 112x112 px and 8 frames; a linear head on the vision tower, 300): test "
@@ -321,3 +321,7 @@ def get_preset(name: str, target: Target) -> Preset:
     if name == "paper":
         return PAPER_CRPO if target == "crpo" else PAPER_CDPO
     raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESET_NAMES)}")
+
+
+#: The published start models, by architecture: what ``--model`` must hold for the paper presets.
+HUB_IDS: dict[Arch, str] = {"qwen2_5_vl": "Qwen/Qwen2.5-VL-3B-Instruct", "qwen3_vl": "Qwen/Qwen3-VL-8B-Instruct"}

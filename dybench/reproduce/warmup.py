@@ -1,6 +1,6 @@
 """The supervised start of a randomly initialised model: the answer format, and optionally some perception.
 
-A tiny model built offline (``dybench.tiny_model``) writes random tokens, so every RL reward is 0 and
+A tiny model built offline (``dybench.testing``) writes random tokens, so every RL reward is 0 and
 GRPO has nothing to learn from. The papers start from instruction-tuned models that already follow
 ``<think>...</think><answer>X</answer>``; this short supervised pass stands in for that, and for that
 only:
@@ -25,10 +25,8 @@ shortcuts RL then strengthens or suppresses).
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import shutil
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -36,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dybench.fileio import atomic_dir, json_text
 from dybench.records import letter
 from dybench.report import progress_bar
 from dybench.reproduce.presets import Warmup
@@ -93,7 +92,7 @@ def format_warmup(
     from dybench.scoring import answer_reward, format_ok, parse_answer
     from dybench.train.data import ClipLoader, load_examples
     from dybench.train.models import load_model
-    from dybench.train.rollout import completion_logprobs, encode_prompts, make_rollout, model_arch
+    from dybench.train.rollout import completion_logprobs, encode_prompts, make_rollout, model_arch, stop_token_ids
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -113,7 +112,7 @@ def format_warmup(
     prompts = held + train_prompts
     clips = ClipLoader(num_frames=num_frames, fps=None, cache_size=len(prompts))
     end = tokenizer.convert_tokens_to_ids("<|im_end|>")
-    eos_ids = sorted({end, tokenizer.eos_token_id, tokenizer.pad_token_id})
+    eos_ids = stop_token_ids(tokenizer)
 
     def encode(batch_prompts):
         return encode_prompts(
@@ -191,36 +190,30 @@ def format_warmup(
         checks=checks,
     )
 
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp, safe_serialization=True)
-    processor.save_pretrained(tmp)
-    (tmp / "warmup.json").write_text(json.dumps(asdict(report), indent=2) + "\n")
-    shutil.rmtree(out_dir, ignore_errors=True)
-    tmp.rename(out_dir)
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp, safe_serialization=True)
+        processor.save_pretrained(tmp)
+        (tmp / "warmup.json").write_text(json_text(asdict(report)))
     return report
 
 
 def generate(model, encode, prompts, tokenizer, eos_ids: list[int], *, samples: int, max_new_tokens: int = 32):
-    """Decoded answers to ``prompts``: greedy (``samples=0``) or ``samples`` draws at temperature 1 each."""
-    import torch
+    """Decoded answers to ``prompts``: greedy (``samples=0``) or ``samples`` draws each from the trainer's
+    sampling distribution at temperature 1."""
+    from transformers import GenerationConfig
 
+    from dybench.train.rollout import forbidden_token_ids, generate_completions, sampling_config
+
+    pad_id = tokenizer.pad_token_id
+    if samples:
+        config = sampling_config(max_new_tokens=max_new_tokens, temperature=1.0, num_generations=samples,
+                                 eos_ids=eos_ids, pad_id=pad_id, forbidden_ids=forbidden_token_ids(tokenizer),
+                                 keep_scores=False)  # fmt: skip
+    else:
+        config = GenerationConfig(do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=eos_ids,
+                                  pad_token_id=pad_id)  # fmt: skip
     texts = []
-    with torch.no_grad():
-        for i in range(0, len(prompts), 8):
-            batch = encode(prompts[i : i + 8])
-            out = model.generate(
-                input_ids=batch.input_ids,
-                attention_mask=batch.attention_mask,
-                mm_token_type_ids=batch.mm_token_type_ids,
-                **{k: torch.cat([v[k] for v in batch.vision]) for k in batch.vision[0]},
-                do_sample=bool(samples),
-                temperature=1.0 if samples else None,
-                top_k=0 if samples else None,
-                num_return_sequences=max(samples, 1),
-                max_new_tokens=max_new_tokens,
-                eos_token_id=eos_ids,
-                pad_token_id=tokenizer.pad_token_id,
-            )
-            texts += tokenizer.batch_decode(out[:, batch.input_ids.shape[1] :], skip_special_tokens=True)
+    for i in range(0, len(prompts), 8):
+        new = generate_completions(model, encode(prompts[i : i + 8]), config)  # (rows, Lc)
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
     return texts

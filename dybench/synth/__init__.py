@@ -5,10 +5,11 @@
 :mod:`~dybench.synth.scene` (what a clip shows, as data; mirror and reverse of a scene),
 :mod:`~dybench.synth.render` (drawing), :mod:`~dybench.synth.questions` (families, phrasings and
 answers read off a scene), :mod:`~dybench.synth.families` (generators), :mod:`~dybench.synth.bias`
-(shortcut rules).
+(shortcut rules), :mod:`~dybench.synth.cues` (where a planted cue points, how often answers follow it).
 """
 
 from dybench.synth.bias import BiasRule, BiasSpecError, parse_bias
+from dybench.synth.cues import answer_diagnostics, planted_cues
 from dybench.synth.dataset import SynthError, plan_clips, read_summary, synthesize
 from dybench.synth.families import Clip, make_clip
 from dybench.synth.questions import Query, Question, ask
@@ -23,10 +24,12 @@ __all__ = [
     "Question",
     "Scene",
     "SynthError",
+    "answer_diagnostics",
     "ask",
     "make_clip",
     "mirror_scene",
     "parse_bias",
+    "planted_cues",
     "plan_clips",
     "read_summary",
     "render_scene",

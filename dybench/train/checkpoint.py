@@ -10,19 +10,20 @@ Layout of ``<output_dir>``::
         trainer_state.json        {"step": 50}
     model/                        the final model (save_pretrained + processor)
 
-A checkpoint is built in ``checkpoints/.step-N.tmp`` and renamed into place when complete, so any
-``step-*`` folder is whole; a kill mid-save leaves only the temporary folder, which the next save removes.
+A checkpoint is built in a hidden temporary folder beside it and renamed into place when complete
+(:func:`dybench.fileio.atomic_dir`), so any ``step-*`` folder is whole; a kill mid-save leaves only the
+temporary folder, which the next save of that step removes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import re
 import shutil
 from pathlib import Path
 
-from dybench.fileio import atomic_path, write_json_atomic
+from dybench.fileio import atomic_dir, atomic_path, write_json_atomic
 
 CHECKPOINTS = "checkpoints"
 FINAL_MODEL = "model"
@@ -42,31 +43,27 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 def save_model(accelerator, policy, processor, out: Path) -> None:
     """``save_pretrained`` the (unwrapped, gathered) policy and its processor into ``out``, atomically."""
     state_dict = accelerator.get_state_dict(policy)  # gathers ZeRO-3 / FSDP shards onto the main process
-    tmp = out.with_name(f".{out.name}.tmp")
     if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        accelerator.unwrap_model(policy).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
-        processor.save_pretrained(tmp)
-        shutil.rmtree(out, ignore_errors=True)
-        os.replace(tmp, out)
+        with atomic_dir(out) as tmp:
+            accelerator.unwrap_model(policy).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
+            processor.save_pretrained(tmp)
     accelerator.wait_for_everyone()
 
 
 def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, processor, *, keep: int) -> Path:
     """Write ``checkpoints/step-<step>`` (model, resumable state) and keep only the newest ``keep``."""
+    from accelerate.utils import broadcast_object_list
+
     folder = Path(output_dir) / CHECKPOINTS
     final = folder / f"step-{step:06d}"
-    tmp = folder / f".step-{step:06d}.tmp"
-    if accelerator.is_main_process:
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-    accelerator.wait_for_everyone()
-    accelerator.save_state(str(tmp / "state"), safe_serialization=True)
-    save_model(accelerator, policy, processor, tmp / "model")
-    if accelerator.is_main_process:
-        write_json_atomic(tmp / "trainer_state.json", {"step": step})
-        shutil.rmtree(final, ignore_errors=True)
-        os.replace(tmp, final)
+    main = accelerator.is_main_process
+    with atomic_dir(final) if main else contextlib.nullcontext() as tmp:
+        (tmp,) = broadcast_object_list([tmp])  # every process writes its own part of the state
+        accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+        save_model(accelerator, policy, processor, tmp / "model")  # ends on a barrier: all parts written
+        if main:
+            write_json_atomic(tmp / "trainer_state.json", {"step": step})
+    if main:
         done = sorted(p for p in folder.iterdir() if _STEP_DIR.match(p.name))
         for old in done[: max(len(done) - keep, 0)]:
             shutil.rmtree(old, ignore_errors=True)

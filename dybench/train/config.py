@@ -1,20 +1,20 @@
 """The trainer's configuration: one typed record, read from YAML and ``key=value`` overrides.
 
 Defaults are the CDPO paper's released settings where it has one (RESEARCH.md); the values it does not
-give are dybench's own choices and say so in their docstrings.
+give are dybench's own choices and say so in their docstrings. OmegaConf merges and type-checks the
+sources; this module names the file, key and fix of a bad setting, and checks the string choices.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import os
 import re
-import types
-import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import yaml
 
@@ -39,11 +39,29 @@ class TrainConfigError(UserError, ValueError):
     """A training setting or input (model, data, DeepSpeed config) that the user must fix."""
 
 
+def choice(*options: str) -> Any:
+    """A string setting that takes one of ``options``, the first by default (OmegaConf has no ``Literal``)."""
+    return field(default=options[0], metadata={"choices": options})
+
+
+def _setting_problem(name: str, value: object) -> str | None:
+    """What is wrong with setting ``name`` to ``value`` beyond its type (which OmegaConf checks), or None."""
+    if name in REMOVED_SETTINGS:
+        return f"{name}: {REMOVED_SETTINGS[name]}"
+    known = TrainConfig.__dataclass_fields__
+    if name not in known:
+        close = difflib.get_close_matches(str(name), known, n=1)
+        fix = f"did you mean {close[0]}?" if close else "`dybench train --help` lists every setting"
+        return f"unknown training setting {name!r}; {fix}"
+    choices = known[name].metadata.get("choices", (value,))
+    return None if value in choices else f"{name}={value!r}: choose one of {', '.join(choices)}"
+
+
 @dataclass
 class TrainConfig:
     """Everything a training run needs; saved next to the checkpoints as ``config.yaml``."""
 
-    method: Method = "grpo"
+    method: str = choice(*METHODS)
     """grpo: plain GRPO. crpo: both branches of a pair in one step, with the relation rewards of
     ``crr_mode``. bias: GRPO with no KL on the shortcut subset (CDPO stage 1). cdpo: GRPO repelled from a
     frozen bias model."""
@@ -106,7 +124,7 @@ class TrainConfig:
     weights: 1 is dybench's choice)."""
     behave_weight: float = 1.0
     """crpo published only: weight of the counterfactual branch's R_behave (dybench's choice)."""
-    crr_mode: Literal["published", "differ", "mapped"] = "published"
+    crr_mode: str = choice("published", "differ", "mapped")
     """crpo only. published: the CRPO project page's rewards (``rewards.py``): the original branch earns
     correct + format + R_CRR^orig, the counterfactual branch format + behave + R_CRR^aug; it reads no
     counterfactual label. differ / mapped: dybench's earlier design, kept as alternatives: accuracy on both
@@ -115,10 +133,10 @@ class TrainConfig:
     crr_gated: bool = True
     """crpo published only: R_CRR^orig counts only for a correct original rollout, R_CRR^aug only for a
     counterfactual rollout that behaves as expected (the page's gates)."""
-    crr_partner: Literal["group", "paired"] = "group"
+    crr_partner: str = choice("group", "paired")
     """crpo only: the rate a relation term reads from the other branch. group: the mean over its G
     rollouts (the natural reading of the page, which does not say); paired: its rollout of the same index."""
-    advantage_groups: Literal["branch", "pair"] = "branch"
+    advantage_groups: str = choice("branch", "pair")
     """crpo only: branch = each branch's G rollouts are one advantage group (the page's secondary digest
     says rewards are computed within each branch); pair = the 2G rollouts of a pair are one group."""
     null_option: bool | None = None
@@ -132,7 +150,7 @@ class TrainConfig:
     routes_file: str | None = None
     """crpo on a Video-R1 json only: the routing decisions, one JSON line per question, reviewable and
     editable (an edited line is used as written). None = ``<output_dir>/routes.jsonl``."""
-    static_transform: Literal["hflip", "reverse"] = "hflip"
+    static_transform: str = choice("hflip", "reverse")
     """crpo on a Video-R1 json only: the counterfactual a Static question gets (the page says either;
     its answer must stay). hflip is dybench's choice: it exists for every video, reverse does not."""
 
@@ -141,7 +159,7 @@ class TrainConfig:
     weight_decay: float = 0.0
     adam_betas: tuple[float, float] = (0.9, 0.999)
     warmup_steps: int = 0
-    lr_schedule: Literal["constant", "cosine"] = "constant"
+    lr_schedule: str = choice("constant", "cosine")
     max_grad_norm: float = 1.0
     clip_eps: float = 0.2
     """PPO clip: the ratio is kept in [1 - clip_eps, 1 + clip_eps_high]."""
@@ -157,14 +175,14 @@ class TrainConfig:
     """cdpo only: d = logp_bias - logp is clamped to [-c, c] before exp (VideoThinker: 11)."""
     bias_kl_max: float | None = None
     """cdpo only: bound each token's repulsive KL at this value (None = unbounded, as released)."""
-    loss_norm: Literal["sequence", "token"] = "sequence"
+    loss_norm: str = choice("sequence", "token")
     """sequence: mean over each completion's tokens, then over completions (VideoThinker);
     token: one mean over all completion tokens of the batch."""
     train_vision: bool = True
     """Train the vision tower too (VideoThinker does)."""
 
     # --- precision and scale ---
-    dtype: Literal["auto", "float32", "bfloat16"] = "auto"
+    dtype: str = choice("auto", "float32", "bfloat16")
     """bfloat16: bf16 autocast over fp32 weights (CPU too; under DeepSpeed its bf16 mode, fp32 master
     weights). float32: no autocast. auto: bfloat16 on GPU, float32 on CPU."""
     gradient_checkpointing: bool | None = None
@@ -204,9 +222,7 @@ class TrainConfig:
 
     def validate(self) -> None:
         """Raise ``TrainConfigError`` naming every bad setting and its fix (settings only, no files)."""
-        problems = []
-        if self.method not in METHODS:
-            problems.append(f"method={self.method!r}: choose one of {', '.join(METHODS)}")
+        problems = [p for f in fields(self) if (p := _setting_problem(f.name, getattr(self, f.name)))]
         for name in ("model", "data", "output_dir"):
             if not getattr(self, name):
                 problems.append(f"{name} is required")
@@ -287,11 +303,13 @@ class TrainConfig:
 def load_config(
     path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **values: object
 ) -> TrainConfig:
-    """A ``TrainConfig`` from a YAML file, then ``values`` (typed), then ``key=value`` strings.
+    """A ``TrainConfig``: its defaults, then a YAML file, then ``values`` (typed; None = not given), then
+    ``key=value`` strings, merged by OmegaConf. A bad setting is a ``TrainConfigError`` naming its source
+    (the file, "arguments" or "command line"), the key and the fix."""
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
 
-    Unknown keys and values of the wrong type are errors that name the key and its expected type.
-    """
-    merged: dict[str, object] = {}
+    layers: list[tuple[str, dict]] = []
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
@@ -299,23 +317,25 @@ def load_config(
             raise TrainConfigError(f"{path}: cannot read the training config ({e})") from e
         if not isinstance(loaded, dict):
             raise TrainConfigError(f"{path}: a training config is a YAML mapping of setting: value")
-        merged.update(loaded)
         if "method" in loaded and values.get("method") not in (None, loaded["method"]):
             raise TrainConfigError(
                 f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`"
             )
-    merged.update({k: v for k, v in values.items() if v is not None})
-    merged.update(parse_overrides(overrides))
-    removed = sorted(set(merged) & set(REMOVED_SETTINGS))
-    if removed:
-        raise TrainConfigError("; ".join(f"{k}: {REMOVED_SETTINGS[k]}" for k in removed))
-    known = {f.name: f for f in fields(TrainConfig)}
-    unknown = sorted(set(merged) - set(known))
-    if unknown:
-        raise TrainConfigError(f"unknown training setting(s) {unknown}; known: {', '.join(known)}")
-    hints = typing.get_type_hints(TrainConfig)
-    typed = {k: _coerce(k, v, hints[k]) for k, v in merged.items()}
-    return TrainConfig(**typed)  # type: ignore[arg-type]
+        layers.append((str(path), loaded))
+    layers.append(("arguments", {k: v for k, v in values.items() if v is not None}))
+    layers.append(("command line", parse_overrides(overrides)))
+    config = OmegaConf.structured(TrainConfig)
+    for where, layer in layers:
+        for key, value in layer.items():
+            if problem := _setting_problem(key, value):
+                raise TrainConfigError(f"{where}: {problem}")
+        try:
+            config = OmegaConf.merge(config, layer)
+        except OmegaConfBaseException as e:
+            key = str(e.full_key).split("[")[0]  # adam_betas[1] -> adam_betas
+            expected = TrainConfig.__dataclass_fields__[key].type  # the annotation as written
+            raise TrainConfigError(f"{where}: {key}={layer[key]!r}: expected {expected}") from None
+    return OmegaConf.to_object(config)  # type: ignore[return-value]
 
 
 _HUB_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -339,53 +359,16 @@ def model_problem(model: str) -> str | None:
 
 
 def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
-    """``["lr=1e-3", "max_steps=50"]`` -> ``{"lr": 0.001, "max_steps": 50}`` (values read as YAML)."""
+    """``["lr=1e-3", "max_steps=50"]`` -> ``{"lr": 0.001, "max_steps": 50}`` (OmegaConf's dotlist: values
+    read as YAML, an empty one as None)."""
+    from omegaconf import OmegaConf
+
     parsed: dict[str, object] = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
+        if "=" not in item or not item.partition("=")[0].strip():
             raise TrainConfigError(f"setting {item!r}: write it as key=value, e.g. max_steps=50")
-        parsed[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
-    return parsed
-
-
-def _coerce(key: str, value: object, hint: object) -> object:
-    """Check ``value`` against the field's annotation; ints and numeric strings are accepted for floats."""
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(hint)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _coerce(key, value, option)
-            except ValueError as e:
-                errors.append(str(e))
-        raise TrainConfigError(errors[0] if errors else f"{key}: bad value {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(hint):
-            raise TrainConfigError(f"{key}={value!r}: choose one of {', '.join(map(str, typing.get_args(hint)))}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise TrainConfigError(f"{key}={value!r}: expected a list")
-        (inner, *_) = typing.get_args(hint) or (object,)
-        items = [_coerce(key, v, inner) for v in value]
-        return tuple(items) if origin is tuple else items
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):  # YAML reads 1e-6 (no dot) as a string
         try:
-            return float(value)
-        except ValueError:
-            pass
-    if hint is object or (isinstance(hint, type) and isinstance(value, hint) and not _bool_as_number(value, hint)):
-        return value
-    raise TrainConfigError(f"{key}={value!r}: expected {getattr(hint, '__name__', hint)}")
-
-
-def _bool_as_number(value: object, hint: object) -> bool:
-    return isinstance(value, bool) and hint in (int, float)
+            parsed.update(OmegaConf.to_container(OmegaConf.from_dotlist([item])))  # type: ignore[arg-type]
+        except yaml.YAMLError as e:
+            raise TrainConfigError(f"setting {item!r}: the value is not valid YAML ({e.problem})") from None
+    return parsed

@@ -3,7 +3,7 @@
 A Video-R1-style json has no counterfactual videos and no counterfactual answers. Each question is routed
 (``router.py``) to hflip or reverse and to a relation (``keep`` for Static questions, ``change`` for the
 rest), and its video is rendered with ``dybench build``'s own renderer
-(``dybench.transforms.render_counterfactuals``) into ``<output_dir>/counterfactuals/``. A render's
+(``dybench.pairs.render_counterfactuals``) into ``<output_dir>/counterfactuals/``. A render's
 name is a hash of the source video's bytes, the transform and the encoder, so a rerun (or a resumed run)
 reuses it and a changed video gets a new one. The counterfactual prompt's gold answer is the original's
 for ``keep`` and unknown (None) for ``change``: CRPO's published rewards need no more (``rewards.py``).
@@ -82,7 +82,7 @@ def render_cached(
     Returns (video, transform) -> render, and (video, transform) -> why it could not be rendered (a video
     that shows one picture has no reverse).
     """
-    from dybench.transforms import NotReversible, render_counterfactuals
+    from dybench.pairs import NotReversible, render_counterfactuals
     from dybench.video import DEFAULT_ENCODER
 
     cache.mkdir(parents=True, exist_ok=True)

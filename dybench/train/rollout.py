@@ -141,6 +141,11 @@ def collate_vision(vision: list[dict[str, torch.Tensor]], device: torch.device |
 VISION_TOKENS = ("<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>")
 
 
+def stop_token_ids(tokenizer) -> list[int]:
+    """The ids that end a completion: the chat turn's end (``<|im_end|>``), the tokenizer's EOS, its pad."""
+    return sorted({tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id, tokenizer.pad_token_id})
+
+
 def forbidden_token_ids(tokenizer) -> list[int]:
     """Vision placeholder ids: a completion must never contain one (the model would look for pixels for it),
     so they are suppressed when sampling and masked out of every log-prob."""
@@ -174,7 +179,7 @@ def sampling_config(
 
     Sampling is softmax(logits / temperature) over the whole vocabulary minus the vision placeholders:
     exactly what ``completion_logprobs`` scores. Every option that could reshape the distribution is set
-    to its neutral value, and ``HFRollout`` hides the checkpoint's own generation_config.json from
+    to its neutral value, and :func:`generate_completions` hides the checkpoint's own generation_config.json from
     ``generate`` (Qwen2.5-VL-Instruct ships top_k 1, top_p 0.001, temperature 0.1, repetition_penalty 1.05).
     The temperature itself is applied by :func:`sampling_processors` (so that the log-prob recorder comes
     after it): here it stays 1.0, and ``temperature`` is only checked.
@@ -196,8 +201,7 @@ def sampling_config(
         encoder_repetition_penalty=1.0,
         no_repeat_ngram_size=0,
         encoder_no_repeat_ngram_size=0,
-        min_length=0,
-        min_new_tokens=0,
+        min_length=0,  # (not min_new_tokens too: generate warns on every call when both are set)
         num_beams=1,
         max_new_tokens=max_new_tokens,
         num_return_sequences=num_generations,
@@ -270,28 +274,40 @@ class HFRollout:
             "keep_scores": keep_scores,
         }
 
-    @torch.no_grad()
     def sample(self, model, batch: PromptBatch, num_generations: int) -> Samples:
-        from transformers import GenerationConfig
-
-        device = next(model.parameters()).device
         config = sampling_config(num_generations=num_generations, **self.settings)
         recorder = SampledLogprobs() if self.settings["keep_scores"] else None
-        own, model.generation_config = model.generation_config, GenerationConfig()  # nothing fills a gap from it
-        try:
-            out = model.generate(
-                input_ids=batch.input_ids.to(device),
-                attention_mask=batch.attention_mask.to(device),
-                mm_token_type_ids=batch.mm_token_type_ids.to(device),
-                **collate_vision(batch.vision, device),
-                generation_config=config,
-                logits_processor=sampling_processors(self.settings["temperature"], recorder),
-            )
-        finally:
-            model.generation_config = own
-        completion = out.sequences[:, batch.input_ids.shape[1] :]  # (P*G, Lc); generate repeats each prompt G times
-        logprobs = recorder.result(out.sequences) if recorder else None  # (P*G, Lc)
+        completion = generate_completions(
+            model, batch, config, sampling_processors(self.settings["temperature"], recorder)
+        )
+        logprobs = recorder.result(completion) if recorder else None  # (P*G, Lc)
         return Samples(completion.cpu(), logprobs)
+
+
+@torch.no_grad()
+def generate_completions(model, batch: PromptBatch, config, logits_processor=None) -> torch.Tensor:
+    """``model.generate`` on ``batch`` under ``config`` alone: the new tokens, (P * num_return_sequences, Lc),
+    on the model's device (``generate`` repeats each prompt in place).
+
+    The checkpoint's generation_config.json is hidden for the call: ``generate`` would otherwise fill every
+    option ``config`` leaves at its default from it (a 1.05 repetition penalty, say).
+    """
+    from transformers import GenerationConfig
+
+    device = next(model.parameters()).device
+    own, model.generation_config = model.generation_config, GenerationConfig()
+    try:
+        out = model.generate(
+            input_ids=batch.input_ids.to(device),
+            attention_mask=batch.attention_mask.to(device),
+            mm_token_type_ids=batch.mm_token_type_ids.to(device),
+            **collate_vision(batch.vision, device),
+            generation_config=config,
+            logits_processor=logits_processor,
+        )
+    finally:
+        model.generation_config = own
+    return getattr(out, "sequences", out)[:, batch.input_ids.shape[1] :]
 
 
 def sampler_gap(sampler_logprobs: torch.Tensor, logprobs: torch.Tensor, mask: torch.Tensor) -> tuple[float, int]:

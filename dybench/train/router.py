@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from dybench.counterfactual import Lexicon, load_lexicon
 from dybench.fileio import read_jsonl, write_jsonl_atomic
+from dybench.pairs import Lexicon, load_lexicon
 from dybench.records import Transform
 from dybench.train.config import TrainConfigError
 

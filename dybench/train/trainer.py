@@ -121,6 +121,7 @@ from dybench.train.rollout import (
     make_rollout,
     model_arch,
     sampler_gap,
+    stop_token_ids,
 )
 
 log = logging.getLogger(__name__)
@@ -228,7 +229,7 @@ def train(cfg: TrainConfig) -> Path:
     cursor = DataCursor(len(examples), cfg.seed)
     accelerator.register_for_checkpointing(cursor)
     clips = ClipLoader(num_frames=cfg.num_frames, fps=cfg.fps)
-    eos_ids = sorted({tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id, tokenizer.pad_token_id})
+    eos_ids = stop_token_ids(tokenizer)
     forbidden = forbidden_token_ids(tokenizer)
     engine = HFRollout(
         max_new_tokens=cfg.max_new_tokens,

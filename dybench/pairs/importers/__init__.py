@@ -6,10 +6,10 @@ anywhere else, and counts every record it skips by reason. The rules and their l
 ``data_cards/importers.md``.
 """
 
-from dybench.importers._common import ImportReport, print_report
-from dybench.importers._segments import SEGMENT_FORMATS, import_segments
-from dybench.importers._ssv2 import import_ssv2, load_templates
-from dybench.importers._tracks import import_tracks
+from dybench.pairs.importers._common import ImportReport, print_report
+from dybench.pairs.importers._segments import SEGMENT_FORMATS, import_segments
+from dybench.pairs.importers._ssv2 import import_ssv2, load_templates
+from dybench.pairs.importers._tracks import import_tracks
 
 __all__ = [
     "SEGMENT_FORMATS",

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dybench.errors import UserError
-from dybench.importers._common import VIDEOS, ImportReport, ordered_options, read_text, safe_name, write_outputs
+from dybench.pairs.importers._common import VIDEOS, ImportReport, ordered_options, read_text, safe_name, write_outputs
 from dybench.video import EncoderSettings, write_video
 
 OPTIONS = ("to the left", "to the right", "up", "down")

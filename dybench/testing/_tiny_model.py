@@ -16,10 +16,10 @@ over a 4-frame video costs milliseconds on a CPU. lmms-eval's Qwen models pass t
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Literal, get_args
+
+from dybench.fileio import atomic_dir
 
 Arch = Literal["qwen2_5_vl", "qwen3_vl"]
 ARCHES: tuple[Arch, ...] = get_args(Arch)
@@ -118,8 +118,8 @@ def build_tiny_model(
 ) -> Path:
     """Build a tiny random ``arch`` checkpoint with its tokenizer and processor in ``out_dir``.
 
-    The folder is written whole or not at all (built in a temporary sibling, then renamed over
-    ``out_dir``). The same arguments give the same weights and the same tokenizer. Returns ``out_dir``.
+    The folder is written whole or not at all (:func:`dybench.fileio.atomic_dir`). The same arguments
+    give the same weights and the same tokenizer. Returns ``out_dir``.
 
     ``width`` and ``layers`` size the language model (``width`` wide, ``layers`` deep, 4 heads); the
     vision tower gets ``layers`` blocks of half the width. The default 2 x 64 is the smallest useful
@@ -136,8 +136,6 @@ def build_tiny_model(
         raise ValueError(f"unknown tiny-model arch {arch!r}; choose one of {', '.join(ARCHES)}")
     import torch
 
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
     tokenizer = _train_tokenizer()
     processor = _build_processor(arch, tokenizer)
     if width < 32 or width % 32 or layers < 1:
@@ -153,17 +151,12 @@ def build_tiny_model(
         torch.manual_seed(seed)
         model = _model_class(arch)(config).eval()
 
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}.", suffix=".tmp"))
-    try:
+    out_dir = Path(out_dir)
+    with atomic_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         info = {"arch": arch, "seed": seed, "init_std": init_std, "width": width, "layers": layers}
         (tmp / "dybench_tiny_model.json").write_text(json.dumps(info, indent=2) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        tmp.rename(out_dir)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Literal
 
 from dybench.errors import UserError
-from dybench.importers._common import (
+from dybench.pairs.importers._common import (
     VIDEO_EXTENSIONS,
     ImportReport,
     find_video,

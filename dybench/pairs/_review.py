@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image
 
 from dybench.fileio import atomic_path, write_text_atomic
-from dybench.pairs import group_pairs, load_items
+from dybench.pairs._dataset import group_pairs, load_items
 from dybench.records import Item, letter_index
 from dybench.video import VideoError, read_frames
 

@@ -36,8 +36,6 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import quote
 
 from dybench import __version__
-from dybench.annotations import RowError, load_annotations
-from dybench.counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
 from dybench.errors import UserError
 from dybench.fileio import (
     FolderBusy,
@@ -51,10 +49,12 @@ from dybench.fileio import (
     sha256_file,
     write_json_atomic,
 )
-from dybench.pairs import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
+from dybench.pairs._annotations import RowError, load_annotations
+from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
+from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
+from dybench.pairs._review import REJECTS, read_rejects
+from dybench.pairs._transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.records import Annotation, Branch, Item, Segment, Transform
-from dybench.review import REJECTS, read_rejects
-from dybench.transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
 
 STAMPS = ".dybench/renders"
@@ -258,7 +258,7 @@ def _build(
 
 
 def _apply_rejects(out: Path, items: list[Item], report: BuildReport) -> None:
-    """Leave out the pairs ``<out>/rejects.txt`` names (see :mod:`dybench.review`); their videos stay."""
+    """Leave out the pairs ``<out>/rejects.txt`` names (see :func:`dybench.pairs.write_review`); their videos stay."""
     rejects = read_rejects(out)
     built = {item.pair_id for item in items}
     report.rejected = sorted(rejects & built)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dybench.errors import UserError
 from dybench.fileio import read_yaml_data
-from dybench.importers._common import (
+from dybench.pairs.importers._common import (
     VIDEO_EXTENSIONS,
     ImportReport,
     find_video,

@@ -1,0 +1,81 @@
+"""Where a reproduction puts everything inside its output folder.
+
+The paths, named by ``Layout``::
+
+    data/train/synth/ data/train/pairs/   DyBench-Synth training split (biased) and its pairs
+    data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
+    data/train/shortcut.json              the shortcut subset (the CDPO bias model)
+    data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)
+    models/init/ models/base/             tiny preset: the random model and its warm-up (warmup.json)
+    runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
+    eval/<label>/results.json             lmms-eval results of each model on the test pairs
+    leaderboard/                          the results, stored for ``dybench leaderboard --results``
+    published.json                        which results the leaderboard stage stored, under which run ids
+    report.md report.json plots/          the report
+    .stages/                              done-markers (``stages.py``)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The paths of one output folder (see the module docstring)."""
+
+    root: Path
+
+    def synth(self, split: str) -> Path:
+        return self.root / "data" / split / "synth"
+
+    def pairs(self, split: str) -> Path:
+        return self.root / "data" / split / "pairs"
+
+    @property
+    def train_files(self) -> Path:
+        return self.root / "data" / "train"
+
+    @property
+    def init_model(self) -> Path:
+        return self.root / "models" / "init"
+
+    @property
+    def base_model(self) -> Path:
+        return self.root / "models" / "base"
+
+    @property
+    def warmup_record(self) -> Path:
+        """The warm-up's summary (``warmup.WarmupReport``), saved beside the start model."""
+        return self.base_model / "warmup.json"
+
+    def run(self, label: str) -> Path:
+        return self.root / "runs" / label
+
+    def eval(self, label: str) -> Path:
+        return self.root / "eval" / label
+
+    def results(self, label: str) -> Path:
+        return self.eval(label) / "results.json"
+
+    @property
+    def leaderboard(self) -> Path:
+        """The default leaderboard folder (``--results-dir`` puts it elsewhere)."""
+        return self.root / "leaderboard"
+
+    @property
+    def published(self) -> Path:
+        return self.root / "published.json"
+
+    @property
+    def report_md(self) -> Path:
+        return self.root / "report.md"
+
+    @property
+    def report_json(self) -> Path:
+        return self.root / "report.json"
+
+    @property
+    def plots(self) -> Path:
+        return self.root / "plots"

@@ -1,0 +1,381 @@
+"""The reproduction's numbers: what the report needs (``ReportInput``) gathered into a ``Report``.
+
+Scores come from the lmms-eval results files of the evaluation stage (the leaderboard's own source),
+training numbers from the trainers' ``metrics.jsonl``; nothing is recomputed here except means and
+spreads over seeds, P-Acc per transform (rescored from the logged answers with ``dybench.scoring``) and
+the method-vs-baseline comparison, paired by seed (same start, same data, same seed). Rendering the
+numbers is ``report.py``'s.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dybench.fileio import read_jsonl
+from dybench.records import CATEGORIES
+from dybench.results import TaskMetric, task_metrics
+from dybench.scoring import ItemResult, grouped, pair_accuracy
+
+METRICS = ("acc", "p_acc", "change_consistency", "keep_consistency")
+BASELINE = "grpo"
+"""The method every other one is compared with."""
+COMPARED_METRICS = ("p_acc", "acc", "cue_agreement")
+GROUP_TASK = "dybench_pair"
+GROUP_TASKS = ("dybench_pair", "dybench_pair_r1")
+"""The pooled pair tasks (default prompt and R1 prompt); their subtasks are ``<group>_<category>``."""
+
+
+# --- what the report reads ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """One evaluated model of the reproduction (the start model, or a training run's model)."""
+
+    label: str
+    """``base`` or ``<run>-s<seed>``."""
+    method: str
+    """grpo, crpo, bias, cdpo, an ablation's name, or base (the start model)."""
+    seed: int | None
+    results: Path
+    """Its lmms-eval results file (the model is left out of the report while it does not exist)."""
+    answers: tuple[ItemResult, ...] = ()
+    """The scored items lmms-eval logged (P-Acc per transform is rescored from them)."""
+    diagnostics: Mapping[str, float | None] = field(default_factory=dict)
+    """Measured on its answers by the caller, e.g. ``cue_agreement`` and ``top_answer_share``
+    (``dybench.synth.answer_diagnostics``); empty when there is nothing to measure."""
+    metrics: Path | None = None
+    """The trainer's ``metrics.jsonl``; None for a model that was not trained here (the start model)."""
+
+
+@dataclass(frozen=True)
+class StageInfo:
+    """One stage of the reproduction, with the wall time its done-marker recorded (None: not done)."""
+
+    name: str
+    kind: str
+    command: str
+    wall_s: float | None = None
+    load_average: float | None = None
+    """The 5-minute load average when the stage finished."""
+
+
+@dataclass(frozen=True)
+class ReportInput:
+    """Everything the report reads: the runs, what they are compared with, and where things are."""
+
+    target: str
+    preset: str
+    seeds: tuple[int, ...]
+    runs: tuple[RunInfo, ...]
+    """Every evaluated model, the start model first, in the order the report lists them."""
+    compared: tuple[str, ...]
+    """The methods compared with ``BASELINE`` seed by seed (the target and its ablations)."""
+    ablations: Mapping[str, tuple[str, Mapping[str, Any]]]
+    """Ablation name -> (the recipe it starts from, the settings it changes), described in the report."""
+    tasks: tuple[str, ...]
+    """The lmms-eval tasks every model was scored with."""
+    test_data: str
+    """The test data in words (pairs, items, folder)."""
+    stages: tuple[StageInfo, ...]
+    published: Path
+    """The leaderboard stage's record of the results it stored (``evaluation.publish``)."""
+    results_dir: Path
+    """The leaderboard folder."""
+    warmup: Path | None
+    """The warm-up's ``warmup.json`` (None, or a missing file: no warm-up)."""
+    report_md: Path
+    report_json: Path
+    plots: Path
+    """The folder of the PNG plots."""
+    preset_notes: tuple[str, ...] = ()
+    """How the preset's settings were chosen."""
+    notes: tuple[str, ...] = ()
+    """About this reproduction's inputs."""
+
+
+# --- what the report says ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Interval:
+    value: float | None
+    ci_low: float | None = None
+    ci_high: float | None = None
+
+
+@dataclass(frozen=True)
+class RunScores:
+    """One evaluated model: its overall and per-category scores on the balanced test pairs."""
+
+    label: str
+    method: str
+    """grpo, crpo, bias, cdpo, or base (the start model)."""
+    seed: int | None
+    metrics: dict[str, Interval]
+    by_category: dict[str, dict[str, Interval]]
+    n_items: int | None
+    results: str
+    by_transform: dict[str, Interval] = field(default_factory=dict)
+    """P-Acc per counterfactual transform, from the logged answers."""
+    diagnostics: dict[str, float | None] = field(default_factory=dict)
+    """From the logged answers: ``cue_agreement`` (share of answers to the planted-shortcut questions
+    that follow the cue; the cue carries no information at test time, so a model that reads the video
+    scores ~0.5 and one that follows the cue 1.0) and ``top_answer_share`` (share of the most common
+    answer: 1.0 is a model that says the same thing to everything)."""
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    """A method over its seeds: mean, sample standard deviation and the per-seed values."""
+
+    method: str
+    n_seeds: int
+    mean: dict[str, float | None]
+    sd: dict[str, float | None]
+    per_seed: dict[str, list[float | None]]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Method minus GRPO, paired by seed."""
+
+    method: str
+    baseline: str
+    metric: str
+    diffs: list[float]
+    mean: float | None
+    wins: int
+    """Seeds where the method did better than its GRPO twin (higher; lower for ``cue_agreement``)."""
+    verdict: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """The numbers of ``report.json`` (and of ``report.md``)."""
+
+    target: str
+    preset: str
+    seeds: list[int]
+    runs: list[RunScores]
+    methods: list[MethodSummary]
+    comparisons: list[Comparison]
+    training: dict[str, dict[str, Any]]
+    """Per run label: steps, first/last-10-step mean reward and accuracy reward."""
+    wall_time: dict[str, Any]
+    leaderboard: list[dict[str, Any]]
+    warmup: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def build_report(inputs: ReportInput) -> Report:
+    """The report's numbers: every evaluated model that has results, per method over seeds, the
+    comparisons with the baseline, training, wall time and the leaderboard rows."""
+    runs = []
+    for run in inputs.runs:
+        if run.results.is_file():
+            results = json.loads(run.results.read_text())
+            scores = scores_from_results(results, run.label, run.method, run.seed, run.results)
+            scores.diagnostics.update(run.diagnostics)
+            scores.by_transform.update(by_transform(list(run.answers)))
+            runs.append(scores)
+    methods = ["base", *dict.fromkeys(r.method for r in inputs.runs if r.method != "base")]
+    warmup = json.loads(inputs.warmup.read_text()) if inputs.warmup and inputs.warmup.is_file() else None
+    if warmup:
+        warmup.pop("losses", None)
+    return Report(
+        target=inputs.target,
+        preset=inputs.preset,
+        seeds=list(inputs.seeds),
+        runs=runs,
+        methods=[summarize(m, [r for r in runs if r.method == m]) for m in methods],
+        comparisons=[compare(m, BASELINE, runs, metric) for m in inputs.compared for metric in COMPARED_METRICS],
+        training={r.label: training_summary(r.metrics) for r in inputs.runs if r.metrics is not None},
+        wall_time=wall_time(inputs.stages),
+        leaderboard=leaderboard_rows(inputs.published),
+        warmup=warmup,
+        notes=list(inputs.notes),
+    )
+
+
+def scores_from_results(results: dict, label: str, method: str, seed: int | None, path: Path) -> RunScores:
+    """Overall and per-category Acc, P-Acc and consistency from an lmms-eval results dict."""
+    tasks = _by_name(results)
+    task = _group_metrics(tasks)
+    metrics = {m: _interval(task, m) for m in METRICS}
+    categories = [c for c in CATEGORIES if f"p_acc_{c}" in task]
+    by_category = {c: {"p_acc": _interval(task, f"p_acc_{c}"), "acc": _interval(task, f"acc_{c}")} for c in categories}
+    if not categories:  # the group did not pool per-category numbers: read the subtasks
+        for name, sub in tasks.items():
+            c = _category(name)
+            if c in CATEGORIES and "p_acc" in sub:
+                by_category[c] = {"p_acc": _interval(sub, "p_acc"), "acc": _interval(sub, "acc")}
+    n = results.get("n-samples", {})
+    n_items = sum(v.get("effective", 0) for k, v in n.items() if k.startswith(GROUP_TASK)) or None
+    return RunScores(label, method, seed, metrics, by_category, n_items, str(path))
+
+
+def logged_results(eval_dir: Path) -> list[ItemResult]:
+    """The scored items (``dybench.scoring.ItemResult``) that lmms-eval logged for a dybench_pair run."""
+    results: dict[str, ItemResult] = {}
+    for path in sorted(Path(eval_dir).rglob(f"*_samples_{GROUP_TASK}_*.jsonl")):
+        if "single_frame" in path.name:
+            continue
+        for row in read_jsonl(path):
+            record = row.get("p_acc")
+            if isinstance(record, dict) and "item_id" in record:
+                results[record["item_id"]] = ItemResult.from_row(record)
+    return list(results.values())
+
+
+def by_transform(results: list[ItemResult]) -> dict[str, Interval]:
+    """P-Acc per counterfactual transform (hflip, reverse), rescored with ``dybench.scoring``."""
+    return {t: Interval(s.value, s.ci_low, s.ci_high) for t, s in grouped(pair_accuracy, "transform")(results).items()}
+
+
+def summarize(method: str, runs: Sequence[RunScores]) -> MethodSummary:
+    """``method``'s mean and sample standard deviation over its seeds, per metric."""
+    per_seed = {m: [r.metrics[m].value for r in runs] for m in METRICS}
+    mean, sd = {}, {}
+    for m, values in per_seed.items():
+        known = [v for v in values if v is not None]
+        mean[m] = statistics.fmean(known) if known else None
+        sd[m] = statistics.stdev(known) if len(known) > 1 else None
+    return MethodSummary(method, len(runs), mean, sd, per_seed)
+
+
+def compare(method: str, baseline: str, runs: Sequence[RunScores], metric: str) -> Comparison:
+    """``method`` minus ``baseline`` on ``metric``, paired by seed, with a plain-words verdict.
+
+    ``cue_agreement`` is lower-is-better (following the planted cue is the shortcut)."""
+    ours = {r.seed: _value(r, metric) for r in runs if r.method == method}
+    theirs = {r.seed: _value(r, metric) for r in runs if r.method == baseline}
+    diffs = [ours[s] - theirs[s] for s in sorted(ours) if ours[s] is not None and theirs.get(s) is not None]
+    mean = statistics.fmean(diffs) if diffs else None
+    lower_better = metric == "cue_agreement"
+    wins = sum((d < 0) if lower_better else (d > 0) for d in diffs)
+    if mean is None:
+        verdict = "not measured"
+    elif not any(diffs):
+        verdict = f"no difference ({method} - {baseline} = 0 on every seed)"
+    elif len(diffs) > 1 and abs(mean) <= 2 * statistics.stdev(diffs) / math.sqrt(len(diffs)):
+        verdict = f"no clear difference ({method} - {baseline} = {mean:+.3f}, within 2 standard errors over seeds)"
+    elif lower_better:
+        verdict = (
+            f"{method} follows the planted cue {'less' if mean < 0 else 'MORE'} than {baseline}: {mean:+.3f} "
+            f"({wins}/{len(diffs)} seeds lower)"
+        )
+    elif mean > 0:
+        verdict = f"{method} above {baseline} by {mean:+.3f} ({wins}/{len(diffs)} seeds)"
+    else:
+        verdict = f"{method} does NOT beat {baseline}: {mean:+.3f} ({wins}/{len(diffs)} seeds higher)"
+    return Comparison(method, baseline, metric, diffs, mean, wins, verdict)
+
+
+def training_summary(path: Path) -> dict[str, Any]:
+    """A trainer's ``metrics.jsonl`` in a few numbers: steps, rewards over the first and last 10 steps,
+    seconds per step (empty when there is no file yet)."""
+    if not path.is_file():
+        return {}
+    rows = read_jsonl(path)
+    if not rows:
+        return {}
+
+    def mean(key: str, part: list[dict], old: str | None = None) -> float:
+        """``key``'s mean over ``part`` (``old``: its name in metrics files written before issue 14)."""
+        return round(statistics.fmean(r.get(key, r.get(old or key, 0.0)) for r in part), 4)
+
+    head, tail = rows[:10], rows[-10:]
+    return {
+        "steps": rows[-1]["step"],
+        "reward_first10": mean("reward", head),
+        "reward_last10": mean("reward", tail),
+        "accuracy_first10": mean("reward_correct", head, "reward_accuracy"),
+        "accuracy_last10": mean("reward_correct", tail, "reward_accuracy"),
+        "behave_last10": mean("reward_behave", tail),
+        "crr_last10": mean("reward_crr_orig", tail, "reward_crr"),
+        "crr_aug_last10": mean("reward_crr_aug", tail, "reward_crr"),
+        "kl_bias_last10": mean("kl_bias", tail),
+        "step_s_mean": mean("step_s", rows),
+    }
+
+
+def wall_time(stages: Sequence[StageInfo]) -> dict[str, Any]:
+    """The stages' wall times (of the calls that completed them), summed by kind."""
+    done = {s.name: (s.kind, s.wall_s) for s in stages if s.wall_s is not None}
+    loads = [s.load_average for s in stages if s.wall_s is not None and s.load_average is not None]
+    by_kind: dict[str, float] = {}
+    for kind, wall in done.values():
+        by_kind[kind] = round(by_kind.get(kind, 0.0) + wall, 1)
+    return {
+        "total_s": round(sum(w for _, w in done.values()), 1),
+        "by_kind_s": by_kind,
+        "by_stage_s": {name: round(w, 1) for name, (_, w) in done.items()},
+        "cpu_count": os.cpu_count(),
+        "load_average_mean": round(statistics.fmean(loads), 2) if loads else None,
+        "note": "sum of the stages' own wall times (the report stage excluded), on the machine that ran them; "
+        "a 5-minute load average above its CPU count means other work shared the CPU and the times are "
+        "pessimistic",
+    }
+
+
+def leaderboard_rows(published: Path) -> list[dict[str, Any]]:
+    """The runs the leaderboard stage stored, with their P-Acc and Acc (empty before that stage ran)."""
+    if not published.is_file():
+        return []
+    rows = []
+    for entry in json.loads(published.read_text())["runs"]:
+        task = _group_metrics(_by_name(json.loads(Path(entry["results"]).read_text())))
+        rows.append(
+            {
+                "run_id": entry["run_id"],
+                "model": entry["model"],
+                "p_acc": _interval(task, "p_acc").value,
+                "acc": _interval(task, "acc").value,
+                "stored_as": entry["stored_as"],
+            }
+        )
+    return rows
+
+
+def _value(run: RunScores, metric: str) -> float | None:
+    return run.metrics[metric].value if metric in run.metrics else run.diagnostics.get(metric)
+
+
+def _category(task: str) -> str | None:
+    """``moving_direction`` for ``dybench_pair_moving_direction`` or ``dybench_pair_r1_moving_direction``."""
+    for group in sorted(GROUP_TASKS, key=len, reverse=True):
+        if task.startswith(group + "_"):
+            return task.removeprefix(group + "_")
+    return None
+
+
+def _by_name(results: dict) -> dict[str, dict[str, TaskMetric]]:
+    """task -> metric name -> its record, read by ``dybench.results.task_metrics`` (intervals included)."""
+    return {name: {m.metric: m for m in metrics} for name, metrics in task_metrics(results).items()}
+
+
+def _group_metrics(tasks: dict[str, dict[str, TaskMetric]]) -> dict[str, TaskMetric]:
+    """The metrics of the run's dybench_pair group (``dybench.results.task_metrics``, by metric name)."""
+    for group in GROUP_TASKS:
+        if "p_acc" in tasks.get(group, {}):
+            return tasks[group]
+    # a single-category task run: take the only dybench_pair* task with scores
+    for name, metrics in tasks.items():
+        if name.startswith(GROUP_TASK) and "p_acc" in metrics:
+            return metrics
+    return {}
+
+
+def _interval(metrics: dict[str, TaskMetric], name: str) -> Interval:
+    m = metrics.get(name)
+    if m is None or not math.isfinite(m.value):
+        return Interval(None)
+    return Interval(m.value, m.ci_low, m.ci_high)
