@@ -44,7 +44,7 @@ def version() -> None:
 # --- each part adds its command below, in the order of DESIGN.md Contract 5 ---
 # synth (dybench.synth)
 class SplitChoice(str, Enum):
-    """``dybench.synth.bias.SPLITS`` (a test checks they agree)."""
+    """``dybench.synth._bias.SPLITS`` (a test checks they agree)."""
 
     train = "train"
     test = "test"
@@ -71,8 +71,7 @@ def synth(
     workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
-    from dybench.synth import synthesize
-    from dybench.synth.summary import print_summary
+    from dybench.synth import print_summary, synthesize
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
@@ -281,7 +280,7 @@ def demo(
 ) -> None:
     """Does correctness-only RL teach a shortcut? Floor models and the shipped start, GRPO and CRPO
     models on fresh held-out pairs, offline, in about a minute."""
-    from dybench.evaluation import demo
+    from dybench.demo import demo
 
     demo(out, n=n, seed=seed, trained=trained, verbose=verbose)
 
@@ -340,7 +339,7 @@ def _settings_help() -> str:
 
     from rich.markup import escape
 
-    from dybench.train.config import TrainConfig
+    from dybench.train import TrainConfig
 
     def default(f: dataclasses.Field) -> object:
         if f.default_factory is not dataclasses.MISSING:
@@ -391,7 +390,7 @@ class TargetChoice(str, Enum):
 
 
 class PresetChoice(str, Enum):
-    """``dybench.reproduce.presets.PRESET_NAMES`` (a test checks they agree)."""
+    """``dybench.reproduce._presets.PRESET_NAMES`` (a test checks they agree)."""
 
     tiny = "tiny"
     paper = "paper"
@@ -415,16 +414,27 @@ def reproduce_command(
     output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),  # noqa: UP045
     results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),  # noqa: UP045
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),  # noqa: UP045
+    ablation_seeds: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--ablation-seeds",
+        help="Seeds the ablation rows train on, e.g. 0, or none (default: the preset's; tiny: crpo 0, cdpo none).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
     from dybench.reproduce import reproduce
-    from dybench.train.config import parse_overrides
+    from dybench.train import parse_overrides
 
-    try:
-        seed_list = [int(s) for s in seeds.replace(",", " ").split()] if seeds else None
-    except ValueError as e:
-        raise typer.BadParameter(f"--seeds {seeds!r}: give integers, e.g. 0,1,2") from e
+    def seed_list(option: str, text: str | None) -> list[int] | None:
+        if text is None or (option == "--seeds" and not text):
+            return None
+        if text.strip().lower() == "none":
+            return []
+        try:
+            return [int(s) for s in text.replace(",", " ").split()]
+        except ValueError as e:
+            raise typer.BadParameter(f"{option} {text!r}: give integers, e.g. 0,1,2") from e
+
     try:
         overrides = parse_overrides(settings or [])
     except ValueError as e:
@@ -432,7 +442,8 @@ def reproduce_command(
     try:
         done = reproduce(
             target.value, preset=preset.value, model=model, train_data=train_data, eval_data=eval_data,
-            bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list, dry_run=dry_run,
+            bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list("--seeds", seeds),
+            ablation_seeds=seed_list("--ablation-seeds", ablation_seeds), dry_run=dry_run,
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 from dybench import cli
 from dybench.cli import app
 from dybench.reproduce import TARGETS
-from dybench.reproduce.presets import PRESET_NAMES
+from dybench.reproduce._presets import PRESET_NAMES
 from dybench.scoring import TASKS
-from dybench.synth.bias import SPLITS
+from dybench.synth._bias import SPLITS
 from dybench.testing import ARCHES
 from dybench.train import METHODS, TrainConfig
 

@@ -13,8 +13,8 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from dybench.cli import app
-from dybench.evaluation import EvalRun, demo, summary_table
-from dybench.evaluation._demo import (
+from dybench.demo import demo
+from dybench.demo._run import (
     DEMO_CLIPS,
     DEMO_TASKS,
     HELD_OUT_SEED,
@@ -24,7 +24,8 @@ from dybench.evaluation._demo import (
     demo_table,
     interpret,
 )
-from dybench.evaluation.demo_models import DEMO_MODELS
+from dybench.demo.models import DEMO_MODELS
+from dybench.evaluation import EvalRun, summary_table
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from dybench.evaluation.demo_models import (
+from dybench.demo.models import (
     DEMO_MODELS,
     PROVENANCE,
     WEIGHTS,

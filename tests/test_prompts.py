@@ -82,7 +82,7 @@ def test_visuals(tasks):
 
 def test_r1_prompt_is_the_trainers():
     """Evaluation asks in the layout and words the trainer taught (dybench.train)."""
-    from dybench.train.data import Prompt
+    from dybench.train._data import Prompt
 
     prompt = Prompt(prompt_id="x", video=Path("v.mp4"), question="Which way?", options=("left", "right"), answer="A")
     assert question_prompt("Which way?", ["left", "right"], "r1") == prompt.text(R1_INSTRUCTION)

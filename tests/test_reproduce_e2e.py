@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("lmms_eval")
 
 from dybench.reproduce import TINY, Warmup, reproduce  # noqa: E402
-from dybench.reproduce.stages import MARKERS  # noqa: E402
+from dybench.reproduce._stages import MARKERS  # noqa: E402
 
 SMALLEST = TINY.replace(
     data=dataclasses.replace(

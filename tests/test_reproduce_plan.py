@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from dybench.cli import app
 from dybench.reproduce import ReproduceInputError, StageError, make_plan, reproduce
-from dybench.reproduce.stages import MARKERS
+from dybench.reproduce._stages import MARKERS
 
 RUNNER = CliRunner()
 
@@ -52,7 +52,8 @@ def test_tiny_cdpo_plan_trains_the_bias_model_before_cdpo_and_repels_it(tmp_path
     assert names.index("train-bias-s3") < names.index("train-cdpo-s3")
     cdpo = next(r for r in plan.runs if r.method == "cdpo")
     assert cdpo.bias_model == plan.layout.run("bias-s3") / "model"
-    assert next(r for r in plan.runs if r.method == "bias").data.name == "shortcut.json"
+    # the tiny bias model sees every original item through the middle frame alone (the cue, no motion)
+    assert next(r for r in plan.runs if r.method == "bias").data.name == "original.json"
     stage = next(s for s in plan.stages if s.name == "train-cdpo-s3")
     assert "train-bias-s3" in stage.deps and f"bias_model={cdpo.bias_model}" in stage.command
     bias = next(s for s in plan.stages if s.name == "train-bias-s3")
@@ -70,6 +71,40 @@ def _fake_checkpoint(folder: Path, model_type: str = "qwen2_5_vl", *, weights=Tr
     if processor:
         (folder / "preprocessor_config.json").write_text("{}")
     return folder
+
+
+def test_one_bias_model_serves_every_cdpo_seed_and_the_sweep_rows_are_opt_in(tmp_path):
+    from dybench.reproduce._presets import ABLATIONS
+
+    plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2])
+    names = _names(plan)
+    assert [n for n in names if n.startswith("train-bias")] == ["train-bias-s0"]  # one, as VideoThinker trains one
+    for seed in (0, 1, 2):
+        run = next(r for r in plan.runs if r.label == f"cdpo-s{seed}")
+        assert run.bias_model == plan.layout.run("bias-s0") / "model"
+        assert "train-bias-s0" in next(s for s in plan.stages if s.name == f"train-cdpo-s{seed}").deps
+    assert not any(r.overrides for r in plan.runs)  # the tiny cdpo default: no sweep rows (time budget)
+    assert ABLATIONS["cdpo"], "the bias_beta / bias_kl_max sweep rows"
+
+    swept = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2], ablation_seeds=[0])
+    rows = {r.label: r for r in swept.runs if r.overrides}
+    assert set(rows) == {f"{name}-s0" for name in ABLATIONS["cdpo"]}
+    for name, (base, over) in ABLATIONS["cdpo"].items():
+        assert base == "cdpo" and set(over) <= {"bias_beta", "bias_kl_max"}
+        assert rows[f"{name}-s0"].bias_model == swept.layout.run("bias-s0") / "model"
+    per_seed = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1], preset=plan.preset.replace(bias_per_seed=True))
+    assert [n for n in _names(per_seed) if n.startswith("train-bias")] == ["train-bias-s0", "train-bias-s1"]
+
+
+def test_cli_ablation_seeds_none_and_bad_values(tmp_path):
+    out = tmp_path / "o"
+    done = RUNNER.invoke(app, ["reproduce", "crpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "none"])
+    assert done.exit_code == 0, done.output
+    assert "crpo_differ" not in done.output
+    done = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "0"])
+    assert done.exit_code == 0 and "train-cdpo_" in done.output
+    bad = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "x"])
+    assert bad.exit_code == 2 and "--ablation-seeds 'x'" in bad.output
 
 
 def test_paper_dry_run_names_each_missing_file_of_a_fake_model_folder(tmp_path):
@@ -173,9 +208,9 @@ def _results(p_acc: float) -> dict:
 @pytest.fixture
 def fakes(monkeypatch):
     """Fast stand-ins for every expensive stage function; ``calls`` records each stage that ran."""
-    import dybench.reproduce.data as data
-    import dybench.reproduce.evaluation as evaluation
-    import dybench.reproduce.warmup as warmup
+    import dybench.reproduce._data as data
+    import dybench.reproduce._evaluation as evaluation
+    import dybench.reproduce._warmup as warmup
     import dybench.testing as testing
     import dybench.train as train
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dybench.reproduce.summary import Interval, build_report, compare, scores_from_results
+from dybench.reproduce._summary import Interval, build_report, compare, scores_from_results
 
 
 def _results(p_acc: float, acc: float, *, md: float, static: float) -> dict:
@@ -105,7 +105,7 @@ def test_report_scores_carry_intervals_from_new_and_old_results_files():
     import json
     from pathlib import Path
 
-    from dybench.reproduce.summary import scores_from_results
+    from dybench.reproduce._summary import scores_from_results
 
     root = Path(__file__).parent.parent
     for folder in (root / "leaderboard" / "results", root / "tests" / "data" / "leaderboard" / "runs"):
@@ -116,7 +116,7 @@ def test_report_scores_carry_intervals_from_new_and_old_results_files():
 
 def test_the_report_is_gathered_from_data_alone(tmp_path):
     """No plan: the runs, the caller's cue diagnostics and the stages' wall times are handed in."""
-    from dybench.reproduce.summary import ReportInput, RunInfo, StageInfo
+    from dybench.reproduce._summary import ReportInput, RunInfo, StageInfo
 
     runs = []
     for label, p in {"base": 0.1, "grpo-s0": 0.2, "crpo-s0": 0.4, "crpo-s1": 0.5}.items():
@@ -142,3 +142,29 @@ def test_the_report_is_gathered_from_data_alone(tmp_path):
     assert list(report.training) == ["grpo-s0", "crpo-s0", "crpo-s1"] and report.training["crpo-s1"] == {}
     assert report.wall_time["by_kind_s"] == {"synth": 60.0, "train": 120.0} and report.wall_time["total_s"] == 180.0
     assert report.wall_time["load_average_mean"] == 2.0 and report.leaderboard == [] and report.warmup is None
+
+
+def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):
+    from dybench.reproduce import make_plan
+    from dybench.reproduce._report import render_markdown
+    from dybench.reproduce._summary import kl_over_training
+
+    # 50 steps whose KL falls from 0.5 to 0.01: five windows of 10, each the mean of its steps
+    rows = [{"step": s, "kl_bias": 0.5 if s <= 10 else 0.01} for s in range(1, 51)]
+    assert kl_over_training(rows) == [[10, 0.5], [20, 0.01], [30, 0.01], [40, 0.01], [50, 0.01]]
+    assert kl_over_training([{"step": s, "kl_bias": 0.0} for s in range(1, 51)]) == []  # no bias model: no series
+    assert kl_over_training(rows[:7]) == [[7, 0.5]]  # shorter than a window: one point
+
+    plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0])
+    for label, kl in (("cdpo-s0", 0.2), ("grpo-s0", 0.0)):
+        run = plan.layout.run(label)
+        run.mkdir(parents=True)
+        metrics = [{"step": s, "reward": 1.0, "kl_bias": kl, "step_s": 1.0} for s in range(1, 21)]
+        (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics))
+    inputs = plan.report_input()
+    report = build_report(inputs)
+    assert report.training["cdpo-s0"]["kl_bias_over_training"][-1] == [20, 0.2]
+    assert report.training["grpo-s0"]["kl_bias_over_training"] == []
+    text = render_markdown(inputs, report, {})
+    section = text.split("### KL to the bias model over training")[1]
+    assert "| cdpo-s0 | 0.2000 (10) | 0.2000 (20) |" in section and "grpo-s0" not in section.split("Each cell")[0]

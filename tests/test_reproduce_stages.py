@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dybench.reproduce.stages import MARKERS, Stage, StageError, run_stages, stage_keys
+from dybench.reproduce._stages import MARKERS, Stage, StageError, run_stages, stage_keys
 
 
 class Killed(BaseException):

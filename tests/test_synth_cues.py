@@ -1,4 +1,4 @@
-"""Where the planted cue points (``dybench.synth.cues``), on real DyBench-Synth pairs with a bias rule."""
+"""Where the planted cue points (``dybench.synth._cues``), on real DyBench-Synth pairs with a bias rule."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from dybench.fileio import read_jsonl
 from dybench.pairs import load_items
-from dybench.reproduce.data import build_split, synthesize_split
-from dybench.reproduce.presets import TINY
+from dybench.reproduce._data import build_split, synthesize_split
+from dybench.reproduce._presets import TINY
 from dybench.synth import answer_diagnostics, planted_cues
 
 

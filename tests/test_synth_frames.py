@@ -21,7 +21,7 @@ from dybench.fileio import read_jsonl
 from dybench.pairs import build_pairs, load_items
 from dybench.records import letter_index
 from dybench.synth import synthesize
-from dybench.synth.scene import COLOURS
+from dybench.synth._scene import COLOURS
 from dybench.video import read_frames
 
 # --- finding objects by colour --------------------------------------------------------------------

@@ -26,7 +26,7 @@ from test_synth_frames import colour_mask, hsv
 
 from dybench.fileio import read_jsonl
 from dybench.synth import synthesize
-from dybench.synth.scene import COLOURS
+from dybench.synth._scene import COLOURS
 from dybench.video import read_frames, sample_indices
 
 FRAMES = 16

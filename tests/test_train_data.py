@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from test_train_fixtures import make_pairs_dataset, make_video_r1_json
 
-from dybench.train.config import TrainConfig
-from dybench.train.data import ClipLoader, DataCursor, load_examples, load_training_examples
+from dybench.train._config import TrainConfig
+from dybench.train._counterfactuals import load_training_examples
+from dybench.train._data import ClipLoader, DataCursor, load_examples
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +95,12 @@ def test_clip_loader_samples_even_frame_counts(pairs):
     assert by_fps.indices == (0, 2, 4, 6)
     capped = ClipLoader(num_frames=2, fps=2.0)(video)
     assert capped.indices == (0, 6)
+    still = ClipLoader(num_frames=1, fps=None)(video)  # a bias model's view: the middle frame, shown twice
+    assert still.indices == (3, 3) and np.array_equal(still.frames[0], still.frames[1])
+    assert not np.array_equal(still.frames[0], clip.frames[0])
+    TrainConfig(model="m", data="d", output_dir="o", num_frames=1).validate()  # allowed
+    with pytest.raises(ValueError, match="num_frames must be >= 1"):
+        TrainConfig(model="m", data="d", output_dir="o", num_frames=0).validate()
     loader = ClipLoader(num_frames=4, fps=None)
     assert loader(video) is loader(video), "decoded clips are cached"
     with pytest.raises(ValueError, match="video not found"):

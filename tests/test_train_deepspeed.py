@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from dybench.cli import app
 from dybench.train import TrainConfig, TrainConfigError
-from dybench.train.deepspeed_config import resolve_deepspeed_config
+from dybench.train._config import resolve_deepspeed_config
 
 ROOT = Path(__file__).parent.parent
 RECIPES = ROOT / "recipes"
@@ -126,7 +126,7 @@ def test_train_refuses_deepspeed_without_a_launcher(tmp_path, monkeypatch):
 #: rank SIGKILLs itself right after the checkpoint of step $KILL_AFTER is complete on disk.
 _KILLER = """
 import os, signal, sys
-from dybench.train import checkpoint, rewards
+from dybench.train import _checkpoint as checkpoint, _rewards as rewards
 rewards.accuracy_reward = lambda text, prompt: sum(c.isupper() for c in text) / (1 + len(text))
 save = checkpoint.save_checkpoint
 def save_then_die(accelerator, output_dir, step, *args, **kwargs):

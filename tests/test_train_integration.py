@@ -22,10 +22,10 @@ from dybench.cli import app  # noqa: E402
 from dybench.fileio import read_jsonl  # noqa: E402
 from dybench.testing import ARCHES, build_tiny_model  # noqa: E402
 from dybench.train import METHODS, TrainConfig, TrainConfigError, train  # noqa: E402
-from dybench.train import checkpoint as checkpoint_module  # noqa: E402
-from dybench.train import rewards as rewards_module  # noqa: E402
-from dybench.train.data import ClipLoader, Prompt, load_examples  # noqa: E402
-from dybench.train.rollout import (  # noqa: E402
+from dybench.train import _checkpoint as checkpoint_module  # noqa: E402
+from dybench.train import _rewards as rewards_module  # noqa: E402
+from dybench.train._data import ClipLoader, Prompt, load_examples  # noqa: E402
+from dybench.train._rollout import (  # noqa: E402
     HFRollout,
     PromptBatch,
     collate_vision,
@@ -243,8 +243,8 @@ def test_two_process_ddp_on_cpu_trains_and_saves(models, pairs, tmp_path):
     import sys
 
     from dybench.reproduce import Warmup
-    from dybench.reproduce.warmup import format_warmup
-    from dybench.train.config import DEFAULT_INSTRUCTION
+    from dybench.reproduce._warmup import format_warmup
+    from dybench.train._config import DEFAULT_INSTRUCTION
 
     policy, _ = models["qwen2_5_vl"]
     start = tmp_path / "start"

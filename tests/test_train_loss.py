@@ -6,7 +6,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from dybench.train.loss import (  # noqa: E402
+from dybench.train._loss import (  # noqa: E402
     clipped_surrogate,
     group_advantages,
     k3_kl,

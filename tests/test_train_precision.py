@@ -23,8 +23,8 @@ from test_train_fixtures import make_pairs_dataset  # noqa: E402
 from dybench.fileio import read_jsonl  # noqa: E402
 from dybench.testing import build_tiny_model  # noqa: E402
 from dybench.train import TrainConfig, train  # noqa: E402
-from dybench.train.data import ClipLoader, load_examples  # noqa: E402
-from dybench.train.rollout import (  # noqa: E402
+from dybench.train._data import ClipLoader, load_examples  # noqa: E402
+from dybench.train._rollout import (  # noqa: E402
     HFRollout,
     completion_logprobs,
     encode_prompts,
@@ -95,7 +95,7 @@ def test_training_in_bf16_with_gradient_checkpointing(setup, tmp_path, monkeypat
     """dtype=bfloat16 is bf16 autocast on CPU too (it used to behave exactly like auto there).
 
     A random model earns no real reward; a dense stand-in (share of capital letters) gives a gradient."""
-    from dybench.train import rewards
+    from dybench.train import _rewards as rewards
 
     monkeypatch.setattr(
         rewards, "accuracy_reward", lambda text, prompt: sum(c.isupper() for c in text) / (1 + len(text))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dybench.train.data import Example, Prompt
-from dybench.train.rewards import (
+from dybench.train._data import Example, Prompt
+from dybench.train._rewards import (
     RewardWeights,
     accuracy_reward,
     behave_reward,

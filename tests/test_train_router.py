@@ -10,9 +10,9 @@ import pytest
 import yaml
 
 from dybench.records import CATEGORIES
-from dybench.synth.dataset import annotation_row, plan_clips
-from dybench.train.config import TrainConfigError
-from dybench.train.router import (
+from dybench.synth._dataset import annotation_row, plan_clips
+from dybench.train._config import TrainConfigError
+from dybench.train._router import (
     ModelRouter,
     parse_kind,
     route_questions,

@@ -17,8 +17,8 @@ transformers = pytest.importorskip("transformers")
 from test_train_fixtures import make_pairs_dataset  # noqa: E402
 
 from dybench.testing import build_tiny_model  # noqa: E402
-from dybench.train.data import ClipLoader, load_examples  # noqa: E402
-from dybench.train.rollout import (  # noqa: E402
+from dybench.train._data import ClipLoader, load_examples  # noqa: E402
+from dybench.train._rollout import (  # noqa: E402
     HFRollout,
     SampledLogprobs,
     collate_vision,
@@ -124,7 +124,7 @@ def test_rollouts_do_not_set_both_min_lengths(instruct):
     """``min_length`` and ``min_new_tokens`` both set made ``generate`` log a warning on every training step."""
     import logging
 
-    from dybench.train.rollout import generate_completions
+    from dybench.train._rollout import generate_completions
 
     model, tok, batch, ids = instruct
     logger = logging.getLogger("transformers.generation.utils")

@@ -1,9 +1,8 @@
-"""Evaluation with lmms-eval: dybench's task folders, their data, floor models, ``evaluate`` and ``demo``.
+"""Evaluation with lmms-eval: dybench's task folders, their data, floor models and ``evaluate``.
 
 Importing this package is cheap: lmms-eval and torch load when a run starts.
 """
 
-from dybench.evaluation._demo import DEMO_TASKS, DemoReport, DemoRow, demo
 from dybench.evaluation._locations import (
     LOCATIONS,
     MVBENCH,
@@ -18,12 +17,11 @@ from dybench.evaluation._locations import (
 )
 from dybench.evaluation._paths import tasks_path
 from dybench.evaluation._prompts import PROMPT_STYLES, PromptStyle, question_prompt, timeblind_prompt
-from dybench.evaluation._report import comparison_table, print_summary, summary_table
+from dybench.evaluation._report import comparison_table, output_console, print_summary, score_text, summary_table
 from dybench.evaluation._run import OFFLINE, EvalError, EvalRun, evaluate, results_folder
 from dybench.evaluation._samples import predictions_from_samples
 
 __all__ = [
-    "DEMO_TASKS",
     "LOCATIONS",
     "MVBENCH",
     "OFFLINE",
@@ -34,20 +32,19 @@ __all__ = [
     "VIDEOMME",
     "DataLocation",
     "DataLocationError",
-    "DemoReport",
-    "DemoRow",
     "EvalError",
     "EvalRun",
     "PromptStyle",
     "StopEvaluation",
     "comparison_table",
-    "demo",
     "evaluate",
     "location_of",
+    "output_console",
     "predictions_from_samples",
     "print_summary",
     "question_prompt",
     "results_folder",
+    "score_text",
     "summary_table",
     "tasks_path",
     "timeblind_prompt",

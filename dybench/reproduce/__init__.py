@@ -1,15 +1,16 @@
 """`dybench reproduce crpo|cdpo|grpo`: data -> (bias model) -> train -> evaluate -> leaderboard -> report.
 
-One call runs the whole chain as resumable stages (``stages.py``); ``--dry-run`` checks the inputs and
-prints each stage's command and expected compute. Presets (``presets.py``): ``tiny`` runs on a CPU with
+One call runs the whole chain as resumable stages (``_stages.py``); ``--dry-run`` checks the inputs and
+prints each stage's command and expected compute. Presets (``_presets.py``): ``tiny`` runs on a CPU with
 nothing downloaded; ``paper`` holds the published settings for GPUs and local weights.
 Heavy libraries (torch, lmms-eval, matplotlib) load only when a stage runs.
 """
 
-from dybench.reproduce.checks import ReproduceInputError
-from dybench.reproduce.layout import Layout
-from dybench.reproduce.plan import Plan, Reproduction, TrainRun, make_plan, reproduce
-from dybench.reproduce.presets import (
+from dybench.reproduce._checks import ReproduceInputError
+from dybench.reproduce._data import build_split, synthesize_split
+from dybench.reproduce._layout import Layout
+from dybench.reproduce._plan import Plan, Reproduction, TrainRun, make_plan, reproduce
+from dybench.reproduce._presets import (
     PRESET_NAMES,
     RUNS,
     TARGETS,
@@ -21,7 +22,8 @@ from dybench.reproduce.presets import (
     Warmup,
     get_preset,
 )
-from dybench.reproduce.stages import Stage, StageError, StageRecord, run_stages
+from dybench.reproduce._stages import Stage, StageError, StageRecord, marker_path, run_stages
+from dybench.reproduce._summary import training_summary
 
 __all__ = [
     "PRESET_NAMES",
@@ -41,8 +43,12 @@ __all__ = [
     "Target",
     "TrainRun",
     "Warmup",
+    "build_split",
     "get_preset",
     "make_plan",
+    "marker_path",
     "reproduce",
     "run_stages",
+    "synthesize_split",
+    "training_summary",
 ]

@@ -2,19 +2,20 @@
 
 ``synthesize(out_dir, ...)`` writes a source folder for ``dybench build`` (videos plus
 ``annotations.jsonl``). The pieces, for tests and for users who want their own scenes:
-:mod:`~dybench.synth.scene` (what a clip shows, as data; mirror and reverse of a scene),
-:mod:`~dybench.synth.render` (drawing), :mod:`~dybench.synth.questions` (families, phrasings and
-answers read off a scene), :mod:`~dybench.synth.families` (generators), :mod:`~dybench.synth.bias`
-(shortcut rules), :mod:`~dybench.synth.cues` (where a planted cue points, how often answers follow it).
+:mod:`~dybench.synth._scene` (what a clip shows, as data; mirror and reverse of a scene),
+:mod:`~dybench.synth._render` (drawing), :mod:`~dybench.synth._questions` (families, phrasings and
+answers read off a scene), :mod:`~dybench.synth._families` (generators), :mod:`~dybench.synth._bias`
+(shortcut rules), :mod:`~dybench.synth._cues` (where a planted cue points, how often answers follow it).
 """
 
-from dybench.synth.bias import BiasRule, BiasSpecError, parse_bias
-from dybench.synth.cues import answer_diagnostics, planted_cues
-from dybench.synth.dataset import SynthError, plan_clips, read_summary, synthesize
-from dybench.synth.families import Clip, make_clip
-from dybench.synth.questions import Query, Question, ask
-from dybench.synth.render import render_scene
-from dybench.synth.scene import Scene, mirror_scene, reverse_scene, transform_scene
+from dybench.synth._bias import BiasRule, BiasSpecError, parse_bias
+from dybench.synth._cues import answer_diagnostics, planted_cues
+from dybench.synth._dataset import SynthError, plan_clips, read_summary, synthesize
+from dybench.synth._families import Clip, make_clip
+from dybench.synth._questions import VALUES, Query, Question, ask
+from dybench.synth._render import render_scene
+from dybench.synth._scene import Scene, mirror_scene, reverse_scene, transform_scene
+from dybench.synth._summary import print_summary
 
 __all__ = [
     "BiasRule",
@@ -23,6 +24,7 @@ __all__ = [
     "Query",
     "Question",
     "Scene",
+    "VALUES",
     "SynthError",
     "answer_diagnostics",
     "ask",
@@ -31,6 +33,7 @@ __all__ = [
     "parse_bias",
     "planted_cues",
     "plan_clips",
+    "print_summary",
     "read_summary",
     "render_scene",
     "reverse_scene",

@@ -7,8 +7,10 @@ sources; this module names the file, key and fix of a bad setting, and checks th
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
+import json
 import math
 import os
 import re
@@ -107,7 +109,9 @@ class TrainConfig:
 
     # --- video, as in evaluation ---
     num_frames: int | None = 16
-    """Frames sampled uniformly per video (rounded down to an even count: Qwen's temporal patch is 2)."""
+    """Frames sampled uniformly per video (rounded down to an even count: Qwen's temporal patch is 2).
+    1: the middle frame alone, shown twice (a still picture: what a bias model that sees only static
+    cues gets; the tiny CDPO preset trains its bias model so)."""
     fps: float | None = None
     """Sample by frame rate instead of a fixed count (then ``num_frames`` is the cap)."""
     max_pixels: int = 128 * 28 * 28
@@ -238,8 +242,8 @@ class TrainConfig:
             )
         if self.num_frames is None and self.fps is None:
             problems.append("set num_frames or fps")
-        if self.num_frames is not None and self.num_frames < 2:
-            problems.append("num_frames must be >= 2")
+        if self.num_frames is not None and self.num_frames < 1:
+            problems.append("num_frames must be >= 1")
         for name in ("max_steps", "prompts_per_step", "micro_batch_size", "max_new_tokens", "save_every"):
             if getattr(self, name) < 1:
                 problems.append(f"{name}={getattr(self, name)}: must be >= 1")
@@ -258,8 +262,6 @@ class TrainConfig:
 
         Cheap (no torch): ``dybench train`` runs it before importing the training stack.
         """
-        from dybench.train.deepspeed_config import resolve_deepspeed_config
-
         self.validate()
         problems = []
         model = model_problem(self.model)
@@ -372,3 +374,82 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
         except yaml.YAMLError as e:
             raise TrainConfigError(f"setting {item!r}: the value is not valid YAML ({e.problem})") from None
     return parsed
+
+
+# --- the DeepSpeed config a run uses ------------------------------------------------------------------
+# The DeepSpeed config a run uses: the JSON file named by ``deepspeed=``, completed from the train config.
+#
+# The trainer owns the batch arithmetic, the optimiser (torch AdamW) and the learning-rate schedule, so
+# the file may only say "auto" for what follows from them, or repeat the same value:
+#
+# - ``train_micro_batch_size_per_gpu`` = ``micro_batch_size`` (rows per forward/backward pass);
+# - ``gradient_accumulation_steps`` = passes per optimiser step (``TrainConfig.micro_batches``);
+# - ``gradient_clipping`` = ``max_grad_norm`` (under DeepSpeed the engine clips, not accelerate);
+# - ``bf16.enabled`` = whether the run uses bf16 (``dtype``);
+# - ``zero_optimization.stage3_gather_16bit_weights_on_model_save`` = true under ZeRO-3, so the final
+#   ``save_pretrained`` gets whole weights.
+#
+# ``train_batch_size`` depends on the process count and is left to DeepSpeed. ``optimizer`` and
+# ``scheduler`` sections, fp16 and a value that disagrees with the train config are refused. Pure Python
+# (no torch), so ``dybench train`` checks the file before it imports the training stack.
+
+
+#: Filled by accelerate from the model's hidden size when left "auto".
+_HIDDEN_SIZE_KEYS = ("reduce_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold")
+
+
+def resolve_deepspeed_config(cfg: TrainConfig, *, bf16: bool) -> dict:
+    """The file ``cfg.deepspeed`` as a dict with every trainer-owned value filled and checked.
+
+    Raises ``TrainConfigError`` naming the file, the key and the fix.
+    """
+    path = Path(str(cfg.deepspeed))
+    where = f"deepspeed={cfg.deepspeed}"
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise TrainConfigError(f"{where}: cannot read it ({e.strerror}); see recipes/deepspeed_zero3.json") from e
+    except json.JSONDecodeError as e:
+        raise TrainConfigError(f"{where}: not valid JSON ({e})") from e
+    if not isinstance(raw, dict):
+        raise TrainConfigError(f"{where}: a DeepSpeed config is a JSON object")
+    ds = copy.deepcopy(raw)
+    problems = []
+
+    def fill(section: dict, key: str, value: object, name: str, setting: str) -> None:
+        given = section.get(key, "auto")
+        if given == "auto":
+            section[key] = value
+        elif given != value:
+            problems.append(f'{name} is {given!r} but the train config gives {value!r} ({setting}); use "auto"')
+
+    fill(ds, "train_micro_batch_size_per_gpu", cfg.micro_batch_size, "train_micro_batch_size_per_gpu",
+         "micro_batch_size")  # fmt: skip
+    fill(ds, "gradient_accumulation_steps", cfg.micro_batches, "gradient_accumulation_steps",
+         "ceil(prompts_per_step x branches x num_generations / micro_batch_size)")  # fmt: skip
+    fill(ds, "gradient_clipping", float(cfg.max_grad_norm), "gradient_clipping", "max_grad_norm")
+    if ds.get("train_batch_size", "auto") != "auto":
+        problems.append("train_batch_size: leave it out (it follows from the micro-batch, accumulation and processes)")
+    ds.pop("train_batch_size", None)
+    for section in ("optimizer", "scheduler"):
+        if section in ds:
+            problems.append(f"remove the {section!r} section: the trainer builds torch AdamW and its own schedule")
+    if str(ds.get("fp16", {}).get("enabled", False)).lower() == "true":
+        problems.append("fp16 is not supported (no loss scaling in the trainer); use dtype=bfloat16")
+    ds.setdefault("bf16", {})
+    fill(ds["bf16"], "enabled", bf16, "bf16.enabled", "dtype")
+    zero = ds.get("zero_optimization")
+    if not isinstance(zero, dict) or zero.get("stage") not in (0, 1, 2, 3):
+        problems.append("zero_optimization.stage must be 0, 1, 2 or 3")
+    else:
+        if zero["stage"] == 3:
+            fill(zero, "stage3_gather_16bit_weights_on_model_save", True,
+                 "zero_optimization.stage3_gather_16bit_weights_on_model_save", "needed to save the model")  # fmt: skip
+        ds.setdefault("zero_force_ds_cpu_optimizer", False)  # torch AdamW, also with an offloaded optimizer
+        left = [k for k, v in zero.items() if v == "auto" and k not in _HIDDEN_SIZE_KEYS]
+        left += [k for k, v in ds.items() if v == "auto"]
+        if left:
+            problems.append(f"'auto' is not resolved for {left}; give values")
+    if problems:
+        raise TrainConfigError(f"{where}:\n  " + "\n  ".join(problems))
+    return ds

@@ -9,7 +9,8 @@ reuses it and a changed video gets a new one. The counterfactual prompt's gold a
 for ``keep`` and unknown (None) for ``change``: CRPO's published rewards need no more (``rewards.py``).
 
 Under several processes each one routes and renders; renders appear atomically, so they agree. Route and
-render once in one process first (``max_steps=1``) to save the others the work.
+render once in one process first (``max_steps=1``) to save the others the work. ``load_training_examples``
+is what a run trains on: pairs as they are, a Video-R1 json as is (GRPO) or routed and rendered (CRPO).
 """
 
 from __future__ import annotations
@@ -24,9 +25,9 @@ from pathlib import Path
 from dybench import __version__
 from dybench.fileio import sha256_file, write_json_atomic
 from dybench.records import Transform
-from dybench.train.config import TrainConfig
-from dybench.train.data import Example, Prompt
-from dybench.train.router import route_questions
+from dybench.train._config import TrainConfig
+from dybench.train._data import Example, Prompt, load_examples
+from dybench.train._router import route_questions
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +102,16 @@ def render_cached(
             render_counterfactuals(video, rest, DEFAULT_ENCODER, within=cache)
         done.update({(video, t): p for t, p in paths.items() if (video, t) not in failed})
     return done, failed
+
+
+def load_training_examples(cfg: TrainConfig) -> list[Example]:
+    """What ``cfg``'s run trains on: ``load_examples``, except that CRPO on a Video-R1 json routes every
+    question to a transform and renders its counterfactual (``routed_examples``), and
+    that the null option is appended when the config asks for it (``TrainConfig.uses_null_option``)."""
+    paired = cfg.method == "crpo"
+    if paired and Path(cfg.data).is_file():
+        singles = load_examples(cfg.data, paired=False, video_root=cfg.video_root, categories=cfg.categories)
+        examples = routed_examples([ex.prompts[0] for ex in singles], cfg)
+    else:
+        examples = load_examples(cfg.data, paired=paired, video_root=cfg.video_root, categories=cfg.categories)
+    return [ex.with_null_option() for ex in examples] if cfg.uses_null_option else examples

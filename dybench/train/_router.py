@@ -37,7 +37,7 @@ from typing import Literal, get_args
 from dybench.fileio import read_jsonl, write_jsonl_atomic
 from dybench.pairs import Lexicon, load_lexicon
 from dybench.records import Transform
-from dybench.train.config import TrainConfigError
+from dybench.train._config import TrainConfigError
 
 log = logging.getLogger(__name__)
 

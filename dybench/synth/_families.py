@@ -3,7 +3,7 @@
 Answer values, option positions, yes/no answers and question kinds are dealt from shuffled decks
 (:class:`Balancer`), so over a run each comes up equally often. A dynamic target's track is built
 for the "positive" answer (moving right, growing, ...) around the clip's middle frame and played
-backwards for the other answer (:func:`~dybench.synth.layout.centred_window`); events are laid out
+backwards for the other answer (:func:`~dybench.synth._layout.centred_window`); events are laid out
 symmetrically about the middle frame. So the middle frame, the one a single-frame baseline sees,
 has the same distribution whatever the dynamic answer: it carries no information about it, unless
 a bias rule adds a cue on purpose.
@@ -19,8 +19,8 @@ from typing import TypeVar
 import numpy as np
 
 from dybench.records import Category
-from dybench.synth.bias import BiasRule
-from dybench.synth.layout import (
+from dybench.synth._bias import BiasRule
+from dybench.synth._layout import (
     Layout,
     add_distractors,
     centred_frames,
@@ -32,7 +32,7 @@ from dybench.synth.layout import (
     middle_frame,
     ramp,
 )
-from dybench.synth.questions import (
+from dybench.synth._questions import (
     COUNT_WORDS,
     KINDS,
     MC_QUESTIONS,
@@ -44,7 +44,7 @@ from dybench.synth.questions import (
     Question,
     ask,
 )
-from dybench.synth.scene import COLOURS, EVENT_VERBS, SHAPES, SIZES, TEXTURES, Event, Scene, SceneObject
+from dybench.synth._scene import COLOURS, EVENT_VERBS, SHAPES, SIZES, TEXTURES, Event, Scene, SceneObject
 
 T = TypeVar("T")
 

@@ -1,14 +1,14 @@
 """``dybench demo``: does correctness-only RL teach a shortcut that accuracy hides and P-Acc exposes?
 
 Offline, in about a minute on a CPU. Fresh DyBench-Synth test clips are rendered in the tiny
-reproduction's setting (``dybench.reproduce.presets.TINY``: moving direction, one object per clip; the
+reproduction's setting (``dybench.reproduce._presets.TINY``: moving direction, one object per clip; the
 planted cue, a red target, points to "right" on 95 % of the training clips but carries no information
 here: the test split is balanced), from a seed the shipped models never saw; their counterfactual pairs
 (mirrored, reversed) are built; and lmms-eval evaluates the two floor models and the three models that
-ship with dybench (``dybench.evaluation.demo_models``: that reproduction's start model, GRPO and CRPO).
+ship with dybench (``dybench.demo.models``: that reproduction's start model, GRPO and CRPO).
 
 One table: Acc against P-Acc, P-Acc from the middle frame alone, and how often each model's answer
-follows the planted cue (``dybench.synth.cues``); then two sentences read off those numbers.
+follows the planted cue (``dybench.synth._cues``); then two sentences read off those numbers.
 lmms-eval's progress bars and warnings go to ``<out>/lmms-eval.log`` (``verbose=True`` shows them).
 """
 
@@ -26,8 +26,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dybench.evaluation._report import output_console, score_text
-from dybench.evaluation._run import OFFLINE, EvalRun, evaluate
+from dybench.evaluation import OFFLINE, EvalRun, evaluate, output_console, score_text
 from dybench.fileio import read_jsonl
 
 #: The pair task (the R1 prompt the shipped models were trained with) and its one-frame variant.
@@ -88,9 +87,8 @@ def demo(
     (default ``demo_models.MODELS_DIR``; checked against their provenance first). Re-running reuses the
     rendered clips and built pairs.
     """
-    from dybench.evaluation.demo_models import DEMO_MODELS, MODELS_DIR, DemoModelsError, check_shipped
-    from dybench.reproduce.data import build_split, synthesize_split
-    from dybench.reproduce.presets import TINY
+    from dybench.demo.models import DEMO_MODELS, MODELS_DIR, DemoModelsError, check_shipped
+    from dybench.reproduce import TINY, build_split, synthesize_split
 
     models = MODELS_DIR if models is None else Path(models)
     for key, value in OFFLINE.items():  # nothing in the demo may reach a hub
@@ -102,7 +100,7 @@ def demo(
     if trained and (problems := check_shipped(models)):
         raise DemoModelsError(
             "the demo models do not match their provenance: " + "; ".join(problems[:3]) + ". Reinstall dybench, "
-            "regenerate them (python -m dybench.evaluation.demo_models --from REPRODUCTION) or use --floor-only"
+            "regenerate them (python -m dybench.demo.models --from REPRODUCTION) or use --floor-only"
         )
     ev = TINY.evaluation
     # (lmms-eval model, model args, row label, device, one of the shipped models)
@@ -126,7 +124,7 @@ def demo(
             synthesize_split(spec, synth, "test")
         with step(f"building counterfactual pairs into {pairs}"):
             build_split(synth, pairs, lossless=True, selection=spec.selection)
-        from dybench.synth.cues import answer_diagnostics, planted_cues
+        from dybench.synth import answer_diagnostics, planted_cues
 
         cues = planted_cues(pairs, synth)
         with step(f"lmms-eval on {', '.join(DEMO_TASKS)}", total=len(evaluations)) as now:

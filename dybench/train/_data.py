@@ -19,7 +19,7 @@ import numpy as np
 
 from dybench.prompts import question_text
 from dybench.records import MAX_OPTIONS, Branch, Relation, Transform, letter
-from dybench.train.config import TrainConfig, TrainConfigError
+from dybench.train._config import TrainConfigError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def load_examples(
         if paired:
             raise TrainConfigError(
                 f"{data}: pairs come from a pairs dataset folder here; `dybench train crpo` routes and renders the "
-                "counterfactuals of a Video-R1 json itself (load_training_examples)"
+                "counterfactuals of a Video-R1 json itself (_counterfactuals.load_training_examples)"
             )
         if categories:
             raise TrainConfigError(f"{data}: categories=... filters pairs datasets only; filter the json instead")
@@ -124,21 +124,6 @@ def load_examples(
     if not examples:
         raise TrainConfigError(f"{data}: no usable training examples (check the categories filter and the file)")
     return examples
-
-
-def load_training_examples(cfg: TrainConfig) -> list[Example]:
-    """What ``cfg``'s run trains on: ``load_examples``, except that CRPO on a Video-R1 json routes every
-    question to a transform and renders its counterfactual (``counterfactuals.routed_examples``), and
-    that the null option is appended when the config asks for it (``TrainConfig.uses_null_option``)."""
-    paired = cfg.method == "crpo"
-    if paired and Path(cfg.data).is_file():
-        from dybench.train.counterfactuals import routed_examples
-
-        singles = load_examples(cfg.data, paired=False, video_root=cfg.video_root, categories=cfg.categories)
-        examples = routed_examples([ex.prompts[0] for ex in singles], cfg)
-    else:
-        examples = load_examples(cfg.data, paired=paired, video_root=cfg.video_root, categories=cfg.categories)
-    return [ex.with_null_option() for ex in examples] if cfg.uses_null_option else examples
 
 
 def _pairs_examples(folder: Path, *, paired: bool, categories: tuple[str, ...]) -> list[Example]:

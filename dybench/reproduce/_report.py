@@ -12,8 +12,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from dybench.fileio import write_json_atomic, write_text_atomic
-from dybench.reproduce.plots import plot_report
-from dybench.reproduce.summary import METRICS, Interval, Report, ReportInput, build_report
+from dybench.reproduce._plots import plot_report
+from dybench.reproduce._summary import METRICS, Interval, Report, ReportInput, build_report
 
 
 def write_report(inputs: ReportInput) -> Path:
@@ -136,10 +136,31 @@ def _training(report: Report) -> list[str]:
                 f"{t['crr_last10']:.3f} / {t.get('crr_aug_last10', 0):.3f} | "
                 f"{t['kl_bias_last10']:.4f} | {t['step_s_mean']:.2f} |"
             )
-    return lines + [
+    lines += [
         "",
         "Accuracy reward: over the rows that earn it (crpo published: the original branch only). Behave: "
         "share of counterfactual rollouts that behave as expected (crpo published only).",
+    ]
+    return lines + _kl_to_bias(report)
+
+
+def _kl_to_bias(report: Report) -> list[str]:
+    """CDPO runs: the KL to the bias model along training (near 0 all along: the repulsion did not act)."""
+    series = {label: t.get("kl_bias_over_training") for label, t in report.training.items()}
+    series = {label: points for label, points in series.items() if points}
+    if not series:
+        return []
+    width = max(len(points) for points in series.values())
+    header = "| run | " + " | ".join([f"point {i + 1}" for i in range(width)]) + " |"
+    lines = ["", "### KL to the bias model over training", "", header, "|---|" + "---|" * width]
+    lines += [f"| {label} | " + " | ".join(f"{kl:.4f} ({step:g})" for step, kl in points) + " |"
+              for label, points in series.items()]  # fmt: skip
+    return lines + [
+        "",
+        "Each cell: the mean per-sequence k3 KL(policy || bias model) over the 10 steps ending at the step in "
+        "brackets, on the "
+        "policy's own samples (after the log-ratio clamp and any bound). The repulsion's gradient grows with "
+        "this gap: a KL near 0 all along means the bias model and the policy agree and the repulsion does nothing.",
     ]
 
 

@@ -17,7 +17,7 @@ Launch (the recipes in ``recipes/`` start with their own command)::
     ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ...
 
 On a CPU machine use torchrun: ``accelerate launch --num_processes 2`` falls back to one process there.
-``deepspeed=FILE`` fills the file's "auto" values from this config (``deepspeed_config.py``).
+``deepspeed=FILE`` fills the file's "auto" values from this config (``_config.resolve_deepspeed_config``).
 
 Outputs in ``--output-dir``: ``model/`` (the final ``save_pretrained`` checkpoint with its processor),
 ``metrics.jsonl`` (one ``StepMetrics`` row per optimiser step), ``config.yaml`` and ``checkpoints/``
@@ -100,20 +100,20 @@ import torch
 import yaml
 
 from dybench.fileio import write_text_atomic
-from dybench.train import checkpoint
-from dybench.train.config import TrainConfig
-from dybench.train.data import ClipLoader, DataCursor, load_training_examples
-from dybench.train.deepspeed_config import resolve_deepspeed_config
-from dybench.train.loss import TokenLoss, group_advantages, token_loss, token_weights
-from dybench.train.models import (
+from dybench.train import _checkpoint as checkpoint
+from dybench.train._config import TrainConfig, resolve_deepspeed_config
+from dybench.train._counterfactuals import load_training_examples
+from dybench.train._data import ClipLoader, DataCursor
+from dybench.train._loss import TokenLoss, group_advantages, token_loss, token_weights
+from dybench.train._models import (
     assert_not_same_weights,
     check_bias_model,
     generation_model,
     load_model,
     prepare_frozen,
 )
-from dybench.train.rewards import RewardWeights, score_rollout
-from dybench.train.rollout import (
+from dybench.train._rewards import RewardWeights, score_rollout
+from dybench.train._rollout import (
     HFRollout,
     completion_logprobs,
     encode_prompts,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dybench.records import Category, Transform, letter
-from dybench.synth.scene import EVENT_VERBS, Scene
+from dybench.synth._scene import EVENT_VERBS, Scene
 
 #: Question kinds per category.
 KINDS: dict[Category, tuple[str, ...]] = {

@@ -37,7 +37,7 @@ import numpy as np
 from dybench.fileio import atomic_dir, json_text
 from dybench.records import letter
 from dybench.report import progress_bar
-from dybench.reproduce.presets import Warmup
+from dybench.reproduce._presets import Warmup
 
 log = logging.getLogger(__name__)
 
@@ -90,9 +90,16 @@ def format_warmup(
     from transformers import AutoProcessor
 
     from dybench.scoring import answer_reward, format_ok, parse_answer
-    from dybench.train.data import ClipLoader, load_examples
-    from dybench.train.models import load_model
-    from dybench.train.rollout import completion_logprobs, encode_prompts, make_rollout, model_arch, stop_token_ids
+    from dybench.train import (
+        ClipLoader,
+        completion_logprobs,
+        encode_prompts,
+        load_examples,
+        load_model,
+        make_rollout,
+        model_arch,
+        stop_token_ids,
+    )
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
@@ -202,7 +209,7 @@ def generate(model, encode, prompts, tokenizer, eos_ids: list[int], *, samples: 
     sampling distribution at temperature 1."""
     from transformers import GenerationConfig
 
-    from dybench.train.rollout import forbidden_token_ids, generate_completions, sampling_config
+    from dybench.train import forbidden_token_ids, generate_completions, sampling_config
 
     pad_id = tokenizer.pad_token_id
     if samples:

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dybench.reproduce import data as data_stages
-from dybench.reproduce.checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
-from dybench.reproduce.layout import Layout
-from dybench.reproduce.presets import (
+from dybench.reproduce import _data as data_stages
+from dybench.reproduce._checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
+from dybench.reproduce._layout import Layout
+from dybench.reproduce._presets import (
     ABLATIONS,
     COMPARED,
     COMPUTE_NOTE,
@@ -29,7 +29,7 @@ from dybench.reproduce.presets import (
     Target,
     get_preset,
 )
-from dybench.reproduce.stages import (
+from dybench.reproduce._stages import (
     Stage,
     StageRecord,
     marker_path,
@@ -38,7 +38,7 @@ from dybench.reproduce.stages import (
     read_marker,
     run_stages,
 )
-from dybench.reproduce.summary import BASELINE, ReportInput, RunInfo, StageInfo, logged_results
+from dybench.reproduce._summary import BASELINE, ReportInput, RunInfo, StageInfo, logged_results
 
 
 @dataclass(frozen=True)
@@ -185,10 +185,13 @@ def make_plan(
     output_dir: str | os.PathLike | None = None,
     results_dir: str | os.PathLike | None = None,
     seeds: Sequence[int] | None = None,
+    ablation_seeds: Sequence[int] | None = None,
     train_overrides: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised."""
     spec = preset if isinstance(preset, Preset) else get_preset(preset, target)
+    if ablation_seeds is not None:
+        spec = spec.replace(ablation_seeds=tuple(ablation_seeds))
     if train_overrides:
         spec = spec.replace(train={**spec.train, **train_overrides})
     out = Path(output_dir or f"reproduce-{target}-{spec.name}").expanduser().resolve()
@@ -271,19 +274,23 @@ def make_plan(
     stages.append(_reading(evaluate_stage("base", base, base_deps), external, base, test_pairs))
     eval_labels = ["base"]
     plan_runs: list[TrainRun] = []
-    data_for = {"grpo": original, "cdpo": original, "bias": shortcut, "crpo": train_pairs}
+    bias_on = original if spec.bias_data == "all" and bias_data is None else shortcut
+    data_for = {"grpo": original, "cdpo": original, "bias": bias_on, "crpo": train_pairs}
     ablation_seeds = seeds if spec.ablation_seeds is None else tuple(s for s in seeds if s in spec.ablation_seeds)
     # the method and its baseline on every seed first, then the ablations (a cut-short run has the main rows)
-    todo = [(seed, run, run, {}) for seed in seeds for run in runs]
+    # one bias model (the first seed's) for every CDPO seed unless the preset trains one per seed
+    bias_seed = {seed: seed if spec.bias_per_seed else seeds[0] for seed in seeds}
+    todo = [(seed, run, run, {}) for seed in seeds for run in runs if run != "bias" or bias_seed[seed] == seed]
     todo += [
         (seed, name, base_run, over) for seed in ablation_seeds for name, (base_run, over) in ABLATIONS[target].items()
     ]
     for seed, run, role, overrides in todo:
         label = f"{run}-s{seed}"
-        bias_model = lay.run(f"bias-s{seed}") / "model" if role == "cdpo" else None
+        bias_label = f"bias-s{bias_seed.get(seed, seeds[0])}"
+        bias_model = lay.run(bias_label) / "model" if role == "cdpo" else None
         deps = base_deps + (file_deps if role != "crpo" else train_deps)
         if role == "cdpo":
-            deps += (f"train-bias-s{seed}",)
+            deps += (f"train-{bias_label}",)
         if role == "bias" and bias_data is not None:
             deps = base_deps
         train_run = TrainRun(run, seed, label, base, data_for[role] or original, lay.run(label), bias_model,
@@ -399,7 +406,7 @@ def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: t
         description="original branch as Video-R1 json (GRPO, CDPO) and the shortcut subset (bias model)",
         run=lambda: data_stages.write_training_files(pairs, out, synth_dir=synth_dir),
         outputs=files,
-        command=f"(python) dybench.reproduce.data.write_training_files({pairs}, {out})",
+        command=f"(python) dybench.reproduce._data.write_training_files({pairs}, {out})",
         settings={"pairs": str(pairs), "synth": str(synth_dir), "format": 1},
         deps=deps,
         check=lambda: missing_files(*files),
@@ -408,7 +415,7 @@ def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: t
 
 
 def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, ...], train_cfg: Any) -> list[Stage]:
-    from dybench.reproduce.warmup import format_warmup
+    from dybench.reproduce._warmup import format_warmup
 
     warm = spec.warmup
     assert warm is not None
@@ -471,7 +478,7 @@ def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, .
             ),
             run=warmup,
             outputs=(lay.base_model,),
-            command=f"(python) dybench.reproduce.warmup.format_warmup({lay.init_model}, {data}, {lay.base_model})",
+            command=f"(python) dybench.reproduce._warmup.format_warmup({lay.init_model}, {data}, {lay.base_model})",
             settings={"warmup": vars(warm), "seed": seed, **frames, "format": 1},
             deps=("model-init", *deps),
             check=lambda: model_folder_problem(lay.base_model),
@@ -557,7 +564,7 @@ def _eval_stage_factory(spec: Preset, lay: Layout, test_pairs: Path, test_deps: 
     ev = spec.evaluation
 
     def make(label: str, model: Path, deps: tuple[str, ...]) -> Stage:
-        from dybench.reproduce.evaluation import evaluate_model, results_problem
+        from dybench.reproduce._evaluation import evaluate_model, results_problem
 
         model_args = f"pretrained={model}" + (f",{ev.model_args}" if ev.model_args else "")
         tasks = ",".join(ev.tasks)
@@ -582,7 +589,7 @@ def _eval_stage_factory(spec: Preset, lay: Layout, test_pairs: Path, test_deps: 
 def _publish_stage(
     target: Target, spec: Preset, lay: Layout, results: Path, labels: list[str], deps: tuple[str, ...]
 ) -> Stage:
-    from dybench.reproduce.evaluation import publish
+    from dybench.reproduce._evaluation import publish
 
     marker = lay.published
     return Stage(
@@ -600,7 +607,7 @@ def _publish_stage(
 
 
 def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[str, ...]) -> Stage:
-    from dybench.reproduce.report import write_report
+    from dybench.reproduce._report import write_report
 
     return Stage(
         name="report",
@@ -608,7 +615,7 @@ def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[st
         description="report.md with plots, report.json and the leaderboard rows",
         run=lambda: write_report(inputs()),
         outputs=(lay.report_md, lay.report_json, lay.plots),
-        command=f"(python) dybench.reproduce.report.write_report(<plan of {lay.root}>)",
+        command=f"(python) dybench.reproduce._report.write_report(<plan of {lay.root}>)",
         settings={"format": 1},
         deps=(*deps, "leaderboard"),
         check=lambda: missing_files(lay.report_md, lay.report_json),

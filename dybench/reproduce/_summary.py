@@ -303,8 +303,28 @@ def training_summary(path: Path) -> dict[str, Any]:
         "crr_last10": mean("reward_crr_orig", tail, "reward_crr"),
         "crr_aug_last10": mean("reward_crr_aug", tail, "reward_crr"),
         "kl_bias_last10": mean("kl_bias", tail),
+        "kl_bias_over_training": kl_over_training(rows),
         "step_s_mean": mean("step_s", rows),
     }
+
+
+#: How many points of the run the report's KL-to-bias series has (each the mean of a window of steps).
+KL_POINTS = 5
+
+
+def kl_over_training(rows: list[dict], points: int = KL_POINTS, window: int = 10) -> list[list[float]]:
+    """CDPO's KL to the bias model along the run: ``[step, mean kl_bias over the window ending there]`` at
+    ``points`` evenly spaced steps (first window, ..., last window); empty when the run has no bias model,
+    so a repulsion that does not act (a KL near 0 all along) is visible in the report."""
+    if not any(r.get("kl_bias") for r in rows):
+        return []
+    n = len(rows)
+    points = max(1, min(points, n // window))  # windows never overlap
+    ends = [round(n * (i + 1) / points) for i in range(points)]
+    return [
+        [rows[e - 1]["step"], round(statistics.fmean(r.get("kl_bias", 0.0) for r in rows[max(0, e - window) : e]), 5)]
+        for e in ends
+    ]
 
 
 def wall_time(stages: Sequence[StageInfo]) -> dict[str, Any]:

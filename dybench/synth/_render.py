@@ -1,4 +1,4 @@
-"""Draw a :class:`~dybench.synth.scene.Scene` into RGB frames with numpy (no other dependency).
+"""Draw a :class:`~dybench.synth._scene.Scene` into RGB frames with numpy (no other dependency).
 
 Shapes are signed distance functions evaluated at pixel centres, with a one-pixel anti-aliased
 edge; every shape, texture and device is symmetric about its own vertical axis, so rendering a
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from dybench.synth.scene import COLOURS, Background, Scene, SceneObject
+from dybench.synth._scene import COLOURS, Background, Scene, SceneObject
 
 _F32 = np.float32
 _WALL = np.array((215.0, 215.0, 210.0), dtype=_F32)

@@ -40,7 +40,7 @@ from typing import Literal
 
 from dybench.records import Relation
 from dybench.scoring import answer_reward, format_ok, normalize_answer, parse_answer
-from dybench.train.data import Example, Prompt
+from dybench.train._data import Example, Prompt
 
 CRRMode = Literal["published", "differ", "mapped"]
 CRRPartner = Literal["group", "paired"]

@@ -31,11 +31,11 @@ from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic, write_jsonl_atomic
 from dybench.records import CATEGORIES, Category
-from dybench.synth.bias import SPLITS, BiasRule, parse_bias
-from dybench.synth.families import Balancer, Clip, make_clip
-from dybench.synth.questions import TRANSFORMS_BY_CATEGORY, event_name
-from dybench.synth.render import render_scene
-from dybench.synth.scene import Scene
+from dybench.synth._bias import SPLITS, BiasRule, parse_bias
+from dybench.synth._families import Balancer, Clip, make_clip
+from dybench.synth._questions import TRANSFORMS_BY_CATEGORY, event_name
+from dybench.synth._render import render_scene
+from dybench.synth._scene import Scene
 from dybench.video import EncoderSettings, write_video
 
 ANNOTATIONS = "annotations.jsonl"
@@ -84,7 +84,7 @@ def synthesize(
     """Render ``n`` DyBench-Synth clips into ``out_dir`` with one question each; returns ``out_dir``.
 
     Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
-    string (see :mod:`dybench.synth.bias`) or parsed rules; ``split`` picks the rules' strength and
+    string (see :mod:`dybench.synth._bias`) or parsed rules; ``split`` picks the rules' strength and
     the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
     no question is about (0: only the objects the question needs; simpler scenes for small models;
     None: 1-4 per scene as each family draws them). ``workers`` processes render in

@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 
 from dybench.fileio import read_jsonl
-from dybench.reproduce.summary import Report, RunInfo
+from dybench.reproduce._summary import Report, RunInfo
 
 COLOURS = {"base": "grey", "grpo": "tab:blue", "crpo": "tab:orange", "cdpo": "tab:green", "bias": "tab:red",
            "crpo_differ": "tab:purple", "crpo_mapped": "tab:brown"}  # fmt: skip
@@ -41,6 +41,21 @@ def plot_report(runs: tuple[RunInfo, ...], report: Report, folder: Path) -> dict
         ax.grid(alpha=0.3)
     axes[1].legend(fontsize=7, ncol=2)
     made["reward curves"] = _save(fig, folder / "reward_curves.png")
+
+    # KL to the bias model (CDPO runs), log scale: a repulsion that does not act stays near 0
+    biased = [(run, rows) for run in runs if run.metrics is not None and run.metrics.is_file()
+              for rows in [read_jsonl(run.metrics)] if any(r.get("kl_bias") for r in rows)]  # fmt: skip
+    if biased:
+        fig, ax = plt.subplots(figsize=(6.5, 4))
+        for i, (run, rows) in enumerate(biased):
+            ax.plot([r["step"] for r in rows], _smooth([r.get("kl_bias", 0.0) for r in rows]),
+                    color=plt.get_cmap("tab10")(i % 10), label=run.label)  # fmt: skip
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_title("KL to the bias model (moving mean over 10 steps)")
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        made["KL to the bias model"] = _save(fig, folder / "kl_to_bias.png")
 
     # P-Acc per category, mean over seeds with the per-seed values as dots
     categories = sorted({c for r in report.runs for c in r.by_category})

@@ -11,7 +11,7 @@ the training metrics summary, and the sha256 of every file beside it (``check_sh
 Regenerate them from a finished reproduction (only its stages that made these models need be done)::
 
     dybench reproduce crpo --output-dir OUT
-    python -m dybench.evaluation.demo_models --from OUT
+    python -m dybench.demo.models --from OUT
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ def ship(
     from ``plan.json`` (training settings given on the command line are only in the stages' commands);
     ``note``: anything else a reader should know about the run (e.g. how it was resumed).
     """
-    from dybench.reproduce.stages import marker_path
+    from dybench.reproduce import marker_path
 
     reproduction = Path(reproduction)
     plan = _read_json(reproduction / "plan.json", "a `dybench reproduce` output folder has one")
@@ -205,7 +205,7 @@ def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:
         return {"warmup": warmup, "init": json.loads(tiny.read_text()) if tiny.is_file() else None}
     import yaml
 
-    from dybench.reproduce.summary import training_summary
+    from dybench.reproduce import training_summary
 
     run = reproduction / Path(model.source).parent
     metrics = run / "metrics.jsonl"
@@ -220,7 +220,7 @@ def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:
 def _reproduce_command(plan: dict[str, Any]) -> str:
     """The ``dybench reproduce`` command line that makes this plan (the preset's default seeds assumed
     unless the plan's differ)."""
-    from dybench.reproduce.presets import get_preset
+    from dybench.reproduce import get_preset
 
     parts = ["dybench", "reproduce", plan["target"]]
     if plan["preset"] != "tiny":
@@ -234,7 +234,7 @@ def _reproduce_command(plan: dict[str, Any]) -> str:
 
 
 def _stage_settings(reproduction: Path, stage: str) -> dict[str, Any] | None:
-    from dybench.reproduce.stages import marker_path
+    from dybench.reproduce import marker_path
 
     marker = marker_path(reproduction, stage, "done")
     return json.loads(marker.read_text(encoding="utf-8")).get("settings") if marker.is_file() else None
@@ -266,7 +266,7 @@ def _read_json(path: Path, why: str) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m dybench.evaluation.demo_models --from OUT``: ship a reproduction's models."""
+    """``python -m dybench.demo.models --from OUT``: ship a reproduction's models."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--from", dest="source", type=Path, required=True, help="A `dybench reproduce crpo` folder.")
     parser.add_argument("--to", type=Path, default=MODELS_DIR, help=f"Where the models go (default {MODELS_DIR}).")

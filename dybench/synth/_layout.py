@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dybench.synth.scene import COLOURS, SHAPES, SIZES, TEXTURES, Background, Blob, Noise, SceneObject, Track, Wave
+from dybench.synth._scene import COLOURS, SHAPES, SIZES, TEXTURES, Background, Blob, Noise, SceneObject, Track, Wave
 
 #: An object's reach beyond its radius, for spacing (shapes stay within 1.25 radii, shadows 1.4).
 _REACH = 1.3

@@ -1,6 +1,6 @@
 """Where a planted cue points, and how often a model's answers follow it.
 
-A DyBench-Synth clip made under a bias rule (:mod:`dybench.synth.bias`) records in its annotation
+A DyBench-Synth clip made under a bias rule (:mod:`dybench.synth._bias`) records in its annotation
 whether its target carries the cue and which answer the rule ties the cue to. On balanced test data the
 cue is right half the time, so a model that answers from the cue agrees with it on nearly every item
 while its accuracy stays near chance; a model that watches agrees with it about half the time. The

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from dybench.errors import UserError
 from dybench.records import Category
-from dybench.synth.questions import VALUES
-from dybench.synth.scene import COLOURS, SHAPES, TEXTURES
+from dybench.synth._questions import VALUES
+from dybench.synth._scene import COLOURS, SHAPES, TEXTURES
 
 #: The attributes a cue can be, with their values.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {"colour": tuple(COLOURS), "shape": SHAPES, "texture": TEXTURES}

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 from dybench.fileio import write_json_atomic
-from dybench.reproduce.presets import Evaluation
+from dybench.reproduce._presets import Evaluation
 from dybench.results import scored_tasks
 
 MODEL_NAME_PREFIX = "dybench-reproduce"

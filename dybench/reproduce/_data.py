@@ -18,7 +18,7 @@ from pathlib import Path
 from dybench.fileio import read_jsonl, write_json_atomic, write_jsonl_atomic
 from dybench.pairs import PAIRS_JSONL, PAIRS_PARQUET, load_items
 from dybench.records import Item, letter
-from dybench.reproduce.presets import SynthData
+from dybench.reproduce._presets import SynthData
 
 
 def synthesize_split(spec: SynthData, out: Path, split: str, *, workers: int | None = None) -> None:
@@ -50,7 +50,7 @@ def fixed_order(row: dict) -> bool:
     learned the cue in under 200). Answers stay balanced: synth deals the answer values evenly.
     """
     from dybench.records import letter_index
-    from dybench.synth.questions import VALUES
+    from dybench.synth import VALUES
 
     kind = str(row.get("family", "")).partition("/")[2]
     values = VALUES.get(kind)

@@ -1,6 +1,6 @@
 """What a DyBench-Synth clip shows, as data: objects with per-frame state, events, background, noise.
 
-A :class:`Scene` is a complete description: :func:`dybench.synth.render.render_scene` turns it into
+A :class:`Scene` is a complete description: :func:`dybench.synth._render.render_scene` turns it into
 frames and nothing else goes into the pixels. Answers are read off the description too, so the
 mirror (:func:`mirror_scene`) or the reversal (:func:`reverse_scene`) of a scene is the scene a
 counterfactual video shows, and its answer is the counterfactual answer.

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import torch
 
-from dybench.train.data import Clip, Prompt
+from dybench.train._data import Clip, Prompt
 
 
 class PromptBatch(NamedTuple):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from dybench.train.config import TrainConfigError
+from dybench.train._config import TrainConfigError
 
 
 def load_model(path: str, *, trainable: bool):
