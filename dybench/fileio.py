@@ -9,21 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from dybench.errors import UserError
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 _TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp(\.[^.]+)?$")
+_T = TypeVar("_T")
 
 
 class OutsideFolder(UserError, ValueError):
@@ -363,3 +365,20 @@ def read_yaml_data(default: str, path: str | os.PathLike | None = None) -> tuple
         return yaml.safe_load(text), where
     except yaml.YAMLError as e:
         raise BadInputFile(f"{where}: not valid YAML ({e})") from e
+
+
+def load_yaml_data(
+    default: str, path: str | os.PathLike | None, parse: Callable[[Any], _T], *, what: str, fix: str
+) -> _T:
+    """``parse`` of :func:`read_yaml_data`'s YAML, read once per file (cached); a table ``parse`` cannot read
+    is a :class:`BadInputFile` naming the file, ``what`` it should be and ``fix`` (how it must look)."""
+    return _load_yaml_data(default, None if path is None else str(path), parse, what, fix)
+
+
+@functools.cache
+def _load_yaml_data(default: str, path: str | None, parse: Callable[[Any], _T], what: str, fix: str) -> _T:
+    spec, where = read_yaml_data(default, path)
+    try:
+        return parse(spec)
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise BadInputFile(f"{where}: not a valid {what} ({e}); {fix}") from e

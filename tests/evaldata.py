@@ -189,6 +189,17 @@ def make_tempcompass(root: Path) -> Path:
     return root
 
 
+def make_all(root: Path) -> dict[str, Path]:
+    """Every data set above, under ``root``, keyed by the environment variable that points its tasks at it."""
+    return {
+        "DYBENCH_PAIRS": make_pairs(root / "pairs"),
+        "TIMEBLIND_DIR": make_timeblind(root / "TimeBlind"),
+        "VIDEOMME_DIR": make_videomme(root / "Video-MME"),
+        "MVBENCH_DIR": make_mvbench(root / "MVBench"),
+        "TEMPCOMPASS_DIR": make_tempcompass(root / "TempCompass"),
+    }
+
+
 def rescore(samples: list[Path], task: str, data: Path, tmp: Path) -> dict[str, float]:
     """dybench's own scoring (``dybench.scoring.score_predictions``) of the responses lmms-eval logged."""
     from dybench.evaluation import predictions_from_samples

@@ -14,6 +14,7 @@ import av
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from annotation_rows import record, write_annotations
 from typer.testing import CliRunner
 from videos import make_frames, with_rotation, write_clip
 
@@ -26,16 +27,6 @@ from dybench.video import EncoderSettings, probe, read_frames
 def clip(path: Path, *, frames: int = 8, size: tuple[int, int] = (32, 24), seed: int = 0, **kw) -> Path:
     """A small clip with a moving bright square, so mirror and reversal are visible."""
     return write_clip(path, make_frames(frames, size[1], size[0], seed=seed), **kw)
-
-
-def record(id, video, **kw):
-    base = {"id": id, "video": video, "question": "Which way does the square move?",
-            "options": ["left", "right", "up"], "answer": "B", "category": "moving_direction"}  # fmt: skip
-    return {**base, **kw}
-
-
-def write_annotations(src: Path, rows: list) -> None:
-    (src / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 @pytest.fixture(scope="module")

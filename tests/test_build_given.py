@@ -3,11 +3,11 @@ and the rejects file of `dybench review` honoured by `dybench build`."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
+from annotation_rows import record, write_annotations
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
@@ -15,16 +15,6 @@ from dybench.cli import app
 from dybench.evaluation._docs import pair_docs
 from dybench.fileio import sha256_file
 from dybench.pairs import build_pairs, load_items, read_manifest
-
-
-def record(id: str, video: str, **kw) -> dict:
-    base = {"id": id, "video": video, "question": "Which way does the square move?",
-            "options": ["left", "right", "up"], "answer": "B", "category": "moving_direction"}  # fmt: skip
-    return {**base, **kw}
-
-
-def write_annotations(src: Path, rows: list[dict]) -> None:
-    (src / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 @pytest.fixture

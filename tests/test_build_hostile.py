@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from annotation_rows import record, write_annotations
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
@@ -20,16 +21,6 @@ from dybench.cli import app
 from dybench.fileio import sha256_file
 from dybench.pairs import BuildError, PairsChanged, build_pairs, load_items, read_manifest, render_counterfactuals
 from dybench.video import EncoderSettings, VideoError, check_size
-
-
-def record(id: str, video: str, **kw) -> dict:
-    base = {"id": id, "video": video, "question": "Which way does the square move?",
-            "options": ["left", "right", "up"], "answer": "B", "category": "moving_direction"}  # fmt: skip
-    return {**base, **kw}
-
-
-def write_annotations(src: Path, rows: list[dict]) -> None:
-    (src / "annotations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def clip(path: Path, *, frames: int = 6, seed: int = 0) -> Path:

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from evaldata import make_mvbench, make_pairs, make_tempcompass, make_timeblind, make_videomme, pair_items
+from evaldata import make_all, pair_items
 
 from dybench.evaluation import LOCATIONS, PAIRS, DataLocationError, location_of, tasks_path
 from dybench.evaluation._benchmarks import mvbench_docs, slug, tempcompass_docs, videomme_docs
@@ -16,14 +16,7 @@ from dybench.evaluation._docs import PLACEHOLDER, pair_docs, timeblind_docs
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("evaldata")
-    return {
-        "pairs": make_pairs(root / "pairs"),
-        "timeblind": make_timeblind(root / "TimeBlind"),
-        "videomme": make_videomme(root / "Video-MME"),
-        "mvbench": make_mvbench(root / "MVBench"),
-        "tempcompass": make_tempcompass(root / "TempCompass"),
-    }
+    return make_all(tmp_path_factory.mktemp("evaldata"))
 
 
 @pytest.mark.parametrize("location", LOCATIONS, ids=lambda loc: loc.variable)
@@ -55,35 +48,35 @@ def test_location_of_task_names():
 
 
 def test_pair_docs_all_and_by_category(data):
-    docs = pair_docs(folder=data["pairs"])
+    docs = pair_docs(folder=data["DYBENCH_PAIRS"])
     assert [d["item_id"] for d in docs] == [i.item_id for i in pair_items()]
     assert all(Path(d["video_path"]).is_absolute() and Path(d["video_path"]).is_file() for d in docs)
     assert not any(d[PLACEHOLDER] for d in docs)
-    moving = pair_docs("moving_direction", folder=data["pairs"])
+    moving = pair_docs("moving_direction", folder=data["DYBENCH_PAIRS"])
     assert {d["category"] for d in moving} == {"moving_direction"} and len(moving) == 4
 
 
 def test_missing_category_gets_one_placeholder(data, caplog):
-    docs = pair_docs("spatial", folder=data["pairs"])
+    docs = pair_docs("spatial", folder=data["DYBENCH_PAIRS"])
     assert len(docs) == 1 and docs[0][PLACEHOLDER]
     assert "no spatial items" in caplog.text
     with pytest.raises(ValueError, match="unknown category"):
-        pair_docs("colour", folder=data["pairs"])
+        pair_docs("colour", folder=data["DYBENCH_PAIRS"])
 
 
 def test_missing_video_names_the_item_and_the_fix(data, tmp_path):
-    broken = shutil.copytree(data["pairs"], tmp_path / "pairs")
+    broken = shutil.copytree(data["DYBENCH_PAIRS"], tmp_path / "pairs")
     (broken / "videos" / "md0__hflip.mp4").unlink()
     with pytest.raises(DataLocationError, match=r"1 video\(s\) are missing \(md0:hflip:coun.*dybench build"):
         pair_docs(folder=broken)
 
 
 def test_timeblind_docs_resolve_both_path_styles(data, tmp_path):
-    docs = timeblind_docs(data["timeblind"])
+    docs = timeblind_docs(data["TIMEBLIND_DIR"])
     assert [d["index"] for d in docs] == list(range(8))
     assert {d["type"] for d in docs} == {"yes_no", "multiple_choice"}
     # the official README writes paths relative to the folder above the data: TimeBlind/videos/...
-    moved = shutil.copytree(data["timeblind"], tmp_path / "TimeBlind")
+    moved = shutil.copytree(data["TIMEBLIND_DIR"], tmp_path / "TimeBlind")
     rows = [json.loads(line) for line in (moved / "data.jsonl").read_text().splitlines()]
     for row in rows:
         row["video_path"] = "TimeBlind/" + row["video_path"]
@@ -94,7 +87,7 @@ def test_timeblind_docs_resolve_both_path_styles(data, tmp_path):
 
 
 def test_timeblind_bad_type_is_refused(data, tmp_path):
-    bad = shutil.copytree(data["timeblind"], tmp_path / "tb")
+    bad = shutil.copytree(data["TIMEBLIND_DIR"], tmp_path / "tb")
     lines = (bad / "data.jsonl").read_text().splitlines()
     lines[3] = lines[3].replace('"yes_no"', '"open"')
     (bad / "data.jsonl").write_text("\n".join(lines) + "\n")
@@ -120,7 +113,7 @@ def test_hostile_timeblind_data_is_one_clear_error(tmp_path, content, message):
 
 def test_the_two_items_of_a_pair_are_adjacent_documents(data, tmp_path):
     """lmms-eval's --limit takes the first N documents: with a pair's items side by side it cuts whole pairs."""
-    shuffled = shutil.copytree(data["pairs"], tmp_path / "pairs")
+    shuffled = shutil.copytree(data["DYBENCH_PAIRS"], tmp_path / "pairs")
     lines = (shuffled / "pairs.jsonl").read_text().splitlines()
     originals, counterfactuals = lines[0::2], lines[1::2]  # every original first, then every counterfactual
     (shuffled / "pairs.jsonl").write_text("\n".join(originals + counterfactuals[::-1]) + "\n")
@@ -131,7 +124,7 @@ def test_the_two_items_of_a_pair_are_adjacent_documents(data, tmp_path):
 
 
 def test_videomme_docs(data):
-    docs = videomme_docs(data["videomme"])
+    docs = videomme_docs(data["VIDEOMME_DIR"])
     assert [d["answer"] for d in docs] == ["A", "B", "C", "D"]
     assert docs[0]["options"] == ["it spins", "it falls", "it grows", "nothing"]
     assert docs[0]["categories"] == ["temporal_perception", "short"]
@@ -139,13 +132,13 @@ def test_videomme_docs(data):
 
 
 def test_mvbench_docs_gold_letter_and_alternative_folder(data, tmp_path):
-    docs = mvbench_docs("moving_count", data["mvbench"])
+    docs = mvbench_docs("moving_count", data["MVBENCH_DIR"])
     assert docs[0]["options"] == ["left", "right", "up"] and docs[0]["answer"] == "A"
     assert docs[0]["categories"] == ["moving_count"]
     # lmms-eval's copy keeps segmented Charades clips under star/Charades_segment, without video/
     other = tmp_path / "mvb"
-    shutil.copytree(data["mvbench"] / "json", other / "json")
-    shutil.copytree(data["mvbench"] / "video" / "star" / "Charades_v1_480", other / "star" / "Charades_segment")
+    shutil.copytree(data["MVBENCH_DIR"] / "json", other / "json")
+    shutil.copytree(data["MVBENCH_DIR"] / "video" / "star" / "Charades_v1_480", other / "star" / "Charades_segment")
     assert Path(mvbench_docs("action_sequence", other)[0]["video_path"]).is_file()
     with pytest.raises(DataLocationError, match=r"1 video\(s\) are missing \(moving_count/0: .*unzip the videos"):
         mvbench_docs("moving_count", other)
@@ -155,7 +148,7 @@ def test_mvbench_docs_gold_letter_and_alternative_folder(data, tmp_path):
 
 
 def test_tempcompass_docs_in_both_layouts(data, tmp_path):
-    docs = tempcompass_docs(data["tempcompass"])
+    docs = tempcompass_docs(data["TEMPCOMPASS_DIR"])
     by_cat = {tuple(d["categories"]): d for d in docs}
     mc = by_cat[("direction", "multi_choice")]
     assert (mc["question"], mc["options"], mc["answer"]) == ("Where does it go?", ["left", "right", "up"], "B")
@@ -166,7 +159,7 @@ def test_tempcompass_docs_in_both_layouts(data, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    hf = shutil.copytree(data["tempcompass"], tmp_path / "tc")
+    hf = shutil.copytree(data["TEMPCOMPASS_DIR"], tmp_path / "tc")
     for fmt in ("multi-choice", "yes_no", "caption_matching"):
         nested = json.loads((hf / "questions" / f"{fmt}.json").read_text())
         rows = [{"video_id": v, "dim": d, **q} for v, dims in nested.items() for d, qs in dims.items() for q in qs]

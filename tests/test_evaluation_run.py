@@ -10,16 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from evaldata import (
-    PAIRS,
-    make_mvbench,
-    make_pairs,
-    make_tempcompass,
-    make_timeblind,
-    make_videomme,
-    reported,
-    rescore,
-)
+from evaldata import PAIRS, make_all, reported, rescore
 from typer.testing import CliRunner
 
 from dybench.cli import app
@@ -37,14 +28,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("run")
-    return {
-        "DYBENCH_PAIRS": make_pairs(root / "pairs"),
-        "TIMEBLIND_DIR": make_timeblind(root / "TimeBlind"),
-        "VIDEOMME_DIR": make_videomme(root / "Video-MME"),
-        "MVBENCH_DIR": make_mvbench(root / "MVBench"),
-        "TEMPCOMPASS_DIR": make_tempcompass(root / "TempCompass"),
-    }
+    return make_all(tmp_path_factory.mktemp("run"))
 
 
 @pytest.fixture

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from dybench.errors import UserError
-from dybench.fileio import read_yaml_data
+from dybench.fileio import load_yaml_data
 from dybench.records import TRANSFORMS, Annotation, Relation, Transform, letter
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -93,19 +92,13 @@ class Lexicon:
 
 def load_lexicon(path: str | Path | None = None) -> dict[Transform, Lexicon]:
     """The lexicon per transform, from ``path`` or the one shipped with dybench."""
-    return _load_lexicon(str(path) if path is not None else None)
+    fix = "each transform needs `swap: [[forms], [forms]]` pairs"
+    return load_yaml_data("lexicon.yaml", path, _lexicon_table, what="lexicon", fix=fix)
 
 
-@cache
-def _load_lexicon(path: str | None) -> dict[Transform, Lexicon]:
-    spec, where = read_yaml_data("lexicon.yaml", path)
-    try:
-        spec = spec or {}
-        return {t: Lexicon.from_spec(spec.get(t) or {}) for t in TRANSFORMS}
-    except (AttributeError, TypeError, ValueError) as e:
-        raise ValueError(
-            f"{where}: not a valid lexicon ({e}); each transform needs `swap: [[forms], [forms]]` pairs"
-        ) from e
+def _lexicon_table(spec: dict | None) -> dict[Transform, Lexicon]:
+    spec = spec or {}
+    return {t: Lexicon.from_spec(spec.get(t) or {}) for t in TRANSFORMS}
 
 
 def resolve_counterfactual(

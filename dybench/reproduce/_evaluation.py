@@ -11,13 +11,12 @@ instruction (``dybench.prompts``). The results file records the prompt style in 
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 from dybench.fileio import write_json_atomic
 from dybench.reproduce._presets import Evaluation
-from dybench.results import scored_tasks
+from dybench.results import ResultsError, parse_results_json, scored_tasks
 
 MODEL_NAME_PREFIX = "dybench-reproduce"
 
@@ -58,9 +57,11 @@ def evaluate_model(ev: Evaluation, model: Path, pairs: Path, out: Path, *, label
 def results_problem(path: Path) -> str | None:
     """None when ``path`` is an lmms-eval results file with at least one score."""
     try:
-        results = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
+        results = parse_results_json(Path(path).read_bytes(), name=str(path))
+    except OSError as e:
         return f"{path}: not readable ({e})"
+    except ResultsError as e:
+        return str(e)
     if not scored_tasks(results):
         return f"{path}: no scores in it"
     return None

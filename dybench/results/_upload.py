@@ -17,7 +17,9 @@ import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
+from typing import IO
 
 from dybench.results._runs import MAX_RESULTS_BYTES, ResultsError
 from dybench.results._samples import MAX_SAMPLES_BYTES, samples_task
@@ -128,7 +130,7 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
             infos = [i for i in archive.infolist() if not i.is_dir()]
             if len(infos) > MAX_MEMBERS:
                 raise _refused(f"{name} lists {len(infos)} files; a run folder has a few (limit {MAX_MEMBERS})")
-            entries = [(i.filename, i.file_size, _zip_reader(archive, i)) for i in infos]
+            entries = [(i.filename, i.file_size, _member_reader(i.filename, partial(archive.open, i))) for i in infos]
         else:
             archive = tarfile.open(path, "r:*")  # noqa: SIM115 (read below, while the upload is handled)
             entries, total = [], 0
@@ -139,30 +141,25 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
                     total += member.size
                     if total > MAX_UPLOAD_BYTES:
                         raise _refused(f"{name} unpacks to over {MAX_UPLOAD_BYTES:,} bytes (the limit)")
-                    entries.append((member.name, member.size, _tar_reader(archive, member)))
+                    reader = _member_reader(member.name, partial(archive.extractfile, member))
+                    entries.append((member.name, member.size, reader))
     except _ARCHIVE_ERRORS as e:
         raise _refused(f"{name}: not a readable archive ({type(e).__name__}); send a .zip or .tar.gz") from None
     return entries
 
 
-def _zip_reader(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Callable[[int], bytes]:
+def _member_reader(name: str, open_member: Callable[[], IO[bytes] | None]) -> Callable[[int], bytes]:
+    """A bounded reader of one archive member (zip or tar); a member that cannot be read is refused by name."""
+
     def read(n: int) -> bytes:
         try:
-            with archive.open(info) as fh:
+            fh = open_member()
+            if fh is None:
+                return b""
+            with fh:
                 return fh.read(n)
         except _ARCHIVE_ERRORS as e:
-            raise _refused(f"{info.filename}: cannot be read from the archive ({type(e).__name__})") from None
-
-    return read
-
-
-def _tar_reader(archive: tarfile.TarFile, member: tarfile.TarInfo) -> Callable[[int], bytes]:
-    def read(n: int) -> bytes:
-        try:
-            fh = archive.extractfile(member)
-            return fh.read(n) if fh is not None else b""
-        except _ARCHIVE_ERRORS as e:
-            raise _refused(f"{member.name}: cannot be read from the archive ({type(e).__name__})") from None
+            raise _refused(f"{name}: cannot be read from the archive ({type(e).__name__})") from None
 
     return read
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 import string
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from dybench.errors import UserError
-from dybench.fileio import read_yaml_data
+from dybench.fileio import load_yaml_data
 from dybench.pairs.importers._common import (
     VIDEO_EXTENSIONS,
     ImportReport,
@@ -57,16 +56,8 @@ def _key(template: str) -> str:
 
 def load_templates(path: str | Path | None = None) -> dict[str, TemplateRule]:
     """The template table (``dybench/data/ssv2_templates.yaml`` or ``path``), keyed by normalised template."""
-    return _load(str(path) if path is not None else None)
-
-
-@cache
-def _load(path: str | None) -> dict[str, TemplateRule]:
-    spec, where = read_yaml_data("ssv2_templates.yaml", path)
-    try:
-        return _parse_table(spec)
-    except (AttributeError, KeyError, TypeError, ValueError) as e:
-        raise UserError(f"{where}: not a valid template table ({e}); see dybench/data/ssv2_templates.yaml") from e
+    fix = "see dybench/data/ssv2_templates.yaml"
+    return load_yaml_data("ssv2_templates.yaml", path, _parse_table, what="template table", fix=fix)
 
 
 def _parse_table(spec: dict) -> dict[str, TemplateRule]:
