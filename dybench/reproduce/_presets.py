@@ -54,6 +54,8 @@ ABLATIONS: dict[Target, dict[str, tuple[str, dict[str, Any]]]] = {
         "cdpo_beta0.01": ("cdpo", {"bias_beta": 0.01, "bias_kl_max": None}),
         "cdpo_beta0.03": ("cdpo", {"bias_beta": 0.03, "bias_kl_max": None}),
         "cdpo_beta0.1": ("cdpo", {"bias_beta": 0.1, "bias_kl_max": None}),
+        "cdpo_beta0.3": ("cdpo", {"bias_beta": 0.3, "bias_kl_max": None}),
+        "cdpo_beta0.3_klmax1": ("cdpo", {"bias_beta": 0.3, "bias_kl_max": 1.0}),
     },
     "grpo": {},
 }
