@@ -49,13 +49,13 @@ ABLATIONS: dict[Target, dict[str, tuple[str, dict[str, Any]]]] = {
     "crpo": {"crpo_differ": ("crpo", {"crr_mode": "differ"}), "crpo_mapped": ("crpo", {"crr_mode": "mapped"})},
     # CDPO's sweep (issue 19), on the first seed when asked (--ablation-seeds 0): the repulsion's weight
     # around VideoThinker's 0.01, and a larger weight with each token's repulsive KL bounded
-    # (the recipe's own setting, bias_beta 0.3 bounded at 3, is the cdpo row itself)
+    # (the recipe's own setting, bias_beta 0.3 bounded at 1, is the cdpo row itself)
     "cdpo": {
         "cdpo_beta0.01": ("cdpo", {"bias_beta": 0.01, "bias_kl_max": None}),
         "cdpo_beta0.03": ("cdpo", {"bias_beta": 0.03, "bias_kl_max": None}),
         "cdpo_beta0.1": ("cdpo", {"bias_beta": 0.1, "bias_kl_max": None}),
         "cdpo_beta0.3": ("cdpo", {"bias_beta": 0.3, "bias_kl_max": None}),
-        "cdpo_beta0.3_klmax1": ("cdpo", {"bias_beta": 0.3, "bias_kl_max": 1.0}),
+        "cdpo_beta0.3_klmax3": ("cdpo", {"bias_beta": 0.3, "bias_kl_max": 3.0}),
     },
     "grpo": {},
 }
@@ -263,9 +263,24 @@ TINY = Preset(
         "RL settings: lr 5e-4 (2e-3 broke the answer format at this size within 40 steps), a KL anchor to the "
         "start (kl_beta 0.2; without one GRPO collapsed to one answer at 2 x 64), 16 prompts x G = 4 per step "
         "(GRPO: 16 questions; CRPO: 8 pairs x 2 branches), 200 steps, completions of up to 12 tokens.",
-        "CDPO's repulsion: VideoThinker's bias_beta 0.01. On the earlier format-only start the policy and the "
-        "bias model both learned the cue (final KL 0.002-0.007); bias_beta 0.1 still learned it; 1.0 escaped "
-        "the bias model by breaking the answer format (total reward 1.47 -> 0.00 by step 75).",
+        "CDPO's bias model sees only the middle frame of every training clip (reproduce_tiny_bias.yaml, "
+        "num_frames 1, all original items): a still frame shows the cue (colour) and no motion, so the cue is all "
+        "it can learn. Measured on the balanced test pairs (seed 0): it follows the cue on 0.97 of the shortcut "
+        "questions (P-Acc 0.061). The VideoThinker-style alternative, all 4 frames on the shortcut subset, follows "
+        "it on 0.66 (P-Acc 0.623), about what GRPO learns (0.63): at a 95% cue the subset is 356 of the 374 items "
+        "GRPO trains on, so that bias model was nearly the policy (KL ~4e-5 to it in the earlier preset, a "
+        "repulsion with nearly no gradient). One bias model (seed 0's) serves every CDPO seed.",
+        "CDPO's repulsion, swept on seed 0 with the middle-frame bias model (GRPO seed 0: P-Acc 0.684): "
+        "bias_beta 0.01 (VideoThinker's) 0.632, 0.03 0.579, 0.1 0.544, 0.3 0.614 (unbounded); 0.3 with each "
+        "token's repulsive KL bounded (bias_kl_max) at 3: 0.640, at 1: 0.675, the preset's setting; the ablation "
+        "rows (--ablation-seeds 0) rerun the others. The repulsion acts (KL to the bias model 0.01-0.06 along "
+        "every run, ~1000x the earlier preset's) but the more weight, the MORE the policy follows the cue (cue "
+        "agreement 0.65 -> 0.69 from 0.01 to 0.1) and the lower its accuracy (0.81 -> 0.77); the tighter the "
+        "bound, the closer to GRPO (0.614, 0.640, 0.675 at no bound, 3, 1). Our reading, "
+        "not verified: at a 95% cue a correct policy and the bias model agree on the answer for 95% of the "
+        "training items, so the push is spent on the 5% and on the answer-format tokens, where the still-frame "
+        "model's distribution differs from the policy's for reasons unrelated to the shortcut; that perturbs "
+        "a 1M-parameter model's fragile perception, and a model that perceives less falls back on the cue.",
         "Bias: 95% in training, 50% (balanced) at test; one category (moving_direction, hflip and reverse pairs).",
         "CRPO runs as its project page publishes it (crr_mode published: the null option on every training "
         "question, R_behave and the gated relation rewards, no counterfactual label read). dybench's earlier "
