@@ -84,10 +84,13 @@ def test_one_bias_model_serves_every_cdpo_seed_and_the_sweep_rows_are_opt_in(tmp
         assert run.bias_model == plan.layout.run("bias-s0") / "model"
         assert "train-bias-s0" in next(s for s in plan.stages if s.name == f"train-cdpo-s{seed}").deps
     assert not any(r.overrides for r in plan.runs)  # the tiny cdpo default: no sweep rows (time budget)
+    inputs = plan.report_input()
+    assert inputs.compared == ("cdpo",) and not inputs.ablations  # rows that do not run are not reported
     assert ABLATIONS["cdpo"], "the bias_beta / bias_kl_max sweep rows"
 
     swept = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2], ablation_seeds=[0])
     rows = {r.label: r for r in swept.runs if r.overrides}
+    assert set(swept.report_input().compared) == {"cdpo", *ABLATIONS["cdpo"]}
     assert set(rows) == {f"{name}-s0" for name in ABLATIONS["cdpo"]}
     for name, (base, over) in ABLATIONS["cdpo"].items():
         assert base == "cdpo" and set(over) <= {"bias_beta", "bias_kl_max"}

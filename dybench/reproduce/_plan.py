@@ -131,14 +131,16 @@ class Plan:
 
         runs = [evaluated("base", "base", None)]  # the start model, then every training run's model
         runs += [evaluated(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in self.runs]
-        compared = [m for m in (*COMPARED[self.target], *ABLATIONS[self.target]) if m != BASELINE]
+        planned = {r.method for r in self.runs}  # ablation rows are in the report only when this plan runs them
+        ablations = {name: spec for name, spec in ABLATIONS[self.target].items() if name in planned}
+        compared = [m for m in (*COMPARED[self.target], *ablations) if m != BASELINE]
         return ReportInput(
             target=self.target,
             preset=self.preset.name,
             seeds=self.seeds,
             runs=tuple(runs),
             compared=tuple(compared),
-            ablations=ABLATIONS[self.target],
+            ablations=ablations,
             tasks=self.preset.evaluation.tasks,
             test_data=_describe_pairs(self.test_pairs),
             stages=tuple(_stage_info(self.output_dir, stage) for stage in self.stages),
