@@ -426,9 +426,10 @@ def reproduce_command(
     from dybench.train import parse_overrides
 
     def seed_list(option: str, text: str | None) -> list[int] | None:
+        """``0,1,2`` or ``0 1 2`` as integers; ``none`` (ablation rows only) as no seed."""
         if text is None or (option == "--seeds" and not text):
             return None
-        if text.strip().lower() == "none":
+        if option == "--ablation-seeds" and text.strip().lower() in ("none", ""):
             return []
         try:
             return [int(s) for s in text.replace(",", " ").split()]

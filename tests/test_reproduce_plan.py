@@ -108,6 +108,8 @@ def test_cli_ablation_seeds_none_and_bad_values(tmp_path):
     assert done.exit_code == 0 and "train-cdpo_" in done.output
     bad = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "x"])
     assert bad.exit_code == 2 and "--ablation-seeds 'x'" in bad.output
+    bad = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--seeds", "none"])
+    assert bad.exit_code == 2 and "--seeds 'none'" in bad.output
 
 
 def test_paper_dry_run_names_each_missing_file_of_a_fake_model_folder(tmp_path):
