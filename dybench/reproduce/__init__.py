@@ -23,7 +23,7 @@ from dybench.reproduce._presets import (
     get_preset,
 )
 from dybench.reproduce._stages import Stage, StageError, StageRecord, marker_path, run_stages
-from dybench.reproduce._summary import training_summary
+from dybench.reproduce._summary import training_summary, wall_time
 
 __all__ = [
     "PRESET_NAMES",
@@ -51,4 +51,5 @@ __all__ = [
     "run_stages",
     "synthesize_split",
     "training_summary",
+    "wall_time",
 ]
