@@ -8,14 +8,11 @@ falls back to one process on CPU (RESEARCH.md).
 from __future__ import annotations
 
 import json
-import os
 import shlex
-import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from torchrun_runs import KL, metric_rows, same_metrics, tiny_inputs, train_run
 from typer.testing import CliRunner
 
 from dybench.cli import app
@@ -121,67 +118,11 @@ def test_train_refuses_deepspeed_without_a_launcher(tmp_path, monkeypatch):
 
 # --- real runs: two processes under torchrun, ZeRO on DeepSpeed's CPU accelerator --------------------
 
-#: ``dybench train`` with two test hooks. A random tiny model earns no real reward, so a dense stand-in
-#: (its share of capital letters, as in test_train_integration.py) gives every group a spread; and each
-#: rank SIGKILLs itself right after the checkpoint of step $KILL_AFTER is complete on disk.
-_KILLER = """
-import os, signal, sys
-from dybench.train import _checkpoint as checkpoint, _rewards as rewards
-rewards.accuracy_reward = lambda text, prompt: sum(c.isupper() for c in text) / (1 + len(text))
-save = checkpoint.save_checkpoint
-def save_then_die(accelerator, output_dir, step, *args, **kwargs):
-    path = save(accelerator, output_dir, step, *args, **kwargs)
-    if step == int(os.environ.get("KILL_AFTER", "0")):
-        os.kill(os.getpid(), signal.SIGKILL)
-    return path
-checkpoint.save_checkpoint = save_then_die
-from dybench.cli import app
-app(["train", *sys.argv[1:]])
-"""
-
-TIMING = {"rollout_s", "step_s"}
-
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     pytest.importorskip("deepspeed")
-    from test_train_fixtures import make_pairs_dataset
-
-    from dybench.testing import build_tiny_model
-
-    root = tmp_path_factory.mktemp("zero")
-    return {
-        "policy": build_tiny_model("qwen2_5_vl", root / "policy", seed=0),
-        "bias": build_tiny_model("qwen2_5_vl", root / "bias", seed=1),
-        "pairs": make_pairs_dataset(root / "data", n_videos=2),
-    }
-
-
-def _torchrun(setup, method: str, out: Path, *settings: str, kill_after: int = 0) -> subprocess.CompletedProcess:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    args = [method, "--model", str(setup["policy"]), "--data", str(setup["pairs"]), "--output-dir", str(out),
-            "num_generations=4", "micro_batch_size=2", "max_new_tokens=8", "num_frames=4", "min_pixels=784",
-            "max_pixels=3136", "lr=0.002", *settings]  # fmt: skip
-    if method == "cdpo":
-        args.append(f"bias_model={setup['bias']}")
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-               "--no-python", sys.executable, "-c", _KILLER, *args]  # fmt: skip
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", "KILL_AFTER": str(kill_after)}
-    env.pop("ACCELERATE_USE_CPU", None)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=600, cwd=ROOT)
-
-
-def _rows(out: Path) -> list[dict]:
-    from dybench.fileio import read_jsonl
-
-    return read_jsonl(out / "metrics.jsonl")
-
-
-#: A KL anchor, so kl_ref shows that the policy moved.
-KL = ("kl_beta=0.1",)
+    return tiny_inputs(tmp_path_factory.mktemp("zero"))
 
 
 @pytest.mark.slow
@@ -192,10 +133,10 @@ def test_zero3_two_processes_train_save_and_reload(setup, tmp_path, method):
     from transformers import AutoModelForImageTextToText
 
     out = tmp_path / "run"
-    done = _torchrun(setup, method, out, "--max-steps", "2", "save_every=2", f"deepspeed={ZERO[3]}",
+    done = train_run(setup, method, out, "--max-steps", "2", "save_every=2", f"deepspeed={ZERO[3]}",
                      *KL)  # fmt: skip
     assert done.returncode == 0, done.stderr[-4000:]
-    rows = _rows(out)
+    rows = metric_rows(out)
     assert [r["step"] for r in rows] == [1, 2], "one row per step, written by the main process only"
     assert all(r["ratio"] == pytest.approx(1.0) for r in rows), "metrics are means over 2 processes, not sums"
     assert all(r["sampler_logprob_gap"] < 1e-4 for r in rows)
@@ -219,19 +160,18 @@ def test_zero_kill_and_resume_equals_an_uninterrupted_run(setup, tmp_path, stage
 
     settings = ("--max-steps", "4", "save_every=2", "ppo_epochs=2", "lr_schedule=cosine", "clip_eps=0.05",
                 f"deepspeed={ZERO[stage]}", *KL)  # fmt: skip
-    full = _torchrun(setup, "cdpo", tmp_path / "full", *settings)
+    full = train_run(setup, "cdpo", tmp_path / "full", *settings)
     assert full.returncode == 0, full.stderr[-4000:]
-    killed = _torchrun(setup, "cdpo", tmp_path / "killed", *settings, kill_after=2)
+    killed = train_run(setup, "cdpo", tmp_path / "killed", *settings, kill_after=2)
     assert killed.returncode != 0, "each rank killed itself after the step-2 checkpoint"
-    assert [r["step"] for r in _rows(tmp_path / "killed")] == [1, 2]
+    assert [r["step"] for r in metric_rows(tmp_path / "killed")] == [1, 2]
     assert not (tmp_path / "killed" / "model").exists()
-    resumed = _torchrun(setup, "cdpo", tmp_path / "killed", *settings)
+    resumed = train_run(setup, "cdpo", tmp_path / "killed", *settings)
     assert resumed.returncode == 0, resumed.stderr[-4000:]
 
-    a, b = _rows(tmp_path / "full"), _rows(tmp_path / "killed")
+    a, b = metric_rows(tmp_path / "full"), metric_rows(tmp_path / "killed")
     assert [r["step"] for r in b] == [1, 2, 3, 4]
-    for ra, rb in zip(a, b, strict=True):
-        assert {k: v for k, v in ra.items() if k not in TIMING} == {k: v for k, v in rb.items() if k not in TIMING}
+    assert same_metrics(a, b)
     assert a[2]["lr"] < a[0]["lr"], "the cosine schedule is restored, not restarted"
     assert any(r["ratio"] != 1.0 for r in a), "the second update on a generation batch moves the ratio"
     wa, wb = (

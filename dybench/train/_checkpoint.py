@@ -7,6 +7,7 @@ Layout of ``<output_dir>``::
     checkpoints/step-000050/
         model/                    save_pretrained weights + processor (evaluable as is)
         state/                    accelerate's save_state: optimiser, scheduler, RNG, data cursor
+          fsdp/                   fsdp=true: each process's shard of the weights and optimiser state
         trainer_state.json        {"step": 50}
     model/                        the final model (save_pretrained + processor)
 
@@ -42,7 +43,10 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def save_model(accelerator, policy, processor, out: Path) -> None:
     """``save_pretrained`` the (unwrapped, gathered) policy and its processor into ``out``, atomically."""
-    state_dict = accelerator.get_state_dict(policy)  # gathers ZeRO-3 / FSDP shards onto the main process
+    from dybench.train import _fsdp
+
+    # gathers ZeRO-3 / FSDP shards onto the main process
+    state_dict = _fsdp.full_state_dict(policy) if _fsdp.is_sharded(policy) else accelerator.get_state_dict(policy)
     if accelerator.is_main_process:
         with atomic_dir(out) as tmp:
             accelerator.unwrap_model(policy).save_pretrained(tmp, state_dict=state_dict, safe_serialization=True)
@@ -50,9 +54,11 @@ def save_model(accelerator, policy, processor, out: Path) -> None:
     accelerator.wait_for_everyone()
 
 
-def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, processor, *, keep: int) -> Path:
+def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, optimizer, processor, *, keep: int) -> Path:
     """Write ``checkpoints/step-<step>`` (model, resumable state) and keep only the newest ``keep``."""
     from accelerate.utils import broadcast_object_list
+
+    from dybench.train import _fsdp
 
     folder = Path(output_dir) / CHECKPOINTS
     final = folder / f"step-{step:06d}"
@@ -60,6 +66,8 @@ def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, proc
     with atomic_dir(final) if main else contextlib.nullcontext() as tmp:
         (tmp,) = broadcast_object_list([tmp])  # every process writes its own part of the state
         accelerator.save_state(str(tmp / "state"), safe_serialization=True)
+        if _fsdp.is_sharded(policy):  # accelerate's save_state does not hold the shards (_fsdp.py)
+            _fsdp.save_state(tmp / "state" / _fsdp.STATE, policy, optimizer)
         save_model(accelerator, policy, processor, tmp / "model")  # ends on a barrier: all parts written
         if main:
             write_json_atomic(tmp / "trainer_state.json", {"step": step})
@@ -71,9 +79,13 @@ def save_checkpoint(accelerator, output_dir: str | Path, step: int, policy, proc
     return final
 
 
-def load_checkpoint(accelerator, checkpoint: Path) -> int:
+def load_checkpoint(accelerator, checkpoint: Path, policy, optimizer) -> int:
     """Restore model, optimiser, scheduler, RNG and data cursor; return the step it was taken at."""
+    from dybench.train import _fsdp
+
     accelerator.load_state(str(checkpoint / "state"))
+    if _fsdp.is_sharded(policy):
+        _fsdp.load_state(checkpoint / "state" / _fsdp.STATE, policy, optimizer)
     return int(json.loads((checkpoint / "trainer_state.json").read_text())["step"])
 
 

@@ -195,6 +195,10 @@ class TrainConfig:
     """A DeepSpeed JSON config (recipes/deepspeed_zero2.json, recipes/deepspeed_zero3.json): turns on
     DeepSpeed under torchrun or accelerate launch. Its "auto" values are filled from this config
     (micro-batch, accumulation, clipping, bf16); explicit values must agree with it."""
+    fsdp: bool = False
+    """Shard the policy, reference and bias models over every process with torch's FSDP2 (``fully_shard``
+    per decoder layer and vision block), under torchrun or accelerate launch (not accelerate's own FSDP
+    config). bf16: gathered and computed in bf16, fp32 shards. Verified on CPU (gloo), not on a GPU."""
 
     # --- bookkeeping ---
     save_every: int = 50
@@ -254,6 +258,8 @@ class TrainConfig:
                 f"top_p={self.top_p}: only 1.0 is supported; the log-prob passes score the full softmax, "
                 "so a nucleus cut would train on tokens from another distribution"
             )
+        if self.fsdp and self.deepspeed:
+            problems.append("fsdp=true and deepspeed=FILE are two ways to shard: choose one")
         if problems:
             raise TrainConfigError("bad training config:\n  " + "\n  ".join(problems))
 
@@ -286,11 +292,17 @@ class TrainConfig:
                 "launched with accelerate's --use_deepspeed but no deepspeed=FILE: pass "
                 "deepspeed=recipes/deepspeed_zero3.json (the trainer needs an explicit DeepSpeed config)"
             )
-        if self.deepspeed and "LOCAL_RANK" not in os.environ:
+        if os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
             problems.append(
-                f"deepspeed={self.deepspeed} needs a distributed launcher: `torchrun --nproc_per_node N -m "
-                "dybench.train ...` (CPU, or GPUs) or `accelerate launch --num_processes N -m dybench.train ...` (GPUs)"
+                "launched with accelerate's FSDP config: launch without it and pass fsdp=true (dybench shards "
+                "with torch's fully_shard itself, on CPU and GPU alike)"
             )
+        for key, value in (("deepspeed", self.deepspeed), ("fsdp", self.fsdp and "true")):
+            if value and "LOCAL_RANK" not in os.environ:
+                problems.append(
+                    f"{key}={value} needs a distributed launcher: `torchrun --nproc_per_node N -m dybench.train "
+                    "...` (CPU, or GPUs) or `accelerate launch --num_processes N -m dybench.train ...` (GPUs)"
+                )
         if problems:
             raise TrainConfigError("cannot start training:\n  " + "\n  ".join(problems))
         if self.deepspeed:

@@ -55,15 +55,20 @@ def assert_not_same_weights(bias, policy) -> None:
     raise TrainConfigError("the bias model has exactly the policy's weights; CDPO would repel the policy from itself")
 
 
-def prepare_frozen(model, accelerator, ds_config: dict | None = None):
+def prepare_frozen(model, accelerator, ds_config: dict | None = None, *, fsdp: bool = False, bf16: bool = False):
     """Place a frozen model for the run's distributed mode (no optimiser, no gradients).
 
     Under DeepSpeed it gets its own inference engine with the run's precision: sharded like the policy
     under ZeRO-3 (each process holds a slice, gathered layer by layer in the forward pass), whole on
     every process under ZeRO-0/1/2 (they shard only optimiser state and gradients, which it has none of).
+    Under ``fsdp`` it is sharded like the policy.
     """
     from accelerate.utils import DistributedType
 
+    if fsdp:
+        from dybench.train import _fsdp
+
+        return _fsdp.shard(model, accelerator.device, bf16=bf16).eval()
     if accelerator.distributed_type == DistributedType.DEEPSPEED:
         import deepspeed
 
@@ -83,8 +88,6 @@ def prepare_frozen(model, accelerator, ds_config: dict | None = None):
         engine, *_ = deepspeed.initialize(model=model, config=config)
         engine.eval()  # DeepSpeedEngine.eval() returns None, not the engine
         return engine
-    if accelerator.distributed_type == DistributedType.FSDP:
-        return accelerator.prepare_model(model, evaluation_mode=True).eval()
     return model.to(accelerator.device).eval()
 
 
@@ -92,6 +95,8 @@ def prepare_frozen(model, accelerator, ds_config: dict | None = None):
 def generation_model(policy, accelerator) -> Iterator:
     """The policy as ``generate`` needs it: unwrapped, with its parameters whole on this process."""
     from accelerate.utils import DistributedType
+
+    from dybench.train import _fsdp
 
     unwrapped = accelerator.unwrap_model(policy)
     if accelerator.distributed_type == DistributedType.DEEPSPEED and accelerator.state.deepspeed_plugin.zero_stage == 3:
@@ -102,10 +107,8 @@ def generation_model(policy, accelerator) -> Iterator:
 
         with unwrap_model_for_generation(policy):
             yield unwrapped
-    elif accelerator.distributed_type == DistributedType.FSDP:
-        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
-
-        with FSDP.summon_full_params(policy, writeback=False, recurse=True):
-            yield unwrapped
+    elif _fsdp.is_sharded(policy):
+        with _fsdp.gathered(policy):  # the same reason as ZeRO-3's
+            yield policy
     else:
         yield unwrapped

@@ -10,11 +10,13 @@ Launch (the recipes in ``recipes/`` start with their own command)::
         bias_model=runs/bias/model
     # N GPUs, DeepSpeed ZeRO-3 (the recipes name recipes/deepspeed_zero3.json; zero2 ships too)
     accelerate launch --num_processes N -m dybench.train cdpo --config recipes/cdpo_qwen2_5_vl_3b.yaml
+    # N GPUs or N CPU processes, FSDP2 (torch's fully_shard; gloo on CPU)
+    torchrun --nproc_per_node N -m dybench.train cdpo --config recipes/cdpo_qwen2_5_vl_3b.yaml fsdp=true deepspeed=null
     # N CPU processes: DeepSpeed (its CPU accelerator over gloo) ...
     torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ... \
         deepspeed=recipes/deepspeed_zero3.json
     # ... or plain DDP over gloo
-    ACCELERATE_USE_CPU=1 torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ...
+    torchrun --nproc_per_node 2 -m dybench.train grpo --model ... --data ... --output-dir ...
 
 On a CPU machine use torchrun: ``accelerate launch --num_processes 2`` falls back to one process there.
 ``deepspeed=FILE`` fills the file's "auto" values from this config (``_config.resolve_deepspeed_config``).
@@ -62,8 +64,8 @@ Where this departs from the papers' released code, on purpose:
   config alone (temperature; no top-k, no nucleus, no repetition penalty), never the checkpoint's
   generation_config.json; log-probs divide the logits by the same temperature. ``top_p < 1`` is refused.
   Every step logs ``sampler_logprob_gap``, generate's own log-probs against the recomputed ones.
-- Weights stay fp32 under bf16 autocast (DeepSpeed: bf16 with fp32 master weights), so lr 1e-6
-  updates are not rounded away.
+- Weights stay fp32 under bf16 autocast (DeepSpeed: bf16 with fp32 master weights; FSDP: bf16 gathers
+  of fp32 shards), so lr 1e-6 updates are not rounded away.
 - A group whose G completions all earn the same reward gets zero advantage; no resampling.
 - Vision placeholder tokens (``<|video_pad|>``, ...) are never sampled: suppressed in generation and
   masked out of every log-prob.
@@ -77,13 +79,19 @@ What has run, and where (tiny models, CPU; ``tests/test_train_*.py``):
   ZeRO-3: a cdpo run killed after its step-2 checkpoint resumes to the uninterrupted run's exact metrics
   and weights (slow tests in ``tests/test_train_deepspeed.py``).
 - bf16 autocast and gradient checkpointing: verified on CPU (log-probs within 0.1 of fp32, equal
-  gradients); DeepSpeed's own bf16 mode is not (its CPU path was not run).
-- FSDP: not verified. accelerate refuses FSDP without a GPU, and torch's ``fully_shard`` over gloo was
-  not tried; the trainer warns at launch.
+  gradients); DeepSpeed's own bf16 mode ran on CPU under ZeRO-3 in one process (``SIZE=tiny bash
+  benchmarks/gpu_smoke.sh``, ``tests/test_benchmarks_gpu_smoke.py``).
+- FSDP (``fsdp=true``, torch's FSDP2 driven by the trainer, ``_fsdp.py``), 2 processes under torchrun:
+  verified on CPU for grpo, crpo and cdpo (policy, reference and bias model sharded; generation with the
+  shards gathered once, so processes may stop at different lengths; save a ``from_pretrained``-loadable
+  fp32 model; bf16 + gradient checkpointing); a cdpo run killed after its step-2 checkpoint resumes to
+  the uninterrupted run's exact metrics and weights (``tests/test_train_fsdp.py``). accelerate's own
+  FSDP plugin is refused: on CPU it silently runs DDP.
 - CRPO published from a Video-R1 json with no counterfactual labels (routing, rendering into the run
   folder and reusing the renders on resume, null option): verified on CPU, a few steps.
 - vLLM: removed (the old engine relied on vLLM internals that no longer exist and had never run).
-- Nothing has run on a GPU yet: ``benchmarks/gpu_smoke.sh`` is the check to run there.
+- Nothing has run on a GPU yet (NCCL, CUDA bf16, real model sizes): ``benchmarks/gpu_smoke.sh`` is the
+  check to run there, and the trainer says so at launch on a GPU.
 """
 
 from __future__ import annotations
@@ -101,6 +109,7 @@ import yaml
 
 from dybench.fileio import write_text_atomic
 from dybench.train import _checkpoint as checkpoint
+from dybench.train import _fsdp as fsdp
 from dybench.train._config import TrainConfig, resolve_deepspeed_config
 from dybench.train._counterfactuals import load_training_examples
 from dybench.train._data import ClipLoader, DataCursor
@@ -171,7 +180,7 @@ def train(cfg: TrainConfig) -> Path:
     """Run (or resume) training; returns the folder of the final ``save_pretrained`` model."""
     from accelerate import Accelerator, DeepSpeedPlugin
     from accelerate.state import AcceleratorState
-    from accelerate.utils import DistributedType, InitProcessGroupKwargs
+    from accelerate.utils import InitProcessGroupKwargs
     from transformers import AutoProcessor
 
     cfg.check()
@@ -192,7 +201,7 @@ def train(cfg: TrainConfig) -> Path:
     if not cfg.train_vision:
         policy.model.visual.requires_grad_(False)
     if cfg.gradient_checkpointing if cfg.gradient_checkpointing is not None else on_gpu:
-        policy.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        policy.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     reference = load_model(cfg.model, trainable=False) if cfg.kl_beta else None
     bias = None
     if bias_path is not None:
@@ -207,16 +216,21 @@ def train(cfg: TrainConfig) -> Path:
         mixed_precision="bf16" if bf16 else "no",
         step_scheduler_with_optimizer=False,
         deepspeed_plugin=DeepSpeedPlugin(hf_ds_config=ds_config, zero3_init_flag=False) if ds_config else None,
-        # DeepSpeed on CPU (torchrun): accelerate finds no backend by itself and would count one process
+        # On CPU under torchrun accelerate sees N separate one-process runs unless told: cpu=True gives DDP
+        # (or fsdp=true) over gloo; DeepSpeed brings its own process group, to which it passes the backend.
+        cpu=not on_gpu and not ds_config,
         kwargs_handlers=[InitProcessGroupKwargs(backend="gloo")] if ds_config and not on_gpu else None,
     )
-    if accelerator.distributed_type == DistributedType.FSDP:
+    if on_gpu and accelerator.is_main_process:
         log.warning(
-            "FSDP is NOT VERIFIED: accelerate refuses FSDP without a GPU, so this path has never run in "
-            "dybench's tests. DeepSpeed ZeRO-2/ZeRO-3 (deepspeed=recipes/deepspeed_zero3.json) are tested."
+            "dybench's trainer has NOT RUN ON A GPU yet: every mode is verified on CPU only "
+            "(benchmarks/gpu_smoke.sh is the GPU check; please report what it prints)."
         )
-    reference = prepare_frozen(reference, accelerator, ds_config) if reference is not None else None
-    bias = prepare_frozen(bias, accelerator, ds_config) if bias is not None else None
+    if cfg.fsdp:  # the policy before its optimiser exists: the optimiser holds the shards
+        policy = fsdp.shard(policy, accelerator.device, bf16=bf16)
+    frozen = {"ds_config": ds_config, "fsdp": cfg.fsdp, "bf16": bf16}
+    reference = prepare_frozen(reference, accelerator, **frozen) if reference is not None else None
+    bias = prepare_frozen(bias, accelerator, **frozen) if bias is not None else None
 
     optimizer = torch.optim.AdamW(
         [p for p in policy.parameters() if p.requires_grad],
@@ -225,9 +239,12 @@ def train(cfg: TrainConfig) -> Path:
         weight_decay=cfg.weight_decay,
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(cfg))
-    policy, optimizer, scheduler = accelerator.prepare(policy, optimizer, scheduler)
     cursor = DataCursor(len(examples), cfg.seed)
-    accelerator.register_for_checkpointing(cursor)
+    if cfg.fsdp:  # sharded already; accelerate's save_state keeps the rest (RNG, data cursor, schedule)
+        accelerator.register_for_checkpointing(cursor, scheduler)
+    else:
+        policy, optimizer, scheduler = accelerator.prepare(policy, optimizer, scheduler)
+        accelerator.register_for_checkpointing(cursor)
     clips = ClipLoader(num_frames=cfg.num_frames, fps=cfg.fps)
     eos_ids = stop_token_ids(tokenizer)
     forbidden = forbidden_token_ids(tokenizer)
@@ -243,7 +260,7 @@ def train(cfg: TrainConfig) -> Path:
     start = 0
     last = checkpoint.latest_checkpoint(out) if cfg.resume else None
     if last is not None:
-        start = checkpoint.load_checkpoint(accelerator, last)
+        start = checkpoint.load_checkpoint(accelerator, last, policy, optimizer)
         log.info("resumed from %s (step %d)", last, start)
     if accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -359,7 +376,11 @@ def train(cfg: TrainConfig) -> Path:
                     loss * cfg.micro_batches
                 )  # accelerate (DeepSpeed) divides by the accumulation steps
                 if accelerator.sync_gradients:  # the last micro-batch of the step
-                    grad_norm = float(accelerator.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm))
+                    grad_norm = (
+                        fsdp.clip_grad_norm(policy, cfg.max_grad_norm)
+                        if cfg.fsdp
+                        else float(accelerator.clip_grad_norm_(policy.parameters(), cfg.max_grad_norm))
+                    )
                     optimizer.step()
                     scheduler.step()
                     optimizer.zero_grad()
@@ -401,7 +422,9 @@ def train(cfg: TrainConfig) -> Path:
             checkpoint.append_metrics(out, dataclasses.asdict(metrics))
             progress(metrics)
         if (step + 1) % cfg.save_every == 0 or step + 1 == cfg.max_steps:
-            checkpoint.save_checkpoint(accelerator, out, step + 1, policy, processor, keep=cfg.keep_checkpoints)
+            checkpoint.save_checkpoint(
+                accelerator, out, step + 1, policy, optimizer, processor, keep=cfg.keep_checkpoints
+            )
 
     final = out / checkpoint.FINAL_MODEL
     checkpoint.save_model(accelerator, policy, processor, final)
