@@ -349,8 +349,14 @@ def _settings_help() -> str:
     lines = []
     for f in dataclasses.fields(TrainConfig):
         text = repr(default(f))
-        lines.append(escape(f"{f.name}={text if len(text) <= 48 else text[:45] + '...'}"))
-    return "Settings (key=value; a --config recipe sets them too), with their defaults:\n\n" + "   ".join(lines)
+        line = f"{f.name}={text if len(text) <= 48 else text[:45] + '...'}"
+        if "choices" in f.metadata:
+            line += f" ({'|'.join(f.metadata['choices'])})"
+        lines.append(escape(line))
+    return (
+        "Settings (key=value; a --config recipe sets them too), with their defaults (and allowed values):\n\n"
+        + "   ".join(lines)
+    )
 
 
 @app.command("train", cls=_TrainCommand)

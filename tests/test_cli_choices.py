@@ -83,6 +83,14 @@ def test_train_help_lists_every_setting_with_its_default():
     assert f"max_steps={TrainConfig().max_steps}" in text and f"lr={TrainConfig().lr!r}" in text
 
 
+def test_train_help_lists_the_allowed_values_of_choice_settings():
+    text = help_text("train")
+    choices = {f.name: f.metadata["choices"] for f in dataclasses.fields(TrainConfig) if "choices" in f.metadata}
+    assert {"method", "crr_mode", "dtype", "loss_norm"} <= choices.keys()
+    for name, values in choices.items():
+        assert f"{name}={values[0]!r} ({'|'.join(values)})" in text, name
+
+
 def test_train_help_does_not_import_torch():
     code = (
         "import sys\nfrom dybench.cli import app\ntry:\n    app(['train', '--help'])\nexcept SystemExit:\n    pass\n"

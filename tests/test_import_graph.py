@@ -7,6 +7,9 @@ Every ``import`` counts, at module level or inside a function (a lazy import sti
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import dybench
@@ -111,3 +114,20 @@ def test_private_modules_are_imported_only_inside_their_package():
             ):
                 outside.append(f"{mod} imports {dep}")
     assert outside == []
+
+
+def test_import_dybench_pairs_loads_no_video_image_or_parquet_library():
+    """PyAV, PIL and pyarrow load with the first ``dybench.pairs`` name that needs them, not on import."""
+    code = """
+import json, sys
+import dybench.pairs as pairs
+heavy = ("av", "PIL", "pyarrow")
+on_import = [m for m in heavy if m in sys.modules]
+unresolved = [name for name in pairs.__all__ if not hasattr(pairs, name)]
+print(json.dumps({"on_import": on_import, "unresolved": unresolved, "on_use": [m for m in heavy if m in sys.modules]}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    loaded = json.loads(out)
+    assert loaded["on_import"] == []
+    assert loaded["unresolved"] == []
+    assert loaded["on_use"] == ["av", "PIL", "pyarrow"], "the names that need them still load them"

@@ -33,6 +33,7 @@ from dybench.train._rollout import (  # noqa: E402
     encode_prompts,
     forbidden_token_ids,
     make_rollout,
+    stop_token_ids,
 )
 
 TIMING = {"rollout_s", "step_s"}
@@ -120,7 +121,7 @@ def test_log_probs_match_sampling_and_depend_on_the_video(arch, models, pairs):
     other = encode_prompts(processor, [orig, longer], [clips(cf.video), clips(cf.video)], **kw)
 
     tok = processor.tokenizer
-    eos = [tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id]
+    eos = stop_token_ids(tok)
     forbidden = forbidden_token_ids(tok)
     torch.manual_seed(0)
     engine = HFRollout(max_new_tokens=6, temperature=1.0, eos_ids=eos, pad_id=tok.pad_token_id,
@@ -224,7 +225,7 @@ def test_make_rollout_masks_after_eos_and_cuts_at_vision_tokens(models):
     completions = torch.tensor([answer + [eos, answer[1]], answer[:2] + [video_pad] + answer[:2]])
     ones = torch.ones(1, 3, dtype=torch.long)
     batch = PromptBatch(ones, ones, torch.zeros_like(ones), [{}], ["prompt"], [])
-    rollout = make_rollout(batch, completions, tok, eos_ids=[eos, pad], num_generations=2,
+    rollout = make_rollout(batch, completions, tok, eos_ids=stop_token_ids(tok), num_generations=2,
                            forbidden_ids=forbidden_token_ids(tok))  # fmt: skip
     assert rollout.completion_mask.tolist() == [[1, 1, 1, 1, 0], [1, 1, 0, 0, 0]]
     assert rollout.completion_ids[0, 4] == pad and (rollout.completion_ids[1, 2:] == pad).all()

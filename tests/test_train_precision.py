@@ -30,6 +30,7 @@ from dybench.train._rollout import (  # noqa: E402
     encode_prompts,
     forbidden_token_ids,
     make_rollout,
+    stop_token_ids,
 )
 
 
@@ -45,7 +46,7 @@ def setup(tmp_path_factory):
     batch = encode_prompts(processor, list(prompts), [clips(p.video) for p in prompts], arch="qwen2_5_vl",
                            instruction="Answer.", min_pixels=28 * 28, max_pixels=56 * 56)  # fmt: skip
     tok = processor.tokenizer
-    eos = [tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id]
+    eos = stop_token_ids(tok)
     torch.manual_seed(0)
     engine = HFRollout(max_new_tokens=10, temperature=1.0, eos_ids=eos, pad_id=tok.pad_token_id,
                        forbidden_ids=forbidden_token_ids(tok))  # fmt: skip
@@ -81,7 +82,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(setup):
         return {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
 
     plain = grads()
-    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     try:
         checkpointed = grads()
     finally:

@@ -29,6 +29,7 @@ from dybench.train._rollout import (  # noqa: E402
     sampler_gap,
     sampling_config,
     sampling_processors,
+    stop_token_ids,
 )
 
 #: What Qwen2.5-VL-3B/7B-Instruct ship in generation_config.json (RESEARCH.md, Library facts).
@@ -53,7 +54,7 @@ def instruct(tmp_path_factory):
     batch = encode_prompts(processor, list(prompts), [clips(p.video) for p in prompts], arch="qwen2_5_vl",
                            instruction="Answer.", min_pixels=28 * 28, max_pixels=56 * 56)  # fmt: skip
     tok = processor.tokenizer
-    ids = {"eos_ids": [tok.convert_tokens_to_ids("<|im_end|>"), tok.pad_token_id], "pad_id": tok.pad_token_id,
+    ids = {"eos_ids": stop_token_ids(tok), "pad_id": tok.pad_token_id,
            "forbidden_ids": forbidden_token_ids(tok)}  # fmt: skip
     return model, tok, batch, ids
 

@@ -6,22 +6,41 @@ swapped, or a given second video), with the answer each one has. Annotations are
 rendered, and :func:`build_pairs` writes the dataset (Contract 2) that :func:`load_items` reads for
 every consumer. :func:`write_review` shows the pairs for a check by eye; ``dybench.pairs.importers``
 turns public datasets' own labels into annotations.
+
+Names that need pyarrow, PyAV or PIL load their module on first use (``__getattr__`` below), not on
+``import dybench.pairs``.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
 from dybench.pairs._annotations import REQUIRED, load_annotations
-from dybench.pairs._build import BuildError, BuildReport, build_pairs, read_manifest, swap_video_path
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
-from dybench.pairs._dataset import (
-    FORMAT,
-    PAIRS_JSONL,
-    PAIRS_PARQUET,
-    PairsChanged,
-    group_pairs,
-    load_items,
-    write_items,
-)
-from dybench.pairs._review import read_rejects, write_review
-from dybench.pairs._transforms import FrameRange, NotReversible, apply_transform, render_counterfactuals, render_swap
+
+#: Public names whose modules load pyarrow, PyAV or PIL: name -> the private module (imported on first use).
+_LAZY = {
+    "FORMAT": "_dataset",
+    "PAIRS_JSONL": "_dataset",
+    "PAIRS_PARQUET": "_dataset",
+    "PairsChanged": "_dataset",
+    "group_pairs": "_dataset",
+    "load_items": "_dataset",
+    "write_items": "_dataset",
+    "BuildError": "_build",
+    "BuildReport": "_build",
+    "build_pairs": "_build",
+    "read_manifest": "_build",
+    "swap_video_path": "_build",
+    "read_rejects": "_review",
+    "write_review": "_review",
+    "FrameRange": "_transforms",
+    "NotReversible": "_transforms",
+    "apply_transform": "_transforms",
+    "render_counterfactuals": "_transforms",
+    "render_swap": "_transforms",
+}
 
 __all__ = [
     "FORMAT",
@@ -51,3 +70,9 @@ __all__ = [
     "write_items",
     "write_review",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"dybench.pairs.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'dybench.pairs' has no attribute {name!r}")
