@@ -10,7 +10,8 @@ Three things differ from the other modes, and live here:
 
 - ``generate`` runs with every group gathered once (:func:`gathered`): with FSDP's per-forward hooks on,
   each decoding step would all-gather, and processes that stop after different numbers of tokens would
-  pair their collectives with the wrong layers.
+  pair their collectives with the wrong layers. So during generation each process holds the whole
+  model (in bf16 under ``dtype=bfloat16``), as ZeRO-3's gathered generation does.
 - The saved model is the full state dict, gathered onto the main process (:func:`full_state_dict`).
 - Resumable state (the sharded weights and optimiser moments) is a ``torch.distributed.checkpoint``
   folder that every process writes its own shard into (:func:`save_state`, :func:`load_state`).
