@@ -121,8 +121,10 @@ rollout = make_rollout(batch, fixed, processor.tokenizer, eos_ids=[], num_genera
 with torch.no_grad():
     sharded = completion_logprobs(model, rollout, torch.arange(1))
     reference = completion_logprobs(whole, rollout, torch.arange(1))
+held = sum(p.to_local().numel() for p in model.parameters())  # this process's shards
 print("RESULT " + json.dumps({"rank": rank, "length": completion.shape[1], "plain": plain, "inside": inside,
-                              "diff": float((sharded - reference).abs().max())}), flush=True)
+                              "diff": float((sharded - reference).abs().max()), "held": held,
+                              "whole": sum(p.numel() for p in whole.parameters())}), flush=True)
 dist.destroy_process_group()
 """
 
@@ -135,6 +137,8 @@ def test_generation_gathers_once_so_ranks_may_stop_at_different_lengths(inputs):
         key=lambda r: r["rank"],
     )
     assert [r["length"] for r in results] == [3, 9]
+    assert sum(r["held"] for r in results) == results[0]["whole"], "the two processes' shards make the model"
+    assert all(r["held"] <= 0.55 * r["whole"] for r in results), "each process holds about half of it"
     assert all(r["plain"] > 0 for r in results), "outside gathered, FSDP all-gathers during generate"
     assert all(r["inside"] == 0 for r in results), "inside gathered, generate runs without collectives"
     assert all(r["diff"] < 1e-5 for r in results), "after unequal generations the sharded model still computes right"
