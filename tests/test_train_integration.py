@@ -272,6 +272,22 @@ def test_two_process_ddp_on_cpu_trains_and_saves(models, pairs, tmp_path):
     assert any(not torch.equal(before[k], after[k]) for k in before), "the parameters must change"
 
 
+@pytest.mark.slow
+def test_plain_torchrun_on_cpu_is_one_ddp_run_not_two(models, pairs, tmp_path):
+    """``torchrun --nproc_per_node 2 -m dybench.train`` with no accelerate variable set: the trainer tells
+    accelerate it is on the CPU, so the two processes form one DDP run (one metrics row per step, means
+    over both, one model), not two one-process runs writing the same folder."""
+    from torchrun_runs import metric_rows, train_run
+
+    policy, _ = models["qwen2_5_vl"]
+    out = tmp_path / "ddp"
+    done = train_run({"policy": policy, "pairs": pairs}, "grpo", out, "--max-steps", "2", "save_every=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = metric_rows(out)
+    assert [r["step"] for r in rows] == [1, 2], "two one-process runs would each append their rows"
+    assert all(r["ratio"] == pytest.approx(1.0) and r["grad_norm"] > 0 for r in rows)
+
+
 def test_crpo_trains_on_a_video_r1_json_without_counterfactual_labels(models, tmp_path, dense_reward, caplog):
     """Published CRPO from plain video QA: routed, rendered into the run folder (cached), null option on."""
     from test_train_fixtures import make_video_r1_json
