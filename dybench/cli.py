@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 from typer.core import TyperCommand, TyperGroup
 
 from dybench.errors import UserError
+
+if TYPE_CHECKING:
+    from dybench.pairs.importers import ImportReport
 
 
 class _Commands(TyperGroup):
@@ -121,6 +124,14 @@ import_app = typer.Typer(
 app.add_typer(import_app, name="import")
 
 
+def _import_done(report: ImportReport) -> None:
+    """Print an import's summary; exit 1 when it wrote nothing (the reasons are in the summary)."""
+    from dybench.pairs.importers import print_report
+
+    print_report(report)
+    raise typer.Exit(0 if report.written else 1)
+
+
 @import_app.command("ssv2")
 def import_ssv2_command(
     labels: Path = typer.Option(..., "--labels", help="SSv2 label file (something-something-v2-train.json)."),
@@ -132,9 +143,9 @@ def import_ssv2_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
 ) -> None:
     """Something-Something-v2 labels -> moving-direction and reversible-dynamics questions."""
-    from dybench.pairs.importers import import_ssv2, print_report
+    from dybench.pairs.importers import import_ssv2
 
-    print_report(import_ssv2(labels, videos, out, templates=templates, seed=seed))
+    _import_done(import_ssv2(labels, videos, out, templates=templates, seed=seed))
 
 
 class SegmentFormatChoice(str, Enum):
@@ -157,13 +168,13 @@ def import_segments_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and option order."),
 ) -> None:
     """Action segments (Breakfast, 50Salads, seconds) -> event-order questions built with `swap`."""
-    from dybench.pairs.importers import import_segments, print_report
+    from dybench.pairs.importers import import_segments
 
     report = import_segments(
         segments, videos, out, fmt=fmt.value, frame_times=frame_times, min_seconds=min_seconds,
         per_video=per_video, seed=seed,
     )  # fmt: skip
-    print_report(report)
+    _import_done(report)
 
 
 @import_app.command("tracks")
@@ -177,9 +188,9 @@ def import_tracks_command(
     seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
 ) -> None:
     """Tracking sequences (GOT-10k layout) -> moving-direction questions from the box's net motion."""
-    from dybench.pairs.importers import import_tracks, print_report
+    from dybench.pairs.importers import import_tracks
 
-    print_report(import_tracks(root, out, fps=fps, min_displacement=min_displacement, seed=seed))
+    _import_done(import_tracks(root, out, fps=fps, min_displacement=min_displacement, seed=seed))
 
 
 # review (dybench.pairs)

@@ -1,4 +1,4 @@
-"""dybench import {ssv2,segments,tracks}: label files in each dataset's own schema -> annotations that build."""
+"""dybench import ssv2: SSv2's label files -> annotations that build (segments and tracks: the files beside this)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from PIL import Image
 from typer.testing import CliRunner
 from videos import make_frames, write_clip
 
 from dybench.cli import app
 from dybench.pairs import build_pairs, resolve_counterfactual
-from dybench.pairs.importers import import_segments, import_ssv2, import_tracks, load_templates
+from dybench.pairs.importers import import_segments, import_ssv2, load_templates
 from dybench.pairs.importers._segments import parse_segments
-from dybench.pairs.importers._tracks import motion_of
 from dybench.records import letter_index
 from dybench.video import read_frames
 
@@ -154,6 +152,34 @@ def test_ssv2_bad_inputs_are_clear_errors(tmp_path: Path) -> None:
         load_templates(bad)
 
 
+def test_ssv2_repeated_ids_and_overlong_placeholders_are_skipped_with_reasons(tmp_path: Path) -> None:
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for clip_id in ("101", "102"):
+        write_webm(videos / f"{clip_id}.webm")
+    records = [SSV2_RECORDS[0], {**SSV2_RECORDS[0], "placeholders": ["mug"]},  # the same id twice
+               {"id": "102", "template": "Opening [something]", "placeholders": ["x" * 200_000]}]  # fmt: skip
+    (tmp_path / "labels.json").write_text(json.dumps(records))
+    report = import_ssv2(tmp_path / "labels.json", videos, tmp_path / "ann")
+    assert report.written == 1
+    assert report.skipped == {"id repeated in the label file": 1, "question longer than 500 characters": 1}
+    assert build_pairs(tmp_path / "ann", tmp_path / "pairs").ok
+
+
+def test_ssv2_import_writing_nothing_exits_non_zero_with_its_reasons(ssv2: tuple[Path, Path], tmp_path: Path) -> None:
+    labels, videos = ssv2
+    test_split = tmp_path / "something-something-v2-test.json"
+    test_split.write_text(json.dumps([{"id": "101"}, {"id": "102"}]))  # the test split holds ids only
+    runner = CliRunner()
+    empty = runner.invoke(app, ["import", "ssv2", "--labels", str(test_split), "--videos", str(videos),
+                                "--out", str(tmp_path / "empty")])  # fmt: skip
+    assert empty.exit_code == 1
+    assert "no template (an unlabelled split)" in empty.output and "nothing written" in empty.output
+    ok = runner.invoke(app, ["import", "ssv2", "--labels", str(labels), "--videos", str(videos), "--out",
+                             str(tmp_path / "ok")])  # fmt: skip
+    assert ok.exit_code == 0 and "next: dybench build" in ok.output
+
+
 # --- action segments ----------------------------------------------------------------------------------
 
 
@@ -209,58 +235,3 @@ def test_segments_skip_unusable_files_with_reasons(tmp_path: Path) -> None:
     assert report.skipped == {"unreadable segments or video": 1, "fewer than two distinct actions of 1 s or more": 1,
                               "video missing": 1}  # fmt: skip
     assert "line 2" in report.examples["unreadable segments or video"][0]
-
-
-# --- tracks -------------------------------------------------------------------------------------------
-
-
-def write_sequence(root: Path, name: str, centres: list[tuple[int, int] | None], *, meta: str | None = None) -> None:
-    folder = root / name
-    folder.mkdir(parents=True)
-    lines = []
-    for i, centre in enumerate(centres):
-        image = np.full((48, 64, 3), 40, np.uint8)
-        if centre is None:
-            lines.append("0,0,0,0")
-        else:
-            x, y = centre
-            image[y - 4 : y + 4, x - 4 : x + 4] = (250, 200, 20)
-            lines.append(f"{x - 4},{y - 4},8,8")
-        Image.fromarray(image).save(folder / f"{i + 1:08d}.png")
-    (folder / "groundtruth.txt").write_text("\n".join(lines) + "\n")
-    if meta:
-        (folder / "meta_info.ini").write_text(meta)
-
-
-def test_tracks_directions_and_skips(tmp_path: Path) -> None:
-    root = tmp_path / "got10k"
-    write_sequence(root, "GOT-10k_Train_000001", [(8 + 6 * i, 24) for i in range(8)],
-                   meta="[METAINFO]\nobject_class: zebra\nmotion_class: walking\n")  # fmt: skip
-    write_sequence(root, "GOT-10k_Train_000002", [(32, 40 - 4 * i) for i in range(8)])
-    write_sequence(root, "GOT-10k_Train_000003", [(32, 24)] * 8)
-    write_sequence(root, "GOT-10k_Train_000004", [(8, 24), (56, 24), (8, 24), (56, 24), (8, 24), (30, 24)])
-    write_sequence(root, "GOT-10k_Train_000005", [None, (8, 8), (20, 20), (32, 32), (44, 40), None])
-    report = import_tracks(root, tmp_path / "ann", fps=10)
-    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "ann" / "annotations.jsonl").read_text().splitlines())}
-    assert sorted(rows) == ["track-GOT-10k_Train_000001", "track-GOT-10k_Train_000002"]
-    right, up = rows["track-GOT-10k_Train_000001"], rows["track-GOT-10k_Train_000002"]
-    assert right["question"] == "In which direction does the zebra move?"
-    assert right["options"][letter_index(right["answer"])] == "to the right"
-    assert right["transforms"] == ["hflip", "reverse"]
-    assert up["options"][letter_index(up["answer"])] == "up" and up["transforms"] == ["reverse"]
-    assert report.skipped == {"moves less than 0.15 of the frame": 1, "goes back and forth": 1,
-                              "moves diagonally": 1}  # fmt: skip
-    frames = read_frames(tmp_path / "ann" / right["video"])
-    assert frames.shape == (8, 48, 64, 3)
-    built = build_pairs(tmp_path / "ann", tmp_path / "pairs")
-    assert built.ok, built.errors
-    cf = [json.loads(x) for x in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
-    flipped = next(r for r in cf if r["source_id"] == right["id"] and r["branch"] == "counterfactual")
-    assert flipped["options"][letter_index(flipped["answer"])] == "to the left"
-
-
-def test_motion_rules() -> None:
-    boxes = [(0.0, 0.0, 10.0, 10.0), None, (50.0, 2.0, 10.0, 10.0)]
-    assert motion_of(boxes, 100, 100, min_displacement=0.15).direction == "to the right"
-    assert motion_of(boxes, 100, 100, min_displacement=0.6).reason == "moves less than 0.6 of the frame"
-    assert motion_of([None, (1.0, 1.0, 2.0, 2.0)], 10, 10, min_displacement=0.1).reason.startswith("the object")

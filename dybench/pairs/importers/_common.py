@@ -7,6 +7,7 @@ import os
 import random
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,9 @@ VIDEOS = "videos"
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
 #: How many item ids a report keeps per skip reason, as examples.
 _EXAMPLES = 5
+#: The longest question and option an importer writes (DyBench's are under 100 characters).
+MAX_QUESTION_CHARS = 500
+MAX_OPTION_CHARS = 200
 
 
 @dataclass
@@ -40,11 +44,26 @@ class ImportReport:
     by_category: Counter[str] = field(default_factory=Counter)
     """Rows written per category."""
 
+    names: dict[str, str] = field(default_factory=dict, repr=False)
+    """The names taken so far (a name -> where it came from): each becomes ids and a file under ``videos/``."""
+
     def skip(self, reason: str, item: str) -> None:
         self.skipped[reason] += 1
         kept = self.examples.setdefault(reason, [])
         if len(kept) < _EXAMPLES:
             kept.append(item)
+
+    def claim(self, name: str, where: str, what: str) -> bool:
+        """Take ``name`` for the ``what`` at ``where``; False, with the skip counted, when another took it
+        (ids would collide) or it is not a plain file name."""
+        if name in self.names:
+            self.skip(f"another {what} has the same name", f"{where} and {self.names[name]} ({name})")
+            return False
+        self.names[name] = where
+        if not is_plain_name(name):
+            self.skip(f"{what} name is not a plain file name", where)
+            return False
+        return True
 
     def as_json(self) -> dict:
         return {
@@ -67,11 +86,29 @@ def ordered_options(options: list[str], answer: str, *, seed: int, key: str) -> 
     return order, letter(order.index(answer))
 
 
+def is_plain_name(name: str) -> bool:
+    """True when ``name`` is a plain file name an importer may write under ``videos/``."""
+    return bool(_SAFE_NAME.match(name)) and ".." not in name
+
+
 def safe_name(name: str, what: str) -> str:
-    """``name`` when it is a plain file name an importer may write under ``videos/``, else a UserError."""
-    if not _SAFE_NAME.match(name) or ".." in name:
+    """``name`` when it is a plain file name (:func:`is_plain_name`), else a UserError."""
+    if not is_plain_name(name):
         raise UserError(f"{what}: {name!r} is not a plain file name (letters, digits, '_', '-', '.')")
     return name
+
+
+def too_long(question: str, options: list[str]) -> str | None:
+    """Why a question cannot be written as it is (a skip reason), or None.
+
+    A label or placeholder of any length would otherwise become a question of that length (a 200 KB
+    placeholder, a 200 KB prompt); nothing is cut short silently.
+    """
+    if len(question) > MAX_QUESTION_CHARS:
+        return f"question longer than {MAX_QUESTION_CHARS} characters"
+    if any(len(option) > MAX_OPTION_CHARS for option in options):
+        return f"an option longer than {MAX_OPTION_CHARS} characters"
+    return None
 
 
 def link_video(source: Path, out: Path, name: str) -> str:
@@ -94,6 +131,17 @@ def read_text(path: Path, what: str) -> str:
     """A label file's text (a UTF-8 BOM is accepted), or a UserError that names the file."""
     try:
         return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError as e:
+        raise UserError(f"{path}: no such {what}; check the path") from e
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"{path}: cannot read this {what} as UTF-8 text ({e})") from e
+
+
+def read_lines(path: Path, what: str) -> Iterator[str]:
+    """A label file's lines, read one at a time (a UTF-8 BOM is accepted); a UserError names the file."""
+    try:
+        with path.open(encoding="utf-8-sig") as file:
+            yield from file
     except FileNotFoundError as e:
         raise UserError(f"{path}: no such {what}; check the path") from e
     except (OSError, UnicodeDecodeError) as e:
@@ -145,4 +193,7 @@ def print_report(report: ImportReport) -> None:
         for reason, count in report.skipped.most_common():
             table.add_row(reason, str(count), ", ".join(report.examples.get(reason, [])[:3]))
         console.print(table)
-    console.print(f"next: dybench build --src {report.out} --out PAIRS_DIR")
+    if report.written:
+        console.print(f"next: dybench build --src {report.out} --out PAIRS_DIR")
+    else:
+        console.print("[bold red]nothing written[/]: every record was skipped for the reasons above")

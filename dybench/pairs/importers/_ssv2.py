@@ -23,6 +23,7 @@ from dybench.pairs.importers._common import (
     ordered_options,
     read_json,
     safe_name,
+    too_long,
     write_outputs,
 )
 from dybench.records import CATEGORIES, TRANSFORMS
@@ -96,12 +97,17 @@ def import_ssv2(labels: Path, videos: Path, out: Path, *, templates: Path | None
     out.mkdir(parents=True, exist_ok=True)
     report = ImportReport("ssv2", out)
     rows: list[dict] = []
+    seen: set[str] = set()
     for n, record in enumerate(records):
         where = f"record {n}"
         if not isinstance(record, dict) or not _ID.match(str(record.get("id", ""))):
             report.skip("not a record with a plain id", where)
             continue
         clip_id = str(record["id"])
+        if clip_id in seen:
+            report.skip("id repeated in the label file", clip_id)
+            continue
+        seen.add(clip_id)
         template = record.get("template")
         if not isinstance(template, str):
             report.skip("no template (an unlabelled split)", clip_id)
@@ -114,12 +120,15 @@ def import_ssv2(labels: Path, videos: Path, out: Path, *, templates: Path | None
         if not isinstance(names, list) or len(names) < rule.placeholders_needed:
             report.skip(f"needs {rule.placeholders_needed} placeholder(s)", clip_id)
             continue
-        names = [" ".join(str(p).split()) for p in names]
+        question, texts, answer = rule.filled([" ".join(str(p).split()) for p in names])
+        problem = too_long(question, texts)
+        if problem:
+            report.skip(problem, clip_id)
+            continue
         clip = find_video(videos, [clip_id], VIDEO_EXTENSIONS)
         if clip is None:
             report.skip("video missing", clip_id)
             continue
-        question, texts, answer = rule.filled(names)
         options, gold = ordered_options(texts, answer, seed=seed, key=clip_id)
         rows.append({
             "id": f"ssv2-{clip_id}",

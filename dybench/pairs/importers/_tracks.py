@@ -7,11 +7,19 @@ first to its last visible frame, as a fraction of the frame size: it must be at 
 ``min_displacement``, twice as large along its axis as across it, and most of the path travelled
 (an object that goes back and forth is skipped). The frames are encoded into ``videos/<sequence>.mp4``.
 GOT-10k's ``meta_info.ini`` names the object (``object_class``) when it is there.
+
+Sequence folders lie directly under the root, or one level deeper (GOT-10k's ``train/``, ``val/``,
+``test/``). Every visible box's centre must lie in the frame (the size of the first frame), every frame
+must have that size, and a frame image larger than Pillow's ``Image.MAX_IMAGE_PIXELS`` (a
+decompression bomb) is not decoded: each of these skips its sequence with the reason.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +27,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dybench.errors import UserError
-from dybench.pairs.importers._common import VIDEOS, ImportReport, ordered_options, read_text, safe_name, write_outputs
+from dybench.pairs.importers._common import (
+    VIDEOS,
+    ImportReport,
+    ordered_options,
+    read_text,
+    too_long,
+    write_outputs,
+)
 from dybench.video import EncoderSettings, write_video
 
 OPTIONS = ("to the left", "to the right", "up", "down")
@@ -49,6 +64,17 @@ def read_boxes(path: Path) -> list[tuple[float, float, float, float] | None]:
         ok = all(math.isfinite(v) for v in (x, y, w, h)) and w > 0 and h > 0
         boxes.append((x, y, w, h) if ok else None)
     return boxes
+
+
+def box_outside(boxes: list[tuple[float, float, float, float] | None], width: int, height: int) -> str | None:
+    """Where the first box whose centre is not inside the frame is (a skip reason), or None."""
+    for line, box in enumerate(boxes, 1):
+        if box is not None:
+            x, y, w, h = box
+            cx, cy = x + w / 2, y + h / 2  # may overflow to inf
+            if not (0 <= cx <= width and 0 <= cy <= height):
+                return f"line {line}: box {x:g},{y:g},{w:g},{h:g} has its centre outside the {width}x{height} frame"
+    return None
 
 
 def motion_of(
@@ -83,10 +109,32 @@ def _object_name(folder: Path) -> str:
     return "tracked object"
 
 
-def _frames(files: list[Path], width: int, height: int):  # noqa: ANN202 (an iterator of arrays)
+class FrameError(ValueError):
+    """A frame image that cannot be used: unreadable, another size, or a decompression bomb."""
+
+
+@contextlib.contextmanager
+def _opened(file: Path, size: tuple[int, int] | None = None) -> Iterator[Image.Image]:
+    """The image in ``file`` (of ``size`` when given), never decoded when larger than Pillow's pixel limit."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)  # over the limit: refuse, not warn
+        try:
+            with Image.open(file) as image:
+                if size is not None and image.size != size:
+                    raise FrameError(f"{file.name} is {image.size[0]}x{image.size[1]}, the first frame {size[0]}x"
+                                     f"{size[1]}; all frames of a sequence need one size")  # fmt: skip
+                yield image
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+            raise FrameError(f"{file.name}: {e}") from e
+        except (OSError, UnidentifiedImageError) as e:
+            raise FrameError(f"{file.name}: not a readable image ({e})") from e
+
+
+def _frames(files: list[Path], width: int, height: int) -> Iterator[np.ndarray]:
     for file in files:
-        with Image.open(file) as image:
-            yield np.asarray(image.convert("RGB"))[:height, :width]
+        with _opened(file, (width, height)) as image:
+            frame = np.asarray(image.convert("RGB"))
+        yield frame[: height - height % 2, : width - width % 2]  # yuv420p needs an even size
 
 
 def import_tracks(
@@ -107,42 +155,59 @@ def import_tracks(
     out.mkdir(parents=True, exist_ok=True)
     report = ImportReport("tracks", out)
     rows: list[dict] = []
-    sequences = sorted(p.parent for p in root.glob("*/groundtruth.txt"))
+    sequences = sorted(p.parent for pattern in ("*/groundtruth.txt", "*/*/groundtruth.txt") for p in root.glob(pattern))
     for folder in sequences:
         name = folder.name
+        if not report.claim(name, str(folder), "sequence folder"):
+            continue
         files = sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGES)
-        boxes = read_boxes(folder / "groundtruth.txt")
+        try:
+            boxes = read_boxes(folder / "groundtruth.txt")
+            absence = folder / "absence.label"
+            flags = read_text(absence, "absence.label").split() if absence.is_file() else []
+            thing = _object_name(folder)
+        except UserError as e:
+            report.skip("unreadable label file", str(e))
+            continue
+        if len(boxes) == 1 and len(files) > 1:
+            report.skip("one box for the first frame only (GOT-10k's test split: its other boxes are not public)",
+                        name)  # fmt: skip
+            continue
         if not files or len(files) != len(boxes):
             report.skip("frame count differs from box count", f"{name}: {len(files)} frames, {len(boxes)} boxes")
             continue
-        absence = folder / "absence.label"
-        if absence.is_file():
-            flags = read_text(absence, "absence.label").split()
-            boxes = [None if i < len(flags) and flags[i] == "1" else b for i, b in enumerate(boxes)]
+        boxes = [None if i < len(flags) and flags[i] == "1" else b for i, b in enumerate(boxes)]
         try:
-            with Image.open(files[0]) as first:
+            with _opened(files[0]) as first:
                 width, height = first.size
-        except (OSError, UnidentifiedImageError):
-            report.skip("unreadable frame", name)
+        except FrameError as e:
+            report.skip("unreadable frame", f"{name}: {e}")
+            continue
+        outside = box_outside(boxes, width, height)
+        if outside:
+            report.skip("a box lies outside the frame", f"{name}: {outside}")
             continue
         motion = motion_of(boxes, width, height, min_displacement=min_displacement)
         if motion.direction is None:
             report.skip(motion.reason, name)
             continue
-        clip = f"{VIDEOS}/{safe_name(name, name)}.mp4"
+        question = f"In which direction does the {thing} move?"
+        problem = too_long(question, list(OPTIONS))
+        if problem:
+            report.skip(problem, name)
+            continue
+        clip = f"{VIDEOS}/{name}.mp4"
         try:
-            even_w, even_h = width - width % 2, height - height % 2  # yuv420p needs even sizes
-            write_video(out / clip, _frames(files, even_w, even_h), fps, encoder or EncoderSettings())
-        except (OSError, ValueError, UnidentifiedImageError) as e:
+            write_video(out / clip, _frames(files, width, height), fps, encoder or EncoderSettings())
+        except (OSError, ValueError) as e:
             report.skip("frames could not be encoded", f"{name}: {e}")
             continue
-        thing = _object_name(folder)
         options, gold = ordered_options(list(OPTIONS), motion.direction, seed=seed, key=name)
         horizontal = motion.direction in ("to the left", "to the right")
         rows.append({
             "id": f"track-{name}",
             "video": clip,
-            "question": f"In which direction does the {thing} move?",
+            "question": question,
             "options": options,
             "answer": gold,
             "category": "moving_direction",
