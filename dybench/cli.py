@@ -150,29 +150,47 @@ def import_ssv2_command(
 
 class SegmentFormatChoice(str, Enum):
     breakfast = "breakfast"
+    mstcn = "mstcn"
     salads = "50salads"
     seconds = "seconds"
 
 
+class LevelChoice(str, Enum):
+    high = "high"
+    mid = "mid"
+    low = "low"
+
+
 @import_app.command("segments")
 def import_segments_command(
-    segments: list[Path] = typer.Argument(..., help="Segment files, one per video."),
-    videos: Path = typer.Option(..., "--videos", help="Folder with the videos (same name as each segment file)."),
+    segments: list[Path] = typer.Argument(..., help="Label files, one per video, or folders of them."),
     out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (links)."),
-    fmt: SegmentFormatChoice = typer.Option(..., "--format", help="Segment file format."),
+    fmt: SegmentFormatChoice = typer.Option(..., "--format", help="Label file format (data_cards/importers.md)."),
+    videos: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--videos", help="Folder with the videos, flat or as Breakfast's P03/cam01/ (default: beside)."
+    ),
     frame_times: Optional[Path] = typer.Option(  # noqa: UP045
-        None, "--frame-times", help="50salads: folder with timestamps-<key>.txt (one timestamp per frame)."
+        None, "--frame-times", help="50salads: folder with timestamps-<name>.txt (one timestamp per frame)."
+    ),
+    level: Optional[LevelChoice] = typer.Option(  # noqa: UP045
+        None, "--level", help="50salads: pair activities (high), steps (mid, the default) or their phases (low)."
+    ),
+    mapping: Optional[Path] = typer.Option(  # noqa: UP045
+        None, "--mapping", help="mstcn: the mapping.txt beside groundTruth/ (checks every label)."
+    ),
+    fps: Optional[float] = typer.Option(  # noqa: UP045
+        None, "--fps", min=0.1, help="breakfast, mstcn: frame rate of the labels (default: the video's)."
     ),
     min_seconds: float = typer.Option(1.0, "--min-seconds", min=0.1, help="Shortest action segment used."),
     per_video: int = typer.Option(2, "--per-video", min=1, help="Questions per video at most."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pair choice and option order."),
 ) -> None:
-    """Action segments (Breakfast, 50Salads, seconds) -> event-order questions built with `swap`."""
+    """Action segments (Breakfast, MS-TCN ground truth, 50Salads, seconds) -> event-order questions (`swap`)."""
     from dybench.pairs.importers import import_segments
 
     report = import_segments(
-        segments, videos, out, fmt=fmt.value, frame_times=frame_times, min_seconds=min_seconds,
-        per_video=per_video, seed=seed,
+        segments, videos, out, fmt=fmt.value, frame_times=frame_times, mapping=mapping, fps=fps,
+        level=level.value if level else None, min_seconds=min_seconds, per_video=per_video, seed=seed,
     )  # fmt: skip
     _import_done(report)
 

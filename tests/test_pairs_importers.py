@@ -7,17 +7,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 import pytest
 from typer.testing import CliRunner
-from videos import make_frames, write_clip
+from videos import make_frames
 
 from dybench.cli import app
 from dybench.pairs import build_pairs, resolve_counterfactual
-from dybench.pairs.importers import import_segments, import_ssv2, load_templates
-from dybench.pairs.importers._segments import parse_segments
+from dybench.pairs.importers import import_ssv2, load_templates
 from dybench.records import letter_index
-from dybench.video import read_frames
 
 
 def write_webm(path: Path, n: int = 8) -> Path:
@@ -178,60 +175,3 @@ def test_ssv2_import_writing_nothing_exits_non_zero_with_its_reasons(ssv2: tuple
     ok = runner.invoke(app, ["import", "ssv2", "--labels", str(labels), "--videos", str(videos), "--out",
                              str(tmp_path / "ok")])  # fmt: skip
     assert ok.exit_code == 0 and "next: dybench build" in ok.output
-
-
-# --- action segments ----------------------------------------------------------------------------------
-
-
-def test_breakfast_segments_become_swap_questions_that_build(tmp_path: Path) -> None:
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    write_clip(videos / "P03_cereals.mp4", make_frames(60), fps=15)
-    seg = tmp_path / "P03_cereals.coarse"
-    seg.write_text("1-15 SIL\n16-35 take_bowl\n36-55 pour_cereals\n56-60 SIL\n")
-    report = import_segments([seg], videos, tmp_path / "ann", fmt="breakfast", min_seconds=1.0, per_video=3)
-    assert report.written == 1  # two real actions make one pair; SIL is background
-    (row,) = [json.loads(x) for x in (tmp_path / "ann" / "annotations.jsonl").read_text().splitlines()]
-    assert row["events"] == ["take bowl", "pour cereals"]
-    assert row["options"][letter_index(row["answer"])] == "take bowl"
-    assert row["segments"] == [[1.0, 2.333], [2.333, 3.667]]  # frames 16-35 and 36-55 at 15 fps
-    assert row["transforms"] == ["swap"] and row["category"] == "event_sequence"
-
-    # it builds into swap pairs whose answers are right
-    report = build_pairs(tmp_path / "ann", tmp_path / "pairs", lossless=True)
-    assert report.ok, report.errors
-    rows = [json.loads(line) for line in (tmp_path / "pairs" / "pairs.jsonl").read_text().splitlines()]
-    answer = {r["branch"]: r["options"][letter_index(r["answer"])] for r in rows}
-    assert answer == {"original": "take bowl", "counterfactual": "pour cereals"}
-    assert {(r["transform"], r["relation"]) for r in rows} == {("swap", "change")}
-    # the original is take_bowl (frames 16-35) then pour_cereals (36-55), the counterfactual the other way
-    source = read_frames(videos / "P03_cereals.mp4")
-    video = {r["branch"]: read_frames(tmp_path / "pairs" / r["video"]) for r in rows}
-    np.testing.assert_array_equal(video["original"], source[15:55])
-    np.testing.assert_array_equal(video["counterfactual"], np.concatenate([source[35:55], source[15:35]]))
-
-
-def test_50salads_timestamps_map_through_the_frame_clock(tmp_path: Path) -> None:
-    times = [1_000_000 + 33_333 * i for i in range(90)]  # the sensor clock of each video frame (30 fps)
-    text = f"{times[0]} {times[29]} action_start\n{times[30]} {times[44]} cut_tomato_prep\n" \
-           f"{times[45]} {times[59]} cut_tomato_core\n{times[60]} {times[89]} add_oil_core\n"  # fmt: skip
-    segments = parse_segments(text, "50salads", fps=30.0, frame_times=[float(t) for t in times])
-    assert [(s.label, round(s.start_s, 3), round(s.end_s, 3)) for s in segments] == [
-        ("action_start", 0.0, 1.0), ("cut_tomato", 1.0, 2.0), ("add_oil", 2.0, 3.0),
-    ]  # fmt: skip
-
-
-def test_segments_skip_unusable_files_with_reasons(tmp_path: Path) -> None:
-    videos = tmp_path / "videos"
-    videos.mkdir()
-    write_clip(videos / "a.mp4", make_frames(20), fps=10)
-    write_clip(videos / "b.mp4", make_frames(20), fps=10)
-    (tmp_path / "a.txt").write_text("0 1.5 stir\n1.5 oops mix\n")
-    (tmp_path / "b.txt").write_text("0 0.5 stir\n0.5 2 stir\n")
-    (tmp_path / "c.txt").write_text("0 1 stir\n1 2 mix\n")
-    files = [tmp_path / n for n in ("a.txt", "b.txt", "c.txt")]
-    report = import_segments(files, videos, tmp_path / "ann", fmt="seconds", min_seconds=1.0)
-    assert report.written == 0
-    assert report.skipped == {"unreadable segments or video": 1, "fewer than two distinct actions of 1 s or more": 1,
-                              "video missing": 1}  # fmt: skip
-    assert "line 2" in report.examples["unreadable segments or video"][0]

@@ -7,11 +7,13 @@ anywhere else, and counts every record it skips by reason. The rules and their l
 """
 
 from dybench.pairs.importers._common import ImportReport, print_report
-from dybench.pairs.importers._segments import SEGMENT_FORMATS, import_segments
+from dybench.pairs.importers._segment_files import LEVELS, SEGMENT_FORMATS
+from dybench.pairs.importers._segments import import_segments
 from dybench.pairs.importers._ssv2 import import_ssv2, load_templates
 from dybench.pairs.importers._tracks import import_tracks
 
 __all__ = [
+    "LEVELS",
     "SEGMENT_FORMATS",
     "ImportReport",
     "import_segments",
