@@ -16,9 +16,10 @@ from videos import make_frames, write_clip
 
 from dybench import cli
 from dybench.cli import app
+from dybench.errors import UserError
 from dybench.pairs import build_pairs
 from dybench.pairs.importers import LEVELS, SEGMENT_FORMATS, import_segments
-from dybench.pairs.importers._segment_files import parse_segments
+from dybench.pairs.importers._segment_files import parse_segments, read_frame_times, read_mapping
 from dybench.pairs.importers._segments import Span, sample_pairs
 from dybench.records import letter_index
 from dybench.video import read_frames
@@ -302,6 +303,22 @@ def test_segment_formats_parse_and_refuse_malformed_lines() -> None:
     for lines, fmt, message in bad:
         with pytest.raises(ValueError, match=message):
             parse_segments(lines, fmt, fps=10.0)  # type: ignore[arg-type]
+
+
+def test_mapping_and_timestamps_files_are_checked(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.txt"
+    mapping.write_text("0 SIL\n1 take_bowl\n")
+    assert read_mapping(mapping) == {"0": "SIL", "SIL": "SIL", "1": "take_bowl", "take_bowl": "take_bowl"}
+    bad = {"0 SIL\nx take\n": "line 2 'x take' is not '<index> <label>'", "": "is empty",
+           "0 SIL\n0 take\n": "line 2 gives 0 or 'take' a second meaning"}  # fmt: skip
+    for text, problem in bad.items():
+        mapping.write_text(text)
+        with pytest.raises(UserError, match=problem):
+            read_mapping(mapping)
+    times = tmp_path / "timestamps-01-1.txt"
+    times.write_text("100 a.pgm\n50 b.pgm\n")
+    with pytest.raises(UserError, match="not increasing"):
+        read_frame_times(times)
 
 
 def test_cli_choices_are_the_importers_own() -> None:
