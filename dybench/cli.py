@@ -100,8 +100,18 @@ def build(
     copy: bool = typer.Option(
         False, "--copy", help="Copy the originals instead of hard-linking them (the dataset stays apart from --src)."
     ),
+    license: Optional[str] = typer.Option(  # noqa: UP045
+        None,
+        "--license",
+        help="The dataset card's licence: a Hugging Face licence id (cc-by-4.0, cc-by-nc-sa-4.0, mit, other, ...); "
+        "default: the card's own, else unknown.",
+    ),
 ) -> None:
-    """Build counterfactual pairs (hflip, reverse, swap, or given videos) from your videos and annotations."""
+    """Build counterfactual pairs (hflip, reverse, swap, or given videos) from your videos and annotations.
+
+    The folder is also a Hugging Face dataset repository: README.md is its card (your text above its
+    marker is kept) and data/<category>.parquet its per-category configs.
+    """
     from dybench.pairs import build_pairs
     from dybench.report import build_progress, print_build_summary
     from dybench.video import EncoderSettings
@@ -110,7 +120,7 @@ def build(
     with build_progress() as on_progress:
         report = build_pairs(
             src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
-            strict=strict, lexicon=lexicon, copy=copy, on_progress=on_progress,
+            strict=strict, lexicon=lexicon, copy=copy, license=license, on_progress=on_progress,
         )  # fmt: skip
     print_build_summary(report)
     raise typer.Exit(0 if report.ok else 1)

@@ -4,8 +4,9 @@ A pair is a question asked of a video and of its counterfactual (mirrored, rever
 swapped, or a given second video), with the answer each one has. Annotations are read and validated
 (Contract 1), the counterfactual answer is resolved without guessing, the counterfactual video is
 rendered, and :func:`build_pairs` writes the dataset (Contract 2) that :func:`load_items` reads for
-every consumer. :func:`write_review` shows the pairs for a check by eye; ``dybench.pairs.importers``
-turns public datasets' own labels into annotations.
+every consumer, with the card that makes the folder a Hugging Face dataset (:func:`write_card`).
+:func:`write_review` shows the pairs for a check by eye; ``dybench.pairs.importers`` turns public
+datasets' own labels into annotations.
 
 Names that need pyarrow, PyAV or PIL load their module on first use (``__getattr__`` below), not on
 ``import dybench.pairs``.
@@ -33,6 +34,8 @@ _LAZY = {
     "build_pairs": "_build",
     "read_manifest": "_build",
     "swap_video_path": "_build",
+    "CardError": "_card",
+    "write_card": "_card",
     "read_rejects": "_review",
     "write_review": "_review",
     "FrameRange": "_transforms",
@@ -49,6 +52,7 @@ __all__ = [
     "REQUIRED",
     "BuildError",
     "BuildReport",
+    "CardError",
     "CounterfactualError",
     "FrameRange",
     "Lexicon",
@@ -67,6 +71,7 @@ __all__ = [
     "render_swap",
     "resolve_counterfactual",
     "swap_video_path",
+    "write_card",
     "write_items",
     "write_review",
 ]

@@ -50,6 +50,7 @@ from dybench.fileio import (
     write_json_atomic,
 )
 from dybench.pairs._annotations import RowError, load_annotations
+from dybench.pairs._card import CardError, check_license, write_card
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
 from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
 from dybench.pairs._review import REJECTS, read_rejects
@@ -167,6 +168,7 @@ def build_pairs(
     strict: bool = False,
     lexicon: str | Path | None = None,
     copy: bool = False,
+    license: str | None = None,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Build the pairs dataset from ``src`` (videos + annotations) into ``out``.
@@ -175,7 +177,9 @@ def build_pairs(
     lossless); ``lossless=True`` gives exact pixels. Originals are hard links to the sources, or
     copies with ``copy=True``. ``on_progress(done, total)`` is called per video. Renders are
     byte-identical whatever ``workers`` and the machine (the encoder's thread count is fixed, see
-    :class:`~dybench.video.EncoderSettings`).
+    :class:`~dybench.video.EncoderSettings`). Last, the folder gets its dataset card and per-category
+    files (:func:`dybench.pairs.write_card`, ``license`` its Hub licence id); a card the build cannot
+    update is a warning.
     """
     src, out = Path(src), Path(out)
     if not src.is_dir():
@@ -183,6 +187,10 @@ def build_pairs(
     if out.resolve() == src.resolve():
         raise BuildError(f"{out}: the output folder must differ from the source folder; pick another --out")
     ann_path = Path(annotations) if annotations is not None else src / "annotations.jsonl"
+    try:
+        check_license(license)
+    except CardError as e:
+        raise BuildError(str(e)) from e
     encoder = encoder or EncoderSettings()
     if lossless:
         encoder = dataclasses.replace(encoder, lossless=True)
@@ -194,7 +202,12 @@ def build_pairs(
         out.mkdir(parents=True, exist_ok=True)
         with exclusive(out, "dybench build"):
             remove_stale_temps(out)  # what a killed build left; every finished file was renamed into place
-            return _build(src, out, ann_path, encoder, workers, strict, lex, lexicon, copy, on_progress)
+            report = _build(src, out, ann_path, encoder, workers, strict, lex, lexicon, copy, on_progress)
+            try:
+                write_card(out, license=license)
+            except UserError as e:  # the pairs are built; only their card is not up to date
+                report.warnings.append(f"{e} (the dataset card README.md was not updated)")
+            return report
     except FolderBusy as e:
         raise BuildError(str(e)) from e
     except OSError as e:  # a full disk, a file size limit, a folder that turned read-only

@@ -40,6 +40,7 @@ FORMAT = "dybench-pairs/1"
 #: Size, modification time and sha256 of each video when it was last hashed (not part of the dataset).
 FILE_STATS = ".dybench/file-stats.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
 SCHEMA = pa.schema(
     [
@@ -172,15 +173,34 @@ def check_videos(pairs_dir: str | Path, videos: Iterable[str]) -> None:
         else:
             rehashed[rel] = [st.st_size, st.st_mtime_ns, expected]  # as it was before hashing
     if changed:
-        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        pointers = [rel for rel in changed if _is_lfs_pointer(root / rel)]
+        if pointers:
+            raise PairsChanged(
+                f"{root}: {len(pointers)} video(s) are Git LFS pointers, not videos ({_listed(pointers)}): a clone "
+                "of a dataset repository whose videos were not fetched. Run `git lfs pull` in it, or download the "
+                "repository with `hf download REPO --repo-type dataset --local-dir DIR`"
+            )
         raise PairsChanged(
             f"{root}: {len(changed)} video(s) changed since the build (their sha256 no longer matches "
-            f"{MANIFEST}): {shown}. Originals are hard links to the build's sources, so a source edited "
+            f"{MANIFEST}): {_listed(changed)}. Originals are hard links to the build's sources, so a source edited "
             "in place edits the dataset; run `dybench build` again (with --copy the dataset keeps its own copies)"
         )
     if rehashed:
         with contextlib.suppress(OSError, UserError):  # a read-only dataset is simply hashed again next time
             write_json_atomic(root / FILE_STATS, dict(sorted({**stats, **rehashed}.items())), within=root)
+
+
+def _listed(paths: list[str]) -> str:
+    return ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    """Whether ``path`` holds a Git LFS pointer (what a clone has in place of a file it did not fetch)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(_LFS_POINTER)) == _LFS_POINTER
+    except OSError:
+        return False
 
 
 def _read_file_stats(root: Path) -> dict[str, list]:
