@@ -696,7 +696,7 @@ def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: Bu
         if rel in keep or not rel.startswith(f"{VIDEOS}/"):
             continue
         try:
-            remove_file(out / rel, within=out / VIDEOS)
+            remove_file(out / rel, within=out)
         except OutsideFolder as e:
             report.warnings.append(f"{MANIFEST} lists {rel}, not deleted: {e}")
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from dybench import __version__
 from dybench.errors import UserError
-from dybench.fileio import create_bytes_atomic
+from dybench.fileio import OutsideFolder, create_bytes_atomic
 from dybench.results._metrics import TaskMetric
 from dybench.results._reference import (
     DATASETS_DIR,
@@ -235,6 +235,8 @@ class ResultsStore:
                 name,
                 [f"could not store it in {self.root} ({e.strerror}); use a writable --results DIR"],
             ) from e
+        except OutsideFolder as e:  # a link planted in the results folder
+            raise ResultsError(name, [f"could not store it: {e}"]) from e
         _, run, problem = _read_file(self.root, rel, self.references()[0])
         if run is None or run.content_hash != digest:  # the file there is not this upload (changed, planted)
             found = problem or f"it holds run {run.run_id}"  # type: ignore[union-attr]
