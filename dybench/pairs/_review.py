@@ -21,18 +21,26 @@ from dybench.pairs._dataset import group_pairs, load_items
 from dybench.records import Item, letter_index
 from dybench.video import VideoError, read_frames
 
-#: The rejects file ``dybench build`` honours, in the pairs folder: one pair id per line, ``#`` comments.
+#: The rejects file ``dybench build`` honours, in the pairs folder: one exact pair id per line.
 REJECTS = "rejects.txt"
+#: A line of ``rejects.txt`` that starts with this and names no pair is a comment.
+COMMENT = "#"
 _THUMBS = "frames"
 
 
 def read_rejects(pairs_dir: str | Path) -> set[str]:
-    """The pair ids listed in ``<pairs_dir>/rejects.txt`` (empty when there is none)."""
+    """Every line of ``<pairs_dir>/rejects.txt``, without the spaces around it (empty when there is none).
+
+    A line is one pair id, exactly: ``#`` inside or after an id is part of it (``clip#1:hflip``), since
+    ids come from annotation ids, which may hold any character. A line that starts with ``#`` is a
+    comment unless it is a pair's id; :func:`dybench.pairs.build_pairs` warns about the other lines that
+    name no pair.
+    """
     path = Path(pairs_dir) / REJECTS
     if not path.is_file():
         return set()
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    return {line.split("#", 1)[0].strip() for line in lines} - {""}
+    return {line.strip() for line in lines} - {""}
 
 
 def _strip(video: Path, frames: int, height: int) -> Image.Image:
