@@ -391,6 +391,8 @@ def _settings_help() -> str:
         line = f"{f.name}={text if len(text) <= 48 else text[:45] + '...'}"
         if "choices" in f.metadata:
             line += f" ({'|'.join(f.metadata['choices'])})"
+        if "range" in f.metadata:
+            line += f" ({f.metadata['range']})"
         lines.append(escape(line))
     return (
         "Settings (key=value; a --config recipe sets them too), with their defaults (and allowed values):\n\n"
