@@ -498,8 +498,10 @@ def test_a_run_with_a_limit_that_logged_the_first_documents_is_verified(results:
     assert (v.pairs_scored, v.pairs_in_dataset) == ((4, 6) if limit == 2 else (2, 6))
 
 
-def test_a_subtask_of_its_own_in_the_group_is_not_verified(results: Path):
-    """A forged dybench_pair_zzz in the group re-logs the items the run got right: Acc 0.733 (true 0.667)."""
+@pytest.mark.parametrize("own_results", [False, True], ids=["group-only", "with-its-own-results"])
+def test_a_subtask_of_its_own_in_the_group_is_not_verified(results: Path, own_results: bool):
+    """A forged dybench_pair_zzz in the group re-logs the items the run got right: Acc 0.733 (true 0.667). Before,
+    the group was verified (and the run too when the file left out zzz's own numbers)."""
     hold_pairs(results / DATASETS_DIR / "tiny-pairs")
     folder = place(results, "dybench_random").parent
     md = (folder / f"{STEM}_samples_dybench_pair_moving_direction.jsonl").read_text().splitlines()
@@ -508,7 +510,8 @@ def test_a_subtask_of_its_own_in_the_group_is_not_verified(results: Path):
 
     def add_subtask(obj: dict) -> None:
         obj["group_subtasks"]["dybench_pair"].append("dybench_pair_zzz")
-        obj["results"]["dybench_pair_zzz"] = dict(obj["results"]["dybench_pair_moving_direction"])
+        if own_results:
+            obj["results"]["dybench_pair_zzz"] = dict(obj["results"]["dybench_pair_moving_direction"])
 
     forge(folder, edit_results=add_subtask)
     claimed = json.loads((folder / f"{STEM}_results.json").read_text())["results"]["dybench_pair"]
@@ -518,8 +521,9 @@ def test_a_subtask_of_its_own_in_the_group_is_not_verified(results: Path):
     assert v.status == "mismatch" and checks["dybench_pair"].outcome == "mismatch"
     assert "the results file says dybench_pair pools dybench_pair_moving_direction" in checks["dybench_pair"].detail
     assert {d.metric: d.rescored for d in checks["dybench_pair"].differences}["acc"] == pytest.approx(8 / 12)
-    zzz_check = checks["dybench_pair_zzz"]
-    assert zzz_check.outcome == "unchecked" and zzz_check.detail.startswith("not verifiable: dybench_pair_zzz is not")
+    if own_results:
+        zzz_check = checks["dybench_pair_zzz"]
+        assert zzz_check.outcome == "unchecked" and zzz_check.detail.startswith("not verifiable: dybench_pair_zzz is")
 
 
 def test_an_item_counts_once_per_task(results: Path):

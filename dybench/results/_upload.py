@@ -171,28 +171,39 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
 
 
 def _tar_bytes(path: Path, name: str) -> bytes:
-    """The tar archive at ``path``, decompressed (gzip, bzip2, xz or none, by its first bytes) into memory up
-    to the size an upload may unpack to, its headers checked (`_check_tar_headers`)."""
+    """The tar archive at ``path``, decompressed (gzip, bzip2, xz or none, by its first bytes) into memory, its
+    headers checked as they arrive (`_check_tar_headers`), at most the size an upload may unpack to."""
     with open(path, "rb") as fh:
         magic = fh.read(6)
     opener = next((o for m, o in _COMPRESSED.items() if magic.startswith(m)), open)
     limit = MAX_UPLOAD_BYTES + _TAR_OVERHEAD
+    data = bytearray()
     with opener(path, "rb") as fh:
-        data = fh.read(limit + 1)
-    if len(data) > limit:
-        raise _refused(f"{name} unpacks to over {limit:,} bytes; an upload may hold at most {MAX_UPLOAD_BYTES:,}")
-    _check_tar_headers(data, name)
-    return data
+
+        def fill(size: int) -> None:
+            """Read on until ``data`` holds ``size`` bytes or the archive ends; refused past the limit."""
+            while len(data) < size and (chunk := fh.read(min(1 << 20, limit + 1 - len(data)))):
+                data.extend(chunk)
+                if len(data) > limit:
+                    raise _refused(
+                        f"{name} unpacks to over {limit:,} bytes; an upload may hold at most {MAX_UPLOAD_BYTES:,}"
+                    )
+
+        _check_tar_headers(data, fill, name)
+        fill(limit + 1)  # what follows the end-of-archive blocks
+    return bytes(data)
 
 
-def _check_tar_headers(data: bytes, name: str) -> None:
-    """Walk the tar headers as ``tarfile`` will: refuse an extended header (long name, pax) larger than
-    ``MAX_TAR_HEADER_BYTES`` and more than ``MAX_MEMBERS`` entries (each may come with an extended header)."""
+def _check_tar_headers(data: bytearray, fill: Callable[[int], None], name: str) -> None:
+    """Walk the tar headers as ``tarfile`` will, reading the archive (``fill``) only as far as the next header:
+    refuse an extended header (long name, pax) larger than ``MAX_TAR_HEADER_BYTES`` and more than
+    ``MAX_MEMBERS`` entries (each may come with an extended header)."""
     offset, entries = 0, 0
-    while offset + tarfile.BLOCKSIZE <= len(data):
-        block = data[offset : offset + tarfile.BLOCKSIZE]
-        if block == tarfile.NUL * tarfile.BLOCKSIZE:
-            return  # the end of the archive
+    while True:
+        fill(offset + tarfile.BLOCKSIZE)
+        block = bytes(data[offset : offset + tarfile.BLOCKSIZE])
+        if len(block) < tarfile.BLOCKSIZE or block == tarfile.NUL * tarfile.BLOCKSIZE:
+            return  # the end of the archive (tarfile itself reports one cut short)
         info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")  # a HeaderError: not readable
         entries += 1
         if entries > 2 * MAX_MEMBERS:
