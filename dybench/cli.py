@@ -391,6 +391,8 @@ def _settings_help() -> str:
         line = f"{f.name}={text if len(text) <= 48 else text[:45] + '...'}"
         if "choices" in f.metadata:
             line += f" ({'|'.join(f.metadata['choices'])})"
+        if "range" in f.metadata:
+            line += f" ({f.metadata['range']})"
         lines.append(escape(line))
     return (
         "Settings (key=value; a --config recipe sets them too), with their defaults (and allowed values):\n\n"
@@ -531,7 +533,25 @@ def leaderboard(
         raise typer.Exit(1) from e
 
 
-# compare (dybench.results)
+# verify, compare (dybench.results)
+@app.command()
+def verify(
+    results: Path = typer.Argument(
+        ..., help="A *_results.json (its *_samples_<task>.jsonl beside it) or a folder of runs."
+    ),
+    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+        None, "--data", help="A pairs dataset held to verify the samples against (repeatable)."
+    ),
+) -> None:
+    """The label the leaderboard would give each run (verified, arithmetic verified, mismatch, self-reported)
+    and why; exit 0 only when every run is verified."""
+    from dybench.results import verification_text, verify_results
+
+    listing = verify_results(results, data=data or ())
+    typer.echo(verification_text(listing))
+    raise typer.Exit(0 if listing.all_verified else 1)
+
+
 @app.command()
 def compare(
     run_a: str = typer.Argument(..., help="Run id (or a unique prefix) in --results, or a results JSON file."),

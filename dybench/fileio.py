@@ -2,7 +2,7 @@
 
 Every writer takes an optional ``within`` folder; when given, :func:`inside` checks the target before
 anything is created, so a path from user data (``../x``) or a planted symbolic link cannot make a
-write, rename or delete land outside that folder.
+write, rename or delete land outside that folder, nor go through a link no dybench writer made.
 """
 
 from __future__ import annotations
@@ -35,9 +35,12 @@ class OutsideFolder(UserError, ValueError):
 def inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
     """``path``, checked to lie inside ``root`` (both as given: absolute, or relative to the working folder).
 
-    Every folder on the way is resolved through symbolic links, as the kernel would, so neither
-    ``..`` nor a linked folder can lead out. The last component is not followed: writers replace it
-    (a link there is replaced, never written through) and :func:`remove_file` removes the link itself.
+    Every folder on the way is resolved through symbolic links, as the kernel would, so neither ``..`` nor
+    a linked folder can lead out; and no folder between ``root`` and ``path`` may be a symbolic link at
+    all, even one that leads back inside: dybench's writers never make a linked folder, so one there was
+    planted (``<out>/videos -> /elsewhere``) and is refused rather than written through. ``root`` itself
+    may be a link (the user named it). The last component is not followed: writers replace it (a link
+    there is replaced, never written through) and :func:`remove_file` removes the link itself.
     """
     root, path = Path(root), Path(path)
     real_root = os.path.realpath(root)
@@ -47,7 +50,30 @@ def inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
             f"{path}: lies outside {root} (through '..' or a symbolic link); dybench writes and deletes "
             f"only inside {root}; remove the link or fix the path"
         )
+    if (link := _linked_folder(root, path.parent)) is not None:
+        raise OutsideFolder(
+            f"{path}: {link} is a symbolic link inside {root}, which no dybench writer makes; dybench writes "
+            f"only through real folders there; remove the link (or write to another folder)"
+        )
     return path
+
+
+def _linked_folder(root: Path, folder: Path) -> Path | None:
+    """The first folder the kernel passes through from ``root`` to ``folder`` that is a symbolic link, else None.
+
+    Walks ``folder`` as spelled (``..`` kept: ``a/b/..`` passes through ``b``) up to ``root``; a ``folder``
+    spelled from another place than ``root`` is walked up to the first folder that is ``root``.
+    """
+    top, real_root = root.absolute(), os.path.realpath(root)
+    current = folder.absolute()
+    spelled_below = current.parts[: len(top.parts)] == top.parts
+    while current != top and current.parent != current:
+        if os.path.islink(current):
+            return current
+        if not spelled_below and os.path.realpath(current) == real_root:
+            return None
+        current = current.parent
+    return None
 
 
 @contextlib.contextmanager

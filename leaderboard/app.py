@@ -188,8 +188,10 @@ def legend_markdown() -> str:
         "leaderboard holds (name and manifest hash in Run details) and every claimed number matched; "
         "`arithmetic verified, data not held` = re-scored from the gold answers logged in the samples themselves, "
         "which proves the arithmetic only; `mismatch` = a claimed number differs (both in Notes and Run details) "
-        "or the samples were scored on other data; `partly verified` = some tasks were not re-scored (other "
-        "benchmarks, tasks without samples); `self-reported` = no samples came with the run."
+        "or the samples were scored on other data, or are not the documents lmms-eval evaluates (all of a task's, "
+        "or the first N under --limit; each item once); `partly verified` = some tasks were not re-scored (other "
+        "benchmarks, tasks without samples, tasks dybench does not ship); `self-reported` = no samples came with "
+        "the run."
     )
     lines.append(
         "- **Settings**: frames, fps, max pixels (from the model arguments; `model default` when left to the "

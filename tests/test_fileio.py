@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dybench.fileio import FolderBusy, atomic_path, exclusive, remove_stale_temps, write_text_atomic
 
@@ -144,3 +148,82 @@ def test_atomic_dir_removes_what_a_killed_writer_left_for_the_same_folder(tmp_pa
     assert sorted(p.name for p in tmp_path.iterdir()) == [".model.v2.ab12cd_9.tmp", "model"], (
         "only the temporaries of this folder go; another folder's (model.v2) stays"
     )
+
+
+# --- planted links: a property of every writer ----------------------------------------------------------
+
+#: Path pieces under the output folder: real folders, links to a folder inside it and outside it, a link
+#: to a file outside, a link to the folder itself, parents and the current folder.
+LINK_PIECES = ["a", "b", "new", "in-link", "up-link", "out-link", "file-link", "..", "."]
+
+
+def _plant(root: Path) -> tuple[Path, Path]:
+    """``root/out`` with real folders a/b and planted links; ``root/elsewhere`` with a file to protect."""
+    out, elsewhere = root / "out", root / "elsewhere"
+    (out / "a" / "b").mkdir(parents=True)
+    elsewhere.mkdir()
+    (elsewhere / "victim.txt").write_text("keep me")
+    (out / "in-link").symlink_to(out / "a", target_is_directory=True)
+    (out / "a" / "up-link").symlink_to("..", target_is_directory=True)
+    (out / "out-link").symlink_to(elsewhere, target_is_directory=True)
+    (out / "file-link").symlink_to(elsewhere / "victim.txt")
+    return out, elsewhere
+
+
+def _expected_refused(out: Path, target: Path) -> bool:
+    """The kernel's walk to the file's folder, one piece at a time: refused when it meets a link or leaves ``out``."""
+    parts = list(target.relative_to(out).parts)  # as pathlib spells it: "." dropped, ".." kept
+    if not parts:
+        return True  # ``out`` itself
+    depth, current = 0, out
+    for part in parts[:-1]:
+        if part == ".":
+            continue
+        if part == "..":
+            if depth == 0:
+                return True
+            depth, current = depth - 1, current.parent
+            continue
+        depth, current = depth + 1, current / part
+        if current.is_symlink():
+            return True
+    return parts[-1] == ".."
+
+
+@given(
+    parts=st.lists(st.sampled_from(LINK_PIECES), min_size=0, max_size=4).map(lambda p: [*p, "f.txt"])
+    | st.lists(st.sampled_from(LINK_PIECES), min_size=1, max_size=4),
+    writer=st.sampled_from(["text", "create", "dir", "remove"]),
+)
+@settings(max_examples=150, deadline=None)
+def test_no_writer_goes_through_a_link_it_did_not_make(parts: list[str], writer: str):
+    """Whatever the path: a writer given ``within=out`` refuses a path that passes through a planted link or
+    leaves ``out`` (and only those), writes nothing outside ``out`` and never writes through a link."""
+    from dybench.fileio import OutsideFolder, atomic_dir, create_bytes_atomic, remove_file, write_text_atomic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out, elsewhere = _plant(Path(tmp))
+        target = out.joinpath(*parts)
+        try:
+            if writer == "text":
+                write_text_atomic(target, "new", within=out)
+            elif writer == "create":
+                create_bytes_atomic(target, b"new", within=out)
+            elif writer == "dir":
+                with atomic_dir(target, within=out) as folder:
+                    (folder / "weights").write_text("new")
+            else:
+                remove_file(target, within=out)
+            refused = False
+        except OutsideFolder:
+            refused = True
+        except (IsADirectoryError, NotADirectoryError, FileExistsError, FileNotFoundError):
+            # inside, not through a link: a real folder where a file goes or the other way round, or a
+            # folder spelled through itself (new/../new) that atomic_dir's rename moves away
+            refused = False
+        assert refused == _expected_refused(out, target), (parts, writer)
+        assert sorted(p.name for p in elsewhere.iterdir()) == ["victim.txt"]
+        assert (elsewhere / "victim.txt").read_text() == "keep me"
+        for path in out.rglob("*"):  # every link is the one planted, pointing where it did
+            if path.is_symlink():
+                assert path.name in LINK_PIECES, path

@@ -84,7 +84,7 @@ def test_rejected_pairs_are_left_out_counted_and_their_videos_kept(src, tmp_path
     out = tmp_path / "out"
     build_pairs(src, out)
     everything = read_manifest(out)["files"]
-    (out / "rejects.txt").write_text("# from dybench review\nb:hflip  # mirrored text\na:given\nb:typo\n")
+    (out / "rejects.txt").write_text("# from dybench review\nb:hflip\n  a:given  \nb:typo\n")
     report = build_pairs(src, out)
     assert report.rejected == ["a:given", "b:hflip"]
     assert {i.pair_id for i in report.items} == {i.pair_id for i in load_items(out)} == {"b:given"}
@@ -103,3 +103,48 @@ def test_rejected_pairs_are_left_out_counted_and_their_videos_kept(src, tmp_path
     (out / "rejects.txt").unlink()
     undone = build_pairs(src, out)
     assert undone.rejected == [] and undone.rendered == 0 and len(undone.items) == 6
+
+
+def test_pair_ids_in_rejects_are_exact_a_hash_included(tmp_path):
+    """``#`` may be part of an annotation id: a line is one exact pair id; a line starting with ``#`` that names
+    no pair is a comment (not warned about), one that names a pair rejects it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    write_clip(src / "a.mp4", make_frames(6, 24, 32))
+    write_annotations(src, [record(i, "a.mp4", transforms=["hflip"]) for i in ("clip#1", "clip", "#2")])
+    out = tmp_path / "out"
+    (out).mkdir()
+    (out / "rejects.txt").write_text("# rejected in review\nclip#1:hflip\n#2:hflip\nclip#1:hflip # why\n")
+    report = build_pairs(src, out)
+    assert report.rejected == ["#2:hflip", "clip#1:hflip"]
+    assert {i.pair_id for i in load_items(out)} == {"clip:hflip"}
+    assert report.warnings == [
+        f"{out / 'rejects.txt'} names 1 pair id(s) this build did not make: clip#1:hflip # why; check them for typos"
+    ]
+
+
+def test_a_cf_video_that_is_the_original_is_refused_and_a_linked_one_is_packaged(tmp_path):
+    """A byte copy of the original (a pair no model can answer) and a link to it are refused by name; a cf_video
+    that is a link to another video is packaged as that video (before: an internal temp-file error)."""
+    src = tmp_path / "src"
+    (src / "cf").mkdir(parents=True)
+    write_clip(src / "a.mp4", make_frames(6, 24, 32, seed=0))
+    write_clip(src / "real_cf.mp4", make_frames(6, 24, 32, seed=1))
+    (src / "cf" / "copy.mp4").write_bytes((src / "a.mp4").read_bytes())
+    (src / "cf" / "relative.mp4").symlink_to("../a.mp4")
+    (src / "cf" / "absolute.mp4").symlink_to(src / "a.mp4")
+    (src / "cf" / "other.mp4").symlink_to("../real_cf.mp4")
+    given = {"cf_answer": {"given": "left"}, "relation": "change"}
+    write_annotations(src, [record(name, "a.mp4", cf_video=f"cf/{name}.mp4", **given)
+                            for name in ("copy", "relative", "absolute", "other")])  # fmt: skip
+    out = tmp_path / "out"
+    report = build_pairs(src, out)
+    errors = {e.id: e.message for e in report.errors}
+    assert sorted(errors) == ["absolute", "copy", "relative"]
+    assert errors["copy"].startswith("cf_video 'cf/copy.mp4' has the same content as the original video 'a.mp4'")
+    for name in ("relative", "absolute"):
+        assert errors[name].startswith(f"cf_video 'cf/{name}.mp4' is a link to the original video 'a.mp4'")
+    assert all("the pair's two branches would be one video" in m for m in errors.values())
+    assert {i.pair_id for i in load_items(out)} == {"other:given"}
+    packaged = out / "videos/given/cf/other.mp4"
+    assert not packaged.is_symlink() and sha256_file(packaged) == sha256_file(src / "real_cf.mp4")

@@ -15,7 +15,7 @@ from dybench.video import probe
 
 def test_review_page_shows_every_pair_with_both_answers(tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path / "pairs")
-    (pairs / "rejects.txt").write_text("# from an earlier review\nmd0:hflip  # mirrored text visible\n\n")
+    (pairs / "rejects.txt").write_text("# from an earlier review\n  md0:hflip  \nst0:hflip # not an id\n\n")
     page = write_review(pairs, frames=3)
     text = page.read_text()
     assert page == pairs / "review" / "index.html"
@@ -47,7 +47,7 @@ def test_review_escapes_text_and_reports_unreadable_videos(tmp_path: Path) -> No
 def test_read_rejects_and_cli(tmp_path: Path) -> None:
     assert read_rejects(tmp_path) == set()
     (tmp_path / "rejects.txt").write_text("\ufeffa:hflip\n# note\nb:reverse # why\n")
-    assert read_rejects(tmp_path) == {"a:hflip", "b:reverse"}
+    assert read_rejects(tmp_path) == {"a:hflip", "# note", "b:reverse # why"}  # exact ids; a comment names no pair
     pairs = make_pairs(tmp_path / "pairs")
     result = CliRunner().invoke(app, ["review", "--pairs", str(pairs), "--out", str(tmp_path / "r")])
     assert result.exit_code == 0 and (tmp_path / "r" / "index.html").is_file()

@@ -11,6 +11,7 @@ import dataclasses
 import io
 import json
 import math
+import re
 import shutil
 import sys
 import tarfile
@@ -404,3 +405,264 @@ def test_runs_that_are_not_verified_on_the_same_data_are_not_compared(results: P
     assert a.verification.verified and b.verification.verified
     result = CliRunner().invoke(app, ["compare", "nosuchrun", a.run_id, "--results", str(results)])
     assert result.exit_code == 1 and "nosuchrun is not a run in" in result.output
+
+
+# --- forged runs: samples that are not what lmms-eval evaluates (issue 28) ----------------------------------
+
+
+def forge(folder: Path, edit_samples=None, edit_results=None) -> Path:
+    """A forger's run: the samples of ``folder`` edited (``edit_samples(task, rows) -> rows``), the results file
+    edited (``edit_results(obj)``), then every dybench_pair number claimed made to agree with the samples as a
+    scorer that trusts the run's own ``group_subtasks`` and gold answers computes them."""
+    import warnings
+
+    from dybench.scoring import pair_metrics, score_item, whole_pairs
+
+    results_path = folder / f"{STEM}_results.json"
+    obj = json.loads(results_path.read_text())
+    if edit_results:
+        edit_results(obj)
+    samples = {}
+    for path in sorted(folder.glob(f"{STEM}_samples_*.jsonl")):
+        task = path.name.removeprefix(f"{STEM}_samples_").removesuffix(".jsonl")
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+        if edit_samples:
+            rows = edit_samples(task, rows)
+            path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        samples[task] = [(r["p_acc"]["item_id"], r["filtered_resps"]) for r in rows if "p_acc" in r]
+        obj["n-samples"][task] = {"original": len(rows), "effective": len(rows)}
+    items = {it.item_id: it for it in pair_items()}
+    for task, values in obj["results"].items():
+        leaves = obj["group_subtasks"].get(task) or [task]
+        records = [score_item(items[i], response) for leaf in leaves for i, response in samples.get(leaf, [])]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            metrics = pair_metrics(whole_pairs(records)[0])
+        for key in list(values):
+            metric = key.split(",")[0]
+            if metric in metrics:
+                if math.isnan(metrics[metric]):
+                    del values[key]
+                else:
+                    values[key] = metrics[metric]
+    results_path.write_text(json.dumps(obj))
+    return results_path
+
+
+def right_pairs(rows: list[dict]) -> list[dict]:
+    """The sample lines of the pairs a run answered right (both items), stand-ins dropped."""
+    wrong = {r["p_acc"]["pair_id"] for r in rows if "p_acc" in r and r["filtered_resps"] != r["p_acc"]["gold"]}
+    return [r for r in rows if "p_acc" in r and r["p_acc"]["pair_id"] not in wrong]
+
+
+def set_limit(limit: float):
+    def edit(obj: dict) -> None:
+        obj["config"]["limit"] = limit
+
+    return edit
+
+
+@pytest.mark.parametrize("limit", [1000, 2])
+def test_samples_of_only_the_right_pairs_are_not_verified_under_any_limit(results: Path, limit: int):
+    """--limit 1000 evaluates every document of these tasks; --limit 2 the first pair of each, which is not
+    the pair the forger kept in moving_direction (md0 wrong, md1 right)."""
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    forge(place(results, "dybench_random").parent, lambda task, rows: right_pairs(rows), set_limit(limit))
+    v = only_run(store_of(results)).verification
+    group = next(c for c in v.checks if c.task == "dybench_pair")
+    assert not group.differences  # the claims agree with the samples: only the documents give the forgery away
+    assert v.status == "mismatch" and group.outcome == "mismatch"
+    if limit == 1000:
+        assert "dybench_pair_static: no sample for 4 of the items lmms-eval evaluates (--limit 1000: 4 of its 4" in (
+            group.detail
+        )
+    else:
+        assert (
+            "dybench_pair_moving_direction: 2 sample(s) of items lmms-eval does not evaluate (--limit 2: 2 of its 4"
+            in (group.detail)
+        )
+
+
+@pytest.mark.parametrize("limit", [2, 0.5])
+def test_a_run_with_a_limit_that_logged_the_first_documents_is_verified(results: Path, limit: float):
+    """What ``--limit`` really evaluates: the first N (or the share, rounded up) of each task's documents."""
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+
+    def first(task: str, rows: list[dict]) -> list[dict]:
+        return rows[: math.ceil(len(rows) * limit) if limit < 1 else int(limit)]
+
+    forge(place(results, "dybench_random").parent, first, set_limit(limit))
+    v = only_run(store_of(results)).verification
+    assert v.status == "verified", [c.detail for c in v.checks]
+    # 2: md0, rd0, ev0, st0; 0.5: md0 and st0 (rd0 and ev0 cut in half by ceil(2 x 0.5) = 1, left out)
+    assert (v.pairs_scored, v.pairs_in_dataset) == ((4, 6) if limit == 2 else (2, 6))
+
+
+@pytest.mark.parametrize("own_results", [False, True], ids=["group-only", "with-its-own-results"])
+def test_a_subtask_of_its_own_in_the_group_is_not_verified(results: Path, own_results: bool):
+    """A forged dybench_pair_zzz in the group re-logs the items the run got right: Acc 0.733 (true 0.667). Before,
+    the group was verified (and the run too when the file left out zzz's own numbers)."""
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    folder = place(results, "dybench_random").parent
+    md = (folder / f"{STEM}_samples_dybench_pair_moving_direction.jsonl").read_text().splitlines()
+    zzz = [line for line in md if json.loads(line)["filtered_resps"] == json.loads(line)["p_acc"]["gold"]]
+    (folder / f"{STEM}_samples_dybench_pair_zzz.jsonl").write_text("\n".join(zzz) + "\n")
+
+    def add_subtask(obj: dict) -> None:
+        obj["group_subtasks"]["dybench_pair"].append("dybench_pair_zzz")
+        if own_results:
+            obj["results"]["dybench_pair_zzz"] = dict(obj["results"]["dybench_pair_moving_direction"])
+
+    forge(folder, edit_results=add_subtask)
+    claimed = json.loads((folder / f"{STEM}_results.json").read_text())["results"]["dybench_pair"]
+    assert claimed["acc,none"] == pytest.approx(11 / 15)  # 8 of 12 items right, and 3 right ones again
+    v = only_run(store_of(results)).verification
+    checks = {c.task: c for c in v.checks}
+    assert v.status == "mismatch" and checks["dybench_pair"].outcome == "mismatch"
+    assert "the results file says dybench_pair pools dybench_pair_moving_direction" in checks["dybench_pair"].detail
+    assert {d.metric: d.rescored for d in checks["dybench_pair"].differences}["acc"] == pytest.approx(8 / 12)
+    if own_results:
+        zzz_check = checks["dybench_pair_zzz"]
+        assert zzz_check.outcome == "unchecked" and zzz_check.detail.startswith("not verifiable: dybench_pair_zzz is")
+
+
+def test_an_item_counts_once_per_task(results: Path):
+    """Without held data only the arithmetic is checked, but an item logged by two subtasks is still refused."""
+    folder = place(results, "dybench_random").parent
+
+    def duplicate(task: str, rows: list[dict]) -> list[dict]:
+        if task != "dybench_pair_static":
+            return rows
+        md = (folder / f"{STEM}_samples_dybench_pair_moving_direction.jsonl").read_text().splitlines()
+        return rows + [json.loads(line) | {"p_acc": json.loads(line)["p_acc"] | {"category": "static"}} for line in md]
+
+    forge(folder, duplicate)
+    v = only_run(store_of(results)).verification
+    group = next(c for c in v.checks if c.task == "dybench_pair")
+    assert v.status == "mismatch" and "4 item(s) logged by two of its subtasks (e.g. md0:hflip:coun)" in group.detail
+
+
+def test_the_subtasks_of_dybench_pair_are_its_task_files():
+    """``GROUPS`` and ``LEAVES`` say what tasks/dybench_pair/*.yaml define: a group's subtasks, each task's category."""
+    from dybench.evaluation import tasks_path
+    from dybench.results._verify import GROUPS, LEAVES
+
+    groups, leaves = {}, {}
+    for path in sorted(Path(tasks_path(), "dybench_pair").glob("*.yaml")):
+        text = path.read_text()
+        name = re.search(r"^(?:task|group): (\w+)$", text, re.M).group(1)
+        if text.startswith("#") and "group:" in text:
+            groups[name] = tuple(re.findall(r"^  - (\w+)$", text, re.M))
+        else:
+            docs = re.search(r"process_docs: !function utils\.(\w+)_docs", text)
+            leaves[name] = None if docs is None or docs.group(1) == "all" else docs.group(1)
+    assert groups == GROUPS and leaves == LEAVES
+
+
+def test_compare_shows_the_compared_tasks_responses(results: Path):
+    """Both runs also ran dybench_pair_single_frame, answering every item the other way: a disagreeing pair of
+    dybench_pair shows dybench_pair's responses, not the single-frame task's (the same item ids)."""
+    from dybench.pairs import in_pair_order
+
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    order = [it.item_id for it in in_pair_order(pair_items())]
+    flip = {"A": "B", "B": "A", "C": "A", "yes": "no", "no": "yes"}
+    for model in ("dybench_random", "dybench_constant"):
+        folder = place(results, model).parent
+        rows = [json.loads(line) for path in sorted(folder.glob("*_samples_dybench_pair_*.jsonl"))
+                for line in path.read_text().splitlines()]  # fmt: skip
+        rows = sorted((r for r in rows if "p_acc" in r), key=lambda r: order.index(r["p_acc"]["item_id"]))
+        single = [r | {"doc_id": n, "filtered_resps": flip[r["filtered_resps"]]} for n, r in enumerate(rows)]
+        (folder / f"{STEM}_samples_dybench_pair_single_frame.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in single)
+        )
+
+        def add_task(obj: dict) -> None:
+            obj["results"]["dybench_pair_single_frame"] = dict(obj["results"]["dybench_pair_static"])
+            obj["group_subtasks"]["dybench_pair_single_frame"] = []
+
+        forge(folder, edit_results=add_task)
+    store = store_of(results)
+    runs = {r.model_class: r for r in store.listing().runs}
+    assert all(r.verification.status == "verified" for r in runs.values()), [
+        c.detail for r in runs.values() for c in r.verification.checks
+    ]
+    c = compare_runs(store, runs["dybench_random"], store, runs["dybench_constant"])
+    d = next(d for d in c.disagreements if d.pair_id == "md1:reverse")
+    assert d.responses_a == (("md1:reverse:coun", "B"), ("md1:reverse:orig", "A"))
+    assert d.responses_b == (("md1:reverse:coun", "A"), ("md1:reverse:orig", "A"))
+
+
+def test_a_forged_run_uploaded_through_the_leaderboard_is_labelled_mismatch(results: Path, tmp_path: Path):
+    """The upload path (files as sent, read by ``read_upload``, stored by the app's ``submission_message``)."""
+    from leaderboard.app import submission_message
+
+    hold_pairs(results / DATASETS_DIR / "tiny-pairs")
+    sent = tmp_path / "sent"
+    forge(shutil.copytree(RUNS / "dybench_random", sent), lambda task, rows: right_pairs(rows), set_limit(1000))
+    upload = read_upload(sorted(sent.iterdir()))
+    added, message = submission_message(store_of(results), upload.results, upload.samples)
+    assert added and "Status: mismatch." in message
+    (run,) = store_of(results).listing().runs
+    assert run.origin == "uploaded" and run.verification.status == "mismatch"
+
+
+def test_dybench_verify_prints_each_runs_label_and_why_and_passes_only_verified_runs(results: Path, tmp_path: Path):
+    held = hold_pairs(tmp_path / "tiny-pairs")
+    place(results, "dybench_random")
+    place(results, "dybench_constant")
+    ok = CliRunner().invoke(app, ["verify", str(results), "--data", str(held)])
+    assert ok.exit_code == 0, ok.output
+    assert "dybench_random (seed=7) (dybench_random/20261128_165130_results.json): verified on tiny-pairs" in ok.output
+    assert "  dybench_pair: verified: 36 claimed numbers re-scored from 6 pairs" in ok.output
+    assert ok.output.rstrip().endswith("2 of 2 run(s) verified")
+
+    forged = forge(results / "dybench_random", lambda task, rows: right_pairs(rows), set_limit(1000))
+    one = CliRunner().invoke(app, ["verify", str(forged), "--data", str(held)])
+    assert one.exit_code == 1 and "(20261128_165130_results.json): mismatch on tiny-pairs" in one.output
+    assert "dybench_pair_static: no sample for 4 of the items lmms-eval evaluates" in one.output
+    arithmetic = CliRunner().invoke(app, ["verify", str(results / "dybench_constant" / f"{STEM}_results.json")])
+    assert arithmetic.exit_code == 1 and ": arithmetic verified, data not held" in arithmetic.output
+    (results / "bare").mkdir()
+    shutil.copy(RUNS / "dybench_random" / f"{STEM}_results.json", results / "bare")
+    bare = CliRunner().invoke(app, ["verify", str(results / "bare" / f"{STEM}_results.json")])
+    assert bare.exit_code == 1 and ": self-reported" in bare.output and "no samples came with it" in bare.output
+    missing = CliRunner().invoke(app, ["verify", str(results), "--data", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1 and "nowhere: not read: reference data not used: no pairs.jsonl" in missing.output
+    gone = CliRunner().invoke(app, ["verify", str(tmp_path / "nothing.json")])
+    assert gone.exit_code == 1 and "nothing.json: no such file or folder" in gone.output
+
+
+def _tar_gz(path: Path, entries: list[tuple[bytes, bytes, int]]) -> Path:
+    """A .tar.gz written block by block: each entry is (type, data, declared size), under a short name."""
+    import gzip
+
+    with gzip.open(path, "wb", compresslevel=1) as gz:
+        for n, (kind, data, size) in enumerate(entries):
+            info = tarfile.TarInfo(f"member{n}")
+            info.type, info.size = kind, size
+            gz.write(info.tobuf(format=tarfile.GNU_FORMAT))
+            gz.write(data + tarfile.NUL * (-len(data) % tarfile.BLOCKSIZE))
+        gz.write(tarfile.NUL * 2 * tarfile.BLOCKSIZE)
+    return path
+
+
+def test_tar_headers_and_decompressed_bytes_are_bounded_before_tarfile_reads_them(tmp_path: Path, monkeypatch):
+    """A GNU long name or pax header is refused past 64 KiB (tarfile would read a 1 GiB one whole), and an archive
+    that unpacks past the upload limit, even through a member of a type tarfile skips, is refused by its size."""
+    from dybench.results import _upload
+
+    for kind in (tarfile.GNUTYPE_LONGNAME, tarfile.XHDTYPE):
+        size = 64 * 1024 + 1
+        archive = _tar_gz(tmp_path / "long.tar.gz", [(kind, b"a" * size, size), (tarfile.REGTYPE, b"{}", 2)])
+        with pytest.raises(ResultsError, match=f"header of {size:,} bytes \\(at most 65,536\\)"):
+            read_upload([archive])
+    monkeypatch.setattr(_upload, "MAX_UPLOAD_BYTES", 1024 * 1024)
+    monkeypatch.setattr(_upload, "_TAR_OVERHEAD", 64 * 1024, raising=False)
+    big = 2 * 1024 * 1024
+    archive = _tar_gz(tmp_path / "skipped.tar.gz", [(b"Z", b"\0" * big, big), (tarfile.REGTYPE, b"{}", 2)])
+    with pytest.raises(ResultsError, match="skipped.tar.gz unpacks to over 1,114,112 bytes"):
+        read_upload([archive])
+    small = _tar_gz(tmp_path / "ok.tar.gz", [(b"Z", b"\0" * 1000, 1000), (tarfile.REGTYPE, b"{}", 2)])
+    with pytest.raises(ResultsError, match="one results JSON per upload"):  # read to the end: no .json member
+        read_upload([small])

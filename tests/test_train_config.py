@@ -74,12 +74,72 @@ def test_a_recipe_runs_only_as_its_own_method(tmp_path):
         load_config(recipe, method="grpo")
 
 
+def test_every_numeric_setting_has_a_range_and_its_default_is_in_it():
+    """A new int or float setting gets its range the way the others do (``number``), so none goes unchecked."""
+    import dataclasses
+    import re
+
+    numeric = [f for f in dataclasses.fields(TrainConfig) if re.search(r"\b(int|float)\b", str(f.type))]
+    assert len(numeric) >= 30 and [f.name for f in numeric if "range" not in f.metadata] == []
+    TrainConfig(**BASE).validate()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("keep_checkpoints=0", r"keep_checkpoints=0: must be >= 1 \(0 would delete the checkpoint just saved\)"),
+        ("keep_checkpoints=-1", "keep_checkpoints=-1: must be >= 1"),
+        ("lr=-1", "lr=-1: must be > 0"),
+        ("lr=.nan", "lr=nan: must be a finite number > 0"),
+        ("max_grad_norm=-1", "max_grad_norm=-1: must be > 0"),
+        ("kl_beta=-5", "kl_beta=-5: must be >= 0"),
+        ("clip_eps=-1", "clip_eps=-1: must be > 0 and < 1"),
+        ("weight_decay=.inf", "weight_decay=inf: must be a finite number >= 0"),
+        ("adam_betas=[0.9,1.5]", r"adam_betas=\[0.9, 1.5\]: each must be >= 0 and < 1"),
+        ("max_new_tokens=100000000000000000000", "max_new_tokens=100000000000000000000: must be >= 1"),
+        ("lr=${foo}", r"lr='\$\{foo\}': \$\{...\} interpolation is not read in training settings"),
+        ("output_dir=${output_dir}", r"output_dir='\$\{output_dir\}': \$\{...\} interpolation"),
+        ("categories={a: 1}", r"categories=\{'a': 1\}: expected list\[str\]"),
+        ("max_steps=" + "9" * 5000, "setting 'max_steps=9+: the value cannot be read"),
+    ],
+)
+def test_settings_out_of_range_or_unreadable_are_one_error_naming_the_key(override, message):
+    """Before: all accepted (keep_checkpoints=0 would delete every checkpoint), or a traceback."""
+    with pytest.raises(TrainConfigError, match=f"^(command line: )?{message}"):
+        load_config(None, [override], **BASE)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [({"keep_checkpoints": 0}, "keep_checkpoints=0: must be >= 1"), ({"lr": float("nan")}, "lr=nan: must be a finite")],
+)
+def test_validate_checks_the_ranges_of_a_config_made_in_python(values, message):
+    with pytest.raises(TrainConfigError, match=message):
+        TrainConfig(**{**BASE, **values}).validate()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"lr: ${foo}\n", r"r.yaml: lr='\$\{foo\}': \$\{...\} interpolation"),
+        (b"lr: 1e-6\nnote: \xff\n", r"r.yaml: cannot read the training config \(UnicodeDecodeError"),
+        (b"max_steps: " + b"9" * 5000 + b"\n", r"r.yaml: cannot read the training config \(ValueError: Exceeds"),
+        (b"categories: {a: 1}\n", r"r.yaml: categories=\{'a': 1\}: expected list\[str\]"),
+    ],
+)
+def test_a_recipe_that_cannot_be_used_is_one_error_naming_the_file(tmp_path, content, message):
+    recipe = tmp_path / "r.yaml"
+    recipe.write_bytes(content)
+    with pytest.raises(TrainConfigError, match=message):
+        load_config(recipe, **BASE)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
         ({"method": "cdpo"}, "cdpo needs bias_model"),
         ({"method": "bias", "kl_beta": 0.1}, "no KL"),
-        ({"num_generations": 1}, "num_generations must be >= 2"),
+        ({"num_generations": 1}, r"num_generations=1: must be >= 2 \(advantages are relative within a group\)"),
         ({"ppo_epochs": 2, "save_every": 3}, "multiples of ppo_epochs"),
         ({"num_frames": None, "fps": None}, "set num_frames or fps"),
         ({"model": ""}, "model is required"),
@@ -130,6 +190,8 @@ def _cli(*args: str):
         (["rollout_engine=vllm"], "the vLLM rollout engine was removed"),
         (["top_p=0.9"], "top_p=0.9: only 1.0 is supported"),
         (["max_steps=0"], "max_steps=0: must be >= 1"),
+        (["keep_checkpoints=0"], "keep_checkpoints=0: must be >= 1"),
+        (["lr=${foo}"], r"lr='\$\{foo\}': \$\{...\} interpolation is not read"),
         ([], "data=.*nowhere: not a pairs dataset folder"),
     ],
 )

@@ -179,3 +179,25 @@ def test_zero_kill_and_resume_equals_an_uninterrupted_run(setup, tmp_path, stage
         load_file(str(tmp_path / "killed" / "model" / "model.safetensors")),
     )
     assert wa.keys() == wb.keys() and all((wa[k] == wb[k]).all() for k in wa)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"fp16": true, "zero_optimization": {"stage": 2}}', '"fp16": true is a section: write "fp16": {"enabled"'),
+        (b'{"bf16": true, "zero_optimization": {"stage": 2}}', '"bf16": true is a section: write "bf16": {"enabled"'),
+        (b'{"zero_optimization": 3}', '"zero_optimization": 3 is a section'),
+        (b'{"zero_optimization": {"stage": 2}, "x": "\xff"}', "line 1: not UTF-8 text"),
+        (b'{"zero_optimization": {"stage": 2}, "x": ' + b"9" * 5000 + b"}", "an integer of 5,000 digits"),
+        (b"[" * 100_000 + b"]" * 100_000, "JSON nested deeper than 64 levels"),
+    ],
+    ids=["fp16-true", "bf16-true", "zero-number", "not-utf8", "5000-digits", "deep"],
+)
+def test_a_malformed_deepspeed_file_is_one_error_naming_it(tmp_path, content, message):
+    """Before: AttributeError, UnicodeDecodeError, ValueError or RecursionError from the reader."""
+    path = tmp_path / "ds.json"
+    path.write_bytes(content)
+    cfg = TrainConfig(model="m", data="d", output_dir="o", deepspeed=str(path))
+    with pytest.raises(TrainConfigError) as caught:
+        resolve_deepspeed_config(cfg, bf16=False)
+    assert str(caught.value).startswith(f"deepspeed={path}: ") and message in str(caught.value)

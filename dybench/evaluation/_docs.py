@@ -53,16 +53,14 @@ def _stamp(root: Path) -> tuple:
 def _all_pair_docs(root: Path, stamp: tuple) -> list[dict]:
     """Every item's document, read and checked once per dataset version (a group's five subtasks
     each ask for theirs). Callers must not modify the dicts."""
-    from dybench.pairs import load_items
+    from dybench.pairs import in_pair_order, load_items
 
     try:
-        items = load_items(root)
+        items = in_pair_order(load_items(root))
     except ValueError as e:
         raise PAIRS.error(str(e).rstrip(".")) from e
     if not items:
         raise PAIRS.error(f"{root} holds no items")
-    rank = {pid: n for n, pid in reversed(list(enumerate(it.pair_id for it in items)))}
-    items = sorted(items, key=lambda it: rank[it.pair_id])  # stable: a pair's items together, in file order
     docs = [item.to_row() | {"video_path": str(root / item.video), PLACEHOLDER: False} for item in items]
     _require_files(PAIRS, [(d["item_id"], Path(d["video_path"])) for d in docs], "rebuild it with `dybench build`")
     return docs

@@ -299,10 +299,12 @@ def _write(run: EvalRun, samples: dict[str, list[dict]], output: Path) -> EvalRu
     samples_paths = {}
     for task, rows in samples.items():
         path = folder / f"{stem}_samples_{task}.jsonl"
-        write_jsonl_atomic(path, [json.loads(json.dumps(_sample_row(r), default=_jsonable)) for r in rows])
+        write_jsonl_atomic(
+            path, [json.loads(json.dumps(_sample_row(r), default=_jsonable)) for r in rows], within=output
+        )
         samples_paths[task] = path
     results_path = folder / f"{stem}_results.json"
-    write_json_atomic(results_path, run.results)
+    write_json_atomic(results_path, run.results, within=output)
     return EvalRun(run.model, run.tasks, run.results, results_path, samples_paths, run.skipped)
 
 

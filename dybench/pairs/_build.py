@@ -53,7 +53,7 @@ from dybench.pairs._annotations import RowError, load_annotations
 from dybench.pairs._card import CardError, check_license, write_card
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
 from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
-from dybench.pairs._review import REJECTS, read_rejects
+from dybench.pairs._review import COMMENT, REJECTS, read_rejects
 from dybench.pairs._transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.records import Annotation, Branch, Item, Segment, Transform
 from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
@@ -251,8 +251,17 @@ def _build(
     items = []
     for ann, cf in resolved:
         for transform, cf_answer in cf.items():
-            if {f.path for f in _pair_files(ann, transform)} <= done.ready:
-                items.extend(_pair_items(ann, transform, cf_answer))
+            files = _pair_files(ann, transform)
+            if not {f.path for f in files} <= done.ready:
+                continue
+            if done.hashes[files[0].path] == done.hashes[files[1].path]:
+                fail(
+                    RowError(
+                        str(ann_path), ann.row, ann.id, _same_video(src, ann, transform, done.hashes[files[0].path])
+                    )
+                )
+                continue
+            items.extend(_pair_items(ann, transform, cf_answer))
     used = sorted({source for item in items for source in done.sources[item.video]})
     _apply_rejects(out, items, report)
     if any(done.infos[s].has_audio for path in done.ready & done.rendered for s in done.sources[path]):
@@ -276,7 +285,7 @@ def _apply_rejects(out: Path, items: list[Item], report: BuildReport) -> None:
     built = {item.pair_id for item in items}
     report.rejected = sorted(rejects & built)
     report.items = [item for item in items if item.pair_id not in rejects]
-    unknown = sorted(rejects - built)
+    unknown = sorted(line for line in rejects - built if not line.startswith(COMMENT))
     if unknown:
         shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
         report.warnings.append(
@@ -403,6 +412,18 @@ def _pair_files(ann: Annotation, transform: Transform) -> tuple[_File, _File]:
         assert ann.cf_video is not None  # the annotations reader refuses given without cf_video
         return original, _File(given_video_path(ann.cf_video), ("video", ann.cf_video), "link")
     return original, _File(cf_video_path(ann.video, transform), ("video", ann.video), transform)
+
+
+def _same_video(src: Path, ann: Annotation, transform: Transform, sha: str) -> str:
+    """Why a pair whose two videos have the same content is refused (a given ``cf_video`` that is the original)."""
+    fix = "point cf_video at the counterfactual video, or leave the question out"
+    if transform != "given":
+        what, fix = f"its {transform} video is identical to the original {ann.video!r}", f"leave {transform} out"
+    elif os.path.samefile(src / str(ann.cf_video), src / ann.video):
+        what = f"cf_video {ann.cf_video!r} is a link to the original video {ann.video!r} (the same file)"
+    else:
+        what = f"cf_video {ann.cf_video!r} has the same content as the original video {ann.video!r}"
+    return f"{what} (sha256 {sha[:12]}): the pair's two branches would be one video; {fix}"
 
 
 def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[Item, Item]:
@@ -614,7 +635,7 @@ def _place_source(src: Path, out: Path, dest: str, src_sha: str, copy: bool) -> 
         if not copy:
             tmp.unlink()
             try:
-                os.link(src, tmp)
+                os.link(os.path.realpath(src), tmp)  # the file itself: link() would link a link
                 return
             except OSError:
                 pass
@@ -696,7 +717,7 @@ def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: Bu
         if rel in keep or not rel.startswith(f"{VIDEOS}/"):
             continue
         try:
-            remove_file(out / rel, within=out / VIDEOS)
+            remove_file(out / rel, within=out)
         except OutsideFolder as e:
             report.warnings.append(f"{MANIFEST} lists {rel}, not deleted: {e}")
 

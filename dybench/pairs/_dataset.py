@@ -240,6 +240,17 @@ def load_items(pairs_dir: str | Path) -> list[Item]:
     return items
 
 
+def in_pair_order(items: Iterable[Item]) -> list[Item]:
+    """``items`` with each pair's items adjacent, pairs in the order of their first item (else file order).
+
+    The order of the dybench_pair tasks' documents, so lmms-eval's ``--limit`` N evaluates the first N of
+    this list and cuts at most one pair; the leaderboard checks a run's samples against it.
+    """
+    items = list(items)
+    rank = {pid: n for n, pid in reversed(list(enumerate(it.pair_id for it in items)))}
+    return sorted(items, key=lambda it: rank[it.pair_id])  # stable: a pair's items in file order
+
+
 def group_pairs(items: list[Item]) -> dict[str, dict[str, Item]]:
     """pair_id -> {branch: item}; a pair may miss a branch when a dataset was filtered."""
     pairs: dict[str, dict[str, Item]] = defaultdict(dict)

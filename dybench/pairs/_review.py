@@ -16,23 +16,31 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from dybench.fileio import atomic_path, write_text_atomic
+from dybench.fileio import atomic_path, inside, write_text_atomic
 from dybench.pairs._dataset import group_pairs, load_items
 from dybench.records import Item, letter_index
 from dybench.video import VideoError, read_frames
 
-#: The rejects file ``dybench build`` honours, in the pairs folder: one pair id per line, ``#`` comments.
+#: The rejects file ``dybench build`` honours, in the pairs folder: one exact pair id per line.
 REJECTS = "rejects.txt"
+#: A line of ``rejects.txt`` that starts with this and names no pair is a comment.
+COMMENT = "#"
 _THUMBS = "frames"
 
 
 def read_rejects(pairs_dir: str | Path) -> set[str]:
-    """The pair ids listed in ``<pairs_dir>/rejects.txt`` (empty when there is none)."""
+    """Every line of ``<pairs_dir>/rejects.txt``, without the spaces around it (empty when there is none).
+
+    A line is one pair id, exactly: ``#`` inside or after an id is part of it (``clip#1:hflip``), since
+    ids come from annotation ids, which may hold any character. A line that starts with ``#`` is a
+    comment unless it is a pair's id; :func:`dybench.pairs.build_pairs` warns about the other lines that
+    name no pair.
+    """
     path = Path(pairs_dir) / REJECTS
     if not path.is_file():
         return set()
     lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
-    return {line.split("#", 1)[0].strip() for line in lines} - {""}
+    return {line.strip() for line in lines} - {""}
 
 
 def _strip(video: Path, frames: int, height: int) -> Image.Image:
@@ -56,7 +64,9 @@ def write_review(pairs_dir: str | Path, out: str | Path | None = None, *, frames
     """Write the review page (``index.html`` + ``frames/``) into ``out`` (default ``<pairs>/review``)."""
     pairs_dir = Path(pairs_dir)
     out = Path(out) if out is not None else pairs_dir / "review"
-    (out / _THUMBS).mkdir(parents=True, exist_ok=True)
+    root = pairs_dir if out == pairs_dir / "review" else out  # the folder the user named: writes stay inside
+    page = inside(root, out / "index.html")
+    inside(root, out / _THUMBS / "x.jpg").parent.mkdir(parents=True, exist_ok=True)
     rejected = read_rejects(pairs_dir)
     cards = []
     for pair_id, branches in sorted(group_pairs(load_items(pairs_dir)).items()):
@@ -68,7 +78,7 @@ def write_review(pairs_dir: str | Path, out: str | Path | None = None, *, frames
                 continue
             thumb = f"{_THUMBS}/{hashlib.sha1(item.item_id.encode()).hexdigest()[:16]}.jpg"
             try:
-                with atomic_path(out / thumb) as tmp:
+                with atomic_path(out / thumb, within=root) as tmp:
                     _strip(pairs_dir / item.video, frames, height).save(tmp, format="JPEG", quality=85)
                 problem = ""
             except (VideoError, OSError, ValueError) as e:
@@ -81,8 +91,8 @@ def write_review(pairs_dir: str | Path, out: str | Path | None = None, *, frames
             "relation": first.relation, "question": first.question, "sides": sides,
             "rejected": pair_id in rejected,
         })  # fmt: skip
-    write_text_atomic(out / "index.html", _page(pairs_dir, cards))
-    return out / "index.html"
+    write_text_atomic(page, _page(pairs_dir, cards), within=root)
+    return page
 
 
 def _side(side: dict) -> str:

@@ -4,6 +4,7 @@ The Gradio app (``leaderboard/app.py``) is a thin view over this package; everyt
 without Gradio or pandas.
 """
 
+from dybench.results._check import verification_text, verify_results
 from dybench.results._columns import (
     CATEGORY_COLUMNS,
     COLUMNS,
@@ -130,5 +131,7 @@ __all__ = [
     "task_metrics",
     "utc_date",
     "validate_results",
+    "verification_text",
+    "verify_results",
     "verify_run",
 ]

@@ -175,5 +175,5 @@ def _outcomes(
     results = rescored.results[task]
     responses: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for r in results:
-        responses[r.pair_id].append((r.item_id, rescored.responses[r.item_id]))
+        responses[r.pair_id].append((r.item_id, rescored.responses[task][r.item_id]))
     return pair_outcomes(results), responses, v.dataset_fingerprint, v.dataset

@@ -39,7 +39,8 @@ class ReferenceData:
     fingerprint: str
     """``manifest:<sha256 of manifest.json>``, or ``items:<sha256 of pairs.jsonl>`` without a manifest."""
     items: dict[str, Item]
-    """item_id -> item (gold answers, options, pair, category)."""
+    """item_id -> item (gold answers, options, pair, category), in the order of the tasks' documents
+    (``dybench.pairs.in_pair_order``): a run with ``--limit`` N evaluated the first N of a task's items."""
 
     @property
     def short(self) -> str:
@@ -77,7 +78,7 @@ def stamp(folders: Sequence[Path]) -> str:
 
 def load_references(folders: Sequence[Path]) -> tuple[tuple[ReferenceData, ...], tuple[ReferenceProblem, ...]]:
     """Read every folder's items; a folder that is not a readable pairs dataset becomes a problem."""
-    from dybench.pairs import load_items  # pyarrow: only when reference data is read
+    from dybench.pairs import in_pair_order, load_items  # pyarrow: only when reference data is read
 
     refs, problems = [], []
     for folder in folders:
@@ -86,7 +87,7 @@ def load_references(folders: Sequence[Path]) -> tuple[tuple[ReferenceData, ...],
             problems.append(ReferenceProblem(str(folder), f"no {' or '.join(_ITEMS_FILES)}; not a pairs dataset"))
             continue
         try:
-            items = load_items(folder)
+            items = in_pair_order(load_items(folder))
             manifest = folder / _MANIFEST
             fingerprint = (
                 f"manifest:{sha256_file(manifest)}" if manifest.is_file() else f"items:{sha256_file(items_file)}"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from dybench import __version__
 from dybench.errors import UserError
-from dybench.fileio import create_bytes_atomic
+from dybench.fileio import OutsideFolder, create_bytes_atomic
 from dybench.results._metrics import TaskMetric
 from dybench.results._reference import (
     DATASETS_DIR,
@@ -54,11 +54,12 @@ from dybench.results._samples import size_issue as samples_size_issue
 from dybench.results._verify import TaskCheck, Verification, is_pair_task, verify_run
 
 UPLOADS_DIR = "uploads"
-#: Changes with the parsing rules (bump the number), the dybench version and the rows' fields, so an
-#: index written by other code is rebuilt rather than trusted.
+#: Changes with the parsing and verification rules (bump the number), the dybench version and the rows'
+#: fields, so an index written by other code is rebuilt rather than trusted (4: the documents a run's
+#: samples must answer are checked, issue 28).
 _INDEX_FORMAT = ":".join(
     [
-        "3",
+        "4",
         __version__,
         *(",".join(f.name for f in fields(cls)) for cls in (RunRow, TaskMetric, Verification, TaskCheck)),
     ]
@@ -85,6 +86,11 @@ class Listing:
     problems: tuple[LoadProblem, ...]
     duplicates: int = 0
     """Files whose content equals another file's (shown once)."""
+
+    @property
+    def all_verified(self) -> bool:
+        """Every run is labelled verified (not partly), and every file and reference dataset could be read."""
+        return bool(self.runs) and not self.problems and all(r.verification.status == "verified" for r in self.runs)
 
 
 @dataclass(frozen=True)
@@ -150,6 +156,12 @@ class ResultsStore:
         """The readable samples files of a run's dybench_pair tasks (task -> samples), read from the folder."""
         found, _ = _read_samples(self.root, _samples_files(self.root, run.path))
         return found
+
+    def read(self, rel: str) -> tuple[RunRow | None, str | None]:
+        """One file of the folder (``rel`` inside it) read and verified as a listing reads it, without the index:
+        ``(run, problem)``, both None for JSON that is not a results file."""
+        _, run, problem = _read_file(self.root, rel, self.references()[0])
+        return run, problem
 
     def find(self, run_id: str) -> RunRow:
         """The run with this id (or a unique prefix of it); `UnknownRun` naming the choices otherwise."""
@@ -223,6 +235,8 @@ class ResultsStore:
                 name,
                 [f"could not store it in {self.root} ({e.strerror}); use a writable --results DIR"],
             ) from e
+        except OutsideFolder as e:  # a link planted in the results folder
+            raise ResultsError(name, [f"could not store it: {e}"]) from e
         _, run, problem = _read_file(self.root, rel, self.references()[0])
         if run is None or run.content_hash != digest:  # the file there is not this upload (changed, planted)
             found = problem or f"it holds run {run.run_id}"  # type: ignore[union-attr]

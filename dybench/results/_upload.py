@@ -7,10 +7,18 @@ ever used as a path, nothing is extracted to disk and nothing is executed. Archi
 into memory by name, their declared sizes checked before any byte is read and the read itself bounded
 (a member that lies about its size is cut at the limit and refused); links, devices and folders are
 never read; other files are listed as ignored.
+
+A tar archive is decompressed by dybench, at most ``MAX_UPLOAD_BYTES`` plus ``_TAR_OVERHEAD`` bytes, and
+its headers are checked before ``tarfile`` sees them: ``tarfile`` reads a GNU long name or a pax header
+whole, whatever size it declares, and decompresses every byte of a member it skips.
 """
 
 from __future__ import annotations
 
+import bz2
+import gzip
+import io
+import lzma
 import os
 import tarfile
 import zipfile
@@ -29,6 +37,19 @@ MAX_UPLOAD_BYTES = 64 * 1024 * 1024
 #: Most entries an archive may list (a run folder holds a results file and a few samples files).
 MAX_MEMBERS = 256
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+#: Largest GNU long-name / long-link or pax header accepted (a path is at most 4 KiB on Linux).
+MAX_TAR_HEADER_BYTES = 64 * 1024
+#: A tar archive's bytes beyond its files': headers and padding (512 bytes each, a few per file), the end.
+_TAR_OVERHEAD = 1024 * 1024
+#: A compressed tar's first bytes -> how to open it (``tarfile``'s ``r:*`` formats).
+_COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+_EXTENDED_HEADERS = {
+    tarfile.GNUTYPE_LONGNAME: "GNU long-name",
+    tarfile.GNUTYPE_LONGLINK: "GNU long-link",
+    tarfile.XHDTYPE: "pax",
+    tarfile.XGLTYPE: "pax global",
+    tarfile.SOLARIS_XHDTYPE: "Solaris pax",
+}
 _NAME = "the upload"
 #: What a damaged, encrypted or truncated archive raises while it is listed or read.
 _ARCHIVE_ERRORS = (
@@ -39,6 +60,7 @@ _ARCHIVE_ERRORS = (
     OSError,
     RuntimeError,
     NotImplementedError,
+    lzma.LZMAError,
 )
 
 
@@ -132,7 +154,7 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
                 raise _refused(f"{name} lists {len(infos)} files; a run folder has a few (limit {MAX_MEMBERS})")
             entries = [(i.filename, i.file_size, _member_reader(i.filename, partial(archive.open, i))) for i in infos]
         else:
-            archive = tarfile.open(path, "r:*")  # noqa: SIM115 (read below, while the upload is handled)
+            archive = tarfile.open(fileobj=io.BytesIO(_tar_bytes(path, name)), mode="r:")
             entries, total = [], 0
             for n, member in enumerate(archive):  # stops at the first entry past a limit; never extracts
                 if n >= MAX_MEMBERS:
@@ -146,6 +168,54 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
     except _ARCHIVE_ERRORS as e:
         raise _refused(f"{name}: not a readable archive ({type(e).__name__}); send a .zip or .tar.gz") from None
     return entries
+
+
+def _tar_bytes(path: Path, name: str) -> bytes:
+    """The tar archive at ``path``, decompressed (gzip, bzip2, xz or none, by its first bytes) into memory, its
+    headers checked as they arrive (`_check_tar_headers`), at most the size an upload may unpack to."""
+    with open(path, "rb") as fh:
+        magic = fh.read(6)
+    opener = next((o for m, o in _COMPRESSED.items() if magic.startswith(m)), open)
+    limit = MAX_UPLOAD_BYTES + _TAR_OVERHEAD
+    data = bytearray()
+    with opener(path, "rb") as fh:
+
+        def fill(size: int) -> None:
+            """Read on until ``data`` holds ``size`` bytes or the archive ends; refused past the limit."""
+            while len(data) < size and (chunk := fh.read(min(1 << 20, limit + 1 - len(data)))):
+                data.extend(chunk)
+                if len(data) > limit:
+                    raise _refused(
+                        f"{name} unpacks to over {limit:,} bytes; an upload may hold at most {MAX_UPLOAD_BYTES:,}"
+                    )
+
+        _check_tar_headers(data, fill, name)
+        fill(limit + 1)  # what follows the end-of-archive blocks
+    return bytes(data)
+
+
+def _check_tar_headers(data: bytearray, fill: Callable[[int], None], name: str) -> None:
+    """Walk the tar headers as ``tarfile`` will, reading the archive (``fill``) only as far as the next header:
+    refuse an extended header (long name, pax) larger than ``MAX_TAR_HEADER_BYTES`` and more than
+    ``MAX_MEMBERS`` entries (each may come with an extended header)."""
+    offset, entries = 0, 0
+    while True:
+        fill(offset + tarfile.BLOCKSIZE)
+        block = bytes(data[offset : offset + tarfile.BLOCKSIZE])
+        if len(block) < tarfile.BLOCKSIZE or block == tarfile.NUL * tarfile.BLOCKSIZE:
+            return  # the end of the archive (tarfile itself reports one cut short)
+        info = tarfile.TarInfo.frombuf(block, "utf-8", "surrogateescape")  # a HeaderError: not readable
+        entries += 1
+        if entries > 2 * MAX_MEMBERS:
+            raise _refused(f"{name} lists over {MAX_MEMBERS} entries; send the run folder only")
+        kind = _EXTENDED_HEADERS.get(info.type)
+        if kind and info.size > MAX_TAR_HEADER_BYTES:
+            raise _refused(
+                f"{name}: a {kind} header of {info.size:,} bytes (at most {MAX_TAR_HEADER_BYTES:,}); "
+                "send a plain .tar.gz of the run folder"
+            )
+        has_data = kind or info.type in tarfile.REGULAR_TYPES or info.type not in tarfile.SUPPORTED_TYPES
+        offset += tarfile.BLOCKSIZE + (-(-info.size // tarfile.BLOCKSIZE) * tarfile.BLOCKSIZE if has_data else 0)
 
 
 def _member_reader(name: str, open_member: Callable[[], IO[bytes] | None]) -> Callable[[int], bytes]:

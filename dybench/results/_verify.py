@@ -7,6 +7,13 @@ items a task evaluated (a group's are its subtasks', pooled), pairs cut in half 
 Each metric the results file claims for the task is compared with the re-scored one, within float
 rounding (relative 1e-9).
 
+Which samples a task must have is dybench's to say, not the run's: a task is one of dybench's tasks
+(`task_leaves`: a group pools its five category subtasks, whatever the results file lists), every item
+counts once per task, and against held data a subtask's samples must answer exactly the documents
+lmms-eval evaluates: all of the held dataset's items of the subtask's scope in the tasks' order
+(``dybench.pairs.in_pair_order``), or with ``--limit`` N the first N of them. A run that logs only the
+items it got right, under any ``--limit``, or that adds a subtask of its own, is not verified.
+
 What the gold answers come from decides what a match proves (see ``_reference``):
 
 - **verified**: the samples answer items of a pairs dataset the leaderboard holds, their responses are
@@ -17,15 +24,17 @@ What the gold answers come from decides what a match proves (see ``_reference``)
   follow from those records; neither the data nor the parsing was checked.
 - **mismatch**: a claimed number differs from the re-scored one (both are kept), the samples' gold
   answers differ from the held dataset's (scored on other data), the samples hold another number of
-  documents than the results say, or a run without ``--limit`` answered only part of the dataset.
+  documents than the results say, other documents than lmms-eval evaluates (see above), an item twice,
+  or a group lists other subtasks than dybench's.
 - **self-reported**: no samples came with the run; **partly verified**: some tasks were re-scored and
-  matched, others (other benchmarks, tasks without samples) were not.
+  matched, others (other benchmarks, tasks without samples, tasks dybench does not ship) were not.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -57,6 +66,17 @@ STATUS_LABELS: dict[str, str] = {
 }
 #: The task whose P-Acc is the row's headline (its bootstrap interval is the one shown).
 HEADLINE_TASK = "dybench_pair"
+#: dybench's groups and the subtasks each pools (``tasks/dybench_pair/dybench_pair*.yaml``; a test checks them).
+GROUPS: dict[str, tuple[str, ...]] = {
+    "dybench_pair": tuple(f"dybench_pair_{c}" for c in CATEGORIES),
+    "dybench_pair_r1": tuple(f"dybench_pair_r1_{c}" for c in CATEGORIES),
+}
+#: dybench's tasks that have documents, and the category of the items each holds (None: every item).
+LEAVES: dict[str, str | None] = {
+    **{leaf: category for leaves in GROUPS.values() for leaf, category in zip(leaves, CATEGORIES, strict=True)},
+    "dybench_pair_single_frame": None,
+    "dybench_pair_single_frame_r1": None,
+}
 BOOTSTRAP_RESAMPLES = 2000
 _REL_TOL = 1e-9
 
@@ -133,8 +153,8 @@ class Rescored:
     """Why the samples do not fit the held dataset (its gold answers differ), if they do not."""
     results: dict[str, list[ItemResult]]
     """Task -> its item results, as the task scored them (pairs cut by ``--limit`` left out)."""
-    responses: dict[str, str]
-    """item_id -> the response logged for it."""
+    responses: dict[str, dict[str, str]]
+    """Task -> item_id -> the response its samples logged (two tasks ask the same item differently)."""
     problems: dict[str, str]
     """Task -> why it has no results (no samples file for it or one of its subtasks)."""
 
@@ -142,6 +162,14 @@ class Rescored:
 def is_pair_task(task: str) -> bool:
     """True for dybench_pair and its subtasks and variants (the tasks dybench re-scores)."""
     return task == "dybench_pair" or task.startswith("dybench_pair_")
+
+
+def task_leaves(task: str) -> tuple[str, ...] | None:
+    """The tasks whose samples make up ``task``: a group's subtasks, a task with documents itself; None for
+    a task dybench does not ship (which documents it holds is unknown, so it cannot be verified)."""
+    if task in GROUPS:
+        return GROUPS[task]
+    return (task,) if task in LEAVES else None
 
 
 def claimed_metrics(metrics: Sequence[TaskMetric]) -> dict[str, float]:
@@ -155,16 +183,21 @@ def rescore_samples(
     """Score the pair tasks a results file claims again, from their samples (see the module docstring)."""
     logged = {s.item_id: s for task_samples in samples.values() for s in task_samples.items}
     reference, data_issue = _match_reference(logged, references)
-    groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
     results: dict[str, list[ItemResult]] = {}
+    responses: dict[str, dict[str, str]] = {}
     problems: dict[str, str] = {}
     for task, metrics in task_metrics(obj).items():
         if not is_pair_task(task) or not claimed_metrics(metrics):
             continue
-        leaves = _leaves(groups, task)
+        leaves = task_leaves(task)
+        if leaves is None:
+            problems[task] = (
+                f"not verifiable: {task} is not a task dybench ships, so which documents it holds is unknown"
+            )
+            continue
         absent = [leaf for leaf in leaves if leaf not in samples]
         if absent:
-            problems[task] = f"no samples file for {', '.join(map(str, absent))}"
+            problems[task] = f"no samples file for {', '.join(absent)}"
             continue
         items = [s for leaf in leaves for s in samples[leaf].items]
         if reference is not None:
@@ -172,7 +205,7 @@ def rescore_samples(
         else:
             scored = [s.logged for s in items]
         results[task] = whole_pairs(scored)[0]
-    responses = {item_id: s.response for item_id, s in logged.items()}
+        responses[task] = {s.item_id: s.response for s in items}
     return Rescored(reference, data_issue, results, responses, problems)
 
 
@@ -191,9 +224,6 @@ def verify_run(
         return Verification()
     rescored = rescore_samples(obj, samples, references)
     ref = rescored.reference
-    n_samples = obj.get("n-samples") if isinstance(obj.get("n-samples"), dict) else {}
-    groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
-    limited = (obj.get("config") or {}).get("limit") not in (None, "", 0)
     checks = []
     for task, metrics in task_metrics(obj).items():
         claimed = claimed_metrics(metrics)
@@ -203,19 +233,17 @@ def verify_run(
             checks.append(TaskCheck(task, "unchecked", "not re-scored: dybench re-scores the dybench_pair tasks only"))
             continue
         if task not in rescored.results:
-            leaves = _leaves(groups, task)
-            why = "; ".join(sample_problems[leaf] for leaf in leaves if leaf in sample_problems)
+            why = "; ".join(sample_problems[leaf] for leaf in task_leaves(task) or () if leaf in sample_problems)
             checks.append(TaskCheck(task, "unchecked", why or rescored.problems.get(task, "no samples")))
             continue
-        leaves = _leaves(groups, task)
-        checks.append(_check_task(task, leaves, claimed, rescored, samples, n_samples, limited))
+        checks.append(_check_task(task, claimed, rescored, samples, obj))
     headline = HEADLINE_TASK if HEADLINE_TASK in rescored.results else next(iter(rescored.results), None)
     interval = scope = None
     if headline is not None:
         outcomes = pair_outcomes(rescored.results[headline])
         interval = bootstrap_interval([float(v) for v in outcomes.values()], n_resamples=BOOTSTRAP_RESAMPLES)
         if ref is not None:
-            scope = len({it.pair_id for it in ref.items.values() if _in_scope(headline, it.category)})
+            scope = len({it.pair_id for it in ref.items.values() if _holds(headline, it.category)})
     return Verification(
         status=_status(checks),
         checks=tuple(checks),
@@ -229,16 +257,11 @@ def verify_run(
 
 
 def _check_task(
-    task: str,
-    leaves: list[str],
-    claimed: dict[str, float],
-    rescored: Rescored,
-    samples: Mapping[str, TaskSamples],
-    n_samples: Mapping[str, Any],
-    limited: bool,
+    task: str, claimed: dict[str, float], rescored: Rescored, samples: Mapping[str, TaskSamples], obj: Mapping[str, Any]
 ) -> TaskCheck:
     results = rescored.results[task]
     ref = rescored.reference
+    leaves = task_leaves(task) or ()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # coverage and cut pairs are facts of the run, reported by its task
         metrics = pair_metrics(results)
@@ -251,17 +274,25 @@ def _check_task(
     issues = []
     if rescored.data_issue and ref is not None:
         issues.append(rescored.data_issue)
+    listed = _section(obj, "group_subtasks").get(task)
+    if isinstance(listed, list) and listed and sorted(map(str, listed)) != sorted(leaves):
+        issues.append(f"the results file says {task} pools {', '.join(map(str, listed))}; it pools {', '.join(leaves)}")
+    n_samples = _section(obj, "n-samples")
     for leaf in leaves:
         expected = (n_samples.get(leaf) or {}).get("effective") if isinstance(n_samples.get(leaf), dict) else None
         if isinstance(expected, int) and samples[leaf].documents != expected:
             issues.append(f"{leaf}: the samples hold {samples[leaf].documents} documents, the results say {expected}")
-    wrong_scope = sorted({r.item_id for r in results if not _in_scope(task, r.category)})
+    twice = sorted(i for i, n in Counter(s.item_id for leaf in leaves for s in samples[leaf].items).items() if n > 1)
+    if twice:
+        issues.append(f"{len(twice)} item(s) logged by two of its subtasks (e.g. {twice[0]}); an item counts once")
+    wrong_scope = sorted(
+        {f"{s.item_id} in {leaf}" for leaf in leaves for s in samples[leaf].items
+         if not _holds(leaf, ref.items[s.item_id].category if ref else s.logged.category)}
+    )  # fmt: skip
     if wrong_scope:
         issues.append(f"items of another category in {task}'s samples: {', '.join(wrong_scope[:3])}")
-    if ref is not None and not limited:
-        in_scope = {it.pair_id for it in ref.items.values() if _in_scope(task, it.category)}
-        if n_pairs < len(in_scope):
-            issues.append(f"the run has no --limit, but its samples answer {n_pairs} of {len(in_scope)} pairs")
+    if ref is not None:
+        issues.extend(i for leaf in leaves if (i := _documents_issue(leaf, samples[leaf], ref, obj)))
     if diffs:
         shown = ", ".join(f"{d.metric} claimed {d.claimed:.4f}, re-scored {d.rescored:.4f}" for d in diffs[:3])
         issues.insert(0, f"{len(diffs)} of {len(claimed)} claimed numbers differ ({shown})")
@@ -271,6 +302,35 @@ def _check_task(
     compared = sum(m in metrics for m in claimed)
     detail = f"{compared} claimed numbers re-scored from {n_pairs} pairs against {against}: all match"
     return TaskCheck(task, "verified" if ref else "arithmetic", detail, (), n_pairs)
+
+
+def _documents_issue(leaf: str, logged: TaskSamples, ref: ReferenceData, obj: Mapping[str, Any]) -> str | None:
+    """Why a task's samples are not exactly the documents lmms-eval evaluates of it on ``ref``, or None.
+
+    Its documents are the held items of its category in the tasks' order (one stand-in document when
+    there are none); ``--limit`` L evaluates the first L of them (a fraction: that share, rounded up)
+    from ``--offset``, as lmms-eval does.
+    """
+    documents = [i for i, it in ref.items.items() if _holds(leaf, it.category)]
+    config = _section(obj, "config")
+    limit, offset = config.get("limit"), config.get("offset") or 0
+    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+        return f"config.offset {offset!r:.40} is not a number of documents lmms-eval accepts"
+    if limit in (None, 0, -1):
+        count, how = max(len(documents), 1), "without --limit, every one"
+    elif isinstance(limit, bool) or not isinstance(limit, int | float) or not 0 < limit < math.inf:
+        return f"config.limit {limit!r:.40} is not a number of documents lmms-eval accepts"
+    else:
+        count = math.ceil(max(len(documents), 1) * limit) if limit < 1 else int(limit)
+        how = f"--limit {limit}" + (f" --offset {offset}" if offset else "")
+    evaluated = documents[offset : offset + count]
+    where = f"{how}: {len(evaluated)} of its {len(documents)} held items, in the tasks' order"
+    wanted, got = set(evaluated), {s.item_id for s in logged.items}
+    if extra := [s.item_id for s in logged.items if s.item_id not in wanted]:
+        return f"{leaf}: {len(extra)} sample(s) of items lmms-eval does not evaluate ({where}; e.g. {extra[0]})"
+    if missing := [i for i in evaluated if i not in got]:
+        return f"{leaf}: no sample for {len(missing)} of the items lmms-eval evaluates ({where}; e.g. {missing[0]})"
+    return None
 
 
 def _match_reference(
@@ -298,17 +358,15 @@ def _match_reference(
     return (holders[0], first_issue) if holders else (None, None)
 
 
-def _leaves(groups: Mapping[str, Any], task: str) -> list[str]:
-    """The tasks whose samples make up ``task``: a group's subtasks, else the task itself (lmms-eval lists a
-    task run on its own, e.g. ``dybench_pair_single_frame``, in ``group_subtasks`` with no subtasks)."""
-    subtasks = groups.get(task)
-    return list(subtasks) if isinstance(subtasks, list) and subtasks else [task]
+def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """A mapping section of a results file (``config``, ``n-samples``...), empty when absent or not a mapping."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
 
 
-def _in_scope(task: str, category: str) -> bool:
-    """Whether an item of ``category`` belongs to ``task`` (``dybench_pair_static`` holds static items)."""
-    suffix = next((c for c in CATEGORIES if task.endswith("_" + c)), None)
-    return suffix is None or category == suffix
+def _holds(task: str, category: str) -> bool:
+    """Whether one of dybench's tasks holds items of ``category`` (``dybench_pair_static``: static items)."""
+    return any(LEAVES[leaf] in (None, category) for leaf in task_leaves(task) or ())
 
 
 def _status(checks: Sequence[TaskCheck]) -> Status:

@@ -29,7 +29,7 @@ import numpy as np
 
 from dybench import __version__
 from dybench.errors import UserError
-from dybench.fileio import read_jsonl, sha256_file, write_json_atomic, write_jsonl_atomic
+from dybench.fileio import inside, read_jsonl, sha256_file, write_json_atomic, write_jsonl_atomic
 from dybench.records import CATEGORIES, Category
 from dybench.synth._bias import SPLITS, BiasRule, parse_bias
 from dybench.synth._families import Balancer, Clip, make_clip
@@ -112,7 +112,7 @@ def synthesize(
     jobs = []
     for row, clip in zip(rows, clips, strict=True):
         key = _stamp_key(clip.scene, fps, encoder)
-        path, stamp = out / row["video"], out / STAMPS / f"{row['id']}.json"
+        path, stamp = inside(out, out / row["video"]), inside(out, out / STAMPS / f"{row['id']}.json")
         if not _is_done(path, stamp, key):
             jobs.append(_Job(clip.scene, path, stamp, key, fps, encoder))
     with contextlib.ExitStack() as stack:
@@ -124,11 +124,11 @@ def synthesize(
             done += 1
             update(done, n)
 
-    write_jsonl_atomic(out / ANNOTATIONS, rows)
+    write_jsonl_atomic(out / ANNOTATIONS, rows, within=out)
     params = dict(n=n, seed=seed, size=size, frames=frames, fps=fps, categories=list(cats), split=split)
     if max_distractors is not None:
         params["max_distractors"] = max_distractors
-    write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder))
+    write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder), within=out)
     return out
 
 

@@ -2,7 +2,9 @@
 
 Defaults are the CDPO paper's released settings where it has one (RESEARCH.md); the values it does not
 give are dybench's own choices and say so in their docstrings. OmegaConf merges and type-checks the
-sources; this module names the file, key and fix of a bad setting, and checks the string choices.
+sources; this module names the file, key and fix of a bad setting, and checks what a type cannot say:
+a string setting's choices (``choice``) and a numeric setting's range (``number``), both declared beside
+the field, so a new setting gets its check the same way.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Literal, get_args
 import yaml
 
 from dybench.errors import UserError
+from dybench.fileio import JSONInputError, parse_json
 from dybench.prompts import R1_INSTRUCTION
 
 Method = Literal["grpo", "crpo", "bias", "cdpo"]
@@ -46,6 +49,52 @@ def choice(*options: str) -> Any:
     return field(default=options[0], metadata={"choices": options})
 
 
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting may take: finite, within its bounds (None: unbounded on that side)."""
+
+    ge: float | None = None
+    gt: float | None = None
+    le: float | None = None
+    lt: float | None = None
+    why: str = ""
+    """Why the bound is there, when the setting's name does not say it."""
+
+    def problem(self, value: object) -> str | None:
+        """What is wrong with ``value`` (each element of a tuple or list), or None; not numbers are OmegaConf's."""
+        values = value if isinstance(value, tuple | list) else (value,)
+        numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+        why = f" ({self.why})" if self.why else ""
+        each = "each " if len(values) > 1 else ""
+        if not all(math.isfinite(v) for v in numbers):
+            return f"{each}must be a finite number {self}{why}"
+        if any(not self.holds(v) for v in numbers):
+            return f"{each}must be {self}{why}"
+        return None
+
+    def holds(self, v: float) -> bool:
+        """Whether the finite number ``v`` is in the range (and fits in 64 bits, as torch needs)."""
+        return (
+            abs(v) < 2**63
+            and (self.ge is None or v >= self.ge)
+            and (self.gt is None or v > self.gt)
+            and (self.le is None or v <= self.le)
+            and (self.lt is None or v < self.lt)
+        )
+
+    def __str__(self) -> str:
+        bounds = ((">=", self.ge), (">", self.gt), ("<=", self.le), ("<", self.lt))
+        return " and ".join(f"{op} {b if isinstance(b, int) else f'{b:g}'}" for op, b in bounds if b is not None)
+
+
+def number(default: Any, *, ge: float | None = None, gt: float | None = None, le: float | None = None,
+           lt: float | None = None, why: str = "") -> Any:  # fmt: skip
+    """A numeric setting (int, float, an optional one, or a tuple of them) with its range: ``ge``/``gt`` the
+    lowest value (inclusive/exclusive), ``le``/``lt`` the highest. ``validate`` checks it, naming the setting,
+    before torch is imported; NaN and infinity are always refused."""
+    return field(default=default, metadata={"range": Range(ge, gt, le, lt, why)})
+
+
 def _setting_problem(name: str, value: object) -> str | None:
     """What is wrong with setting ``name`` to ``value`` beyond its type (which OmegaConf checks), or None."""
     if name in REMOVED_SETTINGS:
@@ -55,8 +104,22 @@ def _setting_problem(name: str, value: object) -> str | None:
         close = difflib.get_close_matches(str(name), known, n=1)
         fix = f"did you mean {close[0]}?" if close else "`dybench train --help` lists every setting"
         return f"unknown training setting {name!r}; {fix}"
-    choices = known[name].metadata.get("choices", (value,))
+    if _interpolates(value):
+        return f"{name}={value!r}: ${{...}} interpolation is not read in training settings; write the value itself"
+    meta = known[name].metadata
+    if "range" in meta and (problem := meta["range"].problem(value)):
+        return f"{name}={value!r}: {problem}"
+    choices = meta.get("choices", (value,))
     return None if value in choices else f"{name}={value!r}: choose one of {', '.join(choices)}"
+
+
+def _interpolates(value: object) -> bool:
+    """Whether ``value`` holds an OmegaConf interpolation (``${key}``, ``${oc.env:X}``) anywhere."""
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(_interpolates(k) or _interpolates(v) for k, v in value.items())
+    return isinstance(value, list | tuple) and any(_interpolates(v) for v in value)
 
 
 @dataclass
@@ -80,26 +143,26 @@ class TrainConfig:
     """Folder the Video-R1 json's ``path`` entries are relative to (default: the json's folder)."""
     categories: list[str] = field(default_factory=list)
     """Pairs data only: keep these categories (e.g. the shortcut subset for ``train bias``); empty = all."""
-    seed: int = 0
+    seed: int = number(0, ge=0, lt=2**32)
 
     # --- steps and batches ---
-    max_steps: int = 500
+    max_steps: int = number(500, ge=1)
     """Optimiser steps (one generation batch serves ``ppo_epochs`` of them)."""
-    prompts_per_step: int = 1
+    prompts_per_step: int = number(1, ge=1)
     """Prompts per process per generation batch; for crpo, pairs (each pair is two prompts)."""
-    num_generations: int = 8
+    num_generations: int = number(8, ge=2, why="advantages are relative within a group")
     """G: completions sampled per prompt (each branch of a CRPO pair is its own group of G)."""
-    ppo_epochs: int = 1
+    ppo_epochs: int = number(1, ge=1)
     """Optimiser steps per generation batch. Above 1 the old-policy log-probs are the sampling policy's
     own (computed once before the first update), so the clip can bind."""
-    micro_batch_size: int = 4
+    micro_batch_size: int = number(4, ge=1)
     """Rows per forward/backward pass; gradients are accumulated over the generation batch."""
 
     # --- rollout (transformers generate) ---
-    max_new_tokens: int = 768
-    temperature: float = 1.0
+    max_new_tokens: int = number(768, ge=1)
+    temperature: float = number(1.0, gt=0, why="sampling needs a distribution")
     """Sampling temperature; the log-prob passes divide the logits by it too (one distribution)."""
-    top_p: float = 1.0
+    top_p: float = number(1.0, gt=0, le=1)
     """Only 1.0: the log-prob passes score the full softmax, so a nucleus cut would make the sampler's
     distribution differ from the scored one. Generation ignores the checkpoint's generation_config.json
     (Instruct models ship top_k 1, top_p 0.001, repetition_penalty 1.05) and sets every option itself."""
@@ -108,25 +171,25 @@ class TrainConfig:
     one step at a time (rows x vocabulary floats, ~5 MB at the 3B recipes' 8 x 152k), against the trainer's."""
 
     # --- video, as in evaluation ---
-    num_frames: int | None = 16
+    num_frames: int | None = number(16, ge=1)
     """Frames sampled uniformly per video (rounded down to an even count: Qwen's temporal patch is 2).
     1: the middle frame alone, shown twice (a still picture: what a bias model that sees only static
     cues gets; the tiny CDPO preset trains its bias model so)."""
-    fps: float | None = None
+    fps: float | None = number(None, gt=0)
     """Sample by frame rate instead of a fixed count (then ``num_frames`` is the cap)."""
-    max_pixels: int = 128 * 28 * 28
+    max_pixels: int = number(128 * 28 * 28, ge=1)
     """Pixel budget per frame (VideoThinker: about 128x28x28)."""
-    min_pixels: int = 16 * 28 * 28
+    min_pixels: int = number(16 * 28 * 28, ge=1)
     instruction: str = DEFAULT_INSTRUCTION
     """Appended to every question, after the options."""
 
     # --- rewards ---
-    accuracy_weight: float = 1.0
-    format_weight: float = 1.0
-    crr_weight: float = 1.0
+    accuracy_weight: float = number(1.0, ge=0)
+    format_weight: float = number(1.0, ge=0)
+    crr_weight: float = number(1.0, ge=0)
     """crpo only: weight of the relation terms (published: R_CRR^orig and R_CRR^aug; the page gives no
     weights: 1 is dybench's choice)."""
-    behave_weight: float = 1.0
+    behave_weight: float = number(1.0, ge=0)
     """crpo published only: weight of the counterfactual branch's R_behave (dybench's choice)."""
     crr_mode: str = choice("published", "differ", "mapped")
     """crpo only. published: the CRPO project page's rewards (``rewards.py``): the original branch earns
@@ -159,25 +222,25 @@ class TrainConfig:
     its answer must stay). hflip is dybench's choice: it exists for every video, reverse does not."""
 
     # --- loss ---
-    lr: float = 1e-6
-    weight_decay: float = 0.0
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    warmup_steps: int = 0
+    lr: float = number(1e-6, gt=0)
+    weight_decay: float = number(0.0, ge=0)
+    adam_betas: tuple[float, float] = number((0.9, 0.999), ge=0, lt=1)
+    warmup_steps: int = number(0, ge=0)
     lr_schedule: str = choice("constant", "cosine")
-    max_grad_norm: float = 1.0
-    clip_eps: float = 0.2
+    max_grad_norm: float = number(1.0, gt=0)
+    clip_eps: float = number(0.2, gt=0, lt=1, why="the ratio is kept above 1 - clip_eps")
     """PPO clip: the ratio is kept in [1 - clip_eps, 1 + clip_eps_high]."""
-    clip_eps_high: float | None = None
+    clip_eps_high: float | None = number(None, gt=0)
     """Upper clip (None = clip_eps)."""
-    adv_eps: float = 1e-4
+    adv_eps: float = number(1e-4, gt=0, why="it divides by the group std plus adv_eps")
     """Advantage = (R - group mean) / (group std + adv_eps)."""
-    kl_beta: float = 0.0
+    kl_beta: float = number(0.0, ge=0)
     """Weight of the k3 KL to the initial policy (an attraction; 0 = no reference model is loaded)."""
-    bias_beta: float = 0.01
+    bias_beta: float = number(0.01, ge=0)
     """cdpo only: weight of the repulsive k3 KL to the bias model (VideoThinker: 0.01)."""
-    bias_log_ratio_clamp: float = 11.0
+    bias_log_ratio_clamp: float = number(11.0, gt=0)
     """cdpo only: d = logp_bias - logp is clamped to [-c, c] before exp (VideoThinker: 11)."""
-    bias_kl_max: float | None = None
+    bias_kl_max: float | None = number(None, gt=0)
     """cdpo only: bound each token's repulsive KL at this value (None = unbounded, as released)."""
     loss_norm: str = choice("sequence", "token")
     """sequence: mean over each completion's tokens, then over completions (VideoThinker);
@@ -201,9 +264,9 @@ class TrainConfig:
     config). bf16: gathered and computed in bf16, fp32 shards. Verified on CPU (gloo), not on a GPU."""
 
     # --- bookkeeping ---
-    save_every: int = 50
+    save_every: int = number(50, ge=1)
     """Checkpoint every N optimiser steps (a multiple of ppo_epochs); the last step is always saved."""
-    keep_checkpoints: int = 2
+    keep_checkpoints: int = number(2, ge=1, why="0 would delete the checkpoint just saved")
     resume: bool = True
     """Continue from the newest checkpoint in output_dir when there is one."""
 
@@ -231,28 +294,13 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ``TrainConfigError`` naming every bad setting and its fix (settings only, no files)."""
         problems = [p for f in fields(self) if (p := _setting_problem(f.name, getattr(self, f.name)))]
-        for name in ("model", "data", "output_dir"):
-            if not getattr(self, name):
-                problems.append(f"{name} is required")
+        problems += [f"{name} is required" for name in ("model", "data", "output_dir") if not getattr(self, name)]
         if self.method == "cdpo" and not self.bias_model:
             problems.append("cdpo needs bias_model=<folder of the `dybench train bias` output>")
         if self.method == "bias" and self.kl_beta != 0:
             problems.append("bias training is GRPO with no KL: set kl_beta=0")
-        if self.num_generations < 2:
-            problems.append("num_generations must be >= 2 (advantages are relative within a group)")
-        if self.ppo_epochs < 1 or self.save_every % self.ppo_epochs or self.max_steps % self.ppo_epochs:
-            problems.append(
-                "save_every and max_steps must be multiples of ppo_epochs (checkpoints fall between generation batches)"
-            )
         if self.num_frames is None and self.fps is None:
             problems.append("set num_frames or fps")
-        if self.num_frames is not None and self.num_frames < 1:
-            problems.append("num_frames must be >= 1")
-        for name in ("max_steps", "prompts_per_step", "micro_batch_size", "max_new_tokens", "save_every"):
-            if getattr(self, name) < 1:
-                problems.append(f"{name}={getattr(self, name)}: must be >= 1")
-        if not self.temperature > 0:
-            problems.append(f"temperature={self.temperature}: must be > 0 (sampling needs a distribution)")
         if self.top_p != 1.0:
             problems.append(
                 f"top_p={self.top_p}: only 1.0 is supported; the log-prob passes score the full softmax, "
@@ -260,6 +308,14 @@ class TrainConfig:
             )
         if self.fsdp and self.deepspeed:
             problems.append("fsdp=true and deepspeed=FILE are two ways to shard: choose one")
+        if not problems:  # the checks across settings below assume each one is in its range
+            if self.save_every % self.ppo_epochs or self.max_steps % self.ppo_epochs:
+                problems.append(
+                    "save_every and max_steps must be multiples of ppo_epochs (checkpoints fall between "
+                    "generation batches)"
+                )
+            if self.min_pixels > self.max_pixels:
+                problems.append(f"min_pixels={self.min_pixels} is above max_pixels={self.max_pixels}")
         if problems:
             raise TrainConfigError("bad training config:\n  " + "\n  ".join(problems))
 
@@ -327,8 +383,8 @@ def load_config(
     if path is not None:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise TrainConfigError(f"{path}: cannot read the training config ({e})") from e
+        except (OSError, ValueError, RecursionError, yaml.YAMLError) as e:  # ValueError: not UTF-8, a huge int
+            raise TrainConfigError(f"{path}: cannot read the training config ({type(e).__name__}: {e!s:.200})") from e
         if not isinstance(loaded, dict):
             raise TrainConfigError(f"{path}: a training config is a YAML mapping of setting: value")
         if "method" in loaded and values.get("method") not in (None, loaded["method"]):
@@ -343,12 +399,11 @@ def load_config(
         for key, value in layer.items():
             if problem := _setting_problem(key, value):
                 raise TrainConfigError(f"{where}: {problem}")
-        try:
-            config = OmegaConf.merge(config, layer)
-        except OmegaConfBaseException as e:
-            key = str(e.full_key).split("[")[0]  # adam_betas[1] -> adam_betas
-            expected = TrainConfig.__dataclass_fields__[key].type  # the annotation as written
-            raise TrainConfigError(f"{where}: {key}={layer[key]!r}: expected {expected}") from None
+            try:  # one key at a time, so an error names the key whatever OmegaConf's message holds
+                config = OmegaConf.merge(config, {key: value})
+            except OmegaConfBaseException:
+                expected = TrainConfig.__dataclass_fields__[key].type  # the annotation as written
+                raise TrainConfigError(f"{where}: {key}={value!r:.200}: expected {expected}") from None
     return OmegaConf.to_object(config)  # type: ignore[return-value]
 
 
@@ -384,7 +439,9 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
         try:
             parsed.update(OmegaConf.to_container(OmegaConf.from_dotlist([item])))  # type: ignore[arg-type]
         except yaml.YAMLError as e:
-            raise TrainConfigError(f"setting {item!r}: the value is not valid YAML ({e.problem})") from None
+            raise TrainConfigError(f"setting {item!r:.200}: the value is not valid YAML ({e.problem})") from None
+        except (ValueError, RecursionError) as e:  # an integer of thousands of digits, deep nesting
+            raise TrainConfigError(f"setting {item!r:.60}: the value cannot be read ({e!s:.80})") from None
     return parsed
 
 
@@ -406,6 +463,12 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, object]:
 # (no torch), so ``dybench train`` checks the file before it imports the training stack.
 
 
+#: The sections the trainer reads, each a JSON object: how one is written.
+_SECTIONS = {
+    "fp16": '"fp16": {"enabled": false} (or leave it out: fp16 is not supported, use dtype=bfloat16)',
+    "bf16": '"bf16": {"enabled": "auto"} (it follows dtype)',
+    "zero_optimization": '"zero_optimization": {"stage": 3} (see recipes/deepspeed_zero3.json)',
+}
 #: Filled by accelerate from the model's hidden size when left "auto".
 _HIDDEN_SIZE_KEYS = ("reduce_bucket_size", "stage3_prefetch_bucket_size", "stage3_param_persistence_threshold")
 
@@ -418,14 +481,17 @@ def resolve_deepspeed_config(cfg: TrainConfig, *, bf16: bool) -> dict:
     path = Path(str(cfg.deepspeed))
     where = f"deepspeed={cfg.deepspeed}"
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
+        raw = parse_json(path.read_bytes())  # bytes that are not UTF-8, deep nesting, huge integers: refused
     except OSError as e:
         raise TrainConfigError(f"{where}: cannot read it ({e.strerror}); see recipes/deepspeed_zero3.json") from e
-    except json.JSONDecodeError as e:
-        raise TrainConfigError(f"{where}: not valid JSON ({e})") from e
+    except JSONInputError as e:
+        raise TrainConfigError(f"{where}: {e}; see recipes/deepspeed_zero3.json") from e
     if not isinstance(raw, dict):
         raise TrainConfigError(f"{where}: a DeepSpeed config is a JSON object")
     ds = copy.deepcopy(raw)
+    for key, example in _SECTIONS.items():
+        if key in ds and not isinstance(ds[key], dict):
+            raise TrainConfigError(f'{where}: "{key}": {json.dumps(ds[key])[:60]} is a section: write {example}')
     problems = []
 
     def fill(section: dict, key: str, value: object, name: str, setting: str) -> None:

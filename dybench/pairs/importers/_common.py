@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dybench.errors import UserError
-from dybench.fileio import write_json_atomic, write_jsonl_atomic
+from dybench.fileio import inside, write_json_atomic, write_jsonl_atomic
 from dybench.records import letter
 
 ANNOTATIONS = "annotations.jsonl"
@@ -118,8 +118,8 @@ def link_video(source: Path, out: Path, name: str) -> str:
     existing link and an interrupted import leaves either the old link or the new one.
     """
     folder = out / VIDEOS
+    final = inside(out, folder / safe_name(name, "video name"))
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / safe_name(name, "video name")
     tmp = folder / f".{name}.link-{os.getpid()}"
     tmp.unlink(missing_ok=True)
     os.symlink(source.resolve(), tmp)
@@ -163,8 +163,8 @@ def write_outputs(out: Path, rows: list[dict], report: ImportReport) -> None:
     """``annotations.jsonl`` then ``import_report.json``, each written atomically."""
     report.written = len(rows)
     report.by_category = Counter(r["category"] for r in rows)
-    write_jsonl_atomic(out / ANNOTATIONS, rows)
-    write_json_atomic(out / REPORT, report.as_json())
+    write_jsonl_atomic(out / ANNOTATIONS, rows, within=out)
+    write_json_atomic(out / REPORT, report.as_json(), within=out)
 
 
 def find_video(folder: Path, stems: list[str], extensions: tuple[str, ...]) -> Path | None:

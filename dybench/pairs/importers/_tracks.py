@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from dybench.errors import UserError
+from dybench.fileio import inside
 from dybench.pairs.importers._common import (
     VIDEOS,
     ImportReport,
@@ -197,8 +198,9 @@ def import_tracks(
             report.skip(problem, name)
             continue
         clip = f"{VIDEOS}/{name}.mp4"
+        target = inside(out, out / clip)  # a planted link stops the import, named
         try:
-            write_video(out / clip, _frames(files, width, height), fps, encoder or EncoderSettings())
+            write_video(target, _frames(files, width, height), fps, encoder or EncoderSettings())
         except (OSError, ValueError) as e:
             report.skip("frames could not be encoded", f"{name}: {e}")
             continue
