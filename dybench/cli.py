@@ -358,6 +358,9 @@ class MethodChoice(str, Enum):
     """``dybench.train.METHODS`` (a test checks they agree; listed here so the CLI starts without them)."""
 
     grpo = "grpo"
+    sft = "sft"
+    tgrpo = "tgrpo"
+    arrowrl = "arrowrl"
     crpo = "crpo"
     bias = "bias"
     cdpo = "cdpo"

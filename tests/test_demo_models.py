@@ -31,8 +31,7 @@ def test_the_shipped_models_match_their_provenance():
         assert record["seed"] == 0 and record["preset"] == "tiny" and record["stage"]["name"] == model.stage
         assert record["data"]["test"]["bias"].endswith("test=0.5") and record["data"]["train"]["split"] == "train"
         assert record["dybench_version"] and record["git"]["revision"]
-        summary = record["training"].get("metrics_summary") or record["training"]["warmup"]
-        assert summary["steps"] > 0
+        assert record["training"]["metrics_summary"]["steps"] > 0
 
 
 def test_the_shipped_models_load_in_bfloat16():
@@ -68,8 +67,10 @@ def _reproduction(root: Path) -> Path:
         src = root / model.source
         shutil.copytree(model.path(), src)
         (src / PROVENANCE).unlink()
-    write_json_atomic(root / "models/base/warmup.json", {"steps": 950, "accuracy": 0.86, "losses": [1.0, 0.5]})
-    for run in ("grpo-s0", "crpo-s0"):
+    write_json_atomic(root / "runs/start/summary.json", {"steps": 950, "held_back": {"accuracy": 0.86},
+                                                         "config": {"method": "sft"}})  # fmt: skip
+    write_json_atomic(root / "models/init/dybench_tiny_model.json", {"width": 128})
+    for run in ("start", "grpo-s0", "crpo-s0"):
         rows = [{"step": s, "reward": 0.5 + s / 100, "reward_correct": 0.5, "step_s": 1.0} for s in range(1, 21)]
         write_jsonl_atomic(root / "runs" / run / "metrics.jsonl", rows)
     write_json_atomic(root / ".stages/synth-test.done.json", {"settings": {"n": 192, "bias": "b", "split": "test"}})
@@ -98,9 +99,10 @@ def test_ship_refuses_an_unfinished_reproduction_then_copies_a_finished_one(tmp_
         assert record["data"]["test"]["n"] == 192 and record["data"]["train"] is None
         same = load_file(folder / WEIGHTS)
         assert same.keys() == load_file(model.path() / WEIGHTS).keys()
-        assert not (folder / "warmup.json").exists()
-    start = json.loads((folders[0] / PROVENANCE).read_text())["training"]["warmup"]
-    assert start == {"steps": 950, "accuracy": 0.86}  # the summary, without the loss curve
+        assert not (folder / "dybench_tiny_model.json").exists()
+    start = json.loads((folders[0] / PROVENANCE).read_text())["training"]
+    assert start["summary"] == {"steps": 950, "held_back": {"accuracy": 0.86}}  # its settings are under "config"
+    assert start["init"] == {"width": 128} and start["metrics_summary"]["steps"] == 20
     grpo = json.loads((folders[1] / PROVENANCE).read_text())["training"]["metrics_summary"]
     assert grpo["steps"] == 20 and grpo["reward_last10"] > grpo["reward_first10"]
 

@@ -13,30 +13,51 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("torch")
 pytest.importorskip("lmms_eval")
 
-from dybench.reproduce import TINY, Warmup, reproduce  # noqa: E402
+from dybench.reproduce import TinyModel, get_preset, reproduce  # noqa: E402
 from dybench.reproduce._stages import MARKERS  # noqa: E402
 
-SMALLEST = TINY.replace(
-    data=dataclasses.replace(
-        TINY.data,
-        n_train=12,  # 3 questions pass the fixed-order selection
-        n_test=8,  # 1 question: 2 pairs, 4 items
-        categories=("moving_direction",),
-        bias="moving_direction:colour=red->right:train=0.95,test=0.5",
-    ),
-    warmup=Warmup(steps=20, lr=4e-3, batch_size=4, targets="gold", stop_accuracy=0.0, check_every=20, held_back=4),
-    model_width=64,
-    model_layers=2,
-    train={"max_steps": 2, "save_every": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 6},
-    evaluation=dataclasses.replace(TINY.evaluation, tasks=("dybench_pair_r1_moving_direction",)),
-    ablation_seeds=(),  # the ablation runs are stages like the others (test_reproduce_plan); keep this chain short
-)
+TINY = get_preset("tiny", "crpo")
+#: ``dybench train sft`` at the smallest size: gold targets, stopped at its first check (target 0.0)
+START = """method: sft
+sft_targets: gold
+sft_held_back: 4
+sft_check_every: 20
+sft_stop_accuracy: 0.0
+max_steps: 40
+prompts_per_step: 4
+micro_batch_size: 4
+lr: 4.0e-3
+num_frames: 4
+min_pixels: 3136
+max_pixels: 3136
+save_every: 20
+"""
+
+
+def smallest(tmp_path):
+    start = tmp_path / "start.yaml"
+    start.write_text(START)
+    return TINY.replace(
+        data=dataclasses.replace(
+            TINY.data,
+            n_train=12,  # 3 questions pass the fixed-order selection
+            n_test=8,  # 1 question: 2 pairs, 4 items
+            categories=("moving_direction",),
+            bias="moving_direction:colour=red->right:train=0.95,test=0.5",
+        ),
+        start=str(start),
+        tiny_model=TinyModel(width=64, layers=2, init_std=0.08),
+        train={"max_steps": 2, "save_every": 2, "prompts_per_step": 1, "num_generations": 2, "max_new_tokens": 6},
+        evaluation=dataclasses.replace(TINY.evaluation, tasks=("dybench_pair_r1_moving_direction",)),
+        ablation_seeds=(),  # the ablation runs are stages like the others (test_reproduce_plan); keep this short
+    )
 
 
 def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypatch):
     monkeypatch.setenv("DYBENCH_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "run"
-    done = reproduce("crpo", preset=SMALLEST, output_dir=out, seeds=[0], log=lambda s: None)
+    preset = smallest(tmp_path)
+    done = reproduce("crpo", preset=preset, output_dir=out, seeds=[0], log=lambda s: None)
 
     report = json.loads((out / "report.json").read_text())
     labels = [r["label"] for r in report["runs"]]
@@ -49,6 +70,7 @@ def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypat
     assert report["training"]["crpo-s0"]["steps"] == 2
     warmup = report["warmup"]  # gold targets on both branches, stopped at the first check (target 0.0)
     assert warmup["targets"] == "gold" and warmup["steps"] == 20 and [c[0] for c in warmup["checks"]] == [20]
+    assert "reached sft_stop_accuracy" in warmup["ended"]
     assert (out / "runs" / "crpo-s0" / "model" / "config.json").is_file()
     results = json.loads((out / "eval" / "crpo-s0" / "results.json").read_text())
     assert results["model_name"] == "dybench-reproduce tiny crpo-s0"
@@ -64,7 +86,7 @@ def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypat
     assert done.report == out / "report.md"
 
     lines: list[str] = []
-    reproduce("crpo", preset=SMALLEST, output_dir=out, seeds=[0], log=lines.append)
+    reproduce("crpo", preset=preset, output_dir=out, seeds=[0], log=lines.append)
     skipped = [line for line in lines if "done already, skipped" in line]
     assert len(skipped) == len(done.plan.stages) - 1  # all but the report, which always refreshes
     assert (out / MARKERS / "report.done.json").is_file()
@@ -83,10 +105,12 @@ def test_a_real_kill_during_training_resumes_from_the_trainers_checkpoint(tmp_pa
     script.write_text(
         "import sys\n"
         f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "from test_reproduce_e2e import SMALLEST\n"
+        "from pathlib import Path\n"
+        "from test_reproduce_e2e import smallest\n"
         "from dybench.reproduce import reproduce\n"
-        f"reproduce('crpo', preset=SMALLEST.replace(train={{**SMALLEST.train, 'max_steps': 6}}), "
-        f"output_dir={str(tmp_path / 'run')!r}, seeds=[0])\n"
+        f"preset = smallest(Path({str(tmp_path)!r}))\n"
+        "preset = preset.replace(train={**preset.train, 'max_steps': 6})\n"
+        f"reproduce('crpo', preset=preset, output_dir={str(tmp_path / 'run')!r}, seeds=[0])\n"
     )
     env = {**os.environ, "DYBENCH_CACHE_DIR": str(tmp_path / "cache"), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.Popen(

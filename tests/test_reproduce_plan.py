@@ -30,7 +30,7 @@ def _names(plan) -> list[str]:
 def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path, seeds=[0, 1])
     assert _names(plan) == [
-        "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "warmup",
+        "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "train-start",
         "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
         "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1",
         "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0", "eval-crpo_mapped-s0",
@@ -40,7 +40,9 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     runs = {r.label: r for r in plan.runs}
     assert runs["crpo-s0"].data == plan.layout.pairs("train")  # both branches
     assert runs["grpo-s0"].data.name == "original.json"  # the original branch only
-    assert {r.model for r in plan.runs} == {plan.layout.base_model}
+    assert {r.model for r in plan.runs if r.method != "sft"} == {plan.layout.start_run / "model"}
+    start = next(r for r in plan.runs if r.method == "sft")  # the start model is `dybench train sft`
+    assert start.model == plan.layout.init_model and start.data == plan.layout.pairs("train")
     text = plan.describe()
     assert "dybench train crpo --config" in text and "reproduce_tiny_crpo.yaml" in text
     assert "expected compute" in text
@@ -74,9 +76,8 @@ def _fake_checkpoint(folder: Path, model_type: str = "qwen2_5_vl", *, weights=Tr
 
 
 def test_one_bias_model_serves_every_cdpo_seed_and_the_sweep_rows_are_opt_in(tmp_path):
-    from dybench.reproduce._presets import ABLATIONS
-
     plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2])
+    ablations = plan.preset.ablations
     names = _names(plan)
     assert [n for n in names if n.startswith("train-bias")] == ["train-bias-s0"]  # one, as VideoThinker trains one
     for seed in (0, 1, 2):
@@ -86,14 +87,14 @@ def test_one_bias_model_serves_every_cdpo_seed_and_the_sweep_rows_are_opt_in(tmp
     assert not any(r.overrides for r in plan.runs)  # the tiny cdpo default: no sweep rows (time budget)
     inputs = plan.report_input()
     assert inputs.compared == ("cdpo",) and not inputs.ablations  # rows that do not run are not reported
-    assert ABLATIONS["cdpo"], "the bias_beta / bias_kl_max sweep rows"
+    assert ablations, "the bias_beta / bias_kl_max sweep rows"
 
     swept = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2], ablation_seeds=[0])
     rows = {r.label: r for r in swept.runs if r.overrides}
-    assert set(swept.report_input().compared) == {"cdpo", *ABLATIONS["cdpo"]}
-    assert set(rows) == {f"{name}-s0" for name in ABLATIONS["cdpo"]}
-    for name, (base, over) in ABLATIONS["cdpo"].items():
-        assert base == "cdpo" and set(over) <= {"bias_beta", "bias_kl_max"}
+    assert set(swept.report_input().compared) == {"cdpo", *ablations}
+    assert set(rows) == {f"{name}-s0" for name in ablations}
+    for name, row in ablations.items():
+        assert row.base == "cdpo" and set(row.settings) <= {"bias_beta", "bias_kl_max"}
         assert rows[f"{name}-s0"].bias_model == swept.layout.run("bias-s0") / "model"
     per_seed = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1], preset=plan.preset.replace(bias_per_seed=True))
     assert [n for n in _names(per_seed) if n.startswith("train-bias")] == ["train-bias-s0", "train-bias-s1"]
@@ -165,7 +166,7 @@ def test_crpo_takes_a_video_r1_json_and_refuses_missing_eval_data(tmp_path):
 def test_crpo_plan_runs_published_by_default_with_differ_and_mapped_ablations(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path)
     runs = {r.label: r for r in plan.runs}
-    assert list(runs) == ["grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
+    assert list(runs) == ["start", "grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
                           "crpo_differ-s0", "crpo_mapped-s0"]  # ablations on the tiny preset's first seed  # fmt: skip
     configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
     assert configs["crpo-s1"]["crr_mode"] == "published" and configs["crpo-s1"]["method"] == "crpo"
@@ -181,9 +182,11 @@ def test_cli_settings_reach_every_training_run_and_bad_ones_are_named(tmp_path):
     result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps=7", "lr=0.001", "--seeds", "3",
                                  "--output-dir", str(tmp_path), "--dry-run"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    trains = [line for line in result.output.splitlines() if "$ dybench train" in line]
+    trains = [line for line in result.output.splitlines() if "$ dybench train" in line and " sft " not in line]
     assert len(trains) == 2 and all("max_steps=7" in t and "lr=0.001" in t and "seed=3" in t for t in trains)
-    assert "7 steps" in result.output
+    assert "up to 7 steps" in result.output
+    start = next(line for line in result.output.splitlines() if "$ dybench train sft" in line)
+    assert "max_steps=7" not in start  # the settings are the RL runs'; the start model keeps its recipe
     result = RUNNER.invoke(app, ["reproduce", "crpo", "max_stepz=7", "--dry-run", "--output-dir", str(tmp_path)])
     assert result.exit_code == 1 and "max_stepz" in result.output
     result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps", "--dry-run", "--output-dir", str(tmp_path)])
@@ -213,9 +216,8 @@ def _results(p_acc: float) -> dict:
 @pytest.fixture
 def fakes(monkeypatch):
     """Fast stand-ins for every expensive stage function; ``calls`` records each stage that ran."""
-    import dybench.reproduce._data as data
+    import dybench.reproduce._data_stages as data
     import dybench.reproduce._evaluation as evaluation
-    import dybench.reproduce._warmup as warmup
     import dybench.testing as testing
     import dybench.train as train
 
@@ -249,22 +251,14 @@ def fakes(monkeypatch):
         hit("model-init")
         _fake_checkpoint(Path(out_dir), arch)
 
-    def warm(model_dir, data, out_dir, **kwargs):
-        hit("warmup")
-        _fake_checkpoint(Path(out_dir))
-        (Path(out_dir) / "warmup.json").write_text(json.dumps({"steps": 1, "format_rate": 1.0, "accuracy": 0.5,
-                                                               "answers": {"A": 1}}))  # fmt: skip
-
-        class Report:
-            format_rate = 1.0
-            checks = [[50, 0.75]]  # the preset's held-back accuracy target is reached
-
-        return Report()
-
     def fake_train(cfg):
         hit(f"train-{Path(cfg.output_dir).name}")
         out = Path(cfg.output_dir)
         _fake_checkpoint(out / "model")
+        if cfg.method == "sft":  # the start model: its held-back accuracy reaches the recipe's target
+            summary = {"steps": 50, "ended": "reached", "held_back": {"accuracy": 0.75, "format_rate": 1.0},
+                       "config": {"sft_targets": "gold"}}  # fmt: skip
+            (out / "summary.json").write_text(json.dumps(summary))
         rows = [{"step": s, "reward": 0.1 * s, "reward_correct": 0.05 * s, "reward_behave": 0.5,
                  "reward_crr_orig": 0.0, "reward_crr_aug": 0.0, "kl_bias": 0.0, "step_s": 0.1}
                 for s in range(1, 4)]  # fmt: skip
@@ -281,7 +275,6 @@ def fakes(monkeypatch):
     monkeypatch.setattr(data, "synthesize_split", synth)
     monkeypatch.setattr(data, "build_split", build)
     monkeypatch.setattr(testing, "build_tiny_model", tiny)
-    monkeypatch.setattr(warmup, "format_warmup", warm)
     monkeypatch.setattr(train, "train", fake_train)
     monkeypatch.setattr(evaluation, "evaluate_model", evaluate_model)
     monkeypatch.setenv("DYBENCH_CACHE_DIR", "/nonexistent-dybench-cache")  # leaderboard index in memory
@@ -311,7 +304,7 @@ def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fak
                ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
 
 
-STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "warmup",
+STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "train-start",
           "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]  # fmt: skip
 FAKED = [s for s in STAGES if s != "train-files"]
 
@@ -335,7 +328,13 @@ def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, mon
     import dybench.train as train
 
     real = train.train
-    monkeypatch.setattr(train, "train", lambda cfg: (_ for _ in ()).throw(RuntimeError("out of memory")))
+
+    def out_of_memory(cfg):
+        if cfg.method == "sft":  # the start model trains; the first RL run runs out of memory
+            return real(cfg)
+        raise RuntimeError("out of memory")
+
+    monkeypatch.setattr(train, "train", out_of_memory)
     with pytest.raises(StageError, match="train-grpo-s0 failed: RuntimeError: out of memory"):
         _run(tmp_path)
     monkeypatch.setattr(train, "train", real)

@@ -9,15 +9,14 @@ import pytest
 
 from dybench.fileio import read_jsonl
 from dybench.pairs import load_items
-from dybench.reproduce._data import build_split, synthesize_split
-from dybench.reproduce._presets import TINY
+from dybench.reproduce import build_split, get_preset, synthesize_split
 from dybench.synth import answer_diagnostics, planted_cues
 
 
 @pytest.fixture(scope="module")
 def split(tmp_path_factory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("cues")
-    spec = dataclasses.replace(TINY.data, n_test=24, seed=3)
+    spec = dataclasses.replace(get_preset("tiny", "crpo").data, n_test=24, seed=3)
     synthesize_split(spec, root / "synth", "test", workers=1)
     build_split(root / "synth", root / "pairs", lossless=True, selection=spec.selection)
     return root / "pairs", root / "synth"

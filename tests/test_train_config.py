@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dybench.train import TrainConfig, TrainConfigError, load_config
+from dybench.reproduce import PRESET_NAMES, TARGETS, get_preset
+from dybench.train import METHODS, TrainConfig, TrainConfigError, load_config
 
 RECIPE_DIR = Path(__file__).parent.parent / "recipes"
 #: The published settings (the reproduce_* recipes belong to `dybench reproduce`, which fills in paths).
@@ -162,9 +163,26 @@ def test_recipes_load_and_start_with_their_launch_command(recipe):
     assert cfg.lr == 1e-6 and cfg.num_generations == 8 and cfg.max_new_tokens == 768
 
 
-@pytest.mark.parametrize("recipe", sorted(RECIPE_DIR.glob("*.yaml")), ids=lambda p: p.stem)
+PRESET_FILES = {f"reproduce_{name}.yaml" for name in PRESET_NAMES}
+
+
+@pytest.mark.parametrize(
+    "recipe", [p for p in sorted(RECIPE_DIR.glob("*.yaml")) if p.name not in PRESET_FILES], ids=lambda p: p.stem
+)
 def test_every_recipe_holds_only_known_settings(recipe):
-    assert load_config(recipe).method in ("grpo", "crpo", "bias", "cdpo")
+    assert load_config(recipe).method in METHODS
+
+
+@pytest.mark.parametrize("name", PRESET_NAMES)
+@pytest.mark.parametrize("target", TARGETS)
+def test_every_preset_reads_for_every_target_and_names_recipes_that_exist(name, target):
+    preset = get_preset(name, target)
+    for run in preset.runs:
+        assert preset.recipe(run).is_file() and load_config(preset.recipe(run)).method in METHODS
+    for row in preset.ablations.values():
+        assert row.base in preset.runs
+    if preset.start:
+        assert load_config(RECIPE_DIR / preset.start).method == "sft"
 
 
 def test_cdpo_recipe_has_videothinker_defaults():

@@ -99,7 +99,7 @@ def test_clip_loader_samples_even_frame_counts(pairs):
     assert still.indices == (3, 3) and np.array_equal(still.frames[0], still.frames[1])
     assert not np.array_equal(still.frames[0], clip.frames[0])
     TrainConfig(model="m", data="d", output_dir="o", num_frames=1).validate()  # allowed
-    with pytest.raises(ValueError, match="num_frames must be >= 1"):
+    with pytest.raises(ValueError, match="num_frames=0: must be >= 1"):
         TrainConfig(model="m", data="d", output_dir="o", num_frames=0).validate()
     loader = ClipLoader(num_frames=4, fps=None)
     assert loader(video) is loader(video), "decoded clips are cached"

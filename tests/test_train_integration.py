@@ -76,12 +76,47 @@ def _config(method: str, model, data, out, **overrides) -> TrainConfig:
     return TrainConfig(**{**settings, **overrides})
 
 
+def _sft_config(model, data, out, **overrides) -> TrainConfig:
+    settings = {
+        "method": "sft", "model": str(model), "data": str(data), "output_dir": str(out), "max_steps": 6,
+        "prompts_per_step": 4, "micro_batch_size": 4, "num_frames": 4, "min_pixels": 28 * 28,
+        "max_pixels": 3136, "lr": 4e-3, "save_every": 50, "sft_held_back": 2, "sft_check_every": 50,
+    }  # fmt: skip
+    return TrainConfig(**{**settings, **overrides})
+
+
+def test_sft_learns_its_targets_stops_at_the_held_back_target_and_a_rerun_is_done(models, pairs, tmp_path):
+    """``dybench train sft``: the gold answers of both branches as targets, the cross-entropy falling, the
+    held-back accuracy logged at each check, and the run stopped once it reaches ``sft_stop_accuracy``."""
+    policy, _ = models["qwen2_5_vl"]
+    out = tmp_path / "sft"
+    cfg = _sft_config(policy, pairs, out, max_steps=20, sft_check_every=4, sft_stop_accuracy=0.0)
+    final = train(cfg)
+    rows = read_jsonl(out / "metrics.jsonl")
+    assert [r["step"] for r in rows] == [1, 2, 3, 4]  # stopped at the first check: accuracy >= 0.0
+    assert rows[-1]["heldout_acc"] is not None and all(r["heldout_acc"] is None for r in rows[:-1])
+    assert all(r["rollout_tokens"] > 0 and r["reward"] == 0.0 for r in rows)
+    summary = json.loads((out / "summary.json").read_text())
+    assert "reached sft_stop_accuracy at step 4" in summary["ended"] and summary["steps"] == 4
+    assert set(summary["held_back"]) == {"accuracy", "format_rate", "answers"}
+    assert (final / "config.json").is_file() and (out / "metrics.png").read_bytes().startswith(b"\x89PNG")
+    before = (out / "metrics.jsonl").read_text()
+    assert train(cfg) == final and (out / "metrics.jsonl").read_text() == before  # already done: nothing trained
+    longer = train(_sft_config(policy, pairs, tmp_path / "longer", max_steps=12))
+    losses = [r["loss"] for r in read_jsonl(tmp_path / "longer" / "metrics.jsonl")]
+    assert sum(losses[-3:]) < 0.5 * sum(losses[:3]), losses  # the targets are learnt
+    assert (longer / "config.json").is_file()
+
+
 def _weights(folder) -> dict[str, torch.Tensor]:
     return load_file(str(folder / "model.safetensors"))
 
 
+RL_METHODS = [m for m in METHODS if m != "sft"]
+
+
 @pytest.mark.parametrize("arch", ARCHES)
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", RL_METHODS)
 def test_each_method_trains_on_video(method, arch, models, pairs, tmp_path, dense_reward):
     policy, bias = models[arch]
     extra = {"bias_model": str(bias)} if method == "cdpo" else {}
@@ -95,7 +130,12 @@ def test_each_method_trains_on_video(method, arch, models, pairs, tmp_path, dens
         assert r["ratio"] == pytest.approx(1.0)  # one optimiser step per generation batch: on-policy
         assert (r["kl_bias"] > 0) is (method == "cdpo")
         assert r["kl_ref"] == 0.0
+        assert (r["shuffled_acc"] is not None) is (method == "tgrpo"), "T-GRPO scores a frame-shuffled copy"
+        assert (r["reversed_acc"] is not None) is (method == "arrowrl"), "ArrowRL scores the reversed clip"
+        assert (r["crr_advantage_shift"] is not None) is (method == "crpo")
     assert all(r["reward_std"] > 0 for r in rows), "the dense reward varies within a group"
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["method"] == method and summary["steps"] == 2 and (tmp_path / "run" / "metrics.png").is_file()
 
     before, after = _weights(policy), _weights(final)
     changed = [k for k in before if not torch.equal(before[k], after[k])]
@@ -243,14 +283,8 @@ def test_two_process_ddp_on_cpu_trains_and_saves(models, pairs, tmp_path):
     import subprocess
     import sys
 
-    from dybench.reproduce import Warmup
-    from dybench.reproduce._warmup import format_warmup
-    from dybench.train._config import DEFAULT_INSTRUCTION
-
     policy, _ = models["qwen2_5_vl"]
-    start = tmp_path / "start"
-    format_warmup(policy, pairs, start, spec=Warmup(steps=30, lr=4e-3, batch_size=4), seed=0, num_frames=2,
-                  min_pixels=28 * 28, max_pixels=3136, instruction=DEFAULT_INSTRUCTION)  # fmt: skip
+    start = train(_sft_config(policy, pairs, tmp_path / "sft", max_steps=30, sft_targets="random", num_frames=2))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

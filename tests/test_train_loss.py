@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -67,14 +69,47 @@ def test_repulsion_raises_the_kl_to_the_bias_model():
     assert _exact_kl(logits.detach(), bias_logits) > before + 0.05
 
 
-def test_the_repulsion_bound_stops_the_push():
-    logp = torch.tensor([-5.0, -0.1], requires_grad=True)
-    logp_bias = torch.tensor([0.0, -0.1])
-    kl = repulsive_kl(logp, logp_bias, bound=1.0)
-    kl.sum().backward()
-    assert kl[0].item() == 1.0 and logp.grad[0].item() == 0.0, "past the bound: no gradient"
-    unbounded = repulsive_kl(logp.detach(), logp_bias, bound=None)
-    assert unbounded[0].item() == pytest.approx(torch.exp(torch.tensor(5.0)).item() - 6, rel=1e-5)
+def test_a_repulsion_bound_caps_the_gradient_and_never_zeroes_it():
+    """Past the bound a token's term continues along its tangent: the strongest disagreement keeps pushing,
+    at the slope where the bound is reached (a value clamp would give it zero gradient)."""
+    logp = torch.tensor([-5.0, -0.1, 4.0], requires_grad=True)
+    logp_bias = torch.tensor([0.0, -0.1, 0.0])
+    capped = repulsive_kl(logp, logp_bias, bound=1.0)
+    capped.sum().backward()
+    d_hi = _root(lambda d: math.exp(d) - d - 2.0, 1.0, 2.0)  # k3(d) = 1 on the positive side
+    assert capped[0].item() == pytest.approx(1.0 + (math.exp(d_hi) - 1) * (5.0 - d_hi), rel=1e-5)
+    assert logp.grad[0].item() == pytest.approx(-(math.exp(d_hi) - 1), rel=1e-5), "capped at the bound's slope"
+    assert logp.grad[1].item() == 0.0, "where the models agree there is nothing to push"
+    d_lo = _root(lambda d: math.exp(d) - d - 2.0, -3.0, -1.0)  # and on the negative side
+    assert logp.grad[2].item() == pytest.approx(-(math.exp(d_lo) - 1), rel=1e-5)
+    free = torch.tensor([-5.0, -0.1, 4.0], requires_grad=True)
+    repulsive_kl(free, logp_bias).sum().backward()
+    assert abs(free.grad[0].item()) > 50 * abs(logp.grad[0].item()), "unbounded: e^5-sized gradient"
+    under = repulsive_kl(torch.tensor([-0.5]), torch.tensor([0.0]), bound=1.0)
+    assert under.item() == pytest.approx(math.exp(0.5) - 1.5, rel=1e-6), "below the bound: plain k3"
+
+
+def _root(f, lo: float, hi: float) -> float:
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if (f(lo) < 0) == (f(mid) < 0) else (lo, mid)
+    return (lo + hi) / 2
+
+
+def test_the_k3_loss_gradient_is_the_gradient_of_kl_from_the_bias_model():
+    """On samples from pi, E[grad k3] = grad KL(pi_bias || pi) (the docstring's claim), not grad KL(pi || pi_bias)."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, requires_grad=True)
+    bias = torch.randn(6).log_softmax(0)
+    logp = logits.log_softmax(0)
+    expected = (logp.exp().detach() * repulsive_kl(logp, bias, clamp=None)).sum()  # E_{y ~ pi} k3(y), pi fixed
+    (grad_k3,) = torch.autograd.grad(expected, logits)
+    reverse = (bias.exp() * (bias - logits.log_softmax(0))).sum()  # KL(pi_bias || pi)
+    (grad_reverse,) = torch.autograd.grad(reverse, logits)
+    forward = (logits.softmax(0) * (logits.log_softmax(0) - bias)).sum()  # KL(pi || pi_bias)
+    (grad_forward,) = torch.autograd.grad(forward, logits)
+    assert torch.allclose(grad_k3, grad_reverse, atol=1e-6)
+    assert not torch.allclose(grad_k3, grad_forward, atol=1e-3)
 
 
 @pytest.mark.parametrize(

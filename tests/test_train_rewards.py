@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from dybench.train._data import Example, Prompt
+from dybench.train._loss import group_advantages
 from dybench.train._rewards import (
+    Probes,
     RewardWeights,
     accuracy_reward,
     behave_reward,
     format_reward,
     relation_reward,
+    reverse_reward,
     score_rollout,
+    temporal_bonus,
 )
 
 
@@ -144,7 +150,8 @@ def test_published_dynamic_pair_by_hand():
     assert t.crr_orig == [0.5, 0.5, None, None] and t.crr_aug == [None, None, 1.0, 0.0]
     assert t.total == [1 + 1 + 0.5, 1 + 0 + 0.5, 1 + 1 + 1, 1 + 0 + 0]
     assert t.means() == {"reward_correct": 1.0, "reward_format": 0.75, "reward_behave": 0.5,
-                         "reward_crr_orig": 0.5, "reward_crr_aug": 0.5}  # fmt: skip
+                         "reward_crr_orig": 0.5, "reward_crr_aug": 0.5, "reward_temporal": 0.0,
+                         "reward_reverse": 0.0}  # fmt: skip
 
 
 def test_published_gates_close_on_wrong_or_unparsable_original_rollouts():
@@ -194,3 +201,90 @@ def test_null_option_is_last_and_never_doubled():
 )  # fmt: skip
 def test_behave_reward(answer, relation, reward):
     assert behave_reward(answer, relation=relation, gold="B") == reward
+
+
+# --- which CRPO settings let the relation terms change an advantage -----------------------------------------
+
+
+def _crr_shift(rng, *, advantage_groups: str, crr_partner: str, in_format: bool = True) -> float:
+    """Largest |advantage with the relation terms - without| over one random dynamic pair (G = 4)."""
+    G = 4
+    answers = rng.choice(["A", "B", "C"], size=2 * G)
+    texts = [OK.format(a) if in_format or rng.random() < 0.5 else a for a in answers]
+    terms = score_rollout(texts, [_null_pair("B", "change")], G, weights=RewardWeights(crr=1.0),
+                          crr_mode="published", crr_partner=crr_partner)  # fmt: skip
+    shape = (1, 2 * G) if advantage_groups == "pair" else (2, G)
+    with_crr = group_advantages(torch.tensor(terms.total).view(shape))
+    without = group_advantages(torch.tensor(terms.total_without_relation()).view(shape))
+    return float((with_crr - without).abs().max())
+
+
+def test_relation_terms_cancel_under_per_branch_groups_with_group_rates_and_constant_format():
+    """crr_orig_i = [correct_i] x (a rate shared by the group) and crr_aug_j = [behave_j] x (a shared rate):
+    inside a per-branch group each is a constant multiple of the term it is gated on, so standardising the
+    group removes it (up to the advantage's epsilon). Any of: a joint pair group, a per-rollout partner or
+    varying format lets it act."""
+    rng = np.random.default_rng(0)
+    inert = max(_crr_shift(rng, advantage_groups="branch", crr_partner="group") for _ in range(300))
+    assert inert < 1e-3
+    for groups, partner, fmt in (("pair", "group", True), ("branch", "paired", True), ("branch", "group", False)):
+        acting = max(_crr_shift(rng, advantage_groups=groups, crr_partner=partner, in_format=fmt) for _ in range(300))
+        assert acting > 0.1, (groups, partner, fmt)
+
+
+# --- T-GRPO (Video-R1) and ArrowRL ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ordered", "shuffled", "mu", "bonus", "held"),
+    [
+        ([1.0, 0.0, 1.0, 1.0], [1.0, 0.0], 0.8, [1.0, 0.0, 1.0, 1.0], True),  # 0.75 >= 0.8 x 0.5
+        ([1.0, 0.0, 0.0, 0.0], [1.0, 0.0], 0.8, [0.0] * 4, False),  # 0.25 < 0.4: no bonus at all
+        ([0.0] * 4, [0.0, 0.0], 0.8, [0.0] * 4, True),  # 0 >= 0 holds, but nobody is correct
+        ([1.0, 1.0, 0.0, 0.0], [1.0, 0.0], 1.0, [1.0, 1.0, 0.0, 0.0], True),  # ties earn it (>=)
+        ([0.5, 0.05, 1.0, 0.0], [0.0, 0.0], 0.8, [1.0, 0.0, 1.0, 0.0], True),  # "correct" = accuracy > 0.1
+    ],
+)
+def test_temporal_bonus_by_hand(ordered, shuffled, mu, bonus, held):
+    assert temporal_bonus(ordered, shuffled, mu) == (bonus, held)
+
+
+def test_tgrpo_scores_ordered_rows_from_the_shuffled_probes():
+    prompt = _prompt("B", 2)
+    texts = [OK.format("B"), OK.format("A"), OK.format("B"), "B"]  # ordered: correct, wrong, correct, correct
+    probes = Probes("shuffled", [OK.format("B"), OK.format("A")], 2, mu=0.8)  # shuffled accuracy 0.5
+    t = score_rollout(texts, [Example((prompt,))], 4, weights=RewardWeights(temporal=0.3), probes=probes)
+    assert t.temporal == [1.0, 0.0, 1.0, 1.0]
+    assert t.total == pytest.approx([2.3, 1.0, 2.3, 1.3])
+    assert t.probes == {"ordered_acc": 0.75, "shuffled_acc": 0.5, "temporal_condition": 1.0}
+    assert t.means()["reward_temporal"] == 0.75
+    # Video-R1 issue #51: with binary accuracy and constant format the bonus is an affine change of the group's
+    # rewards, which standardisation removes; here format varies, so it acts
+    in_format = [OK.format("B"), OK.format("A"), OK.format("B"), OK.format("B")]
+    plain = score_rollout(in_format, [Example((prompt,))], 4)
+    bonus = score_rollout(in_format, [Example((prompt,))], 4, weights=RewardWeights(temporal=0.3), probes=probes)
+    same = group_advantages(torch.tensor([plain.total])) - group_advantages(torch.tensor([bonus.total]))
+    assert same.abs().max() < 1e-3
+
+
+@pytest.mark.parametrize(
+    ("answers", "reversed_answer", "aot", "reward"),
+    [
+        (["A", "B", None], "A", True, [0.0, 1.0, 0.0]),  # the arrow of time decides: diverge from the reversed
+        (["A", "B", None], "A", False, [1.0, 0.0, 0.0]),  # it does not: agree with it
+        (["A", "B"], None, True, [0.0, 0.0]),  # nothing readable on the reversed clip: no reward
+        (["A", "B"], "A", None, [None, None]),  # not routed: no term
+    ],
+)
+def test_reverse_reward_by_hand(answers, reversed_answer, aot, reward):
+    assert reverse_reward(answers, reversed_answer, aot) == reward
+
+
+def test_arrowrl_scores_forward_rows_against_the_reversed_answer():
+    prompt = Prompt("p", Path("/v.mp4"), "Which way does the ball move?", ("left", "right"), "B")
+    texts = [OK.format("B"), OK.format("A"), "nothing"]
+    probes = Probes("reversed", [OK.format("A")], 1, aot=[True])
+    t = score_rollout(texts, [Example((prompt,))], 3, weights=RewardWeights(reverse=0.5), probes=probes)
+    assert t.reverse == [1.0, 0.0, 0.0]
+    assert t.total == [2.5, 1.0, 0.0]
+    assert t.probes == {"reversed_acc": 0.0}  # the reversed clip's answer A is not the forward gold B

@@ -1,7 +1,7 @@
 """``dybench demo``: does correctness-only RL teach a shortcut that accuracy hides and P-Acc exposes?
 
 Offline, in about a minute on a CPU. Fresh DyBench-Synth test clips are rendered in the tiny
-reproduction's setting (``dybench.reproduce._presets.TINY``: moving direction, one object per clip; the
+reproduction's setting (``recipes/reproduce_tiny.yaml``: moving direction, one object per clip; the
 planted cue, a red target, points to "right" on 95 % of the training clips but carries no information
 here: the test split is balanced), from a seed the shipped models never saw; their counterfactual pairs
 (mirrored, reversed) are built; and lmms-eval evaluates the two floor models and the three models that
@@ -88,7 +88,7 @@ def demo(
     rendered clips and built pairs.
     """
     from dybench.demo.models import DEMO_MODELS, MODELS_DIR, DemoModelsError, check_shipped
-    from dybench.reproduce import TINY, build_split, synthesize_split
+    from dybench.reproduce import build_split, get_preset, synthesize_split
 
     models = MODELS_DIR if models is None else Path(models)
     for key, value in OFFLINE.items():  # nothing in the demo may reach a hub
@@ -96,13 +96,15 @@ def demo(
     console = console or output_console()
     folder = Path(out)
     synth, pairs, results, log = folder / "synth", folder / "pairs", folder / "results", folder / LOG
-    spec = dataclasses.replace(TINY.data, n_test=n, seed=seed)
+    tiny = get_preset("tiny", "crpo")
+    assert tiny.data is not None
+    spec = dataclasses.replace(tiny.data, n_test=n, seed=seed)
     if trained and (problems := check_shipped(models)):
         raise DemoModelsError(
             "the demo models do not match their provenance: " + "; ".join(problems[:3]) + ". Reinstall dybench, "
             "regenerate them (python -m dybench.demo.models --from REPRODUCTION) or use --floor-only"
         )
-    ev = TINY.evaluation
+    ev = tiny.evaluation
     # (lmms-eval model, model args, row label, device, one of the shipped models)
     evaluations = [
         ("dybench_constant", "answer=A", "constant (always A)", None, False),

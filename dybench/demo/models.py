@@ -36,9 +36,8 @@ PROVENANCE = "provenance.json"
 WEIGHTS = "model.safetensors"
 #: The reproduction's training seed the shipped models come from.
 SEED = 0
-#: Files of a model folder that are not copied: the warm-up's step log (``provenance.json`` keeps its
-#: summary) and the tiny model's build settings (kept in ``provenance.json`` too).
-_NOT_SHIPPED = ("warmup.json", "dybench_tiny_model.json")
+#: Files of a model folder that are not copied: the tiny model's build settings (kept in ``provenance.json``).
+_NOT_SHIPPED = ("dybench_tiny_model.json",)
 
 
 class DemoModelsError(UserError, RuntimeError):
@@ -64,7 +63,7 @@ class DemoModel:
 
 
 DEMO_MODELS: tuple[DemoModel, ...] = (
-    DemoModel("tiny-start", "start model (warm-up)", "models/base", "warmup"),
+    DemoModel("tiny-start", "start model (sft)", "runs/start/model", "train-start"),
     DemoModel(f"tiny-grpo-s{SEED}", f"GRPO (seed {SEED})", f"runs/grpo-s{SEED}/model", f"train-grpo-s{SEED}"),
     DemoModel(f"tiny-crpo-s{SEED}", f"CRPO (seed {SEED})", f"runs/crpo-s{SEED}/model", f"train-crpo-s{SEED}"),
 )
@@ -197,12 +196,8 @@ def _with_dtype(config: dict[str, Any], dtype: str) -> dict[str, Any]:
 
 
 def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:
-    """What made the model: the warm-up's summary, or the trainer's metrics summary and settings."""
-    if model.stage == "warmup":
-        warmup = _read_json(reproduction / model.source / "warmup.json", "the warm-up writes it")
-        warmup.pop("losses", None)
-        tiny = reproduction / "models" / "init" / "dybench_tiny_model.json"
-        return {"warmup": warmup, "init": json.loads(tiny.read_text()) if tiny.is_file() else None}
+    """What made the model: the trainer's metrics summary, settings and run summary (the start model also the
+    tiny random model it was trained from)."""
     import yaml
 
     from dybench.reproduce import training_summary
@@ -210,11 +205,19 @@ def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:
     run = reproduction / Path(model.source).parent
     metrics = run / "metrics.jsonl"
     config = run / "config.yaml"
-    return {
+    summary = run / "summary.json"
+    record = {
         "metrics_summary": training_summary(metrics),
         "last_step": read_jsonl(metrics)[-1] if metrics.is_file() else None,
         "config": yaml.safe_load(config.read_text(encoding="utf-8")) if config.is_file() else None,
+        "summary": json.loads(summary.read_text(encoding="utf-8")) if summary.is_file() else None,
     }
+    if record["summary"]:
+        record["summary"].pop("config", None)  # the same settings as "config"
+    tiny = reproduction / "models" / "init" / "dybench_tiny_model.json"
+    if model.name == "tiny-start" and tiny.is_file():
+        record["init"] = json.loads(tiny.read_text())
+    return record
 
 
 def _reproduce_command(plan: dict[str, Any]) -> str:

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from dybench.errors import UserError
-from dybench.reproduce._data import pairs_problem, video_r1_problem
+from dybench.reproduce._data_stages import pairs_problem
+from dybench.video_r1 import video_r1_problem
 
 #: Processor files a Qwen-VL checkpoint folder carries (one of them is enough).
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")

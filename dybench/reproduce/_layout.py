@@ -6,7 +6,8 @@ The paths, named by ``Layout``::
     data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
     data/train/shortcut.json              the shortcut subset (the CDPO bias model)
     data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)
-    models/init/ models/base/             tiny preset: the random model and its warm-up (warmup.json)
+    models/init/                          tiny preset: the random model the start run trains from
+    runs/start/                           tiny preset: ``dybench train sft`` of it (model/ is the start model)
     runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
     eval/<label>/results.json             lmms-eval results of each model on the test pairs
     leaderboard/                          the results, stored for ``dybench leaderboard --results``
@@ -42,13 +43,9 @@ class Layout:
         return self.root / "models" / "init"
 
     @property
-    def base_model(self) -> Path:
-        return self.root / "models" / "base"
-
-    @property
-    def warmup_record(self) -> Path:
-        """The warm-up's summary (``warmup.WarmupReport``), saved beside the start model."""
-        return self.base_model / "warmup.json"
+    def start_run(self) -> Path:
+        """The tiny preset's start run (``dybench train sft``); its ``model/`` is the start model."""
+        return self.run("start")
 
     def run(self, label: str) -> Path:
         return self.root / "runs" / label

@@ -8,6 +8,7 @@ Where the stages write is ``layout.py``'s.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shlex
 import time
@@ -16,19 +17,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dybench.reproduce import _data as data_stages
+from dybench.reproduce import _data_stages as data_stages
 from dybench.reproduce._checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
 from dybench.reproduce._layout import Layout
-from dybench.reproduce._presets import (
-    ABLATIONS,
-    COMPARED,
-    COMPUTE_NOTE,
-    HUB_IDS,
-    RUNS,
-    Preset,
-    Target,
-    get_preset,
-)
+from dybench.reproduce._presets import COMPUTE_NOTE, HUB_IDS, Preset, Target, get_preset, recipes_dir
 from dybench.reproduce._stages import (
     Stage,
     StageRecord,
@@ -38,7 +30,7 @@ from dybench.reproduce._stages import (
     read_marker,
     run_stages,
 )
-from dybench.reproduce._summary import BASELINE, ReportInput, RunInfo, StageInfo, logged_results
+from dybench.reproduce._summary import ReportInput, RunInfo, StageInfo, logged_results
 
 
 @dataclass(frozen=True)
@@ -52,8 +44,8 @@ class TrainRun:
     data: Path
     output_dir: Path
     bias_model: Path | None = None
-    recipe: str | None = None
-    """An ablation: the run whose recipe it starts from (None = ``method``'s own)."""
+    recipe: Path | None = None
+    """The recipe it trains with (None: the preset's recipe for ``method``)."""
     overrides: Mapping[str, Any] = field(default_factory=dict)
     """An ablation: the settings it changes on that recipe."""
 
@@ -130,10 +122,11 @@ class Plan:
             return RunInfo(label, method, seed, lay.results(label), answers, diagnostics, metrics)
 
         runs = [evaluated("base", "base", None)]  # the start model, then every training run's model
-        runs += [evaluated(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in self.runs]
+        trained = [r for r in self.runs if r.method != "sft"]  # the start model is the base row
+        runs += [evaluated(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in trained]
         planned = {r.method for r in self.runs}  # ablation rows are in the report only when this plan runs them
-        ablations = {name: spec for name, spec in ABLATIONS[self.target].items() if name in planned}
-        compared = [m for m in (*COMPARED[self.target], *ablations) if m != BASELINE]
+        ablations = {name: (a.base, a.settings) for name, a in self.preset.ablations.items() if name in planned}
+        compared = [m for m in self.preset.compared if m in planned]
         return ReportInput(
             target=self.target,
             preset=self.preset.name,
@@ -146,11 +139,11 @@ class Plan:
             stages=tuple(_stage_info(self.output_dir, stage) for stage in self.stages),
             published=lay.published,
             results_dir=self.results_dir,
-            warmup=lay.warmup_record,
+            warmup=lay.start_run if self.preset.start else None,
             report_md=lay.report_md,
             report_json=lay.report_json,
             plots=lay.plots,
-            preset_notes=self.preset.notes,
+            preset_notes=(f"How this preset's settings were chosen: {self.preset.docs}",) if self.preset.docs else (),
             notes=self.notes,
         )
 
@@ -203,10 +196,10 @@ def make_plan(
     problems: list[str] = []
     notes: list[str] = []
     stages: list[Stage] = []
-    runs = RUNS[target]
+    runs = spec.runs
 
     # --- inputs ---------------------------------------------------------------------------------------
-    if spec.model is None and model is None and spec.warmup is None:
+    if spec.model is None and model is None and spec.start is None:
         problems.append(
             f"--model is required with --preset {spec.name}: a local folder of {HUB_IDS[spec.arch]} "
             "(nothing is downloaded)"
@@ -254,38 +247,32 @@ def make_plan(
         test_pairs, test_deps = Path(eval_data).resolve(), ()
 
     # --- the start model ------------------------------------------------------------------------------
-    configs = {run: _train_config(spec, run, Path("MODEL"), Path("DATA"), Path("OUT"), 0, None) for run in runs}
+    plan_runs: list[TrainRun] = []
     if model is not None or spec.model is not None:
         base, base_deps = Path(model or spec.model).expanduser().resolve(), ()  # type: ignore[arg-type]
-    elif spec.warmup is None:  # reported above: this preset needs --model
+    elif spec.start is None or spec.tiny_model is None:  # reported above: this preset needs --model
         base, base_deps = Path("<--model>"), ()
     else:
-        gold = spec.warmup.targets == "gold"
-        if gold and train_pairs is None:
-            problems.append(
-                f"--preset {spec.name} starts from a warm-up on both branches of the training pairs; "
-                "give --train-data as a pairs dataset folder"
-            )
-        warm_data, warm_deps = (train_pairs, train_deps) if gold and train_pairs else (original, file_deps)
-        tiny = _tiny_model_stages(spec, lay, warm_data, warm_deps, configs[runs[0]])
-        stages += [_reading(stage, external, warm_data) for stage in tiny]
-        base, base_deps = lay.base_model, ("warmup",)
+        start_data, start_deps = (train_pairs, train_deps) if train_pairs else (original, file_deps)
+        start = TrainRun("sft", spec.data.seed if spec.data else 0, "start", lay.init_model, start_data,
+                         lay.start_run, recipe=recipes_dir() / spec.start)  # fmt: skip
+        stages.append(_reading(_model_init_stage(spec, lay), external))
+        stages.append(_reading(_train_stage(spec, start, ("model-init", *start_deps)), external, start_data))
+        plan_runs.append(start)
+        base, base_deps = start.output_dir / "model", ("train-start",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
     evaluate_stage = _eval_stage_factory(spec, lay, test_pairs, test_deps)
     stages.append(_reading(evaluate_stage("base", base, base_deps), external, base, test_pairs))
     eval_labels = ["base"]
-    plan_runs: list[TrainRun] = []
     bias_on = original if spec.bias_data == "all" and bias_data is None else shortcut
-    data_for = {"grpo": original, "cdpo": original, "bias": bias_on, "crpo": train_pairs}
+    data_for = {"bias": bias_on, "crpo": train_pairs}  # the rest train on the original branch
     ablation_seeds = seeds if spec.ablation_seeds is None else tuple(s for s in seeds if s in spec.ablation_seeds)
     # the method and its baseline on every seed first, then the ablations (a cut-short run has the main rows)
     # one bias model (the first seed's) for every CDPO seed unless the preset trains one per seed
     bias_seed = {seed: seed if spec.bias_per_seed else seeds[0] for seed in seeds}
     todo = [(seed, run, run, {}) for seed in seeds for run in runs if run != "bias" or bias_seed[seed] == seed]
-    todo += [
-        (seed, name, base_run, over) for seed in ablation_seeds for name, (base_run, over) in ABLATIONS[target].items()
-    ]
+    todo += [(seed, name, a.base, a.settings) for seed in ablation_seeds for name, a in spec.ablations.items()]
     for seed, run, role, overrides in todo:
         label = f"{run}-s{seed}"
         bias_label = f"bias-s{bias_seed.get(seed, seeds[0])}"
@@ -295,8 +282,8 @@ def make_plan(
             deps += (f"train-{bias_label}",)
         if role == "bias" and bias_data is not None:
             deps = base_deps
-        train_run = TrainRun(run, seed, label, base, data_for[role] or original, lay.run(label), bias_model,
-                             recipe=None if role == run else role, overrides=overrides)  # fmt: skip
+        train_run = TrainRun(run, seed, label, base, data_for.get(role, original) or original, lay.run(label),
+                             bias_model, recipe=spec.recipe(role), overrides=overrides)  # fmt: skip
         plan_runs.append(train_run)
         stages.append(_reading(_train_stage(spec, train_run, deps), external, base, train_run.data))
         trained = evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",))
@@ -408,7 +395,7 @@ def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: t
         description="original branch as Video-R1 json (GRPO, CDPO) and the shortcut subset (bias model)",
         run=lambda: data_stages.write_training_files(pairs, out, synth_dir=synth_dir),
         outputs=files,
-        command=f"(python) dybench.reproduce._data.write_training_files({pairs}, {out})",
+        command=f"(python) dybench.reproduce._data_stages.write_training_files({pairs}, {out})",
         settings={"pairs": str(pairs), "synth": str(synth_dir), "format": 1},
         deps=deps,
         check=lambda: missing_files(*files),
@@ -416,118 +403,62 @@ def _train_files_stage(lay: Layout, pairs: Path, synth_dir: Path | None, deps: t
     )
 
 
-def _tiny_model_stages(spec: Preset, lay: Layout, data: Path, deps: tuple[str, ...], train_cfg: Any) -> list[Stage]:
-    from dybench.reproduce._warmup import format_warmup
-
-    warm = spec.warmup
-    assert warm is not None
-    seed = spec.data.seed
+def _model_init_stage(spec: Preset, lay: Layout) -> Stage:
+    tiny = spec.tiny_model
+    assert tiny is not None
+    seed = spec.data.seed if spec.data else 0
 
     def build() -> None:
         from dybench.testing import build_tiny_model
 
-        build_tiny_model(
-            spec.arch, lay.init_model, seed=seed, init_std=spec.init_std, width=spec.model_width,
-            layers=spec.model_layers,
-        )  # fmt: skip
+        build_tiny_model(spec.arch, lay.init_model, seed=seed, init_std=tiny.init_std, width=tiny.width,
+                         layers=tiny.layers)  # fmt: skip
 
-    def warmup() -> None:
-        report = format_warmup(
-            lay.init_model, data, lay.base_model, spec=warm, seed=seed, num_frames=train_cfg.num_frames,
-            min_pixels=train_cfg.min_pixels, max_pixels=train_cfg.max_pixels, instruction=train_cfg.instruction,
-        )  # fmt: skip
-        if warm.stop_accuracy is not None and (not report.checks or report.checks[-1][1] < warm.stop_accuracy):
-            raise RuntimeError(
-                f"after {warm.steps} warm-up steps held-back accuracy is "
-                f"{report.checks[-1][1] if report.checks else 'unmeasured'}, short of the preset's "
-                f"{warm.stop_accuracy}; raise the warm-up's steps"
-            )
-        if report.format_rate < 0.5:
-            raise RuntimeError(
-                f"after {warm.steps} warm-up steps only {report.format_rate:.0%} of answers are in the "
-                "<think>...</think><answer>...</answer> format; raise the preset's warm-up steps"
-            )
-
-    frames = {k: getattr(train_cfg, k) for k in ("num_frames", "min_pixels", "max_pixels", "instruction")}
-    return [
-        Stage(
-            name="model-init",
-            kind="model",
-            description=f"build a tiny random {spec.arch} model offline (seed {seed})",
-            run=build,
-            outputs=(lay.init_model,),
-            command=f"dybench tiny-model --arch {spec.arch} --out {lay.init_model} --seed {seed}"
-            + (f" --init-std {spec.init_std:g}" if spec.init_std is not None else "")
-            + f" --width {spec.model_width} --layers {spec.model_layers}",
-            settings={
-                "arch": spec.arch,
-                "seed": seed,
-                "init_std": spec.init_std,
-                "width": spec.model_width,
-                "layers": spec.model_layers,
-            },  # fmt: skip
-            check=lambda: model_folder_problem(lay.init_model),
-            estimate=_estimate(spec, "model"),
-        ),
-        Stage(
-            name="warmup",
-            kind="warmup",
-            description=(
-                f"perception start: up to {warm.steps} supervised steps on the true answers of both branches, "
-                f"until held-back accuracy reaches {warm.stop_accuracy}"
-                if warm.targets == "gold"
-                else f"format warm-up: {warm.steps} supervised steps on random-letter targets (no content)"
-            ),
-            run=warmup,
-            outputs=(lay.base_model,),
-            command=f"(python) dybench.reproduce._warmup.format_warmup({lay.init_model}, {data}, {lay.base_model})",
-            settings={"warmup": vars(warm), "seed": seed, **frames, "format": 1},
-            deps=("model-init", *deps),
-            check=lambda: model_folder_problem(lay.base_model),
-            estimate=_estimate(spec, "warmup"),
-        ),
-    ]
+    return Stage(
+        name="model-init",
+        kind="model",
+        description=f"build a tiny random {spec.arch} model offline (seed {seed})",
+        run=build,
+        outputs=(lay.init_model,),
+        command=f"dybench tiny-model --arch {spec.arch} --out {lay.init_model} --seed {seed}"
+        + (f" --init-std {tiny.init_std:g}" if tiny.init_std is not None else "")
+        + f" --width {tiny.width} --layers {tiny.layers}",
+        settings={"arch": spec.arch, "seed": seed, **dataclasses.asdict(tiny)},
+        check=lambda: model_folder_problem(lay.init_model),
+        estimate=_estimate(spec, "model"),
+    )
 
 
-def _train_config(
-    spec: Preset,
-    role: str,
-    model: Path,
-    data: Path,
-    out: Path,
-    seed: int,
-    bias: Path | None,
-    overrides: Mapping[str, Any] | None = None,
-):
-    """The run's ``TrainConfig``: the role's recipe (which names the trainer method), then the plan's paths.
+def _train_config(spec: Preset, run: TrainRun):
+    """The run's ``TrainConfig``: its recipe (which names the trainer method), the plan's paths, the ablation's
+    settings and the preset's settings on top.
 
-    The role and the trainer method differ in one place: the tiny preset trains its bias model with
-    ``grpo`` plus the KL anchor every tiny run has (``dybench train bias`` refuses a KL term, and the
-    tiny model collapses without one; see recipes/reproduce_tiny_bias.yaml).
+    The run's name and the trainer method differ in one place: the tiny preset trains its bias model with
+    ``grpo`` (see recipes/reproduce_tiny_bias.yaml).
     """
     from dybench.train import load_config
 
     return load_config(
-        spec.recipe(role),
+        run.recipe or spec.recipe(run.method),
         [],
-        model=str(model),
-        data=str(data),
-        output_dir=str(out),
-        seed=seed,
-        bias_model=str(bias) if bias else None,
-        **{**(overrides or {}), **spec.train},
+        model=str(run.model),
+        data=str(run.data),
+        output_dir=str(run.output_dir),
+        seed=run.seed,
+        bias_model=str(run.bias_model) if run.bias_model else None,
+        **{**run.overrides, **({} if run.method == "sft" else spec.train)},
     )
 
 
 def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
-    role = run.recipe or run.method
-    cfg = _train_config(spec, role, run.model, run.data, run.output_dir, run.seed, run.bias_model, run.overrides)
-    extra = {**run.overrides, **spec.train}
+    cfg = _train_config(spec, run)
+    extra = {**run.overrides, **({} if run.method == "sft" else spec.train)}
     settings = [f"seed={run.seed}"] + [f"{k}={v}" for k, v in extra.items()]
     if run.bias_model is not None:
         settings.append(f"bias_model={run.bias_model}")
+    recipe = run.recipe or spec.recipe(run.method)
     command = (
-        f"dybench train {cfg.method} --config {spec.recipe(role)} --model {run.model} --data {run.data} "
+        f"dybench train {cfg.method} --config {recipe} --model {run.model} --data {run.data} "
         f"--output-dir {run.output_dir} {' '.join(settings)}"
     )
     if spec.launcher == "accelerate":
@@ -541,16 +472,20 @@ def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
             import subprocess
 
             subprocess.run(shlex.split(command), check=True)
-            return
-        from dybench.train import train as run_training
+        else:
+            from dybench.train import train as run_training
 
-        run_training(cfg)
+            run_training(cfg)
+        if cfg.method == "sft":
+            _check_start(cfg, run.output_dir)
 
+    what = "the start model (supervised, from the tiny random model)" if cfg.method == "sft" else (
+        f"{run.method} from the start model")  # fmt: skip
     return Stage(
         name=f"train-{run.label}",
         kind="train",
-        description=f"{run.method} from the start model, seed {run.seed}, {cfg.max_steps} steps"
-        + (f" (trainer method {cfg.method})" if cfg.method != run.method else "")
+        description=f"{what}, seed {run.seed}, up to {cfg.max_steps} steps"
+        + (f" (trainer method {cfg.method})" if cfg.method not in (run.method, "sft") else "")
         + (f" (ablation: {', '.join(f'{k}={v}' for k, v in run.overrides.items())})" if run.overrides else ""),
         run=train,
         outputs=(run.output_dir,),
@@ -560,6 +495,24 @@ def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
         check=lambda: model_folder_problem(run.output_dir / "model"),
         estimate=_estimate(spec, "train"),
     )
+
+
+def _check_start(cfg: Any, out: Path) -> None:
+    """The start model must have reached its recipe's held-back accuracy and answer in the format."""
+    import json
+
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    held = summary.get("held_back") or {}
+    if cfg.sft_stop_accuracy is not None and held.get("accuracy", 0.0) < cfg.sft_stop_accuracy:
+        raise RuntimeError(
+            f"after {summary.get('steps')} sft steps held-back accuracy is {held.get('accuracy')}, short of the "
+            f"recipe's sft_stop_accuracy {cfg.sft_stop_accuracy}; raise its max_steps"
+        )
+    if held.get("format_rate", 0.0) < 0.5:
+        raise RuntimeError(
+            f"after {summary.get('steps')} sft steps only {held.get('format_rate', 0.0):.0%} of held-back answers "
+            "are in the <think>...</think><answer>...</answer> format; raise the recipe's max_steps"
+        )
 
 
 def _eval_stage_factory(spec: Preset, lay: Layout, test_pairs: Path, test_deps: tuple[str, ...]):

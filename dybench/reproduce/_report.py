@@ -165,31 +165,29 @@ def _kl_to_bias(report: Report) -> list[str]:
 
 
 def _warmup(report: Report) -> list[str]:
-    """The start model's warm-up (tiny preset): perception on gold answers, or the answer format only."""
+    """The start model (tiny preset): ``dybench train sft`` on gold answers (perception) or random ones (format)."""
     w = report.warmup
     if not w:
         return []
-    sampled = f" (sampled at temperature 1: {w['sampled_format_rate']:.0%})" if "sampled_format_rate" in w else ""
+    checks = ", ".join(f"{acc:.2f} at step {step:g}" for step, acc in w.get("checks", []))
+    fmt = f"{w['format_rate']:.0%}" if "format_rate" in w else "-"
     if w.get("targets") == "gold":
-        checks = ", ".join(f"{acc:.2f} at step {step:g}" for step, acc in w.get("checks", []))
         return [
             "",
-            "## Start model: perception warm-up (tiny preset)",
+            "## Start model: supervised on gold answers (tiny preset)",
             "",
-            f"{w['steps']} supervised steps on the true answers of both branches of the training pairs (the "
+            f"{w['steps']} `dybench train sft` steps on the true answers of both branches of the training pairs (the "
             "planted cue is right on one branch and wrong on the other, so it teaches no shortcut), stopped while "
-            f"perception is partial, as in an instruction-tuned start model. Held-back accuracy: {checks or '-'}. "
-            f"Answers in format: {w['format_rate']:.0%}{sampled}. The base row above is this model.",
+            f"perception is partial, as in an instruction-tuned start model ({w.get('ended')}). Held-back accuracy: "
+            f"{checks or '-'}. Answers in format: {fmt}. The base row above is this model.",
         ]
     return [
         "",
-        "## Start model: format warm-up (tiny preset)",
+        "## Start model: the answer format only (tiny preset)",
         "",
-        f"{w['steps']} supervised steps on targets `<think>...</think><answer>X</answer>` with X drawn "
-        "uniformly among the question's own choices (no content is taught). On held-back prompts the "
-        f"warmed-up model answers in format {w['format_rate']:.0%} of the time{sampled}; its greedy answers "
-        f"{w['answers']} score {w['accuracy']:.2f} (the targets carry no content, so this reflects those "
-        "prompts' mix of answers, not knowledge).",
+        f"{w['steps']} `dybench train sft` steps on targets `<think>...</think><answer>X</answer>` with X drawn "
+        f"uniformly among the question's own choices (no content is taught). Held-back answers in format: {fmt}; "
+        f"greedy answers {w.get('answers')} score {w.get('accuracy', 0.0):.2f} (the targets carry no content).",
     ]
 
 

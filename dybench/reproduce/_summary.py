@@ -20,12 +20,11 @@ from typing import Any
 
 from dybench.fileio import read_jsonl
 from dybench.records import CATEGORIES
+from dybench.reproduce._presets import BASELINE
 from dybench.results import TaskMetric, task_metrics
 from dybench.scoring import ItemResult, grouped, pair_accuracy
 
 METRICS = ("acc", "p_acc", "change_consistency", "keep_consistency")
-BASELINE = "grpo"
-"""The method every other one is compared with."""
 COMPARED_METRICS = ("p_acc", "acc", "cue_agreement")
 GROUP_TASK = "dybench_pair"
 GROUP_TASKS = ("dybench_pair", "dybench_pair_r1")
@@ -90,7 +89,7 @@ class ReportInput:
     results_dir: Path
     """The leaderboard folder."""
     warmup: Path | None
-    """The warm-up's ``warmup.json`` (None, or a missing file: no warm-up)."""
+    """The start run's folder (``dybench train sft``: ``summary.json``, ``metrics.jsonl``); None: no warm-up."""
     report_md: Path
     report_json: Path
     plots: Path
@@ -187,9 +186,7 @@ def build_report(inputs: ReportInput) -> Report:
             scores.by_transform.update(by_transform(list(run.answers)))
             runs.append(scores)
     methods = ["base", *dict.fromkeys(r.method for r in inputs.runs if r.method != "base")]
-    warmup = json.loads(inputs.warmup.read_text()) if inputs.warmup and inputs.warmup.is_file() else None
-    if warmup:
-        warmup.pop("losses", None)
+    warmup = start_summary(inputs.warmup) if inputs.warmup else None
     return Report(
         target=inputs.target,
         preset=inputs.preset,
@@ -220,6 +217,23 @@ def scores_from_results(results: dict, label: str, method: str, seed: int | None
     n = results.get("n-samples", {})
     n_items = sum(v.get("effective", 0) for k, v in n.items() if k.startswith(GROUP_TASK)) or None
     return RunScores(label, method, seed, metrics, by_category, n_items, str(path))
+
+
+def start_summary(run: Path) -> dict[str, Any] | None:
+    """What the report says of the start model: the sft run's steps, targets, held-back checks and final
+    held-back answers (None while the run has not finished)."""
+    try:
+        summary = json.loads((run / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rows = read_jsonl(run / "metrics.jsonl") if (run / "metrics.jsonl").is_file() else []
+    return {
+        "steps": summary.get("steps"),
+        "ended": summary.get("ended"),
+        "targets": summary.get("config", {}).get("sft_targets"),
+        "checks": [[r["step"], r["heldout_acc"]] for r in rows if r.get("heldout_acc") is not None],
+        **(summary.get("held_back") or {}),
+    }
 
 
 def logged_results(eval_dir: Path) -> list[ItemResult]:

@@ -26,7 +26,7 @@ from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.prompts import R1_INSTRUCTION
 
-Method = Literal["grpo", "crpo", "bias", "cdpo"]
+Method = Literal["grpo", "sft", "tgrpo", "arrowrl", "crpo", "bias", "cdpo"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
 #: VideoThinker-R1's training instruction (RESEARCH.md): think in <think>, answer letters in <answer>.
@@ -127,9 +127,11 @@ class TrainConfig:
     """Everything a training run needs; saved next to the checkpoints as ``config.yaml``."""
 
     method: str = choice(*METHODS)
-    """grpo: plain GRPO. crpo: both branches of a pair in one step, with the relation rewards of
-    ``crr_mode``. bias: GRPO with no KL on the shortcut subset (CDPO stage 1). cdpo: GRPO repelled from a
-    frozen bias model."""
+    """grpo: plain GRPO. sft: supervised fine-tuning on target answers (a start model's warm-up). tgrpo:
+    Video-R1's temporal GRPO (a bonus when ordered frames beat shuffled ones). arrowrl: ArrowRL's reverse
+    reward (answers that diverge from those on the reversed clip). crpo: both branches of a pair in one step,
+    with the relation rewards of ``crr_mode``. bias: GRPO with no KL on the shortcut subset (CDPO stage 1).
+    cdpo: GRPO repelled from a frozen bias model."""
     model: str = ""
     """Policy checkpoint folder (``save_pretrained`` format) or hub id already in the local cache."""
     data: str = ""
@@ -221,6 +223,33 @@ class TrainConfig:
     """crpo on a Video-R1 json only: the counterfactual a Static question gets (the page says either;
     its answer must stay). hflip is dybench's choice: it exists for every video, reverse does not."""
 
+    # --- tgrpo and arrowrl: completions on a transformed copy of the clip, scored, never trained on ---
+    tgrpo_alpha: float = number(0.3, ge=0)
+    """tgrpo only: the bonus added to the accuracy reward of each correct ordered rollout (Video-R1: 0.3)."""
+    tgrpo_mu: float = number(0.8, ge=0)
+    """tgrpo only: the bonus is earned when ordered accuracy >= mu x shuffled accuracy (Video-R1's code: 0.8,
+    its paper: p > p~; its maintainers: 0.8 and 1.0 perform alike)."""
+    tgrpo_shuffled_generations: int | None = number(None, ge=1)
+    """tgrpo only: completions sampled on the frame-shuffled clip (None = num_generations // 2, as released)."""
+    arrowrl_weight: float = number(0.5, ge=0)
+    """arrowrl only: weight of the reverse reward (ArrowRL's is not public; 0.5 is ArrowGEV's coefficient)."""
+
+    # --- sft (supervised warm-up) ---
+    sft_targets: str = choice("gold", "random")
+    """sft only. gold: each question's true answer (on a pairs dataset, both branches of every pair: a
+    planted cue is right on one branch and wrong on the other, so this teaches perception and no shortcut).
+    random: an answer drawn uniformly among the question's own choices (the answer format, no content)."""
+    sft_think: str = ""
+    """sft only: the fixed text inside ``<think>`` of every target (empty: the tags, no reasoning)."""
+    sft_held_back: int = number(16, ge=1)
+    """sft only: prompts kept out of training to measure greedy accuracy (whole pairs with gold targets on
+    a pairs dataset)."""
+    sft_check_every: int = number(50, ge=1)
+    """sft only: measure held-back accuracy every N steps (logged as ``heldout_acc``)."""
+    sft_stop_accuracy: float | None = number(None, ge=0, le=1)
+    """sft only: stop once held-back accuracy reaches this (a start that perceives only partly, as the
+    papers' instruction-tuned start models do); None = run all ``max_steps``."""
+
     # --- loss ---
     lr: float = number(1e-6, gt=0)
     weight_decay: float = number(0.0, ge=0)
@@ -241,7 +270,12 @@ class TrainConfig:
     bias_log_ratio_clamp: float = number(11.0, gt=0)
     """cdpo only: d = logp_bias - logp is clamped to [-c, c] before exp (VideoThinker: 11)."""
     bias_kl_max: float | None = number(None, gt=0)
-    """cdpo only: bound each token's repulsive KL at this value (None = unbounded, as released)."""
+    """cdpo only: past this per-token value the repulsive KL continues linearly, which caps each token's
+    gradient (it never zeroes it); None = bounded only by the log-ratio clamp, as released."""
+    bias_num_frames: int | None = number(None, ge=1)
+    """cdpo only: frames per video the bias model scores the rollouts on. None = the frames it was trained on
+    (its run's ``config.yaml``; the policy's ``num_frames`` when that is not known): a middle-frame bias
+    model judges from the middle frame."""
     loss_norm: str = choice("sequence", "token")
     """sequence: mean over each completion's tokens, then over completions (VideoThinker);
     token: one mean over all completion tokens of the batch."""
@@ -276,7 +310,10 @@ class TrainConfig:
 
     @property
     def rows_per_step(self) -> int:
-        """B: completions per process per generation batch (a CRPO pair is two prompts)."""
+        """B: completions per process per generation batch (a CRPO pair is two prompts; sft has one target
+        per prompt)."""
+        if self.method == "sft":
+            return self.prompts_per_step
         return self.prompts_per_step * (2 if self.method == "crpo" else 1) * self.num_generations
 
     @property

@@ -8,9 +8,7 @@ them). Frames are sampled with the evaluation's own helpers (``dybench.video``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dybench.prompts import question_text
-from dybench.records import MAX_OPTIONS, Branch, Relation, Transform, letter
+from dybench.records import MAX_OPTIONS, Branch, Relation, Transform
 from dybench.train._config import TrainConfigError
 
 log = logging.getLogger(__name__)
@@ -46,6 +44,9 @@ class Prompt:
     branch: Branch = "original"
     category: str | None = None
     """The question's category when the data gives one (pairs data; a Video-R1 row's optional ``category``)."""
+    cue_answer: str | None = None
+    """The answer a known shortcut cue points to, when the data says (a Video-R1 row's optional
+    ``cue_answer``, written for DyBench-Synth by ``dybench reproduce``): only logged, never rewarded."""
 
     @property
     def n_options(self) -> int:
@@ -157,74 +158,55 @@ def _item_prompt(folder: Path, item) -> Prompt:
     )
 
 
-_ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*</answer>", re.S | re.I)
-_OPTION_PREFIX = re.compile(r"^\s*\(?([A-Z])[.):]\s*(.*)$", re.S)
-
-
 def _video_r1_prompts(path: Path, root: Path) -> list[Prompt]:
-    """Video-R1 rows (``problem``, ``options``, ``solution``, ``path``, ``problem_type``) as prompts.
+    """A Video-R1 json's scorable questions as prompts (``dybench.video_r1``); the others are skipped with one
+    warning that counts them."""
+    from dybench.video_r1 import VideoR1Error, read_video_r1
 
-    Only multiple-choice and yes/no video questions can be scored by the evaluation's parser; other
-    rows (numerical, OCR, free-form, regression, images) are skipped with one warning that counts them.
-    """
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise TrainConfigError(f"{path}: not valid JSON ({e})") from e
-    if not isinstance(rows, list):
-        raise TrainConfigError(f"{path}: a Video-R1 file is a JSON list of question records")
-    prompts, skipped = [], 0
-    for i, row in enumerate(rows):
-        where = f"{path}[{i}]"
-        missing = [k for k in ("problem", "solution", "path") if k not in row]
-        if missing:
-            raise TrainConfigError(f"{where}: missing {missing}; Video-R1 rows need problem, options, solution, path")
-        match = _ANSWER_TAG.search(str(row["solution"]))
-        gold = (match.group(1) if match else str(row["solution"])).strip()
-        options = _strip_letters(row.get("options") or [], where)
-        kind = str(row.get("problem_type", "multiple choice")).lower()
-        if row.get("data_type", "video") != "video" or not (
-            (kind == "multiple choice" and options) or gold.lower() in ("yes", "no")
-        ):
-            skipped += 1
-            continue
-        if options:
-            letters = sorted({g.strip().upper() for g in gold.split(",") if g.strip()})
-            if not letters or any(len(g) != 1 or not "A" <= g < letter(len(options)) for g in letters):
-                raise TrainConfigError(f"{where}: solution {gold!r} is not option letters A-{letter(len(options) - 1)}")
-            gold = ",".join(letters)
-        else:
-            gold = gold.lower()
-        category = row.get("category")
-        prompts.append(
-            Prompt(
-                f"{path.name}:{i}",
-                (root / row["path"]).resolve(),
-                row["problem"],
-                options,
-                gold,
-                category=str(category) if category else None,
-            )  # fmt: skip
-        )
-    if skipped:
-        log.warning("%s: skipped %d row(s) that are not multiple-choice or yes/no video questions", path, skipped)
-    return prompts
+        read = read_video_r1(path, root)
+    except VideoR1Error as e:
+        raise TrainConfigError(str(e)) from e
+    if read.skipped:
+        why = ", ".join(f"{n} x {reason}" for reason, n in read.skipped.most_common())
+        log.warning("%s: skipped %d row(s) that are not multiple-choice or yes/no video questions (%s)", path,
+                    sum(read.skipped.values()), why)  # fmt: skip
+    return [
+        Prompt(
+            f"{path.name}:{q.index}",
+            q.video,
+            q.question,
+            q.options,
+            q.answer,
+            category=q.category,
+            cue_answer=q.cue_answer,
+        )  # fmt: skip
+        for q in read.questions
+    ]
 
 
-def _strip_letters(options: list[str], where: str) -> tuple[str, ...]:
-    """'A. left' -> 'left' when every option carries its own letter; otherwise keep the texts."""
-    parsed = [_OPTION_PREFIX.match(str(o)) for o in options]
-    if parsed and all(m and m.group(1) == letter(i) for i, m in enumerate(parsed)):
-        return tuple(m.group(2).strip() for m in parsed if m)
-    return tuple(str(o) for o in options)
+def transform_clip(clip: Clip, kind: str, rng: np.random.Generator | None = None) -> Clip:
+    """The clip's sampled frames played backwards (``reversed``) or in a random order drawn from ``rng``
+    (``shuffled``); the timestamps stay those of the original frames, as a video that plays this way has."""
+    if kind == "reversed":
+        frames = clip.frames[::-1]
+    elif kind == "shuffled":
+        if rng is None:
+            raise ValueError("shuffling a clip needs a random generator")
+        frames = clip.frames[rng.permutation(len(clip.frames))]
+    else:
+        raise ValueError(f"unknown clip transform {kind!r}; use reversed or shuffled")
+    return dataclasses.replace(clip, frames=np.ascontiguousarray(frames))
 
 
 class ClipLoader:
-    """Decode and sample a video as evaluation does, keeping the last few clips in memory."""
+    """Decode and sample a video as evaluation does, keeping recently used clips in memory (up to
+    ``cache_bytes`` of frames: a small dataset is decoded once, a large one as it is met)."""
 
-    def __init__(self, *, num_frames: int | None, fps: float | None, cache_size: int = 16):
-        self.num_frames, self.fps, self.cache_size = num_frames, fps, cache_size
+    def __init__(self, *, num_frames: int | None, fps: float | None, cache_bytes: int = 512 << 20):
+        self.num_frames, self.fps, self.cache_bytes = num_frames, fps, cache_bytes
         self._cache: OrderedDict[Path, Clip] = OrderedDict()
+        self._bytes = 0
 
     def __call__(self, path: Path) -> Clip:
         if path in self._cache:
@@ -232,8 +214,9 @@ class ClipLoader:
             return self._cache[path]
         clip = self._load(path)
         self._cache[path] = clip
-        if len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+        self._bytes += clip.frames.nbytes
+        while self._bytes > self.cache_bytes and len(self._cache) > 1:
+            self._bytes -= self._cache.popitem(last=False)[1].frames.nbytes
         return clip
 
     def _load(self, path: Path) -> Clip:

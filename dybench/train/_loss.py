@@ -6,6 +6,7 @@ completion tokens; ``mask`` is 1 on a completion's tokens up to and including it
 
 from __future__ import annotations
 
+import math
 from typing import Literal, NamedTuple
 
 import torch
@@ -39,13 +40,38 @@ def k3_kl(logp: torch.Tensor, logp_other: torch.Tensor, clamp: float | None = No
 def repulsive_kl(
     logp: torch.Tensor, logp_bias: torch.Tensor, *, clamp: float | None = 11.0, bound: float | None = None
 ) -> torch.Tensor:
-    """CDPO's per-token KL(pi || pi_bias) (k3, log-ratio clamped), optionally bounded at ``bound``.
+    """CDPO's per-token repulsive term: k3 on the policy's samples, the log-ratio clamped to [-clamp, clamp]
+    (VideoThinker: 11), optionally capped past ``bound``. The loss *subtracts* ``beta`` times it.
 
-    The loss *subtracts* ``beta`` times this, so minimising the loss pushes the policy away from the
-    bias model. Past ``bound`` a token's term is constant: no further push, no e^11-sized gradients.
+    Direction: as a loss on samples y ~ pi (no score-function term), k3's expected gradient is the gradient of
+    KL(pi_bias || pi), not of KL(pi || pi_bias): with r = pi_bias(y) / pi(y), grad k3 = (1 - r) grad log pi(y),
+    and E_pi[(1 - r) grad log pi] = -E_{pi_bias}[grad log pi] = grad KL(pi_bias || pi). Subtracting it lowers
+    the policy's log-probability of what the bias model would say, weighted by the bias model's probability.
+
+    ``bound`` caps each token's *gradient*, not its value: past the log-ratio at which k3 reaches ``bound``
+    (one on each side of 0) the term continues as the tangent line there, so the strongest disagreements keep
+    pushing at the capped slope. (Clamping the value instead would give them zero gradient.)
     """
-    kl = k3_kl(logp, logp_bias, clamp=clamp)
-    return kl if bound is None else kl.clamp(max=bound)
+    d = logp_bias - logp
+    if clamp is not None:
+        d = d.clamp(-clamp, clamp)
+    if bound is None:
+        return torch.exp(d) - d - 1
+    lo, hi = _k3_level(bound, -1.0), _k3_level(bound, 1.0)
+    inside = d.clamp(lo, hi)
+    k3 = torch.exp(inside) - inside - 1
+    slope = torch.exp(inside) - 1  # dk3/dd at the clamped point: the tangent past the bound
+    return k3 + slope.detach() * (d - inside)
+
+
+def _k3_level(level: float, side: float) -> float:
+    """The log-ratio d on ``side`` (+1 or -1) of 0 where exp(d) - d - 1 = ``level`` (Newton's method)."""
+    if level <= 0:
+        raise ValueError(f"a repulsion bound must be positive, got {level}")
+    d = side * (math.log1p(level) + 1.0 if side > 0 else level + 1.0)
+    for _ in range(60):
+        d -= (math.exp(d) - d - 1 - level) / (math.exp(d) - 1)
+    return d
 
 
 def clipped_surrogate(
@@ -97,10 +123,11 @@ class TokenLoss(NamedTuple):
     """The loss of one micro-batch, per token, and its parts; every field (b, Lc)."""
 
     total: torch.Tensor
-    """policy + kl_beta * kl_ref - bias_beta * kl_bias."""
+    """policy + kl_beta * kl_ref - bias_beta * (kl_bias, capped past the bound)."""
     policy: torch.Tensor
     kl_ref: torch.Tensor
     kl_bias: torch.Tensor
+    """The repulsive k3 before any bound (the loss uses it capped past ``bias_bound``)."""
     clipped: torch.Tensor
     """1.0 where the PPO clip bound."""
     ratio: torch.Tensor
@@ -125,6 +152,15 @@ def token_loss(
     policy, clipped = clipped_surrogate(logp, old_logp, advantages, clip_eps, clip_eps_high)
     zeros = torch.zeros_like(logp)
     kl_ref = k3_kl(logp, ref_logp) if ref_logp is not None else zeros
-    kl_bias = repulsive_kl(logp, bias_logp, clamp=bias_clamp, bound=bias_bound) if bias_logp is not None else zeros
-    total = policy + kl_beta * kl_ref - bias_beta * kl_bias
+    kl_bias = pushed = zeros
+    if bias_logp is not None:
+        kl_bias = repulsive_kl(logp, bias_logp, clamp=bias_clamp)  # logged
+        pushed = repulsive_kl(logp, bias_logp, clamp=bias_clamp, bound=bias_bound) if bias_bound else kl_bias
+    total = policy + kl_beta * kl_ref - bias_beta * pushed
     return TokenLoss(total, policy, kl_ref, kl_bias, clipped.float(), torch.exp(logp - old_logp))
+
+
+def sft_token_loss(logp: torch.Tensor) -> TokenLoss:
+    """sft: each target token's cross-entropy, -log p (b, Lc), in the loss's shape (no ratio, no KL)."""
+    zeros = torch.zeros_like(logp)
+    return TokenLoss(-logp, -logp, zeros, zeros, zeros, torch.ones_like(logp))

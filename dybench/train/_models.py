@@ -45,6 +45,19 @@ def check_bias_model(bias_model: str | None, policy: str) -> Path:
     return path
 
 
+def bias_training_frames(bias_model: Path) -> int | None:
+    """The ``num_frames`` the bias model was trained with: its run folder's ``config.yaml`` (the model is that
+    folder's ``model/``); None when it was not trained by ``dybench train``."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((Path(bias_model).parent / "config.yaml").read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    frames = config.get("num_frames") if isinstance(config, dict) else None
+    return frames if isinstance(frames, int) and frames > 0 else None
+
+
 def assert_not_same_weights(bias, policy) -> None:
     """Refuse a bias model whose weights equal the policy's (a copy of the policy under another name)."""
     policy_state = policy.state_dict()

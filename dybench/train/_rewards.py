@@ -35,7 +35,7 @@ counterfactual's gold label). Unparsable on either side earns 0.
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 from dybench.records import Relation
@@ -56,6 +56,10 @@ class RewardWeights:
     """published only: the counterfactual branch's behave reward."""
     crr: float = 0.0
     """The relation terms (crr_orig, crr_aug); 0 outside CRPO."""
+    temporal: float = 0.0
+    """tgrpo: T-GRPO's bonus alpha (Video-R1: 0.3); 0 outside T-GRPO."""
+    reverse: float = 0.0
+    """arrowrl: the reverse reward's weight; 0 outside ArrowRL."""
 
 
 @dataclass(frozen=True)
@@ -71,20 +75,42 @@ class RewardTerms:
     """Original rows of CRPO pairs: the relation reward the original branch earns."""
     crr_aug: list[float | None]
     """Counterfactual rows of CRPO pairs: the relation reward the counterfactual branch earns."""
+    temporal: list[float | None]
+    """tgrpo: 1 for a correct ordered rollout of a group whose accuracy beat the shuffled group's (it earns
+    the bonus alpha), else 0."""
+    reverse: list[float | None]
+    """arrowrl: 1 when the answer diverges from the answer on the reversed clip (a question whose answer the
+    arrow of time decides) or agrees with it (one it does not decide); None: not routed, no term."""
     total: list[float]
     """The weighted sum of the terms the row earns."""
     parsed: list[str | None]
     """The parsed answer of each completion (None = unparsable)."""
+    crr_weight: float = 0.0
+    """The weight ``total`` gave the relation terms."""
+    probes: dict[str, float] = field(default_factory=dict)
+    """tgrpo: ``ordered_acc``, ``shuffled_acc`` and ``temporal_condition`` (the share of groups whose ordered
+    accuracy reached mu x the shuffled one's), means over the step's prompts; arrowrl: ``reversed_acc``."""
+
+    def total_without_relation(self) -> list[float]:
+        """Each row's total minus its relation terms (what the advantages would be computed from without them)."""
+        return [
+            t - self.crr_weight * ((x or 0.0) + (y or 0.0))
+            for t, x, y in zip(self.total, self.crr_orig, self.crr_aug, strict=True)
+        ]
 
     def means(self) -> dict[str, float]:
         """``reward_<term>``: each term's mean over the rows that earn it (0.0 when none does)."""
         out = {}
         for f in fields(self):
-            if f.name in ("total", "parsed"):
+            if f.name not in REWARD_TERMS:
                 continue
             earned = [v for v in getattr(self, f.name) if v is not None]
             out[f"reward_{f.name}"] = statistics.fmean(earned) if earned else 0.0
         return out
+
+
+#: The reward terms a row can earn, logged as ``reward_<term>``.
+REWARD_TERMS = ("correct", "format", "behave", "crr_orig", "crr_aug", "temporal", "reverse")
 
 
 def parse(response: str, prompt: Prompt) -> str | None:
@@ -139,6 +165,37 @@ def relation_reward(
     return float(mapping.get(original) == counterfactual)
 
 
+@dataclass(frozen=True)
+class Probes:
+    """Completions sampled on a transformed copy of each prompt's clip, scored but never trained on."""
+
+    kind: Literal["shuffled", "reversed"]
+    """shuffled: the sampled frames in a random order (T-GRPO); reversed: played backwards (ArrowRL)."""
+    texts: list[str]
+    """``per_prompt`` completions per prompt, prompt-major, for the prompts of the scored examples."""
+    per_prompt: int
+    aot: list[bool | None] = field(default_factory=list)
+    """reversed: per prompt, whether the arrow of time decides its answer (None: unknown, no term)."""
+    mu: float = 0.8
+    """shuffled: the bonus needs ordered accuracy >= mu x shuffled accuracy (Video-R1: 0.8)."""
+
+
+def temporal_bonus(ordered: list[float], shuffled: list[float], mu: float) -> tuple[list[float], bool]:
+    """T-GRPO (Video-R1's ``grpo_trainer.py``): when the ordered group's mean accuracy p reaches mu times the
+    shuffled group's, every ordered rollout with accuracy > 0.1 earns the bonus (1 here; weight alpha)."""
+    held = statistics.fmean(ordered) >= mu * statistics.fmean(shuffled)
+    return [float(held and a > 0.1) for a in ordered], held
+
+
+def reverse_reward(answers: list[str | None], reversed_answer: str | None, aot: bool | None) -> list[float | None]:
+    """ArrowRL's reverse reward as dybench reads it for a lettered answer: 1 when a forward answer diverges
+    from the answer on the reversed clip for a question the arrow of time decides, or agrees with it for one it
+    does not; an unparsable answer earns 0; ``aot`` None (unknown) earns no term."""
+    if aot is None:
+        return [None] * len(answers)
+    return [float(a is not None and reversed_answer is not None and (a != reversed_answer) == aot) for a in answers]
+
+
 def score_rollout(
     texts: list[str],
     examples: list[Example],
@@ -148,13 +205,14 @@ def score_rollout(
     crr_mode: CRRMode = "published",
     crr_gated: bool = True,
     crr_partner: CRRPartner = "group",
+    probes: Probes | None = None,
 ) -> RewardTerms:
     """Score B = (prompts in ``examples``) * G completions, rows ordered prompt-major as in ``Rollout``.
 
     An example with two prompts (original, counterfactual) and a relation is a CRPO pair: under
     ``published`` its branches earn the terms of the module docstring; under differ / mapped both earn
     correctness + format, plus the relation terms when ``weights.crr`` is set. A single prompt earns
-    correctness + format.
+    correctness + format, plus T-GRPO's temporal bonus or ArrowRL's reverse reward from ``probes``.
     """
     G = num_generations
     prompts = [p for ex in examples for p in ex.prompts]
@@ -169,6 +227,9 @@ def score_rollout(
     behave: list[float | None] = [None] * len(texts)
     crr_orig: list[float | None] = [None] * len(texts)
     crr_aug: list[float | None] = [None] * len(texts)
+    temporal: list[float | None] = [None] * len(texts)
+    reverse: list[float | None] = [None] * len(texts)
+    diagnostics = _score_probes(probes, prompts, correct, parsed, temporal, reverse, G) if probes else {}
     row = 0
     for ex in examples:
         o, c = slice(row, row + G), slice(row + G, row + 2 * G)  # the original and counterfactual rows
@@ -207,9 +268,47 @@ def score_rollout(
         + weights.format * f
         + weights.behave * (b or 0.0)
         + weights.crr * ((x or 0.0) + (y or 0.0))
-        for a, f, b, x, y in zip(correct, fmt, behave, crr_orig, crr_aug, strict=True)
+        + weights.temporal * (t or 0.0)
+        + weights.reverse * (r or 0.0)
+        for a, f, b, x, y, t, r in zip(correct, fmt, behave, crr_orig, crr_aug, temporal, reverse, strict=True)
     ]
-    return RewardTerms(correct, fmt, behave, crr_orig, crr_aug, total, parsed)
+    return RewardTerms(correct, fmt, behave, crr_orig, crr_aug, temporal, reverse, total, parsed, weights.crr,
+                       diagnostics)  # fmt: skip
+
+
+def _score_probes(
+    probes: Probes,
+    prompts: list[Prompt],
+    correct: list[float | None],
+    parsed: list[str | None],
+    temporal: list[float | None],
+    reverse: list[float | None],
+    G: int,
+) -> dict[str, float]:
+    """Fill ``temporal`` or ``reverse`` (rows of each prompt) from the probe completions; step diagnostics."""
+    n = probes.per_prompt
+    if len(probes.texts) != len(prompts) * n:
+        raise ValueError(f"{len(probes.texts)} probe completions for {len(prompts)} prompts x {n}")
+    ordered_acc, probe_acc, held = [], [], []
+    for k, prompt in enumerate(prompts):
+        rows, probe_texts = slice(k * G, (k + 1) * G), probes.texts[k * n : (k + 1) * n]
+        if prompt.answer is None:
+            continue
+        own = [c or 0.0 for c in correct[rows]]
+        accs = [accuracy_reward(t, prompt) for t in probe_texts]
+        ordered_acc.append(statistics.fmean(own))
+        probe_acc.append(statistics.fmean(accs))
+        if probes.kind == "shuffled":
+            temporal[rows], condition = temporal_bonus(own, accs, probes.mu)
+            held.append(float(condition))
+        else:
+            reverse[rows] = reverse_reward(parsed[rows], parse(probe_texts[0], prompt), probes.aot[k])
+    if not ordered_acc:
+        return {}
+    if probes.kind == "shuffled":
+        return {"ordered_acc": statistics.fmean(ordered_acc), "shuffled_acc": statistics.fmean(probe_acc),
+                "temporal_condition": statistics.fmean(held)}  # fmt: skip
+    return {"reversed_acc": statistics.fmean(probe_acc)}
 
 
 def _gated(own: list[float], other: list[float], *, gated: bool, partner: CRRPartner) -> list[float]:

@@ -352,6 +352,52 @@ def make_rollout(
     )
 
 
+def with_prompts(rollout: Rollout, batch: PromptBatch) -> Rollout:
+    """The same completions after the prompts of ``batch`` (the same questions, other frames): what a bias
+    model trained on other frames scores."""
+    index = rollout.prompt_index
+    return rollout._replace(
+        prompt_ids=batch.input_ids[index],
+        prompt_mask=batch.attention_mask[index],
+        prompt_mm_types=batch.mm_token_type_ids[index],
+        vision=batch.vision,
+    )
+
+
+def target_rollout(batch: PromptBatch, texts: list[str], tokenizer, eos_ids: list[int]) -> Rollout:
+    """A rollout whose completions are ``texts`` (one per prompt), each ended by ``<|im_end|>`` (sft)."""
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    targets = [tokenizer.encode(t, add_special_tokens=False) for t in texts]
+    ids = torch.full((len(targets), max(len(t) for t in targets) + 1), tokenizer.pad_token_id, dtype=torch.long)
+    for row, t in enumerate(targets):
+        ids[row, : len(t) + 1] = torch.tensor([*t, end])  # (P, Lc): target, <|im_end|>, pad
+    return make_rollout(batch, ids, tokenizer, eos_ids=eos_ids, num_generations=1)
+
+
+def greedy_config(max_new_tokens: int, tokenizer, eos_ids: list[int], forbidden_ids: list[int] = ()):
+    """The ``GenerationConfig`` of a greedy answer (held-back checks, ArrowRL's reversed-clip answer)."""
+    from transformers import GenerationConfig
+
+    return GenerationConfig(
+        do_sample=False,
+        max_new_tokens=max_new_tokens,
+        eos_token_id=eos_ids,
+        pad_token_id=tokenizer.pad_token_id,
+        suppress_tokens=list(forbidden_ids) or None,
+    )
+
+
+def greedy_texts(model, encode, prompts: list[Prompt], tokenizer, eos_ids: list[int], *, max_new_tokens: int = 32,
+                 batch_size: int = 8) -> list[str]:  # fmt: skip
+    """Greedy answers of ``model`` to ``prompts`` (``encode`` turns a list of prompts into a PromptBatch)."""
+    config = greedy_config(max_new_tokens, tokenizer, eos_ids)
+    texts: list[str] = []
+    for i in range(0, len(prompts), batch_size):
+        new = generate_completions(model, encode(prompts[i : i + batch_size]), config)  # (rows, Lc)
+        texts += tokenizer.batch_decode(new, skip_special_tokens=True)
+    return texts
+
+
 def completion_logprobs(
     model, rollout: Rollout, rows: torch.Tensor, *, temperature: float = 1.0, forbidden_ids: list[int] = ()
 ) -> torch.Tensor:

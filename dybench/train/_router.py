@@ -149,6 +149,16 @@ def rule_route(
     return Route(None, None, "no spatial, temporal or static cue in its words")
 
 
+def arrow_of_time(question: str, options: Sequence[str] = (), category: str | None = None) -> bool | None:
+    """Does playing the video backwards change this question's answer? (ArrowRL's reverse reward.)
+
+    The rule router's kind: Temporal and Spatiotemporal (order, a process that runs one way, a direction of
+    motion) -> True; Spatial and Static (left/right positions, appearance) -> False; not routed -> None.
+    """
+    kind = rule_route(question, options, category).kind
+    return None if kind is None else kind in ("temporal", "spatiotemporal")
+
+
 def _swaps(text: str, lexicon: Lexicon) -> bool:
     return lexicon.map(text)[1] > 0
 

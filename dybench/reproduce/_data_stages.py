@@ -11,14 +11,14 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
-from dybench.fileio import read_jsonl, write_json_atomic, write_jsonl_atomic
+from dybench.fileio import read_jsonl, write_jsonl_atomic
 from dybench.pairs import PAIRS_JSONL, PAIRS_PARQUET, load_items
-from dybench.records import Item, letter
+from dybench.records import Item
 from dybench.reproduce._presets import SynthData
+from dybench.video_r1 import video_r1_row, write_video_r1
 
 
 def synthesize_split(spec: SynthData, out: Path, split: str, *, workers: int | None = None) -> None:
@@ -84,23 +84,19 @@ def build_split(src: Path, out: Path, *, lossless: bool, selection: str = "all",
         raise ValueError(f"{out}: {len(report.errors)} item(s) failed to build ({shown})")
 
 
-def video_r1_rows(pairs_dir: Path, relative_to: Path, items: list[Item]) -> list[dict]:
-    """Items as Video-R1 rows (``problem``, ``options``, ``solution``, ``path``, ``problem_type``)."""
-    rows = []
-    for item in items:
-        options = [f"{letter(i)}. {text}" for i, text in enumerate(item.options)]
-        rows.append(
-            {
-                "problem": item.question,
-                "options": options,
-                "solution": f"<answer>{item.answer}</answer>",
-                "path": os.path.relpath(pairs_dir / item.video, relative_to),
-                "problem_type": "multiple choice" if options else "yes/no",
-                "data_type": "video",
-                "source_id": item.source_id,
-            }
-        )
-    return rows
+def video_r1_rows(pairs_dir: Path, relative_to: Path, items: list[Item], cues: dict[str, str]) -> list[dict]:
+    """Items as Video-R1 records (``dybench.video_r1``), with the answer their planted cue points to."""
+    return [
+        video_r1_row(
+            item.question,
+            item.options,
+            item.answer,
+            os.path.relpath(pairs_dir / item.video, relative_to),
+            source_id=item.source_id,
+            **({"cue_answer": cues[item.item_id]} if item.item_id in cues else {}),
+        )  # fmt: skip
+        for item in items
+    ]
 
 
 def originals(pairs_dir: Path) -> list[Item]:
@@ -124,16 +120,21 @@ def shortcut_ids(synth_dir: Path) -> set[str] | None:
 
 
 def write_training_files(pairs_dir: Path, out_dir: Path, *, synth_dir: Path | None) -> None:
-    """``original.json`` (GRPO / CDPO) and ``shortcut.json`` (the bias model) beside ``pairs_dir``."""
+    """``original.json`` (GRPO / CDPO) and ``shortcut.json`` (the bias model) beside ``pairs_dir``; on
+    DyBench-Synth data each record names the answer its planted cue points to (``cue_answer``: the trainer logs
+    CDPO's repulsion on cue-agreeing and cue-conflicting items apart)."""
+    from dybench.synth import planted_cues
+
     items = originals(pairs_dir)
     if not items:
         raise ValueError(f"{pairs_dir}: no original-branch items to train on")
-    write_json_atomic(out_dir / "original.json", video_r1_rows(pairs_dir, out_dir, items))
+    cues = planted_cues(pairs_dir, synth_dir) if synth_dir is not None else {}
+    write_video_r1(out_dir / "original.json", video_r1_rows(pairs_dir, out_dir, items, cues))
     ids = shortcut_ids(synth_dir) if synth_dir is not None else None
     subset = [it for it in items if ids is None or it.source_id in ids]
     if not subset:
         raise ValueError(f"{synth_dir}: no clip follows the planted shortcut; the bias model has nothing to learn")
-    write_json_atomic(out_dir / "shortcut.json", video_r1_rows(pairs_dir, out_dir, subset))
+    write_video_r1(out_dir / "shortcut.json", video_r1_rows(pairs_dir, out_dir, subset, cues))
 
 
 def pairs_problem(folder: Path) -> str | None:
@@ -152,18 +153,4 @@ def pairs_problem(folder: Path) -> str | None:
     missing = [it.video for it in items if not (folder / it.video).is_file()]
     if missing:
         return f"{folder}: {len(missing)} video(s) missing, e.g. {missing[0]}"
-    return None
-
-
-def video_r1_problem(path: Path) -> str | None:
-    """None when ``path`` is a readable Video-R1 json list whose videos exist (relative to its folder)."""
-    try:
-        rows = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as e:
-        return f"{path}: not a readable JSON file ({e})"
-    if not isinstance(rows, list) or not rows:
-        return f"{path}: expected a non-empty JSON list of Video-R1 rows"
-    bad = [r.get("path") for r in rows if not (Path(path).parent / str(r.get("path", ""))).is_file()]
-    if bad:
-        return f"{path}: {len(bad)} video(s) missing, e.g. {bad[0]}"
     return None
