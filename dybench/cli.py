@@ -405,7 +405,7 @@ def _settings_help() -> str:
 
 @app.command("train", cls=_TrainCommand)
 def train_command(
-    method: MethodChoice = typer.Argument(..., help="The training method (DESIGN.md, RESEARCH.md)."),
+    method: MethodChoice = typer.Argument(..., help="The training method (docs/research.md)."),
     settings: Optional[list[str]] = typer.Argument(None, help="More settings as key=value (listed below)."),  # noqa: UP045
     model: Optional[str] = typer.Option(None, "--model", help="Policy checkpoint folder."),  # noqa: UP045
     data: Optional[str] = typer.Option(None, "--data", help="Pairs dataset folder or Video-R1 json."),  # noqa: UP045
@@ -413,13 +413,17 @@ def train_command(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimiser steps."),  # noqa: UP045
     config: Optional[Path] = typer.Option(None, "--config", help="YAML recipe (recipes/*.yaml)."),  # noqa: UP045
     bias_model: Optional[str] = typer.Option(None, "--bias-model", help="cdpo: the bias model folder."),  # noqa: UP045
+    smoke: bool = typer.Option(
+        False, "--smoke", help="2 steps of tiny rollouts (about a minute on a CPU): try a model and data first."
+    ),
 ) -> None:
-    """Train with GRPO, CRPO, the CDPO bias stage, or CDPO (the reference trainer; see recipes/)."""
+    """Train with SFT, GRPO, T-GRPO, ArrowRL, CRPO, the CDPO bias stage or CDPO (recipes/, docs/research.md)."""
     from dybench.train import load_config, train
 
     cfg = load_config(
         config,
         settings or [],
+        smoke=smoke,
         method=method.value,
         model=model,
         data=data,
@@ -469,6 +473,9 @@ def reproduce_command(
         "--ablation-seeds",
         help="Seeds the ablation rows train on, e.g. 0, or none (default: the preset's; tiny: crpo 0, cdpo none).",
     ),
+    extra_runs: Optional[str] = typer.Option(  # noqa: UP045
+        None, "--extra-runs", help="More rows of the preset, e.g. tgrpo,arrowrl (crpo: CRPO's table), or all."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
@@ -495,6 +502,7 @@ def reproduce_command(
             target.value, preset=preset.value, model=model, train_data=train_data, eval_data=eval_data,
             bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list("--seeds", seeds),
             ablation_seeds=seed_list("--ablation-seeds", ablation_seeds), dry_run=dry_run,
+            extra_runs=[r.strip() for r in extra_runs.split(",") if r.strip()] if extra_runs else None,
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip

@@ -181,10 +181,21 @@ def make_plan(
     results_dir: str | os.PathLike | None = None,
     seeds: Sequence[int] | None = None,
     ablation_seeds: Sequence[int] | None = None,
+    extra_runs: Sequence[str] | None = None,
     train_overrides: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised."""
+    """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised.
+
+    ``extra_runs``: rows of the preset's ``extra_runs`` to add (``["all"]`` for every one)."""
     spec = preset if isinstance(preset, Preset) else get_preset(preset, target)
+    problems: list[str] = []
+    if extra_runs:
+        wanted = list(spec.extra_runs) if "all" in extra_runs else list(dict.fromkeys(extra_runs))
+        unknown = [r for r in wanted if r not in spec.extra_runs]
+        if unknown:
+            problems.append(f"--extra-runs {','.join(unknown)}: this preset's extra rows are "
+                            f"{', '.join(spec.extra_runs) or 'none'}")  # fmt: skip
+        spec = spec.replace(runs=(*spec.runs, *(r for r in wanted if r in spec.extra_runs and r not in spec.runs)))
     if ablation_seeds is not None:
         spec = spec.replace(ablation_seeds=tuple(ablation_seeds))
     if train_overrides:
@@ -193,7 +204,6 @@ def make_plan(
     lay = Layout(out)
     results = Path(results_dir).expanduser().resolve() if results_dir else lay.leaderboard
     seeds = tuple(spec.seeds if seeds is None or not len(seeds) else seeds)
-    problems: list[str] = []
     notes: list[str] = []
     stages: list[Stage] = []
     runs = spec.runs

@@ -131,6 +131,8 @@ class Preset:
     recipes: Mapping[str, str]
     """Training run -> recipe file name in ``recipes/``."""
     evaluation: Evaluation
+    extra_runs: tuple[str, ...] = ()
+    """More rows, run only when asked for (``--extra-runs``), e.g. the other baselines of CRPO's table."""
     model: str | None = None
     """Base checkpoint; None = build a tiny random model offline (``tiny_model``) and start it (``start``)."""
     data: SynthData | None = None

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dybench.fileio import write_json_atomic, write_text_atomic
 from dybench.reproduce._plots import plot_report
-from dybench.reproduce._summary import METRICS, Interval, Report, ReportInput, build_report
+from dybench.reproduce._summary import METHOD_TERMS, METRICS, PREMISE_CUE, Interval, Report, ReportInput, build_report
 
 
 def write_report(inputs: ReportInput) -> Path:
@@ -50,7 +50,8 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
         f"`{', '.join(inputs.tasks)}` tasks; "
         "intervals are the tasks' own 95% intervals (over pairs).",
     ]
-    lines += _verdict(report) + _methods(inputs, report) + _models(report) + _training(report) + _warmup(report)
+    lines += _premise(report) + _verdict(report) + _methods(inputs, report) + _models(report) + _training(report)
+    lines += _warmup(report)
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({rel})" for name, rel in plots.items()] or ["(matplotlib is not installed: no plots)"]
     lines += ["", "## Leaderboard rows", "", f"Stored in `{inputs.results_dir}`; view them with "
@@ -72,6 +73,25 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
     lines += ["", "## Stages and commands", ""]
     lines += [f"- `{s.name}`: `{s.command}`" for s in inputs.stages]
     return "\n".join(lines) + "\n"
+
+
+def _premise(report: Report) -> list[str]:
+    """First: does GRPO take the planted shortcut on each seed? Methods are compared only where it does."""
+    if not report.premise:
+        return []
+    lines = ["", "## Premise: correctness-only RL learns the shortcut", "",
+             f"The papers start from \"correctness-only RL reinforces shortcuts\". Checked per seed: GRPO follows "
+             f"the planted cue on at least {PREMISE_CUE} of the balanced test's cue questions, with a P-Acc below "
+             "the start model's.", "", "| seed | GRPO cue agreement | GRPO P-Acc | start P-Acc | premise |",
+             "|---|---|---|---|---|"]  # fmt: skip
+    for p in report.premise:
+        mark = "holds" if p.holds else "**FAILS**" if p.holds is False else "not checkable"
+        lines.append(f"| {p.seed} | {_fmt(p.cue_agreement)} | {_fmt(p.p_acc)} | {_fmt(p.start_p_acc)} | {mark} |")
+    failed = [str(p.seed) for p in report.premise if p.holds is False]
+    if failed:
+        lines += ["", f"The premise fails on seed(s) {', '.join(failed)}: the comparisons below leave them out "
+                  "(there is no shortcut there for a method to remove)."]  # fmt: skip
+    return lines
 
 
 def _verdict(report: Report) -> list[str]:
@@ -141,6 +161,26 @@ def _training(report: Report) -> list[str]:
         "Accuracy reward: over the rows that earn it (crpo published: the original branch only). Behave: "
         "share of counterfactual rollouts that behave as expected (crpo published only).",
     ]
+    terms = [
+        (label, {k: t[f"{k}_mean"] for k in METHOD_TERMS if f"{k}_mean" in t})
+        for label, t in report.training.items()
+        if t
+    ]
+    terms = [(label, values) for label, values in terms if values]
+    if terms:
+        lines += ["", "### Each method's own terms (mean over the run)", "", "| run | terms |", "|---|---|"]
+        lines += [
+            f"| {label} | " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()) + " |" for label, values in terms
+        ]
+        lines += [
+            "",
+            "`crr_advantage_shift`: mean |advantage with CRPO's relation terms - without| (0: they change nothing "
+            "the policy learns from). `kl_bias_cue_agree` / `kl_bias_cue_conflict`: CDPO's repulsive KL on items "
+            "whose cue points to the gold answer / away from it. `reward_temporal`: share of ordered rollouts "
+            "earning T-GRPO's bonus; `temporal_condition`: share of groups whose ordered accuracy reached mu x "
+            "the shuffled one's. `reward_reverse`: ArrowRL's reverse reward; `reversed_acc`: the greedy answer on "
+            "the reversed clip against the forward gold.",
+        ]
     return lines + _kl_to_bias(report)
 
 

@@ -156,6 +156,25 @@ class Comparison:
     verdict: str
 
 
+#: GRPO "takes the shortcut" on a seed when its test answers follow the planted cue at least this often (and
+#: its P-Acc falls below the start model's): the papers' premise, checked before any method is compared.
+PREMISE_CUE = 0.75
+
+
+@dataclass(frozen=True)
+class Premise:
+    """The papers' premise on one seed: correctness-only RL (GRPO) learns the planted shortcut."""
+
+    seed: int
+    cue_agreement: float | None
+    """GRPO's share of test answers that follow the cue."""
+    p_acc: float | None
+    start_p_acc: float | None
+    holds: bool | None
+    """None: it cannot be checked (no planted cue in the test data, or a model not evaluated yet)."""
+    why: str
+
+
 @dataclass(frozen=True)
 class Report:
     """The numbers of ``report.json`` (and of ``report.md``)."""
@@ -172,6 +191,29 @@ class Report:
     leaderboard: list[dict[str, Any]]
     warmup: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    premise: list[Premise] = field(default_factory=list)
+    """Per seed, whether GRPO took the shortcut; the comparisons use only the seeds where it did (all seeds
+    when it cannot be checked)."""
+
+
+def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
+    """For every seed with a GRPO run: does it follow the cue on >= ``PREMISE_CUE`` of the test's cue questions,
+    with a P-Acc below the start model's?"""
+    start = next((r.metrics["p_acc"].value for r in runs if r.method == "base"), None)
+    checks = []
+    for run in sorted((r for r in runs if r.method == BASELINE), key=lambda r: r.seed or 0):
+        cue, p_acc = run.diagnostics.get("cue_agreement"), run.metrics["p_acc"].value
+        if cue is None or p_acc is None or start is None:
+            checks.append(Premise(run.seed or 0, cue, p_acc, start, None, "no planted cue to check against"))
+            continue
+        holds = cue >= PREMISE_CUE and p_acc < start
+        why = (
+            f"GRPO follows the cue on {cue:.2f} of the cue questions ({'>=' if cue >= PREMISE_CUE else '<'} "
+            f"{PREMISE_CUE}) and its P-Acc {p_acc:.3f} is {'below' if p_acc < start else 'NOT below'} the start "
+            f"model's {start:.3f}"
+        )
+        checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why))
+    return checks
 
 
 def build_report(inputs: ReportInput) -> Report:
@@ -187,18 +229,24 @@ def build_report(inputs: ReportInput) -> Report:
             runs.append(scores)
     methods = ["base", *dict.fromkeys(r.method for r in inputs.runs if r.method != "base")]
     warmup = start_summary(inputs.warmup) if inputs.warmup else None
+    premise = premise_check(runs)
+    checked = [p for p in premise if p.holds is not None]
+    seeds = {p.seed for p in checked if p.holds} if checked else None  # None: compare every seed
     return Report(
         target=inputs.target,
         preset=inputs.preset,
         seeds=list(inputs.seeds),
         runs=runs,
         methods=[summarize(m, [r for r in runs if r.method == m]) for m in methods],
-        comparisons=[compare(m, BASELINE, runs, metric) for m in inputs.compared for metric in COMPARED_METRICS],
+        comparisons=[
+            compare(m, BASELINE, runs, metric, seeds=seeds) for m in inputs.compared for metric in COMPARED_METRICS
+        ],
         training={r.label: training_summary(r.metrics) for r in inputs.runs if r.metrics is not None},
         wall_time=wall_time(inputs.stages),
         leaderboard=leaderboard_rows(inputs.published),
         warmup=warmup,
         notes=list(inputs.notes),
+        premise=premise,
     )
 
 
@@ -265,18 +313,21 @@ def summarize(method: str, runs: Sequence[RunScores]) -> MethodSummary:
     return MethodSummary(method, len(runs), mean, sd, per_seed)
 
 
-def compare(method: str, baseline: str, runs: Sequence[RunScores], metric: str) -> Comparison:
-    """``method`` minus ``baseline`` on ``metric``, paired by seed, with a plain-words verdict.
+def compare(
+    method: str, baseline: str, runs: Sequence[RunScores], metric: str, *, seeds: set[int] | None = None
+) -> Comparison:
+    """``method`` minus ``baseline`` on ``metric``, paired by seed (only ``seeds`` when given), with a
+    plain-words verdict.
 
     ``cue_agreement`` is lower-is-better (following the planted cue is the shortcut)."""
-    ours = {r.seed: _value(r, metric) for r in runs if r.method == method}
+    ours = {r.seed: _value(r, metric) for r in runs if r.method == method and (seeds is None or r.seed in seeds)}
     theirs = {r.seed: _value(r, metric) for r in runs if r.method == baseline}
     diffs = [ours[s] - theirs[s] for s in sorted(ours) if ours[s] is not None and theirs.get(s) is not None]
     mean = statistics.fmean(diffs) if diffs else None
     lower_better = metric == "cue_agreement"
     wins = sum((d < 0) if lower_better else (d > 0) for d in diffs)
     if mean is None:
-        verdict = "not measured"
+        verdict = "not measured" if seeds is None or seeds else "not compared: the premise holds on no seed"
     elif not any(diffs):
         verdict = f"no difference ({method} - {baseline} = 0 on every seed)"
     elif len(diffs) > 1 and abs(mean) <= 2 * statistics.stdev(diffs) / math.sqrt(len(diffs)):
@@ -319,7 +370,18 @@ def training_summary(path: Path) -> dict[str, Any]:
         "kl_bias_last10": mean("kl_bias", tail),
         "kl_bias_over_training": kl_over_training(rows),
         "step_s_mean": mean("step_s", rows),
+        **{f"{key}_mean": value for key in METHOD_TERMS if (value := _logged_mean(rows, key)) is not None},
     }
+
+
+#: Per-step numbers only some methods log: the report shows each over the whole run where it was logged.
+METHOD_TERMS = ("crr_advantage_shift", "kl_bias_cue_agree", "kl_bias_cue_conflict", "reward_temporal",
+                "temporal_condition", "shuffled_acc", "ordered_acc", "reward_reverse", "reversed_acc")  # fmt: skip
+
+
+def _logged_mean(rows: list[dict], key: str) -> float | None:
+    values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
+    return round(statistics.fmean(values), 4) if values and any(values) else None
 
 
 #: How many points of the run the report's KL-to-bias series has (each the mean of a window of steps).

@@ -407,12 +407,25 @@ class TrainConfig:
         return d
 
 
+#: ``dybench train --smoke``: a run that shows every stage of the loop on a CPU in about a minute (2 steps of
+#: tiny rollouts), to try a model and data before a real run. Any key=value given as well still wins.
+SMOKE_SETTINGS: dict[str, object] = {
+    "max_steps": 2, "save_every": 2, "prompts_per_step": 1, "num_generations": 2, "micro_batch_size": 4,
+    "max_new_tokens": 16, "num_frames": 2, "min_pixels": 28 * 28, "max_pixels": 56 * 56, "sft_check_every": 2,
+    "sft_held_back": 2,
+}  # fmt: skip
+
+
 def load_config(
-    path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = (), **values: object
+    path: str | Path | None = None,
+    overrides: list[str] | tuple[str, ...] = (),
+    *,
+    smoke: bool = False,
+    **values: object,
 ) -> TrainConfig:
-    """A ``TrainConfig``: its defaults, then a YAML file, then ``values`` (typed; None = not given), then
-    ``key=value`` strings, merged by OmegaConf. A bad setting is a ``TrainConfigError`` naming its source
-    (the file, "arguments" or "command line"), the key and the fix."""
+    """A ``TrainConfig``: its defaults, then a YAML file, then ``SMOKE_SETTINGS`` when ``smoke``, then ``values``
+    (typed; None = not given), then ``key=value`` strings, merged by OmegaConf. A bad setting is a
+    ``TrainConfigError`` naming its source (the file, "arguments" or "command line"), the key and the fix."""
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
@@ -429,6 +442,8 @@ def load_config(
                 f"{path} is a {loaded['method']} config; run it as `dybench train {loaded['method']}`"
             )
         layers.append((str(path), loaded))
+    if smoke:
+        layers.append(("--smoke", SMOKE_SETTINGS))
     layers.append(("arguments", {k: v for k, v in values.items() if v is not None}))
     layers.append(("command line", parse_overrides(overrides)))
     config = OmegaConf.structured(TrainConfig)
