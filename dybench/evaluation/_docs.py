@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dybench.evaluation._locations import PAIRS, TIMEBLIND, DataLocation
-from dybench.evaluation._prompts import TIMEBLIND_SUFFIX
+from dybench.evaluation._task_prompts import TIMEBLIND_SUFFIX
 from dybench.fileio import JSONInputError, parse_json, utf8_text
 from dybench.records import CATEGORIES
 

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
-from dybench.results._metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
+from dybench.results._task_metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
 from dybench.results._verify import Verification
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).

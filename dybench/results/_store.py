@@ -31,7 +31,8 @@ from pathlib import Path
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import OutsideFolder, create_bytes_atomic
-from dybench.results._metrics import TaskMetric
+from dybench.results._logged_samples import SAMPLES_NAME, SamplesError, TaskSamples, read_samples
+from dybench.results._logged_samples import size_issue as samples_size_issue
 from dybench.results._reference import (
     DATASETS_DIR,
     ReferenceData,
@@ -49,8 +50,7 @@ from dybench.results._runs import (
     size_issue,
     validate_results,
 )
-from dybench.results._samples import SAMPLES_NAME, SamplesError, TaskSamples, read_samples
-from dybench.results._samples import size_issue as samples_size_issue
+from dybench.results._task_metrics import TaskMetric
 from dybench.results._verify import TaskCheck, Verification, is_pair_task, verify_run
 
 UPLOADS_DIR = "uploads"

@@ -29,8 +29,8 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from dybench.results._logged_samples import MAX_SAMPLES_BYTES, samples_task
 from dybench.results._runs import MAX_RESULTS_BYTES, ResultsError
-from dybench.results._samples import MAX_SAMPLES_BYTES, samples_task
 
 #: Everything in one upload together, after decompression (the files as sent are bounded the same).
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024

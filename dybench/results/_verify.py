@@ -41,9 +41,9 @@ from typing import Any, Literal
 
 from dybench.records import CATEGORIES
 from dybench.results._columns import is_fraction_metric, is_known_task
-from dybench.results._metrics import TaskMetric, task_metrics
+from dybench.results._logged_samples import TaskSamples
 from dybench.results._reference import ReferenceData
-from dybench.results._samples import TaskSamples
+from dybench.results._task_metrics import TaskMetric, task_metrics
 from dybench.scoring import (
     ItemResult,
     bootstrap_interval,

@@ -2,7 +2,7 @@
 and offline scoring of prediction files. Every metric value is a fraction in [0, 1], higher is better."""
 
 from dybench.scoring._ci import Proportion, wilson_interval
-from dybench.scoring._metrics import (
+from dybench.scoring._pair_metrics import (
     CoverageWarning,
     IncompletePairsWarning,
     ItemResult,
@@ -34,7 +34,7 @@ from dybench.scoring._predictions import (
     read_timeblind_predictions,
     score_predictions,
 )
-from dybench.scoring._report import metrics_json, print_score_summary
+from dybench.scoring._score_summary import metrics_json, print_score_summary
 from dybench.scoring._timeblind import (
     ROLES,
     TimeBlindInstance,

@@ -15,7 +15,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dybench.scoring._metrics import ItemResult, _by_pair, _complete
+from dybench.scoring._pair_metrics import ItemResult, _by_pair, _complete
 
 
 @dataclass(frozen=True)

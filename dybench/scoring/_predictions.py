@@ -24,9 +24,9 @@ from typing import Any
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json, utf8_text
 from dybench.records import CATEGORIES
-from dybench.scoring._metrics import pair_metrics, score_item
+from dybench.scoring._messages import compact
+from dybench.scoring._pair_metrics import pair_metrics, score_item
 from dybench.scoring._timeblind import GOLD, timeblind_metrics
-from dybench.scoring._util import compact
 
 #: The answer the official scorer's role gold (1 / 0) stands for, per question type.
 _ROLE_ANSWERS = {"yes_no": ("no", "yes"), "multiple_choice": ("b", "a")}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from dybench.evaluation._run import EvalRun
+from dybench.evaluation._eval_run import EvalRun
 
 #: (metric, column header), in the order shown; a task shows the ones it reports.
 COLUMNS = (
