@@ -22,7 +22,7 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,7 @@ def ship(
         "git": _git_state(),
         "data": {split: _stage_settings(reproduction, f"synth-{split}") for split in ("train", "test")}
         | {"pairs": _stage_settings(reproduction, "build-train")},
-        "copied": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "copied": datetime.now(UTC).isoformat(timespec="seconds"),
         "weights": "bfloat16 (trained in float32; lmms-eval's qwen2_5_vl evaluates in bfloat16)",
     }
     out = []

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from dybench.errors import UserError
@@ -283,7 +283,7 @@ def utc_date(obj: dict[str, Any]) -> str | None:
         return None
     cli = (obj.get("config") or {}).get("resolved_cli_args")
     name = cli.get("timezone") if isinstance(cli, dict) and isinstance(cli.get("timezone"), str) else None
-    return local.replace(tzinfo=_zone(name or LMMS_EVAL_TIMEZONE)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return local.replace(tzinfo=_zone(name or LMMS_EVAL_TIMEZONE)).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _zone(name: str) -> Any:
