@@ -41,6 +41,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dybench.pairs import PairsDataset
 from dybench.results import (
     CATEGORY_COLUMNS,
     COLUMNS,
@@ -636,7 +637,7 @@ def serve(
         raise FileNotFoundError(f"results folder {folder} does not exist; pass --results DIR (a folder)")
     for d in data:
         if not Path(d).is_dir():
-            raise FileNotFoundError(f"--data {d}: no such folder; pass a pairs dataset folder (pairs.jsonl inside)")
+            raise FileNotFoundError(f"--data {d}: no such folder; pass a pairs dataset folder ({PairsDataset.LAYOUT})")
     demo = build_app(folder, index_path=index_path, data=tuple(data))
     demo.queue(default_concurrency_limit=4)
     demo.launch(

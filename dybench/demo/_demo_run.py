@@ -28,6 +28,7 @@ from rich.table import Table
 
 from dybench.evaluation import OFFLINE, EvalRun, evaluate, output_console, score_text
 from dybench.fileio import read_jsonl
+from dybench.pairs import PairsDataset, group_pairs
 
 #: The pair task (the R1 prompt the shipped models were trained with) and its one-frame variant.
 DEMO_TASKS = ("dybench_pair_r1", "dybench_pair_single_frame_r1")
@@ -137,7 +138,7 @@ def demo(
                 agreement = answer_diagnostics(_answers(run, DEMO_TASKS[0]), cues)["cue_agreement"]
                 rows.append(DemoRow(label, run, agreement, is_trained))
 
-    n_pairs = len({i["pair_id"] for i in read_jsonl(pairs / "pairs.jsonl")})
+    n_pairs = len(group_pairs(PairsDataset(pairs).items()))
     console.print(demo_table(rows, title=f"DyBench-Synth, {n_pairs} held-out pairs (95% intervals in brackets)"))
     sentences = interpret(rows)
     for sentence in sentences:

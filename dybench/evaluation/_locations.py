@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dybench.errors import UserError
+from dybench.pairs import PairsDataset
 
 
 class DataLocationError(UserError, ValueError):
@@ -68,7 +69,7 @@ class DataLocation:
 PAIRS = DataLocation(
     variable="DYBENCH_PAIRS",
     tasks="dybench_pair*",
-    layout="a dybench pairs dataset, a folder with pairs.jsonl (or pairs.parquet) and videos/",
+    layout=f"a dybench pairs dataset, a folder with {PairsDataset.LAYOUT}",
     make="dybench synth --out synth && dybench build --src synth --out pairs && export DYBENCH_PAIRS=$PWD/pairs",
 )
 TIMEBLIND = DataLocation(

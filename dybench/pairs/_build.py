@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 from collections import Counter
@@ -52,7 +51,7 @@ from dybench.fileio import (
 from dybench.pairs._annotations import RowError, load_annotations
 from dybench.pairs._card import CardError, check_license, write_card
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
-from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
+from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, PairsDataset, PairsError, record_file_stats, write_items
 from dybench.pairs._review import COMMENT, REJECTS, read_rejects
 from dybench.pairs._transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.records import Annotation, Branch, Item, Segment, Transform
@@ -705,10 +704,11 @@ def _manifest(
 def _previous_files(out: Path, report: BuildReport) -> dict[str, str]:
     """The files an earlier build of ``out`` recorded; none when its manifest is not one dybench wrote."""
     try:
-        return manifest_files(out) or {}
-    except ValueError as e:
+        manifest = PairsDataset(out).manifest()
+    except PairsError as e:
         report.warnings.append(f"{e}; ignored, so files an earlier build left in {out} are not cleaned up")
         return {}
+    return manifest["files"] if manifest else {}
 
 
 def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: BuildReport) -> None:
@@ -722,11 +722,6 @@ def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: Bu
             report.warnings.append(f"{MANIFEST} lists {rel}, not deleted: {e}")
 
 
-def read_manifest(out: str | Path) -> dict:
-    """The manifest of a built pairs folder."""
-    return json.loads((Path(out) / MANIFEST).read_text())
-
-
 __all__ = [
     "BuildError",
     "BuildReport",
@@ -734,6 +729,5 @@ __all__ = [
     "cf_video_path",
     "given_video_path",
     "original_video_path",
-    "read_manifest",
     "swap_video_path",
 ]
