@@ -27,8 +27,8 @@ from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColum
 from rich.table import Table
 
 from dybench.evaluation import OFFLINE, EvalRun, evaluate, output_console, score_text
-from dybench.fileio import read_jsonl
 from dybench.pairs import PairsDataset, group_pairs
+from dybench.results import read_samples
 
 #: The pair task (the R1 prompt the shipped models were trained with) and its one-frame variant.
 DEMO_TASKS = ("dybench_pair_r1", "dybench_pair_single_frame_r1")
@@ -217,9 +217,8 @@ def _answers(run: EvalRun, task: str) -> dict[str, str | None]:
     answers = {}
     for name, path in run.samples_paths.items():
         if name == task or name.startswith(f"{task}_"):
-            for row in read_jsonl(path):
-                if isinstance(record := row.get("p_acc"), dict):
-                    answers[record["item_id"]] = record["pred"]
+            for sample in read_samples(path.read_bytes(), task=name, name=str(path)).items:
+                answers[sample.item_id] = sample.logged.pred
     return answers
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from dybench.fileio import read_jsonl
 from dybench.records import CATEGORIES
-from dybench.results import TaskMetric, task_metrics
+from dybench.results import TaskMetric, read_samples, samples_task, task_metrics
 from dybench.scoring import ItemResult, grouped, pair_accuracy
 
 METRICS = ("acc", "p_acc", "change_consistency", "keep_consistency")
@@ -223,15 +223,15 @@ def scores_from_results(results: dict, label: str, method: str, seed: int | None
 
 
 def logged_results(eval_dir: Path) -> list[ItemResult]:
-    """The scored items (``dybench.scoring.ItemResult``) that lmms-eval logged for a dybench_pair run."""
+    """The scored items (``dybench.scoring.ItemResult``) that lmms-eval logged for a dybench_pair run
+    (read by ``dybench.results.read_samples``)."""
     results: dict[str, ItemResult] = {}
     for path in sorted(Path(eval_dir).rglob(f"*_samples_{GROUP_TASK}_*.jsonl")):
         if "single_frame" in path.name:
             continue
-        for row in read_jsonl(path):
-            record = row.get("p_acc")
-            if isinstance(record, dict) and "item_id" in record:
-                results[record["item_id"]] = ItemResult.from_row(record)
+        task = samples_task(path.name) or GROUP_TASK
+        for sample in read_samples(path.read_bytes(), task=task, name=str(path)).items:
+            results[sample.item_id] = sample.logged
     return list(results.values())
 
 

@@ -26,7 +26,16 @@ from dybench.results._compare import (
     compare_runs,
     comparison_text,
 )
-from dybench.results._logged_samples import MAX_SAMPLES_BYTES, PairSample, SamplesError, TaskSamples, read_samples
+from dybench.results._logged_samples import (
+    MAX_SAMPLES_BYTES,
+    PairSample,
+    SamplesError,
+    TaskSamples,
+    read_samples,
+    sample_rows,
+    samples_task,
+    scored_response,
+)
 from dybench.results._reference import DATASETS_DIR, ReferenceData, ReferenceProblem, load_references
 from dybench.results._reported import REPORTED_PATH, PaperSource, ReportedRow, load_reported
 from dybench.results._runs import (
@@ -123,6 +132,9 @@ __all__ = [
     "read_samples",
     "read_upload",
     "rescore_samples",
+    "sample_rows",
+    "samples_task",
+    "scored_response",
     "scored_tasks",
     "run_from_results",
     "select_runs",

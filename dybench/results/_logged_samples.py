@@ -1,19 +1,25 @@
-"""lmms-eval's logged samples (``--log_samples``) of dybench's pair tasks, read as data.
+"""lmms-eval's logged samples (``--log_samples``), read as data: the one reader of samples files.
 
 lmms-eval writes one ``<date>_samples_<task>.jsonl`` per task beside ``<date>_results.json``. Each
-line is one evaluated document: ``doc_id``, ``target``, the model's response (``filtered_resps``, the
-one the task scored; ``resps`` when only that is there) and, per metric, the record the task's
-``process_results`` returned; for dybench_pair tasks that record is an ``ItemResult`` row (item and
-pair id, category, relation, branch, gold, parsed answer). A stand-in document of a category the
-data set lacks carries no record and counts only as a document.
+line is one evaluated document: ``doc_id``, ``target``, the model's response (:func:`scored_response`
+says which of the logged ones was scored) and, per metric, the record the task's ``process_results``
+returned; for dybench_pair tasks that record is an ``ItemResult`` row (item and pair id, category,
+relation, branch, gold, parsed answer). A stand-in document of a category the data set lacks carries
+no record and counts only as a document.
 
-Files come from uploads and from folders other people filled: bytes are bounded, every line is parsed
-with ``parse_json``, every field is type-checked, and a bad file is a `SamplesError` naming the line.
+Offline re-scoring (``dybench.evaluation.predictions_from_samples``), the leaderboard's verification,
+``dybench compare`` and ``dybench reproduce``'s report all read samples here (:func:`sample_rows`,
+:func:`read_samples`), so they score the same response of every line.
+
+Files come from uploads and from folders other people filled: every line is parsed with ``parse_json``,
+every field is type-checked, and a bad file is a `SamplesError` naming the line; :func:`read_samples`
+also bounds the bytes.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, get_args
 
@@ -67,15 +73,13 @@ def size_issue(n_bytes: int, name: str) -> str | None:
     return f"{name}: {n_bytes:,} bytes; a samples file may hold at most {MAX_SAMPLES_BYTES:,}"
 
 
-def read_samples(data: bytes, *, task: str, name: str) -> TaskSamples:
-    """Parse the bytes of one dybench_pair samples file; raise `SamplesError` for anything else."""
-    if (issue := size_issue(len(data), name)) is not None:
-        raise SamplesError(issue)
+def sample_rows(data: bytes, *, name: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each logged sample of a samples file's bytes, as ``(where, row)``: ``<name>:<line>`` and the line's
+    JSON object. Raises `SamplesError` for text that is not UTF-8 or a line that is not a JSON object."""
     try:
         text = utf8_text(data)
     except JSONInputError as e:
         raise SamplesError(f"{name}:{e.lineno}: {e.reason}; send the file lmms-eval wrote") from None
-    documents, items, seen = 0, [], set()
     for lineno, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
@@ -85,32 +89,55 @@ def read_samples(data: bytes, *, task: str, name: str) -> TaskSamples:
             raise SamplesError(f"{name}:{lineno}: {e.reason}; send the file lmms-eval wrote") from None
         if not isinstance(row, dict):
             raise SamplesError(f"{name}:{lineno}: a sample is a JSON object, got {type(row).__name__}")
+        yield f"{name}:{lineno}", row
+
+
+def scored_response(row: Mapping[str, Any], where: str) -> str:
+    """The response lmms-eval's metrics scored for one logged sample: ``filtered_resps``, else ``resps``.
+
+    Why ``filtered_resps``: lmms-eval 0.7.3's evaluator (``_process_document_results`` in
+    ``lmms_eval/evaluator.py``) calls the task's ``process_results(doc, [req.filtered_resps[filter_key]
+    ...])``, so every metric, dybench's records included, is computed from the response *after* the task's
+    filter pipeline (``take_first``, a regex extraction...) and after ``reasoning_tags`` stripping. It logs
+    that response as ``filtered_resps``, and as ``resps`` the one before the reasoning tags were stripped
+    (or the model's raw output), which a filter or the tags may have changed. ``resps`` is read only
+    when ``filtered_resps`` is absent: ``dybench eval`` leaves ``resps`` out when the two are equal.
+
+    lmms-eval logs each as a one-element list per request (``resps`` as a list of the model's outputs
+    inside it); one or two levels of one-element lists are unwrapped. Anything but text is a `SamplesError`.
+    """
+    key = "filtered_resps" if "filtered_resps" in row else "resps"
+    value = row.get(key)
+    for _ in range(2):
+        if isinstance(value, list) and len(value) == 1:
+            value = value[0]
+    if not isinstance(value, str):
+        raise SamplesError(f"{where}: `{key}` must be the model's response (text), got {value!r:.60}")
+    return value
+
+
+def read_samples(data: bytes, *, task: str, name: str) -> TaskSamples:
+    """Parse the bytes of one dybench_pair samples file; raise `SamplesError` for anything else."""
+    if (issue := size_issue(len(data), name)) is not None:
+        raise SamplesError(issue)
+    documents, items, seen = 0, [], set()
+    for where, row in sample_rows(data, name=name):
         documents += 1
         record = row.get("p_acc")
         if record is None:
             if any(k in row for k in ("i_acc", "acc")):
-                raise SamplesError(f"{name}:{lineno}: not a dybench_pair sample (no `p_acc` record); only those count")
+                raise SamplesError(f"{where}: not a dybench_pair sample (no `p_acc` record); only those count")
             continue  # a stand-in document: no item behind it
-        where = f"{name}:{lineno}"
         sample = PairSample(
-            item_id=_text(record, "item_id", where), response=_response(row, where), logged=_item_result(record, where)
+            item_id=_text(record, "item_id", where),
+            response=scored_response(row, where),
+            logged=_item_result(record, where),
         )
         if sample.item_id in seen:
             raise SamplesError(f"{where}: item {sample.item_id!r} is logged twice; send the file lmms-eval wrote")
         seen.add(sample.item_id)
         items.append(sample)
     return TaskSamples(task=task, documents=documents, items=tuple(items))
-
-
-def _response(row: dict[str, Any], where: str) -> str:
-    """The scored response: lmms-eval logs it as a string, or nested in one-element lists."""
-    value = row.get("filtered_resps", row.get("resps"))
-    for _ in range(2):
-        if isinstance(value, list) and len(value) == 1:
-            value = value[0]
-    if not isinstance(value, str):
-        raise SamplesError(f"{where}: `filtered_resps` must be the model's response (text), got {value!r:.60}")
-    return value
 
 
 def _text(record: Any, key: str, where: str) -> str:
