@@ -297,7 +297,7 @@ def detail_frame(run: RunRow | None) -> pd.DataFrame:
     records = []
     for s in run.scores:
         ci = s.interval()
-        source = "task" if s.ci_low is not None and s.ci_high is not None else "±1.96 stderr" if ci else ""
+        source = "task" if s.score.interval is not None else "±1.96 stderr" if ci else ""
         records.append([s.task, s.metric, pct(s.value), pct(ci[0]) if ci else None, pct(ci[1]) if ci else None, source])
     return pd.DataFrame(records, columns=headers)
 

@@ -23,6 +23,7 @@ from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
 from dybench.results._task_metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
 from dybench.results._verify import Verification
+from dybench.scoring import Proportion
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
 MAX_RESULTS_BYTES = 4 * 1024 * 1024
@@ -142,7 +143,7 @@ class RunRow:
     @classmethod
     def from_json(cls, text: str) -> RunRow:
         d = json.loads(text)
-        d["scores"] = tuple(TaskMetric(**s) for s in d["scores"])
+        d["scores"] = tuple(TaskMetric(**{**s, "score": Proportion(**s["score"])}) for s in d["scores"])
         d["verification"] = Verification.from_dict(d["verification"])
         return cls(**d)
 
