@@ -515,14 +515,10 @@ def leaderboard(
     ),
 ) -> None:
     """Serve the leaderboard (Gradio) on 127.0.0.1 over a folder of lmms-eval results files."""
-    import importlib
-    import importlib.util
+    from dybench.shipped import shipped_module
 
-    # the wheel packages leaderboard/ as dybench/_leaderboard; a source checkout has it at the top level
-    bundled = importlib.util.find_spec("dybench._leaderboard") is not None
-    where = "dybench._leaderboard.app" if bundled else "leaderboard.app"
     try:
-        serve = importlib.import_module(where).serve
+        serve = shipped_module("leaderboard", "app").serve
     except ModuleNotFoundError as e:
         typer.secho(f"error: {e}; install the extra: pip install 'dybench[leaderboard]'", fg="red", err=True)
         raise typer.Exit(1) from e

@@ -29,9 +29,10 @@ from typing import Any
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic
+from dybench.shipped import shipped_data
 
 #: Where the shipped models live (package data: the wheel carries everything under ``dybench/``).
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_models"
+MODELS_DIR = shipped_data("demo_models")
 PROVENANCE = "provenance.json"
 WEIGHTS = "model.safetensors"
 #: The reproduction's training seed the shipped models come from.

@@ -15,8 +15,8 @@ from dybench.evaluation._locations import (
     DataLocationError,
     StopEvaluation,
     location_of,
+    tasks_path,
 )
-from dybench.evaluation._paths import tasks_path
 from dybench.evaluation._predictions_from_samples import predictions_from_samples
 from dybench.evaluation._run_summary import comparison_table, output_console, print_summary, score_text, summary_table
 from dybench.evaluation._task_prompts import PROMPT_STYLES, PromptStyle, question_prompt, timeblind_prompt

@@ -37,8 +37,8 @@ from dybench.evaluation._locations import (
     DataLocationError,
     StopEvaluation,
     location_of,
+    tasks_path,
 )
-from dybench.evaluation._paths import tasks_path
 from dybench.fileio import write_json_atomic, write_jsonl_atomic
 from dybench.results import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
 

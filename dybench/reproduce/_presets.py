@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+from dybench.shipped import shipped_folder
 from dybench.testing import Arch
 
 Target = Literal["crpo", "cdpo", "grpo"]
@@ -60,18 +61,10 @@ ABLATIONS: dict[Target, dict[str, tuple[str, dict[str, Any]]]] = {
     "grpo": {},
 }
 
-_PACKAGE = Path(__file__).resolve().parents[1]
-
 
 def recipes_dir() -> Path:
-    """The training recipes: ``recipes/`` in a checkout, ``dybench/_recipes`` in a wheel (hatch force-include)."""
-    for candidate in (_PACKAGE / "_recipes", _PACKAGE.parent / "recipes"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"dybench's training recipes are neither in {_PACKAGE / '_recipes'} (a wheel) nor in "
-        f"{_PACKAGE.parent / 'recipes'} (a checkout); reinstall dybench"
-    )
+    """The training recipes: ``recipes/`` in a checkout, ``dybench/_recipes`` in a wheel (``dybench.shipped``)."""
+    return shipped_folder("recipes")
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ from dybench.results._runs import (
 )
 from dybench.results._task_metrics import TaskMetric
 from dybench.results._verify import TaskCheck, Verification, is_pair_task, verify_run
+from dybench.shipped import shipped_folder
 
 UPLOADS_DIR = "uploads"
 #: Changes with the parsing and verification rules (bump the number), the dybench version and the rows'
@@ -458,13 +459,10 @@ def _read_file(
 
 
 def default_results_dir() -> Path:
-    """The results folder that ships with dybench (the project's own baseline runs).
-
-    In a source checkout it is ``leaderboard/results``; in an installed wheel the same folder is
-    packaged as ``dybench/_leaderboard/results``.
-    """
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_leaderboard" / "results", package.parent / "leaderboard" / "results"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("dybench's bundled results folder is missing; pass --results DIR")
+    """The results folder that ships with dybench (the project's own baseline runs): ``results/`` of the
+    leaderboard folder (``dybench.shipped``; ``leaderboard/results`` in a checkout, ``dybench/_leaderboard/results``
+    in a wheel)."""
+    folder = shipped_folder("leaderboard") / "results"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dybench's bundled results folder {folder} is missing; pass --results DIR")
+    return folder
