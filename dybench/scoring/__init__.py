@@ -20,7 +20,6 @@ from dybench.scoring._pair_metrics import (
 )
 from dybench.scoring._paired import (
     McNemar,
-    binomial_two_sided,
     bootstrap_interval,
     exact_binomial_two_sided,
     mcnemar_exact,
@@ -59,7 +58,6 @@ __all__ = [
     "TimeBlindInstance",
     "accuracy",
     "answer_reward",
-    "binomial_two_sided",
     "bootstrap_interval",
     "change_consistency",
     "coverage",
