@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class _Commands(TyperGroup):
     """The one place where a `UserError` from any command becomes a message and exit code 1."""
 
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as e:
@@ -349,7 +349,7 @@ def tiny_model(
     if init_std is not None and not init_std > 0:
         raise typer.BadParameter(f"--init-std must be positive, got {init_std}")
     try:
-        typer.echo(build_tiny_model(arch.value, out, seed=seed, init_std=init_std, width=width, layers=layers))  # type: ignore[arg-type]
+        typer.echo(build_tiny_model(arch.value, out, seed=seed, init_std=init_std, width=width, layers=layers))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
@@ -367,7 +367,7 @@ class _TrainCommand(TyperCommand):
     """``dybench train --help`` ends with every training setting and its default, read from ``TrainConfig``
     when help is asked for (the config module loads YAML, which every other command can do without)."""
 
-    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+    def format_help(self, ctx, formatter):
         self.epilog = _settings_help()
         return super().format_help(ctx, formatter)
 

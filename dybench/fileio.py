@@ -91,9 +91,9 @@ def atomic_paths(*paths: str | os.PathLike, within: str | os.PathLike | None = N
     try:
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
             os.close(fd)
-            temps.append(Path(tmp))
+            temps.append(Path(name))
         yield temps
         for tmp in temps:
             with open(tmp, "rb") as fh:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +54,11 @@ class DemoRow:
 
     def value(self, metric: str, single_frame: bool = False) -> float | None:
         return self.run.metric(DEMO_TASKS[1] if single_frame else DEMO_TASKS[0], metric)
+
+    def number(self, metric: str) -> float:
+        """``value`` on the whole clips, NaN when the run lacks it (dybench's tasks always report it)."""
+        value = self.value(metric)
+        return math.nan if value is None else value
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ def demo(
         )
     ev = TINY.evaluation
     # (lmms-eval model, model args, row label, device, one of the shipped models)
-    evaluations = [
+    evaluations: list[tuple[str, str, str, str | None, bool]] = [
         ("dybench_constant", "answer=A", "constant (always A)", None, False),
         ("dybench_random", f"seed={seed}", "random", None, False),
     ]
@@ -181,7 +187,7 @@ def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
         )
     start, grpo, crpo = trained[:3]
     s_acc, s_pacc, g_acc, g_pacc, c_pacc = (
-        start.value("acc"), start.value("p_acc"), grpo.value("acc"), grpo.value("p_acc"), crpo.value("p_acc")
+        start.number("acc"), start.number("p_acc"), grpo.number("acc"), grpo.number("p_acc"), crpo.number("p_acc")
     )  # fmt: skip
     s_cue, g_cue, c_cue = start.cue_agreement or 0.0, grpo.cue_agreement or 0.0, crpo.cue_agreement or 0.0
     shortcut = g_cue > s_cue + 0.05 and (g_acc - g_pacc) > (s_acc - s_pacc)
@@ -273,15 +279,16 @@ def _quiet(log: Path, console: Console, *, enabled: bool) -> Iterator[None]:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     shown = console.file
-    terminal = {}  # fd -> a duplicate of what fd 1 / 2 were, for the console and for restoring them
+    terminal: dict[int, int] = {}  # fd -> a duplicate of what fd 1 / 2 were, for the console and for restoring them
     with open(log, "w", encoding="utf-8", buffering=1) as sink:
         try:
             for fd in (1, 2):
                 terminal[fd] = os.dup(fd)
                 os.dup2(sink.fileno(), fd)
             # the console keeps its stream: a copy of the terminal's descriptor when it wrote to fd 1 or 2
-            fd = _fd(shown)
-            console.file = open(os.dup(terminal[fd]), "w", buffering=1) if fd in terminal else shown  # noqa: SIM115
+            kept = _fd(shown)
+            own = terminal.get(kept) if kept is not None else None
+            console.file = open(os.dup(own), "w", buffering=1) if own is not None else shown  # noqa: SIM115
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 yield
         finally:

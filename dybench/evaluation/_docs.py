@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from dybench.evaluation._locations import PAIRS, TIMEBLIND, DataLocation
 from dybench.evaluation._task_prompts import TIMEBLIND_SUFFIX
@@ -74,7 +75,7 @@ def timeblind_docs(folder: str | Path | None = None) -> list[dict]:
     rows = _read_json_rows(data, TIMEBLIND)
     if not rows:
         raise TIMEBLIND.error(f"{data} holds no questions")
-    docs = []
+    docs: list[dict[str, Any]] = []
     for n, row in enumerate(rows, 1):
         missing = [k for k in ("index", "video_path", "question", "type") if row.get(k) is None]
         if missing:

@@ -247,7 +247,7 @@ def _build(
     jobs = _plan(src, ann_path, resolved, fail)
     done = _run_jobs(jobs, src, encoder, out, workers, copy, previous, report, fail, on_progress)
 
-    items = []
+    items: list[Item] = []
     for ann, cf in resolved:
         for transform, cf_answer in cf.items():
             files = _pair_files(ann, transform)
@@ -339,8 +339,9 @@ def _plan(
             continue
         ann = by_swap[name]
         sources = tuple(dict.fromkeys(seg.video for seg in ann.segments))
-        where = {"file": str(ann_path), "row": ann.row, "id": ann.id, "segments": ann.segments}
-        jobs.append(_Job(f"{name} (swap)", sources, links, renders, outputs, **where))
+        jobs.append(
+            _Job(f"{name} (swap)", sources, links, renders, outputs, str(ann_path), ann.row, ann.id, ann.segments)
+        )
     kept = []
     taken: dict[str, str] = {}  # output path -> the job that writes it
     folders: dict[str, str] = {}  # every folder above an output -> a job that writes below it
@@ -428,25 +429,23 @@ def _same_video(src: Path, ann: Annotation, transform: Transform, sha: str) -> s
 def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[Item, Item]:
     pair_id = f"{ann.id}:{transform}"
     original, counterfactual = _pair_files(ann, transform)
-    common = dict(
+    first = Item(
+        item_id=f"{pair_id}:original",
         pair_id=pair_id,
+        branch="original",
         transform=transform,
         relation=relation(ann, cf_answer),
         category=ann.category,
+        video=original.path,
         question=ann.question,
         options=ann.options,
+        answer=ann.answer,
         source_id=ann.id,
     )
-    return (
-        Item(item_id=f"{pair_id}:original", branch="original", video=original.path, answer=ann.answer, **common),
-        Item(
-            item_id=f"{pair_id}:counterfactual",
-            branch="counterfactual",
-            video=counterfactual.path,
-            answer=cf_answer,
-            **common,
-        ),  # fmt: skip
+    second = dataclasses.replace(
+        first, item_id=f"{pair_id}:counterfactual", branch="counterfactual", video=counterfactual.path, answer=cf_answer
     )
+    return first, second
 
 
 # --- running the renders ---------------------------------------------------------------------------

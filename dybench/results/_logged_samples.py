@@ -21,11 +21,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json, utf8_text
-from dybench.records import CATEGORIES, Branch, Relation
+from dybench.records import CATEGORIES, RELATIONS, Branch
 from dybench.scoring import ItemResult
 
 #: Largest samples file accepted (a 1,000-pair DyBench run logs a few MB).
@@ -33,6 +33,7 @@ MAX_SAMPLES_BYTES = 32 * 1024 * 1024
 #: ``<stem>_samples_<task>.jsonl``, lmms-eval's name; the task part is a plain identifier.
 SAMPLES_NAME = re.compile(r"^(?P<stem>.+)_samples_(?P<task>[A-Za-z0-9_]+)\.jsonl$")
 _DEPTH = 16
+_Name = TypeVar("_Name", bound=str)
 
 
 class SamplesError(UserError, ValueError):
@@ -147,11 +148,12 @@ def _text(record: Any, key: str, where: str) -> str:
     return value
 
 
-def _choice(record: dict, key: str, allowed: tuple[str, ...], where: str) -> str:
+def _choice(record: dict, key: str, allowed: tuple[_Name, ...], where: str) -> _Name:
     value = record.get(key)
-    if value not in allowed:
-        raise SamplesError(f"{where}: `p_acc.{key}` must be one of {', '.join(allowed)}, got {value!r:.60}")
-    return value
+    for name in allowed:
+        if value == name:
+            return name
+    raise SamplesError(f"{where}: `p_acc.{key}` must be one of {', '.join(allowed)}, got {value!r:.60}")
 
 
 def _item_result(record: dict, where: str) -> ItemResult:
@@ -164,9 +166,9 @@ def _item_result(record: dict, where: str) -> ItemResult:
     return ItemResult(
         item_id=_text(record, "item_id", where),
         pair_id=_text(record, "pair_id", where),
-        category=_choice(record, "category", CATEGORIES, where),  # type: ignore[arg-type]
-        relation=_choice(record, "relation", get_args(Relation), where),  # type: ignore[arg-type]
-        branch=_choice(record, "branch", get_args(Branch), where),  # type: ignore[arg-type]
+        category=_choice(record, "category", CATEGORIES, where),
+        relation=_choice(record, "relation", RELATIONS, where),
+        branch=_choice(record, "branch", get_args(Branch), where),
         transform=_text(record, "transform", where),  # type: ignore[arg-type]
         gold=_text(record, "gold", where),
         pred=pred,

@@ -21,7 +21,7 @@ from typing import Any, Literal
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
-from dybench.results._task_metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
+from dybench.results._task_metrics import TaskMetric, interval_issues, scored_tasks, section, task_metrics
 from dybench.results._verify import Verification
 from dybench.scoring import Proportion
 
@@ -303,7 +303,7 @@ def generation_settings(obj: dict[str, Any]) -> dict[str, str]:
     dybench tasks' prompt variant, from their configs) and ``lmms_eval`` (its version)."""
     args = _model_args(obj["config"].get("model_args"))
     out = {name: next((args[k] for k in keys if k in args), MODEL_DEFAULT) for name, keys in SETTING_KEYS.items()}
-    configs = obj.get("configs") if isinstance(obj.get("configs"), dict) else {}
+    configs = section(obj, "configs")
     prompts = set()
     for task, conf in configs.items():
         kwargs = conf.get("lmms_eval_specific_kwargs") if is_known_task(task) and isinstance(conf, dict) else None

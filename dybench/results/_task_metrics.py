@@ -75,6 +75,12 @@ def task_metrics(obj: Mapping[str, Any]) -> dict[str, tuple[TaskMetric, ...]]:
     }
 
 
+def section(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` when it is a JSON object, else an empty one (results files come from anyone)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
+
+
 def scored_tasks(obj: Mapping[str, Any]) -> tuple[str, ...]:
     """The tasks that report at least one metric: a results file without any scored nothing."""
     return tuple(task for task, metrics in task_metrics(obj).items() if metrics)

@@ -30,8 +30,8 @@ def planted_cues(pairs_dir: Path, synth_dir: Path) -> dict[str, str]:
     for branches in group_pairs(dataset.items()).values():
         original = branches.get("original")
         row = rows.get(original.source_id) if original else None
-        shortcut = (row or {}).get("shortcut")
-        if not original or not shortcut or len(original.options) > 2 or "truth" not in row:
+        shortcut = row.get("shortcut") if row else None
+        if original is None or row is None or not shortcut or len(original.options) > 2 or "truth" not in row:
             continue
         choices = [chr(65 + i) for i in range(len(original.options))] or ["yes", "no"]
         points_to_truth = (shortcut["answer"] == row["truth"]) == bool(shortcut["cue"])

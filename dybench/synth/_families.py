@@ -475,7 +475,8 @@ def make_clip(
     else:
         raise ValueError(f"cannot fit a {category}/{kind} scene into {width}x{height}; use a larger --size")
 
-    shortcut, events, asked = None, (), ""
+    events: tuple[Event, ...] = ()
+    shortcut, asked = None, ""
     if category in ("moving_direction", "reversible_dynamics"):
         subjects, value, shortcut = built
     elif category == "event_sequence":
