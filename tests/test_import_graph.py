@@ -118,27 +118,33 @@ def test_private_modules_are_imported_only_inside_their_package():
 
 def test_import_dybench_pairs_loads_no_video_image_or_parquet_library(tmp_path):
     """PyAV and PIL load with the first ``dybench.pairs`` name that needs them, not on import; pyarrow only
-    when a parquet file is written or read (items are read from ``pairs.jsonl``)."""
+    when a parquet file is written or read, not to read a dataset's items (``pairs.jsonl``)."""
+    from dybench.pairs import write_items
+    from dybench.records import Item
+
+    item = Item("i", "p", "original", "hflip", "change", "static", "v.mp4", "q?", ("a", "b"), "A", "s")
+    write_items(tmp_path / "read", [item])
     code = """
 import json, sys
 import dybench.pairs as pairs
-from dybench.records import Item
 heavy = ("av", "PIL", "pyarrow")
 loaded = lambda: [m for m in heavy if m in sys.modules]
 on_import = loaded()
-unresolved = [name for name in pairs.__all__ if not hasattr(pairs, name)]
-on_use = loaded()
-item = Item("i", "p", "original", "hflip", "change", "static", "v.mp4", "q?", ("a", "b"), "A", "s")
-pairs.write_items(sys.argv[1], [item])
+items = pairs.PairsDataset(sys.argv[1]).items()
+on_read = loaded()
+pairs.write_items(sys.argv[2], items)
 on_write = loaded()
-print(json.dumps({"on_import": on_import, "unresolved": unresolved, "on_use": on_use, "on_write": on_write}))
+unresolved = [name for name in pairs.__all__ if not hasattr(pairs, name)]
+print(json.dumps({"on_import": on_import, "on_read": on_read, "on_write": on_write, "unresolved": unresolved,
+                  "on_use": loaded()}))
 """
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    argv = [str(tmp_path / "read"), str(tmp_path / "written")]
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
     loaded = json.loads(out.stdout)
-    assert loaded["on_import"] == []
+    assert loaded["on_import"] == loaded["on_read"] == []
+    assert loaded["on_write"] == ["pyarrow"]
     assert loaded["unresolved"] == []
-    assert loaded["on_use"] == ["av", "PIL"], "the names that need them still load them"
-    assert loaded["on_write"] == ["av", "PIL", "pyarrow"]
+    assert loaded["on_use"] == ["av", "PIL", "pyarrow"], "the names that need them still load them"
 
 
 #: Module names two packages still share, each renamed by the lead with dybench/train and dybench/reproduce

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dybench.pairs import PairsDataset, in_pair_order
+from dybench.pairs import PAIRS_JSONL, PAIRS_PARQUET, PairsDataset, in_pair_order
 from dybench.records import Item
 
 DATASETS_DIR = "datasets"
@@ -73,6 +73,9 @@ def load_references(folders: Sequence[Path]) -> tuple[tuple[ReferenceData, ...],
     refs, problems = [], []
     for folder in folders:
         dataset = PairsDataset(folder)
+        if not dataset.exists():
+            problems.append(ReferenceProblem(str(folder), f"no {PAIRS_JSONL} or {PAIRS_PARQUET}; not a pairs dataset"))
+            continue
         try:
             items = in_pair_order(dataset.items())
             fingerprint = dataset.fingerprint()
