@@ -46,6 +46,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check dybench tests benchmarks tasks leaderboard
 	$(BIN)/ruff format --check dybench tests benchmarks tasks leaderboard
+	$(BIN)/mypy
 
 test: check-lock lint
 	$(BIN)/python -m pytest -m "not slow" -p no:cacheprovider

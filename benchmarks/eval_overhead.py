@@ -56,11 +56,11 @@ def process_results(doc, results):
 
 def prepare(work: Path, clips: int, size: int, frames: int) -> tuple[Path, Path]:
     """The pairs dataset and the minimal task folder over the same videos (built once)."""
-    from dybench.pairs import build_pairs, load_items
+    from dybench.pairs import PairsDataset, build_pairs, load_items
     from dybench.synth import synthesize
 
     pairs = work / "pairs"
-    if not (pairs / "pairs.jsonl").is_file():
+    if not PairsDataset(pairs).exists():
         synthesize(work / "synth", n=clips, seed=0, size=size, frames=frames)
         report = build_pairs(work / "synth", pairs)
         if not report.ok:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 class _Commands(TyperGroup):
     """The one place where a `UserError` from any command becomes a message and exit code 1."""
 
-    def invoke(self, ctx):  # type: ignore[no-untyped-def]
+    def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except UserError as e:
@@ -46,7 +46,7 @@ def version() -> None:
 
 # --- each part adds its command below, in the order of DESIGN.md Contract 5 ---
 # synth (dybench.synth)
-class SplitChoice(str, Enum):
+class SplitChoice(StrEnum):
     """``dybench.synth._bias.SPLITS`` (a test checks they agree)."""
 
     train = "train"
@@ -61,14 +61,14 @@ def synth(
     size: int = typer.Option(224, "--size", help="Frame width and height in pixels (even, 64 or more)."),
     frames: int = typer.Option(16, "--frames", help="Frames per clip (8 or more)."),
     fps: float = typer.Option(8.0, "--fps", help="Frame rate of the clips."),
-    categories: Optional[list[str]] = typer.Option(  # noqa: UP045 (typer needs Optional on 3.10)
+    categories: list[str] | None = typer.Option(
         None, "--categories", help="Categories to make, comma-separated or repeated (default: all five)."
     ),
-    bias: Optional[str] = typer.Option(  # noqa: UP045
+    bias: str | None = typer.Option(
         None, "--bias", help="Shortcut rules, e.g. 'moving_direction:colour=red->right:train=0.95,test=0.5'."
     ),
     split: SplitChoice = typer.Option(SplitChoice.test, "--split", help="Picks bias strengths and the seed stream."),
-    max_distractors: Optional[int] = typer.Option(  # noqa: UP045
+    max_distractors: int | None = typer.Option(
         None, "--max-distractors", help="At most this many objects no question is about (0: none; default 1-4)."
     ),
     workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
@@ -87,7 +87,7 @@ def synth(
 def build(
     src: Path = typer.Option(..., "--src", help="Folder with your videos and annotations.jsonl."),
     out: Path = typer.Option(..., "--out", help="Where the pairs dataset goes."),
-    annotations: Optional[Path] = typer.Option(  # noqa: UP045 (typer needs Optional on 3.10)
+    annotations: Path | None = typer.Option(
         None, "--annotations", help="Annotations file (JSONL, JSON list or CSV); default <src>/annotations.jsonl."
     ),
     lossless: bool = typer.Option(False, "--lossless", help="Exact pixels in the counterfactual renders."),
@@ -96,11 +96,11 @@ def build(
     crf: int = typer.Option(17, "--crf", help="x264 quality, 0-51 (lower is better; 17 is visually lossless)."),
     preset: str = typer.Option("medium", "--preset", help="x264 speed preset (ultrafast ... veryslow)."),
     pix_fmt: str = typer.Option("yuv420p", "--pix-fmt", help="Pixel format (yuv444p allows odd frame sizes)."),
-    lexicon: Optional[Path] = typer.Option(None, "--lexicon", help="Your own counterfactual lexicon (YAML)."),  # noqa: UP045
+    lexicon: Path | None = typer.Option(None, "--lexicon", help="Your own counterfactual lexicon (YAML)."),
     copy: bool = typer.Option(
         False, "--copy", help="Copy the originals instead of hard-linking them (the dataset stays apart from --src)."
     ),
-    license: Optional[str] = typer.Option(  # noqa: UP045
+    license: str | None = typer.Option(
         None,
         "--license",
         help="The dataset card's licence: a Hugging Face licence id (cc-by-4.0, cc-by-nc-sa-4.0, mit, other, ...); "
@@ -147,7 +147,7 @@ def import_ssv2_command(
     labels: Path = typer.Option(..., "--labels", help="SSv2 label file (something-something-v2-train.json)."),
     videos: Path = typer.Option(..., "--videos", help="Folder with SSv2's <id>.webm clips."),
     out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (links)."),
-    templates: Optional[Path] = typer.Option(  # noqa: UP045
+    templates: Path | None = typer.Option(
         None, "--templates", help="Your own template table (YAML; default dybench/data/ssv2_templates.yaml)."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed of the option order."),
@@ -158,14 +158,14 @@ def import_ssv2_command(
     _import_done(import_ssv2(labels, videos, out, templates=templates, seed=seed))
 
 
-class SegmentFormatChoice(str, Enum):
+class SegmentFormatChoice(StrEnum):
     breakfast = "breakfast"
     mstcn = "mstcn"
     salads = "50salads"
     seconds = "seconds"
 
 
-class LevelChoice(str, Enum):
+class LevelChoice(StrEnum):
     high = "high"
     mid = "mid"
     low = "low"
@@ -176,19 +176,19 @@ def import_segments_command(
     segments: list[Path] = typer.Argument(..., help="Label files, one per video, or folders of them."),
     out: Path = typer.Option(..., "--out", help="Folder for annotations.jsonl and videos/ (links)."),
     fmt: SegmentFormatChoice = typer.Option(..., "--format", help="Label file format (data_cards/importers.md)."),
-    videos: Optional[Path] = typer.Option(  # noqa: UP045
+    videos: Path | None = typer.Option(
         None, "--videos", help="Folder with the videos, flat or as Breakfast's P03/cam01/ (default: beside)."
     ),
-    frame_times: Optional[Path] = typer.Option(  # noqa: UP045
+    frame_times: Path | None = typer.Option(
         None, "--frame-times", help="50salads: folder with timestamps-<name>.txt (one timestamp per frame)."
     ),
-    level: Optional[LevelChoice] = typer.Option(  # noqa: UP045
+    level: LevelChoice | None = typer.Option(
         None, "--level", help="50salads: pair activities (high), steps (mid, the default) or their phases (low)."
     ),
-    mapping: Optional[Path] = typer.Option(  # noqa: UP045
+    mapping: Path | None = typer.Option(
         None, "--mapping", help="mstcn: the mapping.txt beside groundTruth/ (checks every label)."
     ),
-    fps: Optional[float] = typer.Option(  # noqa: UP045
+    fps: float | None = typer.Option(
         None, "--fps", min=0.1, help="breakfast, mstcn: frame rate of the labels (default: the video's)."
     ),
     min_seconds: float = typer.Option(1.0, "--min-seconds", min=0.1, help="Shortest action segment used."),
@@ -225,7 +225,7 @@ def import_tracks_command(
 @app.command()
 def review(
     pairs: Path = typer.Option(..., "--pairs", help="The pairs dataset folder to look at."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Where the page goes (default <pairs>/review)."),  # noqa: UP045
+    out: Path | None = typer.Option(None, "--out", help="Where the page goes (default <pairs>/review)."),
     frames: int = typer.Option(4, "--frames", min=2, max=16, help="Frames shown per video."),
 ) -> None:
     """Write a static HTML page showing every pair side by side, to check by eye and reject bad pairs."""
@@ -248,16 +248,16 @@ def eval_(
     model: str = typer.Option(..., "--model", help="lmms-eval model, e.g. qwen2_5_vl, dybench_random."),
     model_args: str = typer.Option("", "--model-args", help="lmms-eval model args, e.g. pretrained=DIR,device_map=cpu"),
     tasks: str = typer.Option(..., "--tasks", help="Comma-separated, e.g. dybench_pair,dybench_pair_single_frame"),
-    data: Optional[Path] = typer.Option(  # noqa: UP045
+    data: Path | None = typer.Option(
         None,
         "--data",
         help="The tasks' data folder; else its variable: DYBENCH_PAIRS (dybench_pair*), TIMEBLIND_DIR "
         "(timeblind), VIDEOMME_DIR, MVBENCH_DIR, TEMPCOMPASS_DIR.",
     ),
-    output: Optional[Path] = typer.Option(None, "--output", help="Write results JSON and samples here."),  # noqa: UP045
-    limit: Optional[float] = typer.Option(None, "--limit", help="Documents per task (for smoke tests only)."),  # noqa: UP045
+    output: Path | None = typer.Option(None, "--output", help="Write results JSON and samples here."),
+    limit: float | None = typer.Option(None, "--limit", help="Documents per task (for smoke tests only)."),
     batch_size: str = typer.Option("1", "--batch-size", help="lmms-eval batch size."),
-    device: Optional[str] = typer.Option(None, "--device", help="e.g. cpu, cuda:0 (not in --model-args)."),  # noqa: UP045
+    device: str | None = typer.Option(None, "--device", help="e.g. cpu, cuda:0 (not in --model-args)."),
     gen_kwargs: str = typer.Option("", "--gen-kwargs", help="Override generation settings, e.g. max_new_tokens=64"),
     seed: int = typer.Option(0, "--seed", help="Random seed."),
     verbosity: str = typer.Option("WARNING", "--verbosity", help="lmms-eval log level."),
@@ -272,7 +272,7 @@ def eval_(
     print_summary(run)
 
 
-class ScoreTaskChoice(str, Enum):
+class ScoreTaskChoice(StrEnum):
     """``dybench.scoring.TASKS`` (a test checks they agree)."""
 
     dybench_pair = "dybench_pair"
@@ -325,7 +325,7 @@ def demo(
 
 
 # tiny-model (dybench.testing), train (dybench.train)
-class ArchChoice(str, Enum):
+class ArchChoice(StrEnum):
     """``dybench.testing.ARCHES`` (a test checks they agree)."""
 
     qwen2_5_vl = "qwen2_5_vl"
@@ -337,7 +337,7 @@ def tiny_model(
     arch: ArchChoice = typer.Option(..., "--arch", help="The model family."),
     out: Path = typer.Option(..., "--out", help="Folder to write the checkpoint to (replaced if it exists)."),
     seed: int = typer.Option(0, "--seed", help="Weight-init seed; the same seed gives the same checkpoint."),
-    init_std: Optional[float] = typer.Option(  # noqa: UP045
+    init_std: float | None = typer.Option(
         None, "--init-std", help="Std of the random weights (default transformers' 0.02; 0.1 lets video through)."
     ),
     width: int = typer.Option(64, "--width", help="Language model width (a multiple of 32); vision is half as wide."),
@@ -349,12 +349,12 @@ def tiny_model(
     if init_std is not None and not init_std > 0:
         raise typer.BadParameter(f"--init-std must be positive, got {init_std}")
     try:
-        typer.echo(build_tiny_model(arch.value, out, seed=seed, init_std=init_std, width=width, layers=layers))  # type: ignore[arg-type]
+        typer.echo(build_tiny_model(arch.value, out, seed=seed, init_std=init_std, width=width, layers=layers))
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
 
-class MethodChoice(str, Enum):
+class MethodChoice(StrEnum):
     """``dybench.train.METHODS`` (a test checks they agree; listed here so the CLI starts without them)."""
 
     grpo = "grpo"
@@ -370,7 +370,7 @@ class _TrainCommand(TyperCommand):
     """``dybench train --help`` ends with every training setting and its default, read from ``TrainConfig``
     when help is asked for (the config module loads YAML, which every other command can do without)."""
 
-    def format_help(self, ctx, formatter):  # type: ignore[no-untyped-def]
+    def format_help(self, ctx, formatter):
         self.epilog = _settings_help()
         return super().format_help(ctx, formatter)
 
@@ -406,13 +406,13 @@ def _settings_help() -> str:
 @app.command("train", cls=_TrainCommand)
 def train_command(
     method: MethodChoice = typer.Argument(..., help="The training method (docs/research.md)."),
-    settings: Optional[list[str]] = typer.Argument(None, help="More settings as key=value (listed below)."),  # noqa: UP045
-    model: Optional[str] = typer.Option(None, "--model", help="Policy checkpoint folder."),  # noqa: UP045
-    data: Optional[str] = typer.Option(None, "--data", help="Pairs dataset folder or Video-R1 json."),  # noqa: UP045
-    output_dir: Optional[str] = typer.Option(None, "--output-dir", help="Run folder (resumes if it has a checkpoint)."),  # noqa: UP045
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", help="Optimiser steps."),  # noqa: UP045
-    config: Optional[Path] = typer.Option(None, "--config", help="YAML recipe (recipes/*.yaml)."),  # noqa: UP045
-    bias_model: Optional[str] = typer.Option(None, "--bias-model", help="cdpo: the bias model folder."),  # noqa: UP045
+    settings: list[str] | None = typer.Argument(None, help="More settings as key=value (listed below)."),
+    model: str | None = typer.Option(None, "--model", help="Policy checkpoint folder."),
+    data: str | None = typer.Option(None, "--data", help="Pairs dataset folder or Video-R1 json."),
+    output_dir: str | None = typer.Option(None, "--output-dir", help="Run folder (resumes if it has a checkpoint)."),
+    max_steps: int | None = typer.Option(None, "--max-steps", help="Optimiser steps."),
+    config: Path | None = typer.Option(None, "--config", help="YAML recipe (recipes/*.yaml)."),
+    bias_model: str | None = typer.Option(None, "--bias-model", help="cdpo: the bias model folder."),
     smoke: bool = typer.Option(
         False, "--smoke", help="2 steps of tiny rollouts (about a minute on a CPU): try a model and data first."
     ),
@@ -435,7 +435,7 @@ def train_command(
 
 
 # reproduce (dybench.reproduce)
-class TargetChoice(str, Enum):
+class TargetChoice(StrEnum):
     """``dybench.reproduce.TARGETS`` (a test checks they agree)."""
 
     crpo = "crpo"
@@ -443,7 +443,7 @@ class TargetChoice(str, Enum):
     grpo = "grpo"
 
 
-class PresetChoice(str, Enum):
+class PresetChoice(StrEnum):
     """``dybench.reproduce._presets.PRESET_NAMES`` (a test checks they agree)."""
 
     tiny = "tiny"
@@ -455,25 +455,25 @@ def reproduce_command(
     target: TargetChoice = typer.Argument(
         ..., help="crpo or cdpo, each with its GRPO baseline; grpo: the baseline alone."
     ),
-    settings: Optional[list[str]] = typer.Argument(  # noqa: UP045
+    settings: list[str] | None = typer.Argument(
         None, help="Training settings applied on top of every recipe, key=value (e.g. max_steps=50)."
     ),
     preset: PresetChoice = typer.Option(
         PresetChoice.tiny, "--preset", help="tiny (CPU, no downloads) or paper (GPUs, local weights)."
     ),
-    model: Optional[Path] = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),  # noqa: UP045
-    train_data: Optional[Path] = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),  # noqa: UP045
-    eval_data: Optional[Path] = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),  # noqa: UP045
-    bias_data: Optional[Path] = typer.Option(None, "--bias-data", help="cdpo: the bias model's shortcut subset."),  # noqa: UP045
-    output_dir: Optional[Path] = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),  # noqa: UP045
-    results_dir: Optional[Path] = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),  # noqa: UP045
-    seeds: Optional[str] = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),  # noqa: UP045
-    ablation_seeds: Optional[str] = typer.Option(  # noqa: UP045
+    model: Path | None = typer.Option(None, "--model", help="Local base checkpoint (paper preset)."),
+    train_data: Path | None = typer.Option(None, "--train-data", help="Pairs dataset or Video-R1 json."),
+    eval_data: Path | None = typer.Option(None, "--eval-data", help="Pairs dataset to evaluate on."),
+    bias_data: Path | None = typer.Option(None, "--bias-data", help="cdpo: the bias model's shortcut subset."),
+    output_dir: Path | None = typer.Option(None, "--output-dir", help="Run folder (resumes if it exists)."),
+    results_dir: Path | None = typer.Option(None, "--results-dir", help="Leaderboard folder for the results."),
+    seeds: str | None = typer.Option(None, "--seeds", help="Training seeds, e.g. 0,1,2 (default: the preset's)."),
+    ablation_seeds: str | None = typer.Option(
         None,
         "--ablation-seeds",
         help="Seeds the ablation rows train on, e.g. 0, or none (default: the preset's; tiny: crpo 0, cdpo none).",
     ),
-    extra_runs: Optional[str] = typer.Option(  # noqa: UP045
+    extra_runs: str | None = typer.Option(
         None, "--extra-runs", help="More rows of the preset, e.g. tgrpo,arrowrl (crpo: CRPO's table), or all."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
@@ -517,23 +517,19 @@ def reproduce_command(
 # leaderboard (leaderboard/app.py)
 @app.command()
 def leaderboard(
-    results: Optional[Path] = typer.Option(  # noqa: UP045
+    results: Path | None = typer.Option(
         None, "--results", envvar="DYBENCH_RESULTS", help="lmms-eval results folder (default: bundled runs)."
     ),
     port: int = typer.Option(7860, "--port", min=1, max=65535, help="Port on 127.0.0.1."),
-    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+    data: list[Path] | None = typer.Option(
         None, "--data", help="A pairs dataset held to verify submitted samples against (repeatable)."
     ),
 ) -> None:
     """Serve the leaderboard (Gradio) on 127.0.0.1 over a folder of lmms-eval results files."""
-    import importlib
-    import importlib.util
+    from dybench.shipped import shipped_module
 
-    # the wheel packages leaderboard/ as dybench/_leaderboard; a source checkout has it at the top level
-    bundled = importlib.util.find_spec("dybench._leaderboard") is not None
-    where = "dybench._leaderboard.app" if bundled else "leaderboard.app"
     try:
-        serve = importlib.import_module(where).serve
+        serve = shipped_module("leaderboard", "app").serve
     except ModuleNotFoundError as e:
         typer.secho(f"error: {e}; install the extra: pip install 'dybench[leaderboard]'", fg="red", err=True)
         raise typer.Exit(1) from e
@@ -550,7 +546,7 @@ def verify(
     results: Path = typer.Argument(
         ..., help="A *_results.json (its *_samples_<task>.jsonl beside it) or a folder of runs."
     ),
-    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+    data: list[Path] | None = typer.Option(
         None, "--data", help="A pairs dataset held to verify the samples against (repeatable)."
     ),
 ) -> None:
@@ -567,10 +563,10 @@ def verify(
 def compare(
     run_a: str = typer.Argument(..., help="Run id (or a unique prefix) in --results, or a results JSON file."),
     run_b: str = typer.Argument(..., help="The other run, the same way."),
-    results: Optional[Path] = typer.Option(  # noqa: UP045
+    results: Path | None = typer.Option(
         None, "--results", envvar="DYBENCH_RESULTS", help="lmms-eval results folder (default: bundled runs)."
     ),
-    data: Optional[list[Path]] = typer.Option(  # noqa: UP045
+    data: list[Path] | None = typer.Option(
         None, "--data", help="A pairs dataset the runs were scored on, held as reference data (repeatable)."
     ),
     task: str = typer.Option("dybench_pair", "--task", help="The dybench_pair task to compare on."),

@@ -91,9 +91,9 @@ def atomic_paths(*paths: str | os.PathLike, within: str | os.PathLike | None = N
     try:
         for target in targets:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
+            fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".tmp" + target.suffix)
             os.close(fd)
-            temps.append(Path(tmp))
+            temps.append(Path(name))
         yield temps
         for tmp in temps:
             with open(tmp, "rb") as fh:
@@ -374,13 +374,13 @@ def read_yaml_data(default: str, path: str | os.PathLike | None = None) -> tuple
     The shipped tables (lexicon, SSv2 templates) are data a user may replace with a file of their own;
     an unreadable or malformed file is a :class:`BadInputFile` naming it.
     """
-    from importlib import resources
-
     import yaml
+
+    from dybench.shipped import shipped_data
 
     if path is None:
         where = f"dybench/data/{default}"
-        text = resources.files("dybench").joinpath("data", default).read_text(encoding="utf-8")
+        text = shipped_data(default).read_text(encoding="utf-8")
     else:
         where = str(path)
         try:

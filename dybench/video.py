@@ -215,7 +215,8 @@ def probe_details(path: str | os.PathLike) -> ProbeDetails:
                     continue  # the demuxer's end-of-stream marker
                 stored += 1
                 if first is None:  # decode until the first shown frame (discarded ones are references)
-                    first = next(iter(packet.decode()), None)
+                    frame = next(iter(packet.decode()), None)
+                    first = frame if isinstance(frame, av.VideoFrame) else None
                 if packet.is_discard:
                     continue  # cut away by an edit list: decoded as a reference, never shown
                 ts = packet.pts if packet.pts is not None else packet.dts
@@ -254,7 +255,8 @@ def probe_details(path: str | os.PathLike) -> ProbeDetails:
             variable_frame_rate=variable,
             has_audio=has_audio,
         )
-        return ProbeDetails(info=info, rate=rate, coded_width=first.width, coded_height=first.height)
+        details = ProbeDetails(info=info, rate=rate, coded_width=first.width, coded_height=first.height)
+    return details
 
 
 def _timing(pts: list[int | None], tb: Fraction, header_rate: Fraction | None) -> tuple[Fraction, bool, float]:
@@ -269,7 +271,7 @@ def _timing(pts: list[int | None], tb: Fraction, header_rate: Fraction | None) -
         rate = Fraction(header_rate) if header_rate else Fraction(25)
         return rate, False, float(n / rate)
     ordered = sorted(ts for ts in pts if ts is not None)
-    diffs = np.diff(np.asarray(ordered, dtype=np.int64))
+    diffs = np.diff(np.asarray(ordered, dtype=np.float64))  # timestamps are integers far below 2**53: exact
     mean = (ordered[-1] - ordered[0]) / (n - 1)
     tolerance = 1 + max(1.0, 0.01 * mean)
     variable = bool(mean <= 0 or np.any(np.abs(diffs - mean) > tolerance))
@@ -433,6 +435,8 @@ def add_video_stream(
     if settings.lossless and codec not in ("libx264", "libx264rgb"):
         raise ValueError(f"lossless encoding needs codec libx264, not {codec!r}")
     stream = container.add_stream(codec, rate=rate)
+    if not isinstance(stream, av.video.stream.VideoStream):
+        raise ValueError(f"{codec!r} is not a video codec")
     stream.width = width
     stream.height = height
     stream.pix_fmt = pix_fmt
@@ -440,7 +444,7 @@ def add_video_stream(
     # PyAV defaults to slice threads, which libx264 then uses (slower, worse compression than the
     # frame threads the ffmpeg CLI uses); AUTO gives libx264 frame threads, like the CLI.
     stream.codec_context.thread_type = "AUTO"
-    options: dict[str, str] = {}
+    options: dict[str, object] = {}
     if codec.startswith(("libx264", "libx265")):
         options["preset"] = settings.preset
         if settings.lossless:

@@ -41,6 +41,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dybench.pairs import PairsDataset
 from dybench.results import (
     CATEGORY_COLUMNS,
     COLUMNS,
@@ -296,7 +297,7 @@ def detail_frame(run: RunRow | None) -> pd.DataFrame:
     records = []
     for s in run.scores:
         ci = s.interval()
-        source = "task" if s.ci_low is not None and s.ci_high is not None else "±1.96 stderr" if ci else ""
+        source = "task" if s.score.interval is not None else "±1.96 stderr" if ci else ""
         records.append([s.task, s.metric, pct(s.value), pct(ci[0]) if ci else None, pct(ci[1]) if ci else None, source])
     return pd.DataFrame(records, columns=headers)
 
@@ -636,7 +637,7 @@ def serve(
         raise FileNotFoundError(f"results folder {folder} does not exist; pass --results DIR (a folder)")
     for d in data:
         if not Path(d).is_dir():
-            raise FileNotFoundError(f"--data {d}: no such folder; pass a pairs dataset folder (pairs.jsonl inside)")
+            raise FileNotFoundError(f"--data {d}: no such folder; pass a pairs dataset folder ({PairsDataset.LAYOUT})")
     demo = build_app(folder, index_path=index_path, data=tuple(data))
     demo.queue(default_concurrency_limit=4)
     demo.launch(

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from dybench.cli import app
 from dybench.demo import demo
-from dybench.demo._run import (
+from dybench.demo._demo_run import (
     DEMO_CLIPS,
     DEMO_TASKS,
     HELD_OUT_SEED,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from evaldata import make_all, pair_items
 
-from dybench.evaluation import LOCATIONS, PAIRS, DataLocationError, location_of, tasks_path
+from dybench.evaluation import LOCATIONS, PAIRS, DataLocationError, location_of
 from dybench.evaluation._benchmarks import mvbench_docs, slug, tempcompass_docs, videomme_docs
 from dybench.evaluation._docs import PLACEHOLDER, pair_docs, timeblind_docs
 
@@ -173,15 +173,3 @@ def test_tempcompass_docs_in_both_layouts(data, tmp_path):
 
 def test_slug():
     assert slug("OCR Problems") == "ocr_problems" and slug("multi-choice") == "multi_choice"
-
-
-def test_tasks_path_source_checkout_and_wheel(tmp_path, monkeypatch):
-    assert tasks_path() == Path(__file__).resolve().parents[1] / "tasks"
-    from dybench.evaluation import _paths
-
-    (tmp_path / "dybench" / "_tasks" / "dybench_pair").mkdir(parents=True)
-    monkeypatch.setattr(_paths, "_PACKAGE", tmp_path / "dybench")
-    assert tasks_path() == tmp_path / "dybench" / "_tasks"
-    monkeypatch.setattr(_paths, "_PACKAGE", tmp_path / "elsewhere" / "dybench")
-    with pytest.raises(FileNotFoundError, match="reinstall dybench"):
-        tasks_path()

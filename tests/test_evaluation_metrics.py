@@ -10,8 +10,8 @@ import warnings
 import pytest
 from evaldata import pair_items
 
-from dybench.evaluation import _metrics
-from dybench.evaluation._metrics import Pooled, aggregation, intervals, metric_names, pair_metric_keys, pool
+from dybench.evaluation import _lmms_metrics
+from dybench.evaluation._lmms_metrics import Pooled, aggregation, intervals, metric_names, pair_metric_keys, pool
 from dybench.scoring import IncompletePairsWarning, ItemResult, pair_metrics, score_item, timeblind_metrics
 
 ITEMS = pair_items()
@@ -30,7 +30,7 @@ def _per_metric(docs_and_responses) -> dict[str, list[dict]]:
     """What lmms-eval hands the aggregations: for each metric, the records of the documents reporting it."""
     lists: dict[str, list[dict]] = {}
     for doc, response in docs_and_responses:
-        for key, record in _metrics.pair_results(doc, response).items():
+        for key, record in _lmms_metrics.pair_results(doc, response).items():
             lists.setdefault(key, []).append(record)
     return lists
 
@@ -59,7 +59,7 @@ def test_pair_task_metrics_equal_scoring_of_the_same_responses():
 
 def test_placeholder_documents_report_nothing():
     row = ITEMS[0].to_row() | {"placeholder": True}
-    assert _metrics.pair_results(row, "A") == {}
+    assert _lmms_metrics.pair_results(row, "A") == {}
     assert pair_metric_keys("static", "keep") == ["p_acc", "acc", "keep_consistency", "p_acc_static", "acc_static"]
 
 
@@ -122,7 +122,7 @@ def test_timeblind_aggregation_is_the_official_scorer():
     answers = ["Yes", "No", "no.", "Yes!", "A", "B", "answer: B", "(A)"]
     lists: dict[str, list[dict]] = {}
     for doc, answer in zip(docs, answers, strict=True):
-        for key, record in _metrics.timeblind_results(doc, answer).items():
+        for key, record in _lmms_metrics.timeblind_results(doc, answer).items():
             lists.setdefault(key, []).append(record)
     want = timeblind_metrics(dict(enumerate(answers)), types=[d["type"] for d in docs])
     assert want["i_acc"] == 1.0
@@ -138,7 +138,7 @@ def test_choice_metrics_by_category():
     ]
     lists: dict[str, list[dict]] = {}
     for doc, response in zip(docs, ["The answer is B.", "maybe", "A"], strict=True):
-        for key, record in _metrics.choice_results(doc, response).items():
+        for key, record in _lmms_metrics.choice_results(doc, response).items():
             lists.setdefault(key, []).append(record)
     names = metric_names("choice", ["speed", "order", "yes_no"])
     got = {k: aggregation("choice", names[k])(v) for k, v in lists.items()}

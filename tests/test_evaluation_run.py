@@ -20,7 +20,7 @@ from dybench.evaluation import (
     EvalRun,
     evaluate,
 )
-from dybench.evaluation._report import score_text
+from dybench.evaluation._run_summary import score_text
 from dybench.records import CATEGORIES
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")

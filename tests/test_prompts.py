@@ -13,7 +13,7 @@ import pytest
 from evaldata import make_mvbench, make_pairs, make_tempcompass, make_timeblind, make_videomme
 
 from dybench.evaluation import question_prompt, tasks_path
-from dybench.evaluation._prompts import R1_INSTRUCTION
+from dybench.evaluation._task_prompts import R1_INSTRUCTION
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dybench.reproduce._summary import Interval, build_report, compare, scores_from_results
+from dybench.reproduce._summary import build_report, compare, scores_from_results
+from dybench.scoring import Proportion
 
 
 def _results(p_acc: float, acc: float, *, md: float, static: float) -> dict:
@@ -22,7 +23,7 @@ def _results(p_acc: float, acc: float, *, md: float, static: float) -> dict:
 
 def test_scores_keep_the_tasks_intervals_and_only_real_categories(tmp_path):
     scores = scores_from_results(_results(0.4, 0.6, md=0.2, static=0.6), "crpo-s1", "crpo", 1, tmp_path / "r.json")
-    assert scores.metrics["p_acc"] == Interval(0.4, pytest.approx(0.3), pytest.approx(0.5))
+    assert scores.metrics["p_acc"] == Proportion(0.4, pytest.approx(0.3), pytest.approx(0.5))
     assert scores.metrics["keep_consistency"].value == 0.9
     assert set(scores.by_category) == {"moving_direction", "static"}  # not "moving_direction_stderr"
     assert scores.by_category["static"]["acc"].value == 0.7
@@ -146,7 +147,7 @@ def test_the_report_is_gathered_from_data_alone(tmp_path):
 
 def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):
     from dybench.reproduce import make_plan
-    from dybench.reproduce._report import render_markdown
+    from dybench.reproduce._report_markdown import render_markdown
     from dybench.reproduce._summary import kl_over_training
 
     # 50 steps whose KL falls from 0.5 to 0.01: five windows of 10, each the mean of its steps

@@ -167,6 +167,15 @@ def test_wilson_interval():
     assert Proportion.of(0.25, 4).as_metrics("x").keys() == {"x", "x_ci_low", "x_ci_high"}
 
 
+def test_one_record_of_a_value_and_its_interval_for_computed_read_and_missing_numbers():
+    computed = Proportion.of(0.25, 4)
+    assert computed.interval == (computed.ci_low, computed.ci_high) and computed.n == 4
+    read = Proportion(0.4)  # a results file's number without an interval (dybench.results.TaskMetric.score)
+    assert read.interval is None and read.n is None and read.as_metrics("acc") == {"acc": 0.4}
+    missing = Proportion(None)  # a metric the run does not report (dybench reproduce's report)
+    assert missing.interval is None and math.isnan(missing.as_metrics("acc")["acc"])
+
+
 def test_whole_pairs_leaves_out_only_pairs_cut_in_half():
     """The one rule behind lmms-eval's pair scores and the leaderboard's re-scoring of them."""
     results = [

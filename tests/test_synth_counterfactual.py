@@ -16,7 +16,7 @@ import pytest
 from dybench.pairs import apply_transform, load_annotations, resolve_counterfactual
 from dybench.records import CATEGORIES
 from dybench.synth import ask, plan_clips, render_scene, synthesize, transform_scene
-from dybench.synth._dataset import SYNTH_ENCODER
+from dybench.synth._synthesize import SYNTH_ENCODER
 from dybench.video import read_frames, write_video
 
 ARGS = dict(n=15, seed=11, size=64, frames=12)

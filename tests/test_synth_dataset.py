@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import dybench.synth._dataset as dataset
+import dybench.synth._synthesize as dataset
 from dybench.cli import app
 from dybench.fileio import read_jsonl, sha256_file
 from dybench.records import CATEGORIES
 from dybench.synth import plan_clips, render_scene, synthesize
-from dybench.synth._dataset import SYNTH_ENCODER
+from dybench.synth._synthesize import SYNTH_ENCODER
 from dybench.video import probe, read_frames, write_video
 
 SMALL = dict(n=6, seed=3, size=64, frames=8, fps=6.0, progress=False)

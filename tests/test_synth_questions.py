@@ -15,9 +15,7 @@ import pytest
 from dybench.pairs import load_annotations, resolve_counterfactual
 from dybench.records import CATEGORIES
 from dybench.synth import BiasSpecError, SynthError, parse_bias, plan_clips, synthesize
-from dybench.synth._dataset import annotation_row
 from dybench.synth._families import Balancer, Clip, make_clip
-from dybench.synth._layout import middle_frame
 from dybench.synth._questions import (
     COUNT_WORDS,
     MC_QUESTIONS,
@@ -29,6 +27,8 @@ from dybench.synth._questions import (
 )
 from dybench.synth._render import render_scene
 from dybench.synth._scene import transform_scene
+from dybench.synth._scene_parts import middle_frame
+from dybench.synth._synthesize import annotation_row
 
 DYNAMIC_KINDS = {
     "moving_direction": ("horizontal", "vertical", "four_way", "rotation", "depth"),

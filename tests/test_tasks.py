@@ -16,7 +16,7 @@ import yaml
 
 from dybench.evaluation import tasks_path
 from dybench.evaluation._benchmarks import MVBENCH_SUBTASKS, TEMPCOMPASS_CATEGORIES, VIDEOMME_CATEGORIES
-from dybench.evaluation._metrics import metric_names
+from dybench.evaluation._lmms_metrics import metric_names
 from dybench.records import CATEGORIES
 
 TASKS = tasks_path()

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from dybench.records import CATEGORIES
-from dybench.synth._dataset import annotation_row, plan_clips
+from dybench.synth._synthesize import annotation_row, plan_clips
 from dybench.train._config import TrainConfigError
 from dybench.train._router import (
     ModelRouter,

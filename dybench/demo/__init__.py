@@ -8,7 +8,7 @@ on top of ``dybench.reproduce`` (its preset and data stages) and ``dybench.evalu
 ``python -m dybench.demo.models --from OUT`` ships the models of a reproduction folder.
 """
 
-from dybench.demo._run import DEMO_TASKS, DemoReport, DemoRow, demo
+from dybench.demo._demo_run import DEMO_TASKS, DemoReport, DemoRow, demo
 from dybench.demo.models import DEMO_MODELS, MODELS_DIR, DemoModel, DemoModelsError, check_shipped, ship, shipped
 
 __all__ = [

@@ -22,16 +22,17 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic
+from dybench.shipped import shipped_data
 
 #: Where the shipped models live (package data: the wheel carries everything under ``dybench/``).
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "demo_models"
+MODELS_DIR = shipped_data("demo_models")
 PROVENANCE = "provenance.json"
 WEIGHTS = "model.safetensors"
 #: The reproduction's training seed the shipped models come from.
@@ -130,7 +131,7 @@ def ship(
         "git": _git_state(),
         "data": {split: _stage_settings(reproduction, f"synth-{split}") for split in ("train", "test")}
         | {"pairs": _stage_settings(reproduction, "build-train")},
-        "copied": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "copied": datetime.now(UTC).isoformat(timespec="seconds"),
         "weights": "bfloat16 (trained in float32; lmms-eval's qwen2_5_vl evaluates in bfloat16)",
     }
     out = []

@@ -3,6 +3,7 @@
 Importing this package is cheap: lmms-eval and torch load when a run starts.
 """
 
+from dybench.evaluation._eval_run import OFFLINE, EvalError, EvalRun, evaluate, results_folder
 from dybench.evaluation._locations import (
     LOCATIONS,
     MVBENCH,
@@ -14,12 +15,11 @@ from dybench.evaluation._locations import (
     DataLocationError,
     StopEvaluation,
     location_of,
+    tasks_path,
 )
-from dybench.evaluation._paths import tasks_path
-from dybench.evaluation._prompts import PROMPT_STYLES, PromptStyle, question_prompt, timeblind_prompt
-from dybench.evaluation._report import comparison_table, output_console, print_summary, score_text, summary_table
-from dybench.evaluation._run import OFFLINE, EvalError, EvalRun, evaluate, results_folder
-from dybench.evaluation._samples import predictions_from_samples
+from dybench.evaluation._predictions_from_samples import predictions_from_samples
+from dybench.evaluation._run_summary import comparison_table, output_console, print_summary, score_text, summary_table
+from dybench.evaluation._task_prompts import PROMPT_STYLES, PromptStyle, question_prompt, timeblind_prompt
 
 __all__ = [
     "LOCATIONS",

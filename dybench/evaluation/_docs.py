@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from dybench.evaluation._locations import PAIRS, TIMEBLIND, DataLocation
-from dybench.evaluation._prompts import TIMEBLIND_SUFFIX
+from dybench.evaluation._task_prompts import TIMEBLIND_SUFFIX
 from dybench.fileio import JSONInputError, parse_json, utf8_text
+from dybench.pairs import PairsDataset, in_pair_order
 from dybench.records import CATEGORIES
 
 log = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ def pair_docs(category: str | None = None, folder: str | Path | None = None) -> 
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; the categories are {', '.join(CATEGORIES)}")
     root = PAIRS.folder(folder)
-    everything = _all_pair_docs(root, _stamp(root))
+    everything = _all_pair_docs(root, PairsDataset(root).stamp())
     docs = [d for d in everything if category is None or d["category"] == category]
     if not docs:
         log.warning("%s has no %s items: the task of that category is skipped (it reports no metrics)", root, category)
@@ -43,20 +45,13 @@ def pair_docs(category: str | None = None, folder: str | Path | None = None) -> 
     return docs
 
 
-def _stamp(root: Path) -> tuple:
-    """What identifies a pairs dataset's version on disk (its item files' sizes and times)."""
-    files = [root / name for name in ("pairs.jsonl", "pairs.parquet")]
-    return tuple((f.stat().st_size, f.stat().st_mtime_ns) if f.exists() else None for f in files)
-
-
 @lru_cache(maxsize=4)
 def _all_pair_docs(root: Path, stamp: tuple) -> list[dict]:
     """Every item's document, read and checked once per dataset version (a group's five subtasks
-    each ask for theirs). Callers must not modify the dicts."""
-    from dybench.pairs import in_pair_order, load_items
-
+    each ask for theirs; ``stamp``, :meth:`PairsDataset.stamp`, keys the cache). Callers must not modify
+    the dicts."""
     try:
-        items = in_pair_order(load_items(root))
+        items = in_pair_order(PairsDataset(root).items())
     except ValueError as e:
         raise PAIRS.error(str(e).rstrip(".")) from e
     if not items:
@@ -80,7 +75,7 @@ def timeblind_docs(folder: str | Path | None = None) -> list[dict]:
     rows = _read_json_rows(data, TIMEBLIND)
     if not rows:
         raise TIMEBLIND.error(f"{data} holds no questions")
-    docs = []
+    docs: list[dict[str, Any]] = []
     for n, row in enumerate(rows, 1):
         missing = [k for k in ("index", "video_path", "question", "type") if row.get(k) is None]
         if missing:

@@ -1,4 +1,5 @@
-"""Where each task family's data lives: one environment variable per data set, and one clear error.
+"""Where dybench's task folders are (:func:`tasks_path`) and where each task family's data lives: one
+environment variable per data set, and one clear error.
 
 lmms-eval task YAMLs cannot name a folder that changes from machine to machine, so every dybench task
 reads its data from an environment variable. A missing or wrong location is reported once, naming the
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dybench.errors import UserError
+from dybench.pairs import PairsDataset
+from dybench.shipped import shipped_folder
 
 
 class DataLocationError(UserError, ValueError):
@@ -68,7 +71,7 @@ class DataLocation:
 PAIRS = DataLocation(
     variable="DYBENCH_PAIRS",
     tasks="dybench_pair*",
-    layout="a dybench pairs dataset, a folder with pairs.jsonl (or pairs.parquet) and videos/",
+    layout=f"a dybench pairs dataset, a folder with {PairsDataset.LAYOUT}",
     make="dybench synth --out synth && dybench build --src synth --out pairs && export DYBENCH_PAIRS=$PWD/pairs",
 )
 TIMEBLIND = DataLocation(
@@ -121,3 +124,9 @@ def location_of(task: str) -> DataLocation | None:
         if task == prefix or task.startswith(prefix + "_"):
             return location
     return None
+
+
+def tasks_path() -> Path:
+    """The folder to give lmms-eval as ``--include_path``: ``tasks/`` in a checkout, ``dybench/_tasks`` in
+    a wheel (``dybench.shipped``)."""
+    return shipped_folder("tasks")

@@ -17,10 +17,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dybench.evaluation import _benchmarks, _docs, _metrics
+from dybench.evaluation import _benchmarks, _docs, _lmms_metrics
+from dybench.evaluation._lmms_metrics import aggregation, pool
 from dybench.evaluation._locations import DataLocationError, StopEvaluation
-from dybench.evaluation._metrics import aggregation, pool
-from dybench.evaluation._prompts import PromptStyle, question_prompt, timeblind_prompt
+from dybench.evaluation._task_prompts import PromptStyle, question_prompt, timeblind_prompt
 
 __all__ = [
     "aggregation",
@@ -130,14 +130,14 @@ def timeblind_text(doc: Mapping, lmms_eval_specific_kwargs: Mapping | None = Non
 
 def pair_results(doc: Mapping, results: Sequence[str]) -> dict[str, dict]:
     """``process_results`` of the dybench_pair tasks."""
-    return _metrics.pair_results(doc, results[0])
+    return _lmms_metrics.pair_results(doc, results[0])
 
 
 def timeblind_results(doc: Mapping, results: Sequence[str]) -> dict[str, dict]:
     """``process_results`` of timeblind."""
-    return _metrics.timeblind_results(doc, results[0])
+    return _lmms_metrics.timeblind_results(doc, results[0])
 
 
 def choice_results(doc: Mapping, results: Sequence[str]) -> dict[str, dict]:
     """``process_results`` of the Video-MME / MVBench / TempCompass tasks."""
-    return _metrics.choice_results(doc, results[0])
+    return _lmms_metrics.choice_results(doc, results[0])

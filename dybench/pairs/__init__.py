@@ -3,13 +3,13 @@
 A pair is a question asked of a video and of its counterfactual (mirrored, reversed, two segments
 swapped, or a given second video), with the answer each one has. Annotations are read and validated
 (Contract 1), the counterfactual answer is resolved without guessing, the counterfactual video is
-rendered, and :func:`build_pairs` writes the dataset (Contract 2) that :func:`load_items` reads for
-every consumer, with the card that makes the folder a Hugging Face dataset (:func:`write_card`).
-:func:`write_review` shows the pairs for a check by eye; ``dybench.pairs.importers`` turns public
-datasets' own labels into annotations.
+rendered, and :func:`build_pairs` writes the dataset (Contract 2) that :class:`PairsDataset` reads and
+identifies for every consumer, with the card that makes the folder a Hugging Face dataset
+(:func:`write_card`). :func:`write_review` shows the pairs for a check by eye; ``dybench.pairs.importers``
+turns public datasets' own labels into annotations.
 
-Names that need pyarrow, PyAV or PIL load their module on first use (``__getattr__`` below), not on
-``import dybench.pairs``.
+Names that need PyAV or PIL load their module on first use (``__getattr__`` below), not on
+``import dybench.pairs``; pyarrow loads only when a parquet file is read or written.
 """
 
 from __future__ import annotations
@@ -19,21 +19,24 @@ from typing import Any
 
 from dybench.pairs._annotations import REQUIRED, load_annotations
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
+from dybench.pairs._dataset import (
+    FORMAT,
+    PAIRS_JSONL,
+    PAIRS_PARQUET,
+    PairsChanged,
+    PairsDataset,
+    group_pairs,
+    in_pair_order,
+    load_items,
+    read_manifest,
+    write_items,
+)
 
-#: Public names whose modules load pyarrow, PyAV or PIL: name -> the private module (imported on first use).
+#: Public names whose modules load PyAV or PIL: name -> the private module (imported on first use).
 _LAZY = {
-    "FORMAT": "_dataset",
-    "PAIRS_JSONL": "_dataset",
-    "PAIRS_PARQUET": "_dataset",
-    "PairsChanged": "_dataset",
-    "group_pairs": "_dataset",
-    "in_pair_order": "_dataset",
-    "load_items": "_dataset",
-    "write_items": "_dataset",
     "BuildError": "_build",
     "BuildReport": "_build",
     "build_pairs": "_build",
-    "read_manifest": "_build",
     "swap_video_path": "_build",
     "CardError": "_card",
     "write_card": "_card",
@@ -59,6 +62,7 @@ __all__ = [
     "Lexicon",
     "NotReversible",
     "PairsChanged",
+    "PairsDataset",
     "apply_transform",
     "build_pairs",
     "group_pairs",

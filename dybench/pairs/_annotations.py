@@ -200,13 +200,13 @@ def _parse(record: object, row: int) -> Annotation:
         question=_text(record["question"], "question"),
         options=tuple(options),
         answer=answer,
-        category=category,  # type: ignore[arg-type]
+        category=category,
         transforms=transforms,
         cf_answer=cf_answer,
         events=events,
         segments=segments,
         cf_video=cf_video,
-        relation=stated,  # type: ignore[arg-type]
+        relation=stated,
         row=row,
     )
 

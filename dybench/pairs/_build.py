@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import shutil
 from collections import Counter
@@ -52,7 +51,7 @@ from dybench.fileio import (
 from dybench.pairs._annotations import RowError, load_annotations
 from dybench.pairs._card import CardError, check_license, write_card
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
-from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, manifest_files, record_file_stats, write_items
+from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, PairsDataset, PairsError, record_file_stats, write_items
 from dybench.pairs._review import COMMENT, REJECTS, read_rejects
 from dybench.pairs._transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.records import Annotation, Branch, Item, Segment, Transform
@@ -248,7 +247,7 @@ def _build(
     jobs = _plan(src, ann_path, resolved, fail)
     done = _run_jobs(jobs, src, encoder, out, workers, copy, previous, report, fail, on_progress)
 
-    items = []
+    items: list[Item] = []
     for ann, cf in resolved:
         for transform, cf_answer in cf.items():
             files = _pair_files(ann, transform)
@@ -340,8 +339,9 @@ def _plan(
             continue
         ann = by_swap[name]
         sources = tuple(dict.fromkeys(seg.video for seg in ann.segments))
-        where = {"file": str(ann_path), "row": ann.row, "id": ann.id, "segments": ann.segments}
-        jobs.append(_Job(f"{name} (swap)", sources, links, renders, outputs, **where))
+        jobs.append(
+            _Job(f"{name} (swap)", sources, links, renders, outputs, str(ann_path), ann.row, ann.id, ann.segments)
+        )
     kept = []
     taken: dict[str, str] = {}  # output path -> the job that writes it
     folders: dict[str, str] = {}  # every folder above an output -> a job that writes below it
@@ -429,25 +429,23 @@ def _same_video(src: Path, ann: Annotation, transform: Transform, sha: str) -> s
 def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[Item, Item]:
     pair_id = f"{ann.id}:{transform}"
     original, counterfactual = _pair_files(ann, transform)
-    common = dict(
+    first = Item(
+        item_id=f"{pair_id}:original",
         pair_id=pair_id,
+        branch="original",
         transform=transform,
         relation=relation(ann, cf_answer),
         category=ann.category,
+        video=original.path,
         question=ann.question,
         options=ann.options,
+        answer=ann.answer,
         source_id=ann.id,
     )
-    return (
-        Item(item_id=f"{pair_id}:original", branch="original", video=original.path, answer=ann.answer, **common),
-        Item(
-            item_id=f"{pair_id}:counterfactual",
-            branch="counterfactual",
-            video=counterfactual.path,
-            answer=cf_answer,
-            **common,
-        ),  # fmt: skip
+    second = dataclasses.replace(
+        first, item_id=f"{pair_id}:counterfactual", branch="counterfactual", video=counterfactual.path, answer=cf_answer
     )
+    return first, second
 
 
 # --- running the renders ---------------------------------------------------------------------------
@@ -705,10 +703,11 @@ def _manifest(
 def _previous_files(out: Path, report: BuildReport) -> dict[str, str]:
     """The files an earlier build of ``out`` recorded; none when its manifest is not one dybench wrote."""
     try:
-        return manifest_files(out) or {}
-    except ValueError as e:
+        manifest = PairsDataset(out).manifest()
+    except PairsError as e:
         report.warnings.append(f"{e}; ignored, so files an earlier build left in {out} are not cleaned up")
         return {}
+    return manifest["files"] if manifest else {}
 
 
 def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: BuildReport) -> None:
@@ -722,11 +721,6 @@ def _prune_stale(out: Path, previous: dict[str, str], keep: set[str], report: Bu
             report.warnings.append(f"{MANIFEST} lists {rel}, not deleted: {e}")
 
 
-def read_manifest(out: str | Path) -> dict:
-    """The manifest of a built pairs folder."""
-    return json.loads((Path(out) / MANIFEST).read_text())
-
-
 __all__ = [
     "BuildError",
     "BuildReport",
@@ -734,6 +728,5 @@ __all__ = [
     "cf_video_path",
     "given_video_path",
     "original_video_path",
-    "read_manifest",
     "swap_video_path",
 ]

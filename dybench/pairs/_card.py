@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -152,7 +154,9 @@ def _read_card(root: Path) -> tuple[dict, str, bool]:
     return front, user[match.end() :], at is None
 
 
-def _front_matter(front: dict, fresh: bool, rows: int, categories: list[str], license: str | None, card: Path) -> dict:
+def _front_matter(
+    front: dict, fresh: bool, rows: int, categories: Sequence[str], license: str | None, card: Path
+) -> dict:
     """The user's front matter with what follows the data brought up to date (and defaults in a fresh card)."""
     front = dict(front)
     if fresh:
@@ -170,7 +174,7 @@ def _front_matter(front: dict, fresh: bool, rows: int, categories: list[str], li
     return front
 
 
-def _configs(theirs: object, categories: list[str], card: Path) -> list:
+def _configs(theirs: object, categories: Sequence[str], card: Path) -> list:
     """``all`` (every item, the default) and one config per category, then the user's own configs."""
     if theirs is None:
         theirs = []
@@ -209,7 +213,7 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in cells])
 
 
-def _body(items: list[Item], manifest: dict, categories: list[str], license: object) -> str:
+def _body(items: list[Item], manifest: dict, categories: Sequence[str], license: object) -> str:
     pairs = [next(iter(branches.values())) for branches in group_pairs(items).values()]
     transforms = [t for t in TRANSFORMS if any(p.transform == t for p in pairs)]
     parameters = manifest.get("parameters") or {}
@@ -225,12 +229,12 @@ def _body(items: list[Item], manifest: dict, categories: list[str], license: obj
 
 
 def _contents(
-    pairs: list[Item], items: list[Item], categories: list[str], transforms: list[str], manifest: dict
+    pairs: list[Item], items: list[Item], categories: Sequence[str], transforms: Sequence[str], manifest: dict
 ) -> str:
-    by_transform = Counter((p.category, p.transform) for p in pairs)
-    by_relation = Counter((p.category, p.relation) for p in pairs)
-    item_counts = Counter(item.category for item in items)
-    rows = [
+    by_transform: Counter[tuple[str, str]] = Counter((p.category, p.transform) for p in pairs)
+    by_relation: Counter[tuple[str, str]] = Counter((p.category, p.relation) for p in pairs)
+    item_counts: Counter[str] = Counter(item.category for item in items)
+    rows: list[list[Any]] = [
         [f"`{c}`", sum(by_transform[c, t] for t in transforms), item_counts[c]]
         + [by_transform[c, t] for t in transforms]
         + [by_relation[c, "change"], by_relation[c, "keep"]]
@@ -250,7 +254,7 @@ def _contents(
     )
 
 
-def _construction(transforms: list[str], parameters: dict, counts: dict) -> str:
+def _construction(transforms: Sequence[str], parameters: dict, counts: dict) -> str:
     lines = [f"- `{t}`: {_TRANSFORM_TEXT[t]}." for t in transforms]
     encoder = parameters.get("encoder") or {}
     if any(t != "given" for t in transforms) and encoder:
@@ -353,7 +357,7 @@ def _files() -> str:
     )
 
 
-def _loading(categories: list[str]) -> str:
+def _loading(categories: Sequence[str]) -> str:
     example = categories[0] if categories else "moving_direction"
     return (
         "## Load\n\n"

@@ -10,8 +10,10 @@ places. A ``given`` counterfactual has only its explicit answer. If nothing reso
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dybench.errors import UserError
 from dybench.fileio import load_yaml_data
@@ -55,10 +57,10 @@ class Lexicon:
             canon.setdefault(words, f"<keep:{' '.join(words)}>")
         return cls(phrases, canon, max((len(p) for p in phrases), default=1))
 
-    def _scan(self, text: str, table: dict) -> list[tuple[str, object]]:
+    def _scan(self, text: str, table: dict) -> list[tuple[str, Any]]:
         """Longest-match scan: a list of (kind, value); kind 'word' for plain words, 'hit' for lexicon phrases."""
         words = _WORD.findall(text.lower())
-        out: list[tuple[str, object]] = []
+        out: list[tuple[str, Any]] = []
         i = 0
         while i < len(words):
             for n in range(min(self.max_len, len(words) - i), 0, -1):
@@ -83,7 +85,7 @@ class Lexicon:
             if kind == "word":
                 tokens.append(str(value))
                 continue
-            token, swapped = value  # type: ignore[misc]
+            token, swapped = value
             tokens.append(token)
             swaps += swapped
             keeps += not swapped
@@ -116,7 +118,7 @@ def resolve_counterfactual(
     if rule is not None:
         return rule
     tried = []
-    steps = [_by_lexicon]
+    steps: list[Callable[[Annotation, Lexicon, Transform], str | None]] = [_by_lexicon]
     if annotation.events and transform == "reverse":
         steps = [_by_lexicon, _by_events]
     elif annotation.events and transform == "swap":

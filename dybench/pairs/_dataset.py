@@ -1,22 +1,28 @@
 """The pairs dataset on disk (Contract 2): ``pairs.parquet``, ``pairs.jsonl``, ``videos/``, ``manifest.json``.
 
+:class:`PairsDataset` is the one home of that layout: every package finds a dataset's files, reads its
+items and manifest, and identifies its version through it, so no file name is spelled elsewhere.
+
 Originals in ``videos/`` are hard links to the build's sources unless it was built with ``--copy``, so
-a source edited in place edits the dataset. :func:`load_items`, the one reader every consumer uses
-(``dybench score``, the lmms-eval tasks, the trainer), therefore checks each video its items name
-against the manifest's sha256. To stay cheap it hashes only files whose size or modification time
-differ from ``.dybench/file-stats.json``, the stat of each file when it was last hashed.
+a source edited in place edits the dataset. :meth:`PairsDataset.items`, the one reader every consumer
+uses (``dybench score``, the lmms-eval tasks, the trainer, the leaderboard), therefore checks each
+video its items name against the manifest's sha256. To stay cheap it hashes only files whose size or
+modification time differ from ``.dybench/file-stats.json``, the stat of each file when it was last hashed.
+
+pyarrow loads only when a parquet file is read or written (``pairs.jsonl`` is read first).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from dybench.errors import UserError
 from dybench.fileio import (
@@ -32,6 +38,9 @@ from dybench.fileio import (
 )
 from dybench.records import Item
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 PAIRS_PARQUET = "pairs.parquet"
 PAIRS_JSONL = "pairs.jsonl"
 MANIFEST = "manifest.json"
@@ -42,21 +51,27 @@ FILE_STATS = ".dybench/file-stats.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
-SCHEMA = pa.schema(
-    [
-        ("item_id", pa.string()),
-        ("pair_id", pa.string()),
-        ("branch", pa.string()),
-        ("transform", pa.string()),
-        ("relation", pa.string()),
-        ("category", pa.string()),
-        ("video", pa.string()),
-        ("question", pa.string()),
-        ("options", pa.list_(pa.string())),
-        ("answer", pa.string()),
-        ("source_id", pa.string()),
-    ]
-)
+
+@cache
+def _schema() -> pa.Schema:
+    """The columns of ``pairs.parquet`` (Contract 2)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("item_id", pa.string()),
+            ("pair_id", pa.string()),
+            ("branch", pa.string()),
+            ("transform", pa.string()),
+            ("relation", pa.string()),
+            ("category", pa.string()),
+            ("video", pa.string()),
+            ("question", pa.string()),
+            ("options", pa.list_(pa.string())),
+            ("answer", pa.string()),
+            ("source_id", pa.string()),
+        ]
+    )
 
 
 class PairsError(UserError, ValueError):
@@ -65,6 +80,135 @@ class PairsError(UserError, ValueError):
 
 class PairsChanged(PairsError):
     """Videos of a pairs dataset no longer match its manifest."""
+
+
+@dataclass(frozen=True, init=False)
+class PairsDataset:
+    """A pairs dataset folder (Contract 2): where its files are, its items, its manifest, and what
+    identifies its version. Making one touches no file; each method reads what it needs."""
+
+    root: Path
+    """The folder ``dybench build --out`` wrote."""
+
+    LAYOUT: ClassVar[str] = f"{PAIRS_JSONL} (or {PAIRS_PARQUET}) and {VIDEOS}/"
+    """The files a pairs dataset folder holds, for messages that tell a user what to pass."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        object.__setattr__(self, "root", Path(root))
+
+    @property
+    def jsonl(self) -> Path:
+        """``pairs.jsonl``: the items, one JSON object a line (lmms-eval's json loader reads it)."""
+        return self.root / PAIRS_JSONL
+
+    @property
+    def parquet(self) -> Path:
+        """``pairs.parquet``: the same items as a table."""
+        return self.root / PAIRS_PARQUET
+
+    @property
+    def manifest_path(self) -> Path:
+        """``manifest.json``: tool version, parameters, per-file sha256, counts, per-item errors."""
+        return self.root / MANIFEST
+
+    @property
+    def videos(self) -> Path:
+        """``videos/``: originals (linked or copied) and counterfactual renders."""
+        return self.root / VIDEOS
+
+    def items_file(self) -> Path | None:
+        """The file the items are read from: ``pairs.jsonl``, else ``pairs.parquet``; None without either."""
+        return next((f for f in (self.jsonl, self.parquet) if f.is_file()), None)
+
+    def exists(self) -> bool:
+        """Whether the folder holds items (a folder without them is not a pairs dataset)."""
+        return self.items_file() is not None
+
+    def items(self) -> list[Item]:
+        """The items (``pairs.jsonl``, else ``pairs.parquet``), after checking that the videos they name
+        still match the manifest (:func:`check_videos`).
+
+        Raises :class:`PairsError` naming the folder (or the row) and the command that makes a pairs dataset.
+        """
+        source = self.items_file()
+        if source is None:
+            raise PairsError(
+                f"{self.root}: no {PAIRS_JSONL} or {PAIRS_PARQUET}; make a pairs dataset with "
+                f"`dybench synth --out videos/ && dybench build --src videos/ --out {self.root}`"
+            )
+        if source == self.jsonl:
+            rows = read_jsonl(source)
+        else:
+            import pyarrow.parquet as pq
+
+            rows = pq.read_table(source).to_pylist()
+        items = []
+        for i, row in enumerate(rows, 1):
+            try:
+                items.append(Item.from_row(row))
+            except (KeyError, TypeError) as e:
+                raise PairsError(
+                    f"{source}:{i}: not a pairs row ({e}); rebuild the dataset with `dybench build`"
+                ) from e
+        check_videos(self, (item.video for item in items))
+        return items
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The manifest a build wrote; None when there is none.
+
+        Raises :class:`PairsError` for a manifest dybench did not write: not JSON, another format, or a
+        ``files`` entry that is not a relative path inside the dataset with a sha256. Nothing in it is
+        trusted then.
+        """
+        path = self.manifest_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        except (OSError, UnicodeDecodeError) as e:
+            raise PairsError(f"{path}: cannot read it ({e})") from e
+        try:
+            manifest = parse_json(text)
+        except JSONInputError as e:
+            raise PairsError(f"{path}: {e}") from e
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise PairsError(f"{path}: not a {FORMAT} manifest")
+        files = manifest.get("files")
+        if not isinstance(files, dict):
+            raise PairsError(f"{path}: its files are not a mapping of paths to sha256")
+        for rel, digest in files.items():
+            if not isinstance(digest, str) or not _SHA256.match(digest):
+                raise PairsError(f"{path}: files[{rel!r}] is not a sha256")
+            try:
+                ok = relative_path(rel) == rel
+            except ValueError:
+                ok = False
+            if not ok:
+                raise PairsError(f"{path}: files lists {rel!r}, which is not a path inside the dataset")
+        return manifest
+
+    def fingerprint(self) -> str:
+        """What identifies this version of the dataset: ``manifest:<sha256 of manifest.json>`` (which holds
+        the sha256 of every file of the build), else ``items:<sha256 of the items file>``.
+
+        Raises :class:`PairsError` when the folder holds no items.
+        """
+        if self.manifest_path.is_file():
+            return f"manifest:{sha256_file(self.manifest_path)}"
+        source = self.items_file()
+        if source is None:
+            raise PairsError(f"{self.root}: no {PAIRS_JSONL} or {PAIRS_PARQUET}, nothing to identify")
+        return f"items:{sha256_file(source)}"
+
+    def stamp(self) -> tuple[tuple[str, int, int], ...]:
+        """What changes whenever the items or the manifest change, without reading them: the name, size
+        and modification time of each of those files that exists (for caches; :meth:`fingerprint` hashes)."""
+        stamp = []
+        for path in (self.jsonl, self.parquet, self.manifest_path):
+            with contextlib.suppress(OSError):
+                st = path.stat()
+                stamp.append((path.name, st.st_size, st.st_mtime_ns))
+        return tuple(stamp)
 
 
 def write_items(
@@ -76,9 +220,12 @@ def write_items(
     All go to temporaries first and are moved into place together, the manifest last, only once every
     one is written: a failed write (a full disk, a file size limit) leaves the previous set whole.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     out = Path(out)
     rows = [item.to_row() for item in items]
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    table = pa.Table.from_pylist(rows, schema=_schema())
     names = [PAIRS_PARQUET, PAIRS_JSONL] + ([MANIFEST] if manifest is not None else [])
     with atomic_paths(*(out / name for name in names), within=out) as temps:
         pq.write_table(table, temps[0])
@@ -86,40 +233,6 @@ def write_items(
         if manifest is not None:
             hashes = {PAIRS_PARQUET: sha256_file(temps[0]), PAIRS_JSONL: sha256_file(temps[1])}
             temps[2].write_text(json_text(manifest(hashes)), encoding="utf-8")
-
-
-def manifest_files(pairs_dir: str | Path) -> dict[str, str] | None:
-    """The manifest's ``files`` (path inside the dataset -> sha256); None when there is no manifest.
-
-    Raises ``ValueError`` for a manifest dybench did not write: not JSON, another format, or a file
-    entry that is not a relative path inside the dataset with a sha256. Nothing in it is trusted then.
-    """
-    path = Path(pairs_dir) / MANIFEST
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path}: cannot read it ({e})") from e
-    try:
-        manifest = parse_json(text)
-    except JSONInputError as e:
-        raise ValueError(f"{path}: {e}") from e
-    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a {FORMAT} manifest")
-    files = manifest.get("files")
-    if not isinstance(files, dict):
-        raise ValueError(f"{path}: its files are not a mapping of paths to sha256")
-    for rel, digest in files.items():
-        if not isinstance(digest, str) or not _SHA256.match(digest):
-            raise ValueError(f"{path}: files[{rel!r}] is not a sha256")
-        try:
-            ok = relative_path(rel) == rel
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"{path}: files lists {rel!r}, which is not a path inside the dataset")
-    return files
 
 
 def record_file_stats(pairs_dir: str | Path, hashes: dict[str, str], *, unhashed: Iterable[str] = ()) -> None:
@@ -140,7 +253,7 @@ def record_file_stats(pairs_dir: str | Path, hashes: dict[str, str], *, unhashed
     write_json_atomic(root / FILE_STATS, dict(sorted(stats.items())), within=root)
 
 
-def check_videos(pairs_dir: str | Path, videos: Iterable[str]) -> None:
+def check_videos(dataset: PairsDataset, videos: Iterable[str]) -> None:
     """Raise :class:`PairsChanged` when a video the manifest lists no longer has its sha256 there.
 
     Missing videos, or a dataset without a manifest dybench wrote, are not this check's business
@@ -148,11 +261,12 @@ def check_videos(pairs_dir: str | Path, videos: Iterable[str]) -> None:
     modification time differ from what :func:`record_file_stats` saw; a file that is hashed and
     matches is remembered again, when the folder is writable.
     """
-    root = Path(pairs_dir)
+    root = dataset.root
     try:
-        files = manifest_files(root)
-    except ValueError:
+        manifest = dataset.manifest()
+    except PairsError:
         return  # nothing dybench can vouch for to compare with
+    files = manifest["files"] if manifest else None
     if not files:
         return
     stats = _read_file_stats(root)
@@ -212,32 +326,13 @@ def _read_file_stats(root: Path) -> dict[str, list]:
 
 
 def load_items(pairs_dir: str | Path) -> list[Item]:
-    """Read a pairs dataset's items (``pairs.jsonl``, else ``pairs.parquet``), after checking that
-    the videos they name still match the manifest (:func:`check_videos`).
+    """``PairsDataset(pairs_dir).items()``."""
+    return PairsDataset(pairs_dir).items()
 
-    Raises :class:`PairsError` naming the folder and the command that makes a pairs dataset.
-    """
-    pairs_dir = Path(pairs_dir)
-    jsonl, parquet = pairs_dir / PAIRS_JSONL, pairs_dir / PAIRS_PARQUET
-    if jsonl.is_file():
-        rows = read_jsonl(jsonl)
-        source = jsonl
-    elif parquet.is_file():
-        rows = pq.read_table(parquet).to_pylist()
-        source = parquet
-    else:
-        raise PairsError(
-            f"{pairs_dir}: no {PAIRS_JSONL} or {PAIRS_PARQUET}; make a pairs dataset with "
-            "`dybench synth --out videos/ && dybench build --src videos/ --out " + str(pairs_dir) + "`"
-        )
-    items = []
-    for i, row in enumerate(rows, 1):
-        try:
-            items.append(Item.from_row(row))
-        except (KeyError, TypeError) as e:
-            raise PairsError(f"{source}:{i}: not a pairs row ({e}); rebuild the dataset with `dybench build`") from e
-    check_videos(pairs_dir, (item.video for item in items))
-    return items
+
+def read_manifest(pairs_dir: str | Path) -> dict[str, Any] | None:
+    """``PairsDataset(pairs_dir).manifest()``."""
+    return PairsDataset(pairs_dir).manifest()
 
 
 def in_pair_order(items: Iterable[Item]) -> list[Item]:

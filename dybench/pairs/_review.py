@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import html
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -70,7 +71,7 @@ def write_review(pairs_dir: str | Path, out: str | Path | None = None, *, frames
     rejected = read_rejects(pairs_dir)
     cards = []
     for pair_id, branches in sorted(group_pairs(load_items(pairs_dir)).items()):
-        sides = []
+        sides: list[dict[str, Any]] = []
         for branch in ("original", "counterfactual"):
             item = branches.get(branch)
             if item is None:

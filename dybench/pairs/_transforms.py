@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import io
 import itertools
 import os
 import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Iterator, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import BinaryIO
 
 import av
 import av.filter
@@ -252,7 +252,7 @@ def _check_segments(first: FrameRange, second: FrameRange, details: list[ProbeDe
         )
 
 
-def _segment_frames(segment: FrameRange, details: ProbeDetails, work_fmt: str) -> Iterator[av.VideoFrame]:
+def _segment_frames(segment: FrameRange, details: ProbeDetails, work_fmt: str) -> Generator[av.VideoFrame, None, None]:
     """The frames of ``segment``, upright, in ``work_fmt``."""
     count = 0
     with contextlib.closing(_upright(segment.video, details, work_fmt)) as frames:
@@ -266,7 +266,7 @@ def _segment_frames(segment: FrameRange, details: ProbeDetails, work_fmt: str) -
         )
 
 
-def _upright(src: Path, details: ProbeDetails, work_fmt: str) -> Iterator[av.VideoFrame]:
+def _upright(src: Path, details: ProbeDetails, work_fmt: str) -> Generator[av.VideoFrame, None, None]:
     """Every frame of ``src`` in ``work_fmt``, upright (display rotation applied), numbered from 0."""
     info = details.info
     orient = _FilterChain(_ORIENT[info.rotation], details.coded_width, details.coded_height, work_fmt)
@@ -323,7 +323,7 @@ def _plane_views(frame: av.VideoFrame) -> list[np.ndarray]:
     views = []
     for plane in frame.planes:
         row = plane.line_size // dtype.itemsize
-        views.append(np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)[:, : plane.width])
+        views.append(np.frombuffer(memoryview(plane), dtype=dtype).reshape(plane.height, row)[:, : plane.width])
     return views
 
 
@@ -336,7 +336,7 @@ class _FilterChain:
         if not filters:
             return
         graph = av.filter.Graph()
-        node = graph.add_buffer(width=width, height=height, format=pix_fmt, time_base=Fraction(1, 1000))
+        node = graph.add_buffer(width=width, height=height, format=av.VideoFormat(pix_fmt), time_base=Fraction(1, 1000))
         for spec in filters:
             name, _, args = spec.partition("=")
             nxt = graph.add(name, args or None)
@@ -350,7 +350,7 @@ class _FilterChain:
         if self.graph is None:
             return frame
         self.graph.push(frame)
-        out = self.graph.pull()
+        out = self.graph.vpull()
         return out if out.format.name == self.pix_fmt else out.reformat(format=self.pix_fmt)
 
 
@@ -435,7 +435,7 @@ class _ReverseBuffer:
         self.expected = info.frame_count
         self.recent: collections.deque[av.VideoFrame] = collections.deque()
         self.spilled = 0
-        self.file: BinaryIO | None = None
+        self.file: io.BufferedRandom | None = None
         self.first: list[np.ndarray] | None = None
         self.distinct = False
         """Whether two of the frames differ (reversing a video of one picture changes nothing)."""
@@ -474,7 +474,7 @@ class _ReverseBuffer:
             self.folder.mkdir(parents=True, exist_ok=True)
             self.file = tempfile.TemporaryFile(dir=self.folder, prefix=".dybench-reverse-")
         for plane in _plane_views(frame):
-            self.file.write(memoryview(np.ascontiguousarray(plane)).cast("B"))
+            self.file.write(np.ascontiguousarray(plane).data.cast("B"))
         self.spilled += 1
 
     def read_reversed(self) -> Iterator[av.VideoFrame]:

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from dybench.fileio import read_jsonl, write_jsonl_atomic
-from dybench.pairs import PAIRS_JSONL, PAIRS_PARQUET, load_items
+from dybench.pairs import load_items
 from dybench.records import Item
 from dybench.reproduce._presets import SynthData
 from dybench.video_r1 import video_r1_row, write_video_r1
@@ -142,8 +142,6 @@ def pairs_problem(folder: Path) -> str | None:
     folder = Path(folder)
     if not folder.is_dir():
         return f"{folder} is not a folder"
-    if not (folder / PAIRS_JSONL).is_file() and not (folder / PAIRS_PARQUET).is_file():
-        return f"{folder} has no {PAIRS_JSONL} or {PAIRS_PARQUET} (make one with `dybench build`)"
     try:
         items = load_items(folder)
     except ValueError as e:

@@ -572,7 +572,7 @@ def _publish_stage(
 
 
 def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[str, ...]) -> Stage:
-    from dybench.reproduce._report import write_report
+    from dybench.reproduce._report_markdown import write_report
 
     return Stage(
         name="report",
@@ -580,7 +580,7 @@ def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[st
         description="report.md with plots, report.json and the leaderboard rows",
         run=lambda: write_report(inputs()),
         outputs=(lay.report_md, lay.report_json, lay.plots),
-        command=f"(python) dybench.reproduce._report.write_report(<plan of {lay.root}>)",
+        command=f"(python) dybench.reproduce._report_markdown.write_report(<plan of {lay.root}>)",
         settings={"format": 1},
         deps=(*deps, "leaderboard"),
         check=lambda: missing_files(lay.report_md, lay.report_json),

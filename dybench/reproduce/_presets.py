@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from dybench.errors import UserError
+from dybench.shipped import shipped_folder
 from dybench.testing import Arch
 
 Target = Literal["crpo", "cdpo", "grpo"]
@@ -33,22 +34,14 @@ BASELINE = "grpo"
 #: Runs that are tools of another method, evaluated for reference but not compared (CDPO's bias model).
 TOOLS = ("bias",)
 
-_PACKAGE = Path(__file__).resolve().parents[1]
-
 
 class PresetError(UserError, ValueError):
     """A preset file that cannot be read into a ``Preset``; names the file, the key and the fix."""
 
 
 def recipes_dir() -> Path:
-    """The training recipes: ``recipes/`` in a checkout, ``dybench/_recipes`` in a wheel (hatch force-include)."""
-    for candidate in (_PACKAGE / "_recipes", _PACKAGE.parent / "recipes"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"dybench's training recipes are neither in {_PACKAGE / '_recipes'} (a wheel) nor in "
-        f"{_PACKAGE.parent / 'recipes'} (a checkout); reinstall dybench"
-    )
+    """The training recipes: ``recipes/`` in a checkout, ``dybench/_recipes`` in a wheel (``dybench.shipped``)."""
+    return shipped_folder("recipes")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -110,17 +110,19 @@ _HASHED_FILE_LIMIT = 64 << 20
 
 
 def fingerprint(path: Path) -> str:
-    """What identifies the state of an input: a pairs dataset's ``manifest.json`` (it holds every file's
-    sha256), a small file's contents, else names, sizes and modification times (model weights are too
-    large to hash on every run); "missing" when there is nothing at ``path``."""
+    """What identifies the state of an input: a pairs dataset's own fingerprint
+    (:meth:`dybench.pairs.PairsDataset.fingerprint`), a small file's contents, else names, sizes and
+    modification times (model weights are too large to hash on every run); "missing" when there is nothing
+    at ``path``."""
     from dybench.fileio import sha256_file
+    from dybench.pairs import PairsDataset
 
     path = Path(path)
     if path.is_file():
         stat = path.stat()
         return sha256_file(path) if stat.st_size <= _HASHED_FILE_LIMIT else f"{stat.st_size}:{stat.st_mtime_ns}"
-    if (path / "manifest.json").is_file():
-        return "manifest:" + sha256_file(path / "manifest.json")
+    if PairsDataset(path).exists():
+        return PairsDataset(path).fingerprint()
     if path.is_dir():
         listing = sorted(
             (str(f.relative_to(path)), f.stat().st_size, f.stat().st_mtime_ns) for f in path.rglob("*") if f.is_file()
@@ -210,7 +212,7 @@ def _remove(paths: Sequence[Path]) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 # --- output checks shared by the plans ----------------------------------------------------------------

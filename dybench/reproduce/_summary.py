@@ -21,8 +21,8 @@ from typing import Any
 from dybench.fileio import read_jsonl
 from dybench.records import CATEGORIES
 from dybench.reproduce._presets import BASELINE
-from dybench.results import TaskMetric, task_metrics
-from dybench.scoring import ItemResult, grouped, pair_accuracy
+from dybench.results import TaskMetric, read_samples, samples_task, task_metrics
+from dybench.scoring import ItemResult, Proportion, grouped, pair_accuracy
 
 METRICS = ("acc", "p_acc", "change_consistency", "keep_consistency")
 COMPARED_METRICS = ("p_acc", "acc", "cue_agreement")
@@ -104,13 +104,6 @@ class ReportInput:
 
 
 @dataclass(frozen=True)
-class Interval:
-    value: float | None
-    ci_low: float | None = None
-    ci_high: float | None = None
-
-
-@dataclass(frozen=True)
 class RunScores:
     """One evaluated model: its overall and per-category scores on the balanced test pairs."""
 
@@ -118,11 +111,11 @@ class RunScores:
     method: str
     """grpo, crpo, bias, cdpo, or base (the start model)."""
     seed: int | None
-    metrics: dict[str, Interval]
-    by_category: dict[str, dict[str, Interval]]
+    metrics: dict[str, Proportion]
+    by_category: dict[str, dict[str, Proportion]]
     n_items: int | None
     results: str
-    by_transform: dict[str, Interval] = field(default_factory=dict)
+    by_transform: dict[str, Proportion] = field(default_factory=dict)
     """P-Acc per counterfactual transform, from the logged answers."""
     diagnostics: dict[str, float | None] = field(default_factory=dict)
     """From the logged answers: ``cue_agreement`` (share of answers to the planted-shortcut questions
@@ -285,21 +278,21 @@ def start_summary(run: Path) -> dict[str, Any] | None:
 
 
 def logged_results(eval_dir: Path) -> list[ItemResult]:
-    """The scored items (``dybench.scoring.ItemResult``) that lmms-eval logged for a dybench_pair run."""
+    """The scored items (``dybench.scoring.ItemResult``) that lmms-eval logged for a dybench_pair run
+    (read by ``dybench.results.read_samples``)."""
     results: dict[str, ItemResult] = {}
     for path in sorted(Path(eval_dir).rglob(f"*_samples_{GROUP_TASK}_*.jsonl")):
         if "single_frame" in path.name:
             continue
-        for row in read_jsonl(path):
-            record = row.get("p_acc")
-            if isinstance(record, dict) and "item_id" in record:
-                results[record["item_id"]] = ItemResult.from_row(record)
+        task = samples_task(path.name) or GROUP_TASK
+        for sample in read_samples(path.read_bytes(), task=task, name=str(path)).items:
+            results[sample.item_id] = sample.logged
     return list(results.values())
 
 
-def by_transform(results: list[ItemResult]) -> dict[str, Interval]:
+def by_transform(results: list[ItemResult]) -> dict[str, Proportion]:
     """P-Acc per counterfactual transform (hflip, reverse), rescored with ``dybench.scoring``."""
-    return {t: Interval(s.value, s.ci_low, s.ci_high) for t, s in grouped(pair_accuracy, "transform")(results).items()}
+    return grouped(pair_accuracy, "transform")(results)
 
 
 def summarize(method: str, runs: Sequence[RunScores]) -> MethodSummary:
@@ -470,8 +463,8 @@ def _group_metrics(tasks: dict[str, dict[str, TaskMetric]]) -> dict[str, TaskMet
     return {}
 
 
-def _interval(metrics: dict[str, TaskMetric], name: str) -> Interval:
+def _interval(metrics: dict[str, TaskMetric], name: str) -> Proportion:
     m = metrics.get(name)
     if m is None or not math.isfinite(m.value):
-        return Interval(None)
-    return Interval(m.value, m.ci_low, m.ci_high)
+        return Proportion(None)
+    return m.score

@@ -26,7 +26,16 @@ from dybench.results._compare import (
     compare_runs,
     comparison_text,
 )
-from dybench.results._metrics import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
+from dybench.results._logged_samples import (
+    MAX_SAMPLES_BYTES,
+    PairSample,
+    SamplesError,
+    TaskSamples,
+    read_samples,
+    sample_rows,
+    samples_task,
+    scored_response,
+)
 from dybench.results._reference import DATASETS_DIR, ReferenceData, ReferenceProblem, load_references
 from dybench.results._reported import REPORTED_PATH, PaperSource, ReportedRow, load_reported
 from dybench.results._runs import (
@@ -42,7 +51,6 @@ from dybench.results._runs import (
     utc_date,
     validate_results,
 )
-from dybench.results._samples import MAX_SAMPLES_BYTES, PairSample, SamplesError, TaskSamples, read_samples
 from dybench.results._store import (
     UPLOADS_DIR,
     Listing,
@@ -54,6 +62,7 @@ from dybench.results._store import (
     default_results_dir,
 )
 from dybench.results._table import matches, select_runs, shortcut_gap
+from dybench.results._task_metrics import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
 from dybench.results._upload import MAX_UPLOAD_BYTES, Upload, read_upload
 from dybench.results._verify import (
     STATUS_LABELS,
@@ -123,6 +132,9 @@ __all__ = [
     "read_samples",
     "read_upload",
     "rescore_samples",
+    "sample_rows",
+    "samples_task",
+    "scored_response",
     "scored_tasks",
     "run_from_results",
     "select_runs",

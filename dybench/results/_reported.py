@@ -10,8 +10,9 @@ from typing import Any
 import yaml
 
 from dybench.results._columns import COLUMNS_BY_KEY
+from dybench.shipped import shipped_data
 
-REPORTED_PATH = Path(__file__).resolve().parent.parent / "data" / "reported.yaml"
+REPORTED_PATH = shipped_data("reported.yaml")
 
 
 @dataclass(frozen=True)

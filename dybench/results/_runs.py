@@ -15,14 +15,15 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, Literal
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json
 from dybench.results._columns import Column, is_fraction_metric, is_known_task
-from dybench.results._metrics import TaskMetric, interval_issues, scored_tasks, task_metrics
+from dybench.results._task_metrics import TaskMetric, interval_issues, scored_tasks, section, task_metrics
 from dybench.results._verify import Verification
+from dybench.scoring import Proportion
 
 #: Largest results file accepted (a real multi-task lmms-eval results JSON is a few hundred KB).
 MAX_RESULTS_BYTES = 4 * 1024 * 1024
@@ -142,7 +143,7 @@ class RunRow:
     @classmethod
     def from_json(cls, text: str) -> RunRow:
         d = json.loads(text)
-        d["scores"] = tuple(TaskMetric(**s) for s in d["scores"])
+        d["scores"] = tuple(TaskMetric(**{**s, "score": Proportion(**s["score"])}) for s in d["scores"])
         d["verification"] = Verification.from_dict(d["verification"])
         return cls(**d)
 
@@ -283,7 +284,7 @@ def utc_date(obj: dict[str, Any]) -> str | None:
         return None
     cli = (obj.get("config") or {}).get("resolved_cli_args")
     name = cli.get("timezone") if isinstance(cli, dict) and isinstance(cli.get("timezone"), str) else None
-    return local.replace(tzinfo=_zone(name or LMMS_EVAL_TIMEZONE)).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return local.replace(tzinfo=_zone(name or LMMS_EVAL_TIMEZONE)).astimezone(UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _zone(name: str) -> Any:
@@ -302,7 +303,7 @@ def generation_settings(obj: dict[str, Any]) -> dict[str, str]:
     dybench tasks' prompt variant, from their configs) and ``lmms_eval`` (its version)."""
     args = _model_args(obj["config"].get("model_args"))
     out = {name: next((args[k] for k in keys if k in args), MODEL_DEFAULT) for name, keys in SETTING_KEYS.items()}
-    configs = obj.get("configs") if isinstance(obj.get("configs"), dict) else {}
+    configs = section(obj, "configs")
     prompts = set()
     for task, conf in configs.items():
         kwargs = conf.get("lmms_eval_specific_kwargs") if is_known_task(task) and isinstance(conf, dict) else None

@@ -31,7 +31,8 @@ from pathlib import Path
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.fileio import OutsideFolder, create_bytes_atomic
-from dybench.results._metrics import TaskMetric
+from dybench.results._logged_samples import SAMPLES_NAME, SamplesError, TaskSamples, read_samples
+from dybench.results._logged_samples import size_issue as samples_size_issue
 from dybench.results._reference import (
     DATASETS_DIR,
     ReferenceData,
@@ -41,6 +42,7 @@ from dybench.results._reference import (
     stamp,
 )
 from dybench.results._runs import (
+    Origin,
     ResultsError,
     RunRow,
     content_hash,
@@ -49,9 +51,9 @@ from dybench.results._runs import (
     size_issue,
     validate_results,
 )
-from dybench.results._samples import SAMPLES_NAME, SamplesError, TaskSamples, read_samples
-from dybench.results._samples import size_issue as samples_size_issue
+from dybench.results._task_metrics import TaskMetric, section
 from dybench.results._verify import TaskCheck, Verification, is_pair_task, verify_run
+from dybench.shipped import shipped_folder
 
 UPLOADS_DIR = "uploads"
 #: Changes with the parsing and verification rules (bump the number), the dybench version and the rows'
@@ -221,9 +223,9 @@ class ResultsStore:
         samples = dict(samples or {})
         _check_upload_samples(obj, samples)
         digest = content_hash(obj)
-        for run in self.listing().runs:
-            if run.content_hash == digest:
-                return Submission(run=run, added=False, samples_ignored=bool(samples))
+        for listed in self.listing().runs:
+            if listed.content_hash == digest:
+                return Submission(run=listed, added=False, samples_ignored=bool(samples))
         rel = f"{UPLOADS_DIR}/{digest[:16]}_results.json"
         try:
             for task, blob in samples.items():  # the samples first: the results file makes the run visible
@@ -239,7 +241,7 @@ class ResultsStore:
             raise ResultsError(name, [f"could not store it: {e}"]) from e
         _, run, problem = _read_file(self.root, rel, self.references()[0])
         if run is None or run.content_hash != digest:  # the file there is not this upload (changed, planted)
-            found = problem or f"it holds run {run.run_id}"  # type: ignore[union-attr]
+            found = problem or (f"it holds run {run.run_id}" if run else "it holds no results")
             raise ResultsError(name, [f"{rel} in {self.root} is not this upload ({found}); remove it, then retry"])
         return Submission(run=run, added=added)
 
@@ -410,7 +412,7 @@ def _read_samples(root: Path, files: Mapping[str, Path]) -> tuple[dict[str, Task
 def _check_upload_samples(obj: dict, samples: Mapping[str, bytes]) -> None:
     """Refuse uploaded samples that cannot be read, or that are of a task the results file does not hold."""
     issues = []
-    groups = obj.get("group_subtasks") if isinstance(obj.get("group_subtasks"), dict) else {}
+    groups = section(obj, "group_subtasks")
     tasks = set(obj["results"]) | {t for subtasks in groups.values() if isinstance(subtasks, list) for t in subtasks}
     for task, blob in samples.items():
         if not is_pair_task(task):
@@ -444,7 +446,7 @@ def _read_file(
         if "results" not in obj:
             return None, None, None
         validate_results(obj, name=rel, allow_unknown_tasks=True)
-        origin = "uploaded" if rel.startswith(UPLOADS_DIR + "/") else "local"
+        origin: Origin = "uploaded" if rel.startswith(UPLOADS_DIR + "/") else "local"
         samples, sample_problems = _read_samples(root, _samples_files(root, rel))
         verification = verify_run(obj, samples, refs, sample_problems)
         run = run_from_results(obj, path=rel, origin=origin, verification=verification)
@@ -458,13 +460,10 @@ def _read_file(
 
 
 def default_results_dir() -> Path:
-    """The results folder that ships with dybench (the project's own baseline runs).
-
-    In a source checkout it is ``leaderboard/results``; in an installed wheel the same folder is
-    packaged as ``dybench/_leaderboard/results``.
-    """
-    package = Path(__file__).resolve().parent.parent
-    for candidate in (package / "_leaderboard" / "results", package.parent / "leaderboard" / "results"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError("dybench's bundled results folder is missing; pass --results DIR")
+    """The results folder that ships with dybench (the project's own baseline runs): ``results/`` of the
+    leaderboard folder (``dybench.shipped``; ``leaderboard/results`` in a checkout, ``dybench/_leaderboard/results``
+    in a wheel)."""
+    folder = shipped_folder("leaderboard") / "results"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"dybench's bundled results folder {folder} is missing; pass --results DIR")
+    return folder

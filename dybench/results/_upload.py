@@ -29,8 +29,8 @@ from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import IO
 
+from dybench.results._logged_samples import MAX_SAMPLES_BYTES, samples_task
 from dybench.results._runs import MAX_RESULTS_BYTES, ResultsError
-from dybench.results._samples import MAX_SAMPLES_BYTES, samples_task
 
 #: Everything in one upload together, after decompression (the files as sent are bounded the same).
 MAX_UPLOAD_BYTES = 64 * 1024 * 1024
@@ -42,7 +42,11 @@ MAX_TAR_HEADER_BYTES = 64 * 1024
 #: A tar archive's bytes beyond its files': headers and padding (512 bytes each, a few per file), the end.
 _TAR_OVERHEAD = 1024 * 1024
 #: A compressed tar's first bytes -> how to open it (``tarfile``'s ``r:*`` formats).
-_COMPRESSED = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
+_COMPRESSED: dict[bytes, Callable[..., io.BufferedIOBase]] = {
+    b"\x1f\x8b": gzip.open,
+    b"BZh": bz2.open,
+    b"\xfd7zXZ\x00": lzma.open,
+}
 _EXTENDED_HEADERS = {
     tarfile.GNUTYPE_LONGNAME: "GNU long-name",
     tarfile.GNUTYPE_LONGLINK: "GNU long-link",
@@ -154,16 +158,16 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
                 raise _refused(f"{name} lists {len(infos)} files; a run folder has a few (limit {MAX_MEMBERS})")
             entries = [(i.filename, i.file_size, _member_reader(i.filename, partial(archive.open, i))) for i in infos]
         else:
-            archive = tarfile.open(fileobj=io.BytesIO(_tar_bytes(path, name)), mode="r:")
+            tar = tarfile.open(fileobj=io.BytesIO(_tar_bytes(path, name)), mode="r:")
             entries, total = [], 0
-            for n, member in enumerate(archive):  # stops at the first entry past a limit; never extracts
+            for n, member in enumerate(tar):  # stops at the first entry past a limit; never extracts
                 if n >= MAX_MEMBERS:
                     raise _refused(f"{name} lists over {MAX_MEMBERS} entries; send the run folder only")
                 if member.isfile():  # links, devices and folders are never read
                     total += member.size
                     if total > MAX_UPLOAD_BYTES:
                         raise _refused(f"{name} unpacks to over {MAX_UPLOAD_BYTES:,} bytes (the limit)")
-                    reader = _member_reader(member.name, partial(archive.extractfile, member))
+                    reader = _member_reader(member.name, partial(tar.extractfile, member))
                     entries.append((member.name, member.size, reader))
     except _ARCHIVE_ERRORS as e:
         raise _refused(f"{name}: not a readable archive ({type(e).__name__}); send a .zip or .tar.gz") from None
@@ -173,9 +177,9 @@ def _archive_members(path: Path, name: str) -> list[tuple[str, int, Callable[[in
 def _tar_bytes(path: Path, name: str) -> bytes:
     """The tar archive at ``path``, decompressed (gzip, bzip2, xz or none, by its first bytes) into memory, its
     headers checked as they arrive (`_check_tar_headers`), at most the size an upload may unpack to."""
-    with open(path, "rb") as fh:
-        magic = fh.read(6)
-    opener = next((o for m, o in _COMPRESSED.items() if magic.startswith(m)), open)
+    with open(path, "rb") as start:
+        magic = start.read(6)
+    opener: Callable[..., io.BufferedIOBase] = next((o for m, o in _COMPRESSED.items() if magic.startswith(m)), open)
     limit = MAX_UPLOAD_BYTES + _TAR_OVERHEAD
     data = bytearray()
     with opener(path, "rb") as fh:

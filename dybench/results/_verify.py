@@ -41,9 +41,9 @@ from typing import Any, Literal
 
 from dybench.records import CATEGORIES
 from dybench.results._columns import is_fraction_metric, is_known_task
-from dybench.results._metrics import TaskMetric, task_metrics
+from dybench.results._logged_samples import TaskSamples
 from dybench.results._reference import ReferenceData
-from dybench.results._samples import TaskSamples
+from dybench.results._task_metrics import TaskMetric, section, task_metrics
 from dybench.scoring import (
     ItemResult,
     bootstrap_interval,
@@ -274,12 +274,12 @@ def _check_task(
     issues = []
     if rescored.data_issue and ref is not None:
         issues.append(rescored.data_issue)
-    listed = _section(obj, "group_subtasks").get(task)
+    listed = section(obj, "group_subtasks").get(task)
     if isinstance(listed, list) and listed and sorted(map(str, listed)) != sorted(leaves):
         issues.append(f"the results file says {task} pools {', '.join(map(str, listed))}; it pools {', '.join(leaves)}")
-    n_samples = _section(obj, "n-samples")
+    n_samples = section(obj, "n-samples")
     for leaf in leaves:
-        expected = (n_samples.get(leaf) or {}).get("effective") if isinstance(n_samples.get(leaf), dict) else None
+        expected = section(n_samples, leaf).get("effective")
         if isinstance(expected, int) and samples[leaf].documents != expected:
             issues.append(f"{leaf}: the samples hold {samples[leaf].documents} documents, the results say {expected}")
     twice = sorted(i for i, n in Counter(s.item_id for leaf in leaves for s in samples[leaf].items).items() if n > 1)
@@ -312,7 +312,7 @@ def _documents_issue(leaf: str, logged: TaskSamples, ref: ReferenceData, obj: Ma
     from ``--offset``, as lmms-eval does.
     """
     documents = [i for i, it in ref.items.items() if _holds(leaf, it.category)]
-    config = _section(obj, "config")
+    config = section(obj, "config")
     limit, offset = config.get("limit"), config.get("offset") or 0
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         return f"config.offset {offset!r:.40} is not a number of documents lmms-eval accepts"
@@ -356,12 +356,6 @@ def _match_reference(
                 f"{logged[i].logged.gold!r}, dataset {ref.items[i].answer!r}): scored on other data"
             )
     return (holders[0], first_issue) if holders else (None, None)
-
-
-def _section(obj: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    """A mapping section of a results file (``config``, ``n-samples``...), empty when absent or not a mapping."""
-    value = obj.get(key)
-    return value if isinstance(value, dict) else {}
 
 
 def _holds(task: str, category: str) -> bool:

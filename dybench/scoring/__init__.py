@@ -2,7 +2,7 @@
 and offline scoring of prediction files. Every metric value is a fraction in [0, 1], higher is better."""
 
 from dybench.scoring._ci import Proportion, wilson_interval
-from dybench.scoring._metrics import (
+from dybench.scoring._pair_metrics import (
     CoverageWarning,
     IncompletePairsWarning,
     ItemResult,
@@ -20,7 +20,6 @@ from dybench.scoring._metrics import (
 )
 from dybench.scoring._paired import (
     McNemar,
-    binomial_two_sided,
     bootstrap_interval,
     exact_binomial_two_sided,
     mcnemar_exact,
@@ -34,7 +33,7 @@ from dybench.scoring._predictions import (
     read_timeblind_predictions,
     score_predictions,
 )
-from dybench.scoring._report import metrics_json, print_score_summary
+from dybench.scoring._score_summary import metrics_json, print_score_summary
 from dybench.scoring._timeblind import (
     ROLES,
     TimeBlindInstance,
@@ -59,7 +58,6 @@ __all__ = [
     "TimeBlindInstance",
     "accuracy",
     "answer_reward",
-    "binomial_two_sided",
     "bootstrap_interval",
     "change_consistency",
     "coverage",

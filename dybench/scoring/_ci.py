@@ -1,4 +1,6 @@
-"""Proportions with their 95% confidence intervals (`Proportion`).
+"""A metric value with its 95% confidence interval (`Proportion`), dybench's one record of a number and
+its uncertainty: what a ``dybench.scoring`` metric returns, the score of a results file's
+``dybench.results.TaskMetric``, and each number of ``dybench reproduce``'s report.
 
 dybench uses the Wilson score interval over the *independent unit*: the pair for pair metrics, the
 instance for TimeBlind. A pair's two items (a TimeBlind instance's four) share a video and a question,
@@ -19,17 +21,18 @@ Z95 = 1.959963984540054
 
 @dataclass(frozen=True)
 class Proportion:
-    """A proportion (one metric value) measured over ``n`` independent units, with its 95 % interval;
-    all NaN when there was nothing to score."""
+    """A proportion (one metric value) with its 95 % interval and the independent units behind it."""
 
-    value: float
-    """The metric, a fraction in [0, 1]."""
-    ci_low: float
-    """Lower end of the 95 % Wilson interval."""
-    ci_high: float
-    """Upper end of the 95 % Wilson interval."""
-    n: int
-    """Independent units behind the value and interval (pairs or instances)."""
+    value: float | None
+    """The metric, a fraction in [0, 1]: NaN (and so are the bounds) when there was nothing to score;
+    None when there is no value at all (a run that does not report the metric)."""
+    ci_low: float | None = None
+    """Lower end of the 95 % interval (Wilson, for dybench's own metrics); None when the source gives none."""
+    ci_high: float | None = None
+    """Upper end of that interval."""
+    n: int | None = None
+    """Independent units behind the value and interval (pairs or instances); None when not known (a
+    number read from a results file)."""
 
     @classmethod
     def of(cls, value: float, n: int) -> Proportion:
@@ -39,9 +42,20 @@ class Proportion:
         low, high = wilson_interval(value, n)
         return cls(value, low, high, n)
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """``(ci_low, ci_high)``; None without an interval."""
+        if self.ci_low is None or self.ci_high is None:
+            return None
+        return self.ci_low, self.ci_high
+
     def as_metrics(self, name: str) -> dict[str, float]:
-        """``{name: value, name_ci_low: ..., name_ci_high: ...}``, the lmms-eval metric names."""
-        return {name: self.value, f"{name}_ci_low": self.ci_low, f"{name}_ci_high": self.ci_high}
+        """``{name: value, name_ci_low: ..., name_ci_high: ...}``, the lmms-eval metric names (the bounds
+        only when there is an interval; a missing value is NaN, as lmms-eval's results carry numbers)."""
+        out = {name: math.nan if self.value is None else self.value}
+        if self.interval is not None:
+            out |= {f"{name}_ci_low": self.interval[0], f"{name}_ci_high": self.interval[1]}
+        return out
 
 
 def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:

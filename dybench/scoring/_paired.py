@@ -5,8 +5,9 @@ Two runs answered the same pairs, so their outcomes are paired; the test of "sam
 this is McNemar's, on the pairs where exactly one of the two runs is right (the discordant pairs).
 With ``b`` pairs right only in run A and ``c`` right only in run B, under the null each discordant
 pair is a fair coin, so ``min(b, c)`` is Binomial(b + c, 1/2); the exact two-sided p-value is
-``min(1, 2 P(X <= min(b, c)))``. It is computed with ``scipy.stats.binomtest`` when SciPy is
-installed, else with exact integer arithmetic here; both give the same number (a test checks it).
+``min(1, 2 P(X <= min(b, c)))``, computed with exact integer arithmetic (the same number as
+``scipy.stats.binomtest``, which a test checks), so the result and its method string never depend on
+which packages happen to be installed.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from dybench.scoring._metrics import ItemResult, _by_pair, _complete
+from dybench.scoring._pair_metrics import ItemResult, _by_pair, _complete
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class McNemar:
     p_value: float
     """Exact two-sided p-value; 1.0 when no pair is discordant."""
     method: str
-    """How the binomial tail was computed (SciPy's ``binomtest`` or dybench's exact arithmetic)."""
+    """The test's name, as reports print it."""
 
 
 def pair_outcomes(results: Sequence[ItemResult]) -> dict[str, bool]:
@@ -41,19 +42,8 @@ def mcnemar_exact(a_only: int, b_only: int) -> McNemar:
     """McNemar's exact test for ``a_only`` pairs right only in A and ``b_only`` right only in B."""
     if a_only < 0 or b_only < 0:
         raise ValueError(f"discordant counts must be >= 0, got {a_only} and {b_only}")
-    p, method = binomial_two_sided(min(a_only, b_only), a_only + b_only)
-    return McNemar(a_only, b_only, p, f"McNemar exact test (two-sided binomial, {method})")
-
-
-def binomial_two_sided(k: int, n: int) -> tuple[float, str]:
-    """``(p, how)``: the exact two-sided p-value of ``k`` successes in ``n`` fair-coin trials."""
-    try:
-        from scipy.stats import binomtest
-    except ImportError:
-        return exact_binomial_two_sided(k, n), "exact in pure Python; SciPy is not installed"
-    if n == 0:
-        return 1.0, "scipy.stats.binomtest"
-    return min(1.0, float(binomtest(k, n, 0.5).pvalue)), "scipy.stats.binomtest"
+    p = exact_binomial_two_sided(min(a_only, b_only), a_only + b_only)
+    return McNemar(a_only, b_only, p, "McNemar exact test (two-sided binomial, exact integer arithmetic)")
 
 
 def exact_binomial_two_sided(k: int, n: int) -> float:

@@ -355,7 +355,7 @@ def _parse_letters(text: str, n_options: int, options: Sequence[str]) -> str | N
         return _agreed(verdicts)
     if mentions := _option_mentions(text, n_options):
         return _agreed(mentions)
-    named = _named(text) & {letter(i) for i in range(n_options)}
+    named: set[str | None] = set(_named(text) & {letter(i) for i in range(n_options)})
     named |= {None if i is None else letter(i) for i in _stated_options(text, options)}
     return named.pop() if len(named) == 1 else None
 
@@ -377,12 +377,18 @@ def _without_option_list(text: str, options: Sequence[str]) -> str:
     ).strip()
 
 
+def _past_filler(text: str, pos: int) -> int:
+    """Where the answer after a cue starts: past its filler words (``is``, ``the option``...), if any."""
+    filler = _CUE_FILLER.match(text, pos)  # every part is optional: it always matches, maybe nothing
+    return filler.end() if filler else pos
+
+
 def _answer_statements(text: str) -> list[tuple[list[str], int, int]]:
     """Every answer cue followed by a letter group it does not negate (rule 2): the group, where the cue
     starts and where the group ends, in order."""
     statements = []
     for cue in _ANSWER_CUE.finditer(text):
-        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end())
+        group, end = _group_at(text, _past_filler(text, cue.end()))
         if group and not _NEGATED_AFTER.match(text, end):
             statements.append((group, cue.start(), end))
     return statements
@@ -467,7 +473,7 @@ def _option_mentions(text: str, n_options: int) -> set[str | None]:
     """What each non-negated ``option B`` / ``the second caption`` names (rule 5)."""
     named = set()
     for cue in _OPTION_CUE.finditer(text):
-        group, end = _group_at(text, _CUE_FILLER.match(text, cue.end()).end(), after_option=True)
+        group, end = _group_at(text, _past_filler(text, cue.end()), after_option=True)
         if group and not _negated(text, cue.start(), end):
             named.add(_letters(group, n_options))
     for m in _ORDINAL.finditer(text):

@@ -23,10 +23,11 @@ from typing import Any
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, parse_json, utf8_text
+from dybench.pairs import PairsDataset
 from dybench.records import CATEGORIES
-from dybench.scoring._metrics import pair_metrics, score_item
+from dybench.scoring._messages import compact
+from dybench.scoring._pair_metrics import pair_metrics, score_item
 from dybench.scoring._timeblind import GOLD, timeblind_metrics
-from dybench.scoring._util import compact
 
 #: The answer the official scorer's role gold (1 / 0) stands for, per question type.
 _ROLE_ANSWERS = {"yes_no": ("no", "yes"), "multiple_choice": ("b", "a")}
@@ -154,15 +155,13 @@ def _check_predictions(path: Path, seen: dict, duplicates: list[object], what: s
 
 
 def _score_pairs(task: str, predictions: Path, data: Path) -> dict[str, float]:
-    from dybench.pairs import load_items  # pyarrow: only when a pairs dataset is read
-
     if data.is_file():
         raise PredictionsError(
-            f"{data} is a file; --data takes the pairs dataset's folder, the one holding pairs.jsonl and "
-            f"videos/ (here: --data {data.parent})"
+            f"{data} is a file; --data takes the pairs dataset's folder, the one holding {PairsDataset.LAYOUT} "
+            f"(here: --data {data.parent})"
         )
     try:
-        items = load_items(data)
+        items = PairsDataset(data).items()
     except ValueError as e:
         raise PredictionsError(str(e)) from e
     suffix = task.removeprefix("dybench_pair_")

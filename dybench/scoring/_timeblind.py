@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from dybench.scoring._ci import Proportion
-from dybench.scoring._metrics import grouped
-from dybench.scoring._util import compact
+from dybench.scoring._messages import compact
+from dybench.scoring._pair_metrics import grouped
 
 TaskType = Literal["yes_no", "multiple_choice"]
 ROLES = ("q0_i0", "q0_i1", "q1_i0", "q1_i1")

@@ -10,12 +10,12 @@ answers read off a scene), :mod:`~dybench.synth._families` (generators), :mod:`~
 
 from dybench.synth._bias import BiasRule, BiasSpecError, parse_bias
 from dybench.synth._cues import answer_diagnostics, planted_cues
-from dybench.synth._dataset import SynthError, plan_clips, read_summary, synthesize
 from dybench.synth._families import Clip, make_clip
 from dybench.synth._questions import VALUES, Query, Question, ask
 from dybench.synth._render import render_scene
 from dybench.synth._scene import Scene, mirror_scene, reverse_scene, transform_scene
-from dybench.synth._summary import print_summary
+from dybench.synth._synth_table import print_summary
+from dybench.synth._synthesize import SynthError, plan_clips, read_summary, synthesize
 
 __all__ = [
     "BiasRule",

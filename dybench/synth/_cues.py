@@ -20,18 +20,18 @@ def planted_cues(pairs_dir: Path, synth_dir: Path) -> dict[str, str]:
 
     Empty when the test data is not DyBench-Synth output with a bias rule.
     """
-    from dybench.pairs import group_pairs, load_items
+    from dybench.pairs import PairsDataset, group_pairs
 
-    annotations = synth_dir / "annotations.jsonl"
-    if not annotations.is_file() or not (pairs_dir / "pairs.jsonl").is_file():
+    annotations, dataset = synth_dir / "annotations.jsonl", PairsDataset(pairs_dir)
+    if not annotations.is_file() or not dataset.exists():
         return {}
     rows = {r["id"]: r for r in read_jsonl(annotations)}
     cues = {}
-    for branches in group_pairs(load_items(pairs_dir)).values():
+    for branches in group_pairs(dataset.items()).values():
         original = branches.get("original")
         row = rows.get(original.source_id) if original else None
-        shortcut = (row or {}).get("shortcut")
-        if not original or not shortcut or len(original.options) > 2 or "truth" not in row:
+        shortcut = row.get("shortcut") if row else None
+        if original is None or row is None or not shortcut or len(original.options) > 2 or "truth" not in row:
             continue
         choices = [chr(65 + i) for i in range(len(original.options))] or ["yes", "no"]
         points_to_truth = (shortcut["answer"] == row["truth"]) == bool(shortcut["cue"])

@@ -3,7 +3,7 @@
 Answer values, option positions, yes/no answers and question kinds are dealt from shuffled decks
 (:class:`Balancer`), so over a run each comes up equally often. A dynamic target's track is built
 for the "positive" answer (moving right, growing, ...) around the clip's middle frame and played
-backwards for the other answer (:func:`~dybench.synth._layout.centred_window`); events are laid out
+backwards for the other answer (:func:`~dybench.synth._scene_parts.centred_window`); events are laid out
 symmetrically about the middle frame. So the middle frame, the one a single-frame baseline sees,
 has the same distribution whatever the dynamic answer: it carries no information about it, unless
 a bias rule adds a cue on purpose.
@@ -20,18 +20,6 @@ import numpy as np
 
 from dybench.records import Category
 from dybench.synth._bias import BiasRule
-from dybench.synth._layout import (
-    Layout,
-    add_distractors,
-    centred_frames,
-    centred_window,
-    distractor_track,
-    make_background,
-    make_noise,
-    make_track,
-    middle_frame,
-    ramp,
-)
 from dybench.synth._questions import (
     COUNT_WORDS,
     KINDS,
@@ -45,6 +33,18 @@ from dybench.synth._questions import (
     ask,
 )
 from dybench.synth._scene import COLOURS, EVENT_VERBS, SHAPES, SIZES, TEXTURES, Event, Scene, SceneObject
+from dybench.synth._scene_parts import (
+    Layout,
+    add_distractors,
+    centred_frames,
+    centred_window,
+    distractor_track,
+    make_background,
+    make_noise,
+    make_track,
+    middle_frame,
+    ramp,
+)
 
 T = TypeVar("T")
 
@@ -475,7 +475,8 @@ def make_clip(
     else:
         raise ValueError(f"cannot fit a {category}/{kind} scene into {width}x{height}; use a larger --size")
 
-    shortcut, events, asked = None, (), ""
+    events: tuple[Event, ...] = ()
+    shortcut, asked = None, ""
     if category in ("moving_direction", "reversible_dynamics"):
         subjects, value, shortcut = built
     elif category == "event_sequence":

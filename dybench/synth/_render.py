@@ -124,18 +124,18 @@ def _draw_object(img: np.ndarray, obj: SceneObject, t: int) -> None:
     colour = np.asarray(COLOURS[obj.colour], dtype=_F32) * _F32(tr.brightness[t])
     if tr.whiten[t] > 0.0:
         colour = colour + (_F32(255.0) - colour) * _F32(tr.whiten[t])
-    alpha = _F32(alpha)
+    opacity = _F32(alpha)
 
     if obj.shadow:
         rx, ry = r, 0.28 * r
         sdf = (np.sqrt((dx / rx) ** 2 + ((dy - 1.05 * r) / ry) ** 2) - 1.0) * ry
-        region *= 1.0 - _F32(0.4) * alpha * _coverage(sdf)[..., None]
+        region *= 1.0 - _F32(0.4) * opacity * _coverage(sdf)[..., None]
     if obj.shape == "jar":
-        _draw_jar(region, dx, dy, r, tr.level[t], colour, alpha)
+        _draw_jar(region, dx, dy, r, tr.level[t], colour, opacity)
     elif obj.shape == "door":
-        _draw_door(region, dx, dy, r, tr.level[t], colour, alpha)
+        _draw_door(region, dx, dy, r, tr.level[t], colour, opacity)
     else:
-        weight = _coverage(SDFS[obj.shape](dx, dy, r)) * alpha
+        weight = _coverage(SDFS[obj.shape](dx, dy, r)) * opacity
         pattern = _texture(obj.texture, dx, dy, r)
         if pattern is not None:
             colour = np.where(pattern[..., None], colour * _F32(_SHADE), colour)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from dybench.fileio import atomic_dir
 
@@ -214,20 +214,20 @@ def _build_processor(arch: Arch, tokenizer):
     image_processor = Qwen2VLImageProcessor(size=size, patch_size=16)
     # Qwen3-VL's video budget covers the whole clip (frames x height x width), not one frame.
     video_size = {"shortest_edge": MIN_PIXELS * 4, "longest_edge": MAX_VIDEO_PIXELS}
-    video_processor = Qwen3VLVideoProcessor(size=video_size, patch_size=16, cap_pixels_per_frame=False)
+    clip_processor = Qwen3VLVideoProcessor(size=video_size, patch_size=16, cap_pixels_per_frame=False)
     template = _CHAT_TEMPLATE.replace("DEFAULT_SYSTEM", "''")
-    return Qwen3VLProcessor(image_processor, tokenizer, video_processor, chat_template=template)
+    return Qwen3VLProcessor(image_processor, tokenizer, clip_processor, chat_template=template)
 
 
 def _build_config(arch: Arch, *, vocab_size: int, width: int = 64, layers: int = 2):
     """A config ``layers`` deep and ``width`` wide (4 heads); vision tower ``layers`` blocks of ``width / 2``."""
-    ids = {
+    ids: dict[str, Any] = {
         "image_token_id": TOKEN_IDS["<|image_pad|>"],
         "video_token_id": TOKEN_IDS["<|video_pad|>"],
         "vision_start_token_id": TOKEN_IDS["<|vision_start|>"],
         "vision_end_token_id": TOKEN_IDS["<|vision_end|>"],
     }
-    text = {
+    text: dict[str, Any] = {
         "vocab_size": vocab_size,
         "hidden_size": width,
         "intermediate_size": 2 * width,
@@ -242,7 +242,7 @@ def _build_config(arch: Arch, *, vocab_size: int, width: int = 64, layers: int =
     half = width // 8  # half the head size (width / 4 heads): M-RoPE splits it into time, height, width
     mrope = [half // 4, (half - half // 4) // 2, half - half // 4 - (half - half // 4) // 2]  # 64 wide: 2, 3, 3
     every_other = list(range(1, layers, 2)) or [0]  # full-attention / deepstack blocks: [1] at 2 layers
-    vision = {
+    vision: dict[str, Any] = {
         "depth": layers,
         "hidden_size": width // 2,
         "intermediate_size": width,

@@ -72,7 +72,7 @@ from dybench.train._config import TrainConfig, resolve_deepspeed_config
 from dybench.train._counterfactuals import load_training_examples
 from dybench.train._data import Clip, ClipLoader, DataCursor, Example, Prompt, transform_clip
 from dybench.train._loss import TokenLoss, group_advantages, sft_token_loss, token_loss, token_weights
-from dybench.train._models import (
+from dybench.train._model_loading import (
     assert_not_same_weights,
     bias_training_frames,
     check_bias_model,

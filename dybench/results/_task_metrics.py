@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dybench.scoring import Proportion
+
 #: The results JSON's section of intervals (``{task: {metric: [low, high]}}``), written by dybench.
 INTERVALS_KEY = "dybench_intervals"
 _BOUNDS = ("_ci_low", "_ci_high")
@@ -29,27 +31,26 @@ class TaskMetric:
 
     task: str
     metric: str
-    value: float
-    """The metric's value (dybench's metrics are fractions in [0, 1])."""
-    ci_low: float | None = None
-    """Lower end of the task's own 95 % confidence interval, if it reports one."""
-    ci_high: float | None = None
-    """Upper end of that interval."""
+    score: Proportion
+    """Its value (dybench's metrics are fractions in [0, 1]) and the task's own 95 % interval, if it reports
+    one; a results file does not say over how many units (``n`` is None)."""
     stderr: float | None = None
     """lmms-eval's standard error (``<metric>_stderr``), if it is a number."""
+
+    @property
+    def value(self) -> float:
+        """The metric's value (a results file always gives a number)."""
+        return math.nan if self.score.value is None else self.score.value
 
     def as_metrics(self) -> dict[str, float]:
         """``{metric: value}``, plus ``<metric>_ci_low``/``<metric>_ci_high`` when the task gave an interval:
         the names ``dybench.scoring`` gives its numbers, to compare a file with a re-scoring."""
-        out = {self.metric: self.value}
-        if self.ci_low is not None and self.ci_high is not None:
-            out |= {f"{self.metric}_ci_low": self.ci_low, f"{self.metric}_ci_high": self.ci_high}
-        return out
+        return self.score.as_metrics(self.metric)
 
     def interval(self) -> tuple[float, float] | None:
         """The task's own confidence interval, else a normal 95% interval from the stderr, else None."""
-        if self.ci_low is not None and self.ci_high is not None:
-            return self.ci_low, self.ci_high
+        if self.score.interval is not None:
+            return self.score.interval
         if self.stderr is not None:
             half = 1.96 * self.stderr
             return max(0.0, self.value - half), min(1.0, self.value + half)
@@ -72,6 +73,12 @@ def task_metrics(obj: Mapping[str, Any]) -> dict[str, tuple[TaskMetric, ...]]:
         for task, values in results.items()
         if isinstance(values, Mapping)
     }
+
+
+def section(obj: Mapping[str, Any], key: str) -> dict[str, Any]:
+    """``obj[key]`` when it is a JSON object, else an empty one (results files come from anyone)."""
+    value = obj.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def scored_tasks(obj: Mapping[str, Any]) -> tuple[str, ...]:
@@ -118,7 +125,7 @@ def _metrics(task: str, values: Mapping[str, Any], intervals: Any) -> tuple[Task
         if m.endswith(_BOUNDS):
             continue  # a bound written as a metric (files before ``dybench_intervals``): folded into its metric
         low, high = _bounds(given.get(m)) or (by_metric.get(f"{m}_ci_low"), by_metric.get(f"{m}_ci_high"))
-        records.append(TaskMetric(task, m, v, low, high, stderr.get(m)))
+        records.append(TaskMetric(task, m, Proportion(v, low, high), stderr.get(m)))
     return tuple(records)
 
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 from dybench.records import Branch, Category, Item, Relation, Transform
 from dybench.scoring._ci import Proportion
+from dybench.scoring._messages import compact
 from dybench.scoring._parse import normalize_answer, parse_answer
-from dybench.scoring._util import compact
 
 T = TypeVar("T")
 R = TypeVar("R")

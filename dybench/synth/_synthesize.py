@@ -20,7 +20,7 @@ import hashlib
 import json
 import os
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,7 +134,7 @@ def synthesize(
 
 def plan_clips(
     *, n: int, seed: int, size: int, frames: int, categories: Sequence[Category],
-    rules: dict[str, BiasRule], split: str, max_distractors: int | None = None,
+    rules: Mapping[Category, BiasRule], split: str, max_distractors: int | None = None,
 ) -> list[Clip]:  # fmt: skip
     """The scenes and questions of a run, without rendering anything."""
     code = SPLITS.index(split) + 1
@@ -256,7 +256,7 @@ def _render_all(jobs: list[_Job], workers: int | None, stack: contextlib.ExitSta
     submitted (and every worker process forked) before this returns."""
     workers = workers or os.cpu_count() or 1
     if workers <= 1 or len(jobs) <= 2:
-        return (render_clip(job) for job in jobs)
+        return map(render_clip, jobs)  # lazily, one clip per step, like the pool
     pool = stack.enter_context(ProcessPoolExecutor(max_workers=min(workers, len(jobs))))
     return pool.map(render_clip, jobs, chunksize=4)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from dybench.fileio import write_json_atomic, write_text_atomic
 from dybench.reproduce._plots import plot_report
-from dybench.reproduce._summary import METHOD_TERMS, METRICS, PREMISE_CUE, Interval, Report, ReportInput, build_report
+from dybench.reproduce._summary import METHOD_TERMS, METRICS, PREMISE_CUE, Report, ReportInput, build_report
+from dybench.scoring import Proportion
 
 
 def write_report(inputs: ReportInput) -> Path:
@@ -31,7 +32,7 @@ def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
-def _fmt_ci(i: Interval) -> str:
+def _fmt_ci(i: Proportion) -> str:
     if i.value is None:
         return "-"
     if i.ci_low is None or i.ci_high is None:

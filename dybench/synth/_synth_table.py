@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from dybench.synth._dataset import ANNOTATIONS, read_summary
+from dybench.synth._synthesize import ANNOTATIONS, read_summary
 
 
 def print_summary(out_dir: str | os.PathLike, console: Console | None = None) -> None:

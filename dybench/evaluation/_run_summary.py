@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from dybench.evaluation._run import EvalRun
+from dybench.evaluation._eval_run import EvalRun
 
 #: (metric, column header), in the order shown; a task shows the ones it reports.
 COLUMNS = (
@@ -24,8 +24,8 @@ def score_text(run: EvalRun, task: str, metric: str) -> str:
     score = run.score(task, metric)
     if score is None:
         return "-"
-    low, high = score.ci_low, score.ci_high
-    return f"{score.value:.3f}" + (f" ({low:.2f}-{high:.2f})" if low is not None and high is not None else "")
+    interval = score.score.interval
+    return f"{score.value:.3f}" + (f" ({interval[0]:.2f}-{interval[1]:.2f})" if interval else "")
 
 
 def summary_table(run: EvalRun, title: str | None = None) -> Table:

@@ -26,6 +26,7 @@ from typing import Any
 from dybench import __version__
 from dybench.errors import UserError
 from dybench.evaluation import _benchmarks, _docs
+from dybench.evaluation._lmms_metrics import intervals
 from dybench.evaluation._locations import (
     MVBENCH,
     PAIRS,
@@ -36,9 +37,8 @@ from dybench.evaluation._locations import (
     DataLocationError,
     StopEvaluation,
     location_of,
+    tasks_path,
 )
-from dybench.evaluation._metrics import intervals
-from dybench.evaluation._paths import tasks_path
 from dybench.fileio import write_json_atomic, write_jsonl_atomic
 from dybench.results import INTERVALS_KEY, TaskMetric, scored_tasks, task_metrics
 

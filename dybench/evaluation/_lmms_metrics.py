@@ -196,12 +196,13 @@ def pool(values: Sequence[float], sizes: Sequence[int] = (), weight_by_size: boo
 
     (``sizes`` and ``weight_by_size`` are lmms-eval's averaging inputs; pooling needs neither.)
     """
-    if not values or not all(isinstance(v, Pooled) for v in values):
+    pooled = [v for v in values if isinstance(v, Pooled)]
+    if not values or len(pooled) != len(values):
         raise TypeError("dybench groups pool dybench metrics only; a subtask's value is not a dybench metric")
-    first = values[0]
-    if any((v.family, v.metric) != (first.family, first.metric) for v in values):
-        raise TypeError(f"cannot pool different metrics: {sorted({(v.family, v.metric) for v in values})}")
-    return aggregation(first.family, first.metric)([r for v in values for r in v.records])
+    first = pooled[0]
+    if any((v.family, v.metric) != (first.family, first.metric) for v in pooled):
+        raise TypeError(f"cannot pool different metrics: {sorted({(v.family, v.metric) for v in pooled})}")
+    return aggregation(first.family, first.metric)([r for v in pooled for r in v.records])
 
 
 def intervals(results: Mapping[str, Mapping[str, object]]) -> dict[str, dict[str, list[float]]]:

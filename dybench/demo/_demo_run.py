@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -27,7 +28,8 @@ from rich.progress import MofNCompleteColumn, Progress, SpinnerColumn, TextColum
 from rich.table import Table
 
 from dybench.evaluation import OFFLINE, EvalRun, evaluate, output_console, score_text
-from dybench.fileio import read_jsonl
+from dybench.pairs import PairsDataset, group_pairs
+from dybench.results import read_samples
 
 #: The pair task (the R1 prompt the shipped models were trained with) and its one-frame variant.
 DEMO_TASKS = ("dybench_pair_r1", "dybench_pair_single_frame_r1")
@@ -52,6 +54,11 @@ class DemoRow:
 
     def value(self, metric: str, single_frame: bool = False) -> float | None:
         return self.run.metric(DEMO_TASKS[1] if single_frame else DEMO_TASKS[0], metric)
+
+    def number(self, metric: str) -> float:
+        """``value`` on the whole clips, NaN when the run lacks it (dybench's tasks always report it)."""
+        value = self.value(metric)
+        return math.nan if value is None else value
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,7 @@ def demo(
         )
     ev = tiny.evaluation
     # (lmms-eval model, model args, row label, device, one of the shipped models)
-    evaluations = [
+    evaluations: list[tuple[str, str, str, str | None, bool]] = [
         ("dybench_constant", "answer=A", "constant (always A)", None, False),
         ("dybench_random", f"seed={seed}", "random", None, False),
     ]
@@ -139,7 +146,7 @@ def demo(
                 agreement = answer_diagnostics(_answers(run, DEMO_TASKS[0]), cues)["cue_agreement"]
                 rows.append(DemoRow(label, run, agreement, is_trained))
 
-    n_pairs = len({i["pair_id"] for i in read_jsonl(pairs / "pairs.jsonl")})
+    n_pairs = len(group_pairs(PairsDataset(pairs).items()))
     console.print(demo_table(rows, title=f"DyBench-Synth, {n_pairs} held-out pairs (95% intervals in brackets)"))
     sentences = interpret(rows)
     for sentence in sentences:
@@ -182,7 +189,7 @@ def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
         )
     start, grpo, crpo = trained[:3]
     s_acc, s_pacc, g_acc, g_pacc, c_pacc = (
-        start.value("acc"), start.value("p_acc"), grpo.value("acc"), grpo.value("p_acc"), crpo.value("p_acc")
+        start.number("acc"), start.number("p_acc"), grpo.number("acc"), grpo.number("p_acc"), crpo.number("p_acc")
     )  # fmt: skip
     s_cue, g_cue, c_cue = start.cue_agreement or 0.0, grpo.cue_agreement or 0.0, crpo.cue_agreement or 0.0
     shortcut = g_cue > s_cue + 0.05 and (g_acc - g_pacc) > (s_acc - s_pacc)
@@ -218,9 +225,8 @@ def _answers(run: EvalRun, task: str) -> dict[str, str | None]:
     answers = {}
     for name, path in run.samples_paths.items():
         if name == task or name.startswith(f"{task}_"):
-            for row in read_jsonl(path):
-                if isinstance(record := row.get("p_acc"), dict):
-                    answers[record["item_id"]] = record["pred"]
+            for sample in read_samples(path.read_bytes(), task=name, name=str(path)).items:
+                answers[sample.item_id] = sample.logged.pred
     return answers
 
 
@@ -275,15 +281,16 @@ def _quiet(log: Path, console: Console, *, enabled: bool) -> Iterator[None]:
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
     shown = console.file
-    terminal = {}  # fd -> a duplicate of what fd 1 / 2 were, for the console and for restoring them
+    terminal: dict[int, int] = {}  # fd -> a duplicate of what fd 1 / 2 were, for the console and for restoring them
     with open(log, "w", encoding="utf-8", buffering=1) as sink:
         try:
             for fd in (1, 2):
                 terminal[fd] = os.dup(fd)
                 os.dup2(sink.fileno(), fd)
             # the console keeps its stream: a copy of the terminal's descriptor when it wrote to fd 1 or 2
-            fd = _fd(shown)
-            console.file = open(os.dup(terminal[fd]), "w", buffering=1) if fd in terminal else shown  # noqa: SIM115
+            kept = _fd(shown)
+            own = terminal.get(kept) if kept is not None else None
+            console.file = open(os.dup(own), "w", buffering=1) if own is not None else shown  # noqa: SIM115
             with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
                 yield
         finally:
