@@ -138,11 +138,40 @@ def test_the_report_is_gathered_from_data_alone(tmp_path):
     assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
     assert [(m.method, m.n_seeds) for m in report.methods] == [("base", 1), ("grpo", 1), ("crpo", 1)]
     assert report.runs[2].diagnostics == {"cue_agreement": 0.4}
+    # GRPO follows the cue on 0.2 of the items: the premise fails on seed 0, so nothing is compared there
+    (premise,) = report.premise
+    assert premise.seed == 0 and premise.holds is False and "0.20 of the cue questions (< 0.75)" in premise.why
     cue = next(c for c in report.comparisons if c.metric == "cue_agreement")
-    assert cue.diffs == [pytest.approx(0.2)] and "MORE" in cue.verdict
+    assert cue.diffs == [] and cue.verdict == "not compared: the premise holds on no seed"
     assert list(report.training) == ["grpo-s0", "crpo-s0", "crpo-s1"] and report.training["crpo-s1"] == {}
     assert report.wall_time["by_kind_s"] == {"synth": 60.0, "train": 120.0} and report.wall_time["total_s"] == 180.0
     assert report.wall_time["load_average_mean"] == 2.0 and report.leaderboard == [] and report.warmup is None
+
+
+def test_methods_are_compared_on_the_seeds_where_grpo_took_the_shortcut(tmp_path):
+    from dybench.reproduce._report_markdown import render_markdown
+    from dybench.reproduce._summary import ReportInput, RunInfo
+
+    runs = []  # (P-Acc, cue agreement): GRPO takes the cue on seed 0 only
+    values = {"base": (0.5, 0.5), "grpo-s0": (0.2, 0.9), "crpo-s0": (0.6, 0.5), "grpo-s1": (0.6, 0.55),
+              "crpo-s1": (0.3, 0.7)}  # fmt: skip
+    for label, (p, cue) in values.items():
+        results = tmp_path / f"{label}.json"
+        results.write_text(json.dumps(_results(p, 0.5, md=p, static=0.5)))
+        method, _, seed = label.partition("-s")
+        runs.append(RunInfo(label, method, int(seed) if seed else None, results, diagnostics={"cue_agreement": cue}))
+    inputs = ReportInput(
+        target="crpo", preset="tiny", seeds=(0, 1), runs=tuple(runs), compared=("crpo",), ablations={},
+        tasks=("dybench_pair",), test_data="-", stages=(), published=tmp_path / "none.json", results_dir=tmp_path,
+        warmup=None, report_md=tmp_path / "r.md", report_json=tmp_path / "r.json", plots=tmp_path / "plots",
+    )  # fmt: skip
+    report = build_report(inputs)
+    assert [p.holds for p in report.premise] == [True, False]
+    p_acc = next(c for c in report.comparisons if c.metric == "p_acc")
+    assert p_acc.diffs == [pytest.approx(0.4)]  # seed 1 (premise fails) is left out, though CRPO lost there
+    text = render_markdown(inputs, report, {})
+    assert text.index("## Premise") < text.index("## Verdict")
+    assert "| 1 | 0.550 | 0.600 | 0.500 | **FAILS** |" in text and "seed(s) 1" in text
 
 
 def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):
