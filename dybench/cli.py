@@ -71,6 +71,9 @@ def synth(
     max_distractors: int | None = typer.Option(
         None, "--max-distractors", help="At most this many objects no question is about (0: none; default 1-4)."
     ),
+    travel: float = typer.Option(
+        1.0, "--travel", help="How far a target moving left/right or up/down goes, x the default (smaller: harder)."
+    ),
     workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
@@ -78,7 +81,7 @@ def synth(
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-               split=split.value, max_distractors=max_distractors, workers=workers or None)  # fmt: skip
+               split=split.value, max_distractors=max_distractors, travel=travel, workers=workers or None)  # fmt: skip
     print_summary(out)
 
 

@@ -36,6 +36,7 @@ def synthesize_split(spec: SynthData, out: Path, split: str, *, workers: int | N
         bias=spec.bias,
         split=split,
         max_distractors=spec.max_distractors,
+        travel=spec.travel,
         workers=workers,
         progress=False,
     )

@@ -355,6 +355,9 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
     if d.max_distractors is not None:
         synth_settings["max_distractors"] = d.max_distractors
         distractors = f" --max-distractors {d.max_distractors}"
+    if d.travel != 1.0:
+        synth_settings["travel"] = d.travel
+        distractors += f" --travel {d.travel:g}"
     src, out = lay.synth(split), lay.pairs(split)
     lossless = spec.name == "tiny"
     return [

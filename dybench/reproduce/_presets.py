@@ -64,6 +64,8 @@ class SynthData:
     """Data seed, fixed across training seeds: every seed trains and is tested on the same clips."""
     max_distractors: int | None = None
     """At most this many objects no question is about (``dybench synth --max-distractors``)."""
+    travel: float = 1.0
+    """How far a moving target goes, x the default (``dybench synth --travel``; smaller motion is harder to see)."""
     selection: Literal["all", "fixed_order"] = "all"
     """Which synthesized questions are built into pairs: all, or only multiple-choice questions whose
     options come in their family's fixed order (``data.fixed_order``; the tiny preset's choice)."""

@@ -167,7 +167,7 @@ def _target(
     positive = value == _POSITIVE[kind]
     shadow = False
     if kind in ("horizontal", "vertical"):
-        reach, travel = 1.3 * r + 2.0, rng.uniform(0.25, 0.4) * unit
+        reach, travel = 1.3 * r + 2.0, rng.uniform(0.25, 0.4) * unit * layout.travel
         along = rng.uniform(reach + travel / 2, (width if kind == "horizontal" else height) - reach - travel / 2)
         across = rng.uniform(reach, (height if kind == "horizontal" else width) - reach)
         moving = along + travel * (s - 0.5)
@@ -446,11 +446,13 @@ def make_clip(
     rule: BiasRule | None = None,
     strength: float = 0.5,
     max_distractors: int | None = None,
+    travel: float = 1.0,
 ) -> Clip:
     """One clip of ``category``: a scene, the question about it and its answer.
 
     ``rng`` draws this clip's content; ``deal`` balances answers and kinds across the run;
-    ``max_distractors`` caps the objects no question is about (None: no cap).
+    ``max_distractors`` caps the objects no question is about (None: no cap); ``travel`` scales how far a
+    target moving left/right or up/down goes (``Layout.travel``).
     """
     if rule is not None and category == "event_sequence":
         kind = deal.deal(f"{category}/kind", KINDS[category])
@@ -466,7 +468,7 @@ def make_clip(
         "static": lambda lay: _static(rng, deal, lay, kind),
     }
     for _ in range(50):
-        layout = Layout(width, height, frames, max_distractors=max_distractors)
+        layout = Layout(width, height, frames, max_distractors=max_distractors, travel=travel)
         try:
             built = builders[category](layout)
         except _NoRoom:

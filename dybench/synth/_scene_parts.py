@@ -90,6 +90,9 @@ class Layout:
     """Paths new objects keep clear of without being drawn (a target played the other way)."""
     max_distractors: int | None = None
     """At most this many distractor objects per scene (None: as many as each family asks for)."""
+    travel: float = 1.0
+    """How far a target moving left/right or up/down travels, as a multiple of the default (0.25-0.4 of the
+    frame): below 1 the motion is smaller and harder to see (DyBench-Synth's perception difficulty)."""
 
     @property
     def unit(self) -> float:

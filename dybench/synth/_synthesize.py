@@ -77,24 +77,28 @@ def synthesize(
     bias: str | Sequence[BiasRule] | None = None,
     split: str = "test",
     max_distractors: int | None = None,
+    travel: float = 1.0,
     workers: int | None = None,
     encoder: EncoderSettings = SYNTH_ENCODER,
     progress: bool = True,
 ) -> Path:
     """Render ``n`` DyBench-Synth clips into ``out_dir`` with one question each; returns ``out_dir``.
 
-    Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
-    string (see :mod:`dybench.synth._bias`) or parsed rules; ``split`` picks the rules' strength and
-    the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
-    no question is about (0: only the objects the question needs; simpler scenes for small models;
-    None: 1-4 per scene as each family draws them). ``workers`` processes render in
-    parallel (default: the CPU count). A clip whose stamp matches is not rendered again, so an
-    interrupted run picks up where it stopped; ``annotations.jsonl`` is written, atomically, last.
+        Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
+        string (see :mod:`dybench.synth._bias`) or parsed rules; ``split`` picks the rules' strength and
+        the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
+        no question is about (0: only the objects the question needs; simpler scenes for small models;
+        None: 1-4 per scene as each family draws them). ``travel`` scales how far a target moving left/right or
+    up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``workers`` processes render in
+        parallel (default: the CPU count). A clip whose stamp matches is not rendered again, so an
+        interrupted run picks up where it stopped; ``annotations.jsonl`` is written, atomically, last.
     """
     out = Path(out_dir)
     cats = _check_args(n, size, frames, fps, categories, split)
     if max_distractors is not None and max_distractors < 0:
         raise SynthError(f"--max-distractors {max_distractors}: use 0 or more")
+    if not 0.05 <= travel <= 1.0:
+        raise SynthError(f"--travel {travel}: use a scale between 0.05 and 1 (1: the default 0.25-0.4 of the frame)")
     rules = parse_bias(bias) if bias is None or isinstance(bias, str) else tuple(bias)
     by_family = {r.family: r for r in rules}
     missing = [r.family for r in rules if r.family not in cats]
@@ -105,7 +109,7 @@ def synthesize(
 
     clips = plan_clips(
         n=n, seed=seed, size=size, frames=frames, categories=cats, rules=by_family, split=split,
-        max_distractors=max_distractors,
+        max_distractors=max_distractors, travel=travel,
     )  # fmt: skip
     rows = [annotation_row(i, clip, split=split, seed=seed) for i, clip in enumerate(clips)]
 
@@ -128,13 +132,15 @@ def synthesize(
     params = dict(n=n, seed=seed, size=size, frames=frames, fps=fps, categories=list(cats), split=split)
     if max_distractors is not None:
         params["max_distractors"] = max_distractors
+    if travel != 1.0:
+        params["travel"] = travel
     write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder), within=out)
     return out
 
 
 def plan_clips(
     *, n: int, seed: int, size: int, frames: int, categories: Sequence[Category],
-    rules: Mapping[Category, BiasRule], split: str, max_distractors: int | None = None,
+    rules: Mapping[Category, BiasRule], split: str, max_distractors: int | None = None, travel: float = 1.0,
 ) -> list[Clip]:  # fmt: skip
     """The scenes and questions of a run, without rendering anything."""
     code = SPLITS.index(split) + 1
@@ -156,6 +162,7 @@ def plan_clips(
                 rule=rule,
                 strength=strength,
                 max_distractors=max_distractors,
+                travel=travel,
             )  # fmt: skip
         )
     return clips
