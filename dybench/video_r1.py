@@ -87,7 +87,8 @@ def read_video_r1(path: str | Path, video_root: str | Path | None = None) -> Vid
         raise VideoR1Error(f"{path}: not a readable JSON file ({e})") from e
     if not isinstance(rows, list):
         raise VideoR1Error(f"{path}: a Video-R1 file is a JSON list of question records")
-    questions, skipped = [], Counter()
+    questions: list[VideoR1Question] = []
+    skipped: Counter[str] = Counter()
     for i, row in enumerate(rows):
         where = f"{path}[{i}]"
         if not isinstance(row, dict):

@@ -86,6 +86,25 @@ def test_every_numeric_setting_has_a_range_and_its_default_is_in_it():
 
 
 @pytest.mark.parametrize(
+    ("setting", "module", "alias"),
+    [
+        ("crr_mode", "dybench.train._rewards", "CRRMode"),
+        ("crr_partner", "dybench.train._rewards", "CRRPartner"),
+        ("loss_norm", "dybench.train._loss", "LossNorm"),
+        ("static_transform", "dybench.records", "Transform"),
+    ],
+)
+def test_each_choice_the_trainer_narrows_is_a_value_of_the_type_it_narrows_to(setting, module, alias):
+    """The trainer passes these string settings on as the callee's Literal type (``typing.cast``), relying on
+    ``validate`` having checked the choice: every choice must be a value of that type."""
+    import importlib
+    from typing import get_args
+
+    choices = TrainConfig.__dataclass_fields__[setting].metadata["choices"]
+    assert set(choices) <= set(get_args(getattr(importlib.import_module(module), alias)))
+
+
+@pytest.mark.parametrize(
     ("override", "message"),
     [
         ("keep_checkpoints=0", r"keep_checkpoints=0: must be >= 1 \(0 would delete the checkpoint just saved\)"),

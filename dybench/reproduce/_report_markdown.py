@@ -187,8 +187,7 @@ def _training(report: Report) -> list[str]:
 
 def _kl_to_bias(report: Report) -> list[str]:
     """CDPO runs: the KL to the bias model along training (near 0 all along: the repulsion did not act)."""
-    series = {label: t.get("kl_bias_over_training") for label, t in report.training.items()}
-    series = {label: points for label, points in series.items() if points}
+    series = {label: points for label, t in report.training.items() if (points := t.get("kl_bias_over_training"))}
     if not series:
         return []
     width = max(len(points) for points in series.values())

@@ -144,8 +144,8 @@ def read_marker(path: Path) -> dict | None:
 
 def is_done(output_dir: Path, stage: Stage, key: str) -> bool:
     """True when the stage's done-marker matches ``key`` and its outputs pass the check."""
-    done = read_marker(marker_path(output_dir, stage.name, "done"))
-    return bool(done) and done.get("key") == key and stage.check() is None
+    done = read_marker(marker_path(output_dir, stage.name, "done")) or {}
+    return done.get("key") == key and stage.check() is None
 
 
 def run_stages(

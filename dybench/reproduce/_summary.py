@@ -249,7 +249,9 @@ def scores_from_results(results: dict, label: str, method: str, seed: int | None
     task = _group_metrics(tasks)
     metrics = {m: _interval(task, m) for m in METRICS}
     categories = [c for c in CATEGORIES if f"p_acc_{c}" in task]
-    by_category = {c: {"p_acc": _interval(task, f"p_acc_{c}"), "acc": _interval(task, f"acc_{c}")} for c in categories}
+    by_category: dict[str, dict[str, Proportion]] = {
+        c: {"p_acc": _interval(task, f"p_acc_{c}"), "acc": _interval(task, f"acc_{c}")} for c in categories
+    }
     if not categories:  # the group did not pool per-category numbers: read the subtasks
         for name, sub in tasks.items():
             c = _category(name)
@@ -315,7 +317,8 @@ def compare(
     ``cue_agreement`` is lower-is-better (following the planted cue is the shortcut)."""
     ours = {r.seed: _value(r, metric) for r in runs if r.method == method and (seeds is None or r.seed in seeds)}
     theirs = {r.seed: _value(r, metric) for r in runs if r.method == baseline}
-    diffs = [ours[s] - theirs[s] for s in sorted(ours) if ours[s] is not None and theirs.get(s) is not None]
+    paired = [(ours[s], theirs.get(s)) for s in sorted(ours, key=lambda s: s or 0)]  # only the base model has no seed
+    diffs = [mine - other for mine, other in paired if mine is not None and other is not None]
     mean = statistics.fmean(diffs) if diffs else None
     lower_better = metric == "cue_agreement"
     wins = sum((d < 0) if lower_better else (d > 0) for d in diffs)

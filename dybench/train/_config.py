@@ -306,7 +306,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if isinstance(self.adam_betas, list):
-            self.adam_betas = tuple(self.adam_betas)  # type: ignore[assignment]
+            self.adam_betas = tuple(self.adam_betas)
 
     @property
     def rows_per_step(self) -> int:

@@ -21,10 +21,11 @@ import json
 import logging
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 
 from dybench import __version__
 from dybench.fileio import sha256_file, write_json_atomic
-from dybench.records import Transform
+from dybench.records import Relation, Transform
 from dybench.train._config import TrainConfig
 from dybench.train._data import Example, Prompt, load_examples
 from dybench.train._router import route_questions
@@ -44,7 +45,7 @@ def routed_examples(prompts: list[Prompt], cfg: TrainConfig) -> list[Example]:
         [(p.question, p.options, p.category) for p in prompts],
         cfg.routes_file or out / ROUTES,
         router_model=cfg.router_model,
-        static_transform=cfg.static_transform,
+        static_transform=cast(Transform, cfg.static_transform),  # a choice TrainConfig.validate checked
     )
     wanted: dict[Path, set[Transform]] = defaultdict(set)
     for prompt, route in zip(prompts, routes, strict=True):
@@ -55,7 +56,7 @@ def routed_examples(prompts: list[Prompt], cfg: TrainConfig) -> list[Example]:
     for prompt, route in zip(prompts, routes, strict=True):
         if route.transform is None or (prompt.video, route.transform) in failed:
             continue
-        relation = "change" if route.dynamic else "keep"
+        relation: Relation = "change" if route.dynamic else "keep"
         counterfactual = dataclasses.replace(
             prompt,
             prompt_id=f"{prompt.prompt_id}:{route.transform}",

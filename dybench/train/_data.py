@@ -247,7 +247,7 @@ class DataCursor:
 
     def take(self, count: int) -> list[int]:
         """The next ``count`` example indices (wrapping into the next epoch's order)."""
-        out = []
+        out: list[int] = []
         while len(out) < count:
             order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
             take = min(count - len(out), self.size - self.position)

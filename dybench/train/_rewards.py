@@ -44,6 +44,7 @@ from dybench.train._data import Example, Prompt
 
 CRRMode = Literal["published", "differ", "mapped"]
 CRRPartner = Literal["group", "paired"]
+ProbeKind = Literal["shuffled", "reversed"]
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,7 @@ def relation_reward(
 class Probes:
     """Completions sampled on a transformed copy of each prompt's clip, scored but never trained on."""
 
-    kind: Literal["shuffled", "reversed"]
+    kind: ProbeKind
     """shuffled: the sampled frames in a random order (T-GRPO); reversed: played backwards (ArrowRL)."""
     texts: list[str]
     """``per_prompt`` completions per prompt, prompt-major, for the prompts of the scored examples."""
@@ -239,7 +240,7 @@ def score_rollout(
         orig, cf = ex.prompts
         assert orig.answer is not None, "a pair's original question always has its gold"
         if crr_mode == "published":
-            right = [float(x == 1.0) for x in correct[o]]  # type: ignore[arg-type]
+            right = [float(x == 1.0) for x in correct[o]]
             behaved = [behave_reward(b, relation=ex.relation, gold=orig.answer) for b in parsed[c]]
             done = [float(x == 1.0) for x in behaved]
             correct[c] = [None] * G

@@ -13,6 +13,8 @@ the one dybench had was written against vLLM internals that no longer exist and 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
@@ -252,34 +254,30 @@ def sampling_processors(temperature: float, recorder: SampledLogprobs | None):
     return LogitsProcessorList([TemperatureLogitsWarper(temperature), *([recorder] if recorder else [])])
 
 
+@dataclass(frozen=True, kw_only=True)
 class HFRollout:
     """Sample with transformers ``generate`` (the model must be unwrapped / gathered by the caller)."""
 
-    def __init__(
-        self,
-        *,
-        max_new_tokens: int,
-        temperature: float,
-        eos_ids: list[int],
-        pad_id: int,
-        forbidden_ids: list[int],
-        keep_scores: bool = True,
-    ):
-        self.settings = {
-            "max_new_tokens": max_new_tokens,
-            "temperature": temperature,
-            "eos_ids": eos_ids,
-            "pad_id": pad_id,
-            "forbidden_ids": forbidden_ids,
-            "keep_scores": keep_scores,
-        }
+    max_new_tokens: int
+    temperature: float
+    eos_ids: list[int]
+    pad_id: int
+    forbidden_ids: list[int]
+    keep_scores: bool = True
+    """Record ``generate``'s own log-prob of every sampled token (``Samples.sampler_logprobs``)."""
 
     def sample(self, model, batch: PromptBatch, num_generations: int) -> Samples:
-        config = sampling_config(num_generations=num_generations, **self.settings)
-        recorder = SampledLogprobs() if self.settings["keep_scores"] else None
-        completion = generate_completions(
-            model, batch, config, sampling_processors(self.settings["temperature"], recorder)
+        config = sampling_config(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            num_generations=num_generations,
+            eos_ids=self.eos_ids,
+            pad_id=self.pad_id,
+            forbidden_ids=self.forbidden_ids,
+            keep_scores=self.keep_scores,
         )
+        recorder = SampledLogprobs() if self.keep_scores else None
+        completion = generate_completions(model, batch, config, sampling_processors(self.temperature, recorder))
         logprobs = recorder.result(completion) if recorder else None  # (P*G, Lc)
         return Samples(completion.cpu(), logprobs)
 
@@ -324,7 +322,7 @@ def make_rollout(
     *,
     eos_ids: list[int],
     num_generations: int,
-    forbidden_ids: list[int] = (),
+    forbidden_ids: Sequence[int] = (),
 ) -> Rollout:
     """Mask each completion after its first EOS and decode it; repeat the prompt tensors per row.
 
@@ -374,7 +372,7 @@ def target_rollout(batch: PromptBatch, texts: list[str], tokenizer, eos_ids: lis
     return make_rollout(batch, ids, tokenizer, eos_ids=eos_ids, num_generations=1)
 
 
-def greedy_config(max_new_tokens: int, tokenizer, eos_ids: list[int], forbidden_ids: list[int] = ()):
+def greedy_config(max_new_tokens: int, tokenizer, eos_ids: list[int], forbidden_ids: Sequence[int] = ()):
     """The ``GenerationConfig`` of a greedy answer (held-back checks, ArrowRL's reversed-clip answer)."""
     from transformers import GenerationConfig
 
@@ -399,7 +397,7 @@ def greedy_texts(model, encode, prompts: list[Prompt], tokenizer, eos_ids: list[
 
 
 def completion_logprobs(
-    model, rollout: Rollout, rows: torch.Tensor, *, temperature: float = 1.0, forbidden_ids: list[int] = ()
+    model, rollout: Rollout, rows: torch.Tensor, *, temperature: float = 1.0, forbidden_ids: Sequence[int] = ()
 ) -> torch.Tensor:
     """Log-probability of each completion token under ``model``, video included: (len(rows), Lc).
 

@@ -32,7 +32,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from dybench.fileio import read_jsonl, write_jsonl_atomic
 from dybench.pairs import Lexicon, load_lexicon
@@ -169,7 +169,8 @@ class ModelRouter:
     def __init__(self, path: str | Path, *, max_new_tokens: int = 1024, ask: Callable[[str], str] | None = None):
         self.path, self.max_new_tokens = str(path), max_new_tokens
         self._ask = ask
-        self._model = self._tokenizer = None
+        self._model: Any = None  # transformers' model and tokenizer, loaded on the first question
+        self._tokenizer: Any = None
 
     def ask(self, prompt: str) -> str:
         """The model's greedy answer to ``prompt`` (its chat template when it has one)."""
@@ -211,8 +212,7 @@ def parse_kind(answer: str) -> RouteKind | None:
     found = _KIND_WORD.findall(answer.rsplit("</think>", 1)[-1])
     if not found:
         return None
-    word = found[-1].lower().replace("-", "")
-    return word  # type: ignore[return-value]
+    return cast(RouteKind, found[-1].lower().replace("-", ""))  # _KIND_WORD matches the kinds' names only
 
 
 # --- the routes file ---------------------------------------------------------------------------------

@@ -34,9 +34,7 @@ from dybench.train._data import Example, Prompt, load_examples
 def target_text(prompt: Prompt, *, targets: str, think: str, rng: np.random.Generator) -> str:
     """The completion ``prompt`` is trained to give: its gold answer, or a uniformly drawn choice of its own."""
     if targets == "gold":
-        if prompt.answer is None:
-            raise ValueError(f"{prompt.prompt_id}: sft_targets=gold needs a gold answer")
-        answer = prompt.answer
+        answer = _gold(prompt)
     else:
         choices = [letter(i) for i in range(prompt.n_options)] if prompt.n_options else ["yes", "no"]
         answer = choices[int(rng.integers(len(choices)))]
@@ -97,9 +95,17 @@ def check_held_back(texts: list[str], prompts: list[Prompt]) -> HeldOutCheck:
     from dybench.scoring import answer_reward, format_ok, parse_answer
 
     parsed = [parse_answer(t, p.n_options) for t, p in zip(texts, prompts, strict=True)]
-    scores = [answer_reward(a, p.answer) for a, p in zip(parsed, prompts, strict=True)]
+    scores = [answer_reward(a, _gold(p)) for a, p in zip(parsed, prompts, strict=True)]
     return HeldOutCheck(
         accuracy=float(np.mean(scores)),
         format_rate=float(np.mean([format_ok(t) for t in texts])),
         answers=dict(Counter(str(a) for a in parsed)),
     )
+
+
+def _gold(prompt: Prompt) -> str:
+    """``prompt``'s gold answer: sft trains on and checks with questions that have one (pairs datasets and
+    Video-R1 files give every question its gold)."""
+    if prompt.answer is None:
+        raise ValueError(f"{prompt.prompt_id}: sft needs the question's gold answer")
+    return prompt.answer

@@ -60,6 +60,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -71,7 +72,7 @@ from dybench.train import _fsdp as fsdp
 from dybench.train._config import TrainConfig, resolve_deepspeed_config
 from dybench.train._counterfactuals import load_training_examples
 from dybench.train._data import Clip, ClipLoader, DataCursor, Example, Prompt, transform_clip
-from dybench.train._loss import TokenLoss, group_advantages, sft_token_loss, token_loss, token_weights
+from dybench.train._loss import LossNorm, TokenLoss, group_advantages, sft_token_loss, token_loss, token_weights
 from dybench.train._model_loading import (
     assert_not_same_weights,
     bias_training_frames,
@@ -80,7 +81,7 @@ from dybench.train._model_loading import (
     load_model,
     prepare_frozen,
 )
-from dybench.train._rewards import REWARD_TERMS, Probes, RewardWeights, score_rollout
+from dybench.train._rewards import REWARD_TERMS, CRRMode, CRRPartner, ProbeKind, Probes, RewardWeights, score_rollout
 from dybench.train._rollout import (
     HFRollout,
     PromptBatch,
@@ -234,9 +235,10 @@ def train(cfg: TrainConfig) -> Path:
         )
     if cfg.fsdp:  # the policy before its optimiser exists: the optimiser holds the shards
         policy = fsdp.shard(policy, accelerator.device, bf16=bf16)
-    frozen = {"ds_config": ds_config, "fsdp": cfg.fsdp, "bf16": bf16}
-    reference = prepare_frozen(reference, accelerator, **frozen) if reference is not None else None
-    bias = prepare_frozen(bias, accelerator, **frozen) if bias is not None else None
+    if reference is not None:
+        reference = prepare_frozen(reference, accelerator, ds_config, fsdp=cfg.fsdp, bf16=bf16)
+    if bias is not None:
+        bias = prepare_frozen(bias, accelerator, ds_config, fsdp=cfg.fsdp, bf16=bf16)
 
     optimizer = torch.optim.AdamW(
         [p for p in policy.parameters() if p.requires_grad],
@@ -283,7 +285,7 @@ def train(cfg: TrainConfig) -> Path:
         """T-GRPO: G // 2 completions per prompt on its frames in a random order; ArrowRL: the greedy answer
         on its frames played backwards. Scored, never trained on."""
         shuffled = cfg.method == "tgrpo"
-        kind = "shuffled" if shuffled else "reversed"
+        kind: ProbeKind = "shuffled" if shuffled else "reversed"
         batch = encode(prompts, lambda p: transform_clip(clips(p.video), kind, gen))
         n = (cfg.tgrpo_shuffled_generations or G // 2) if shuffled else 1
         with generation_model(policy, accelerator) as model, accelerator.autocast():
@@ -371,9 +373,9 @@ def train(cfg: TrainConfig) -> Path:
                         temporal=cfg.tgrpo_alpha if cfg.method == "tgrpo" else 0.0,
                         reverse=cfg.arrowrl_weight if cfg.method == "arrowrl" else 0.0,
                     ),
-                    crr_mode=cfg.crr_mode,
+                    crr_mode=cast(CRRMode, cfg.crr_mode),  # a choice TrainConfig.validate checked
                     crr_gated=cfg.crr_gated,
-                    crr_partner=cfg.crr_partner,
+                    crr_partner=cast(CRRPartner, cfg.crr_partner),
                     probes=probes,
                 )
                 terms_means = terms.means()
@@ -419,8 +421,9 @@ def train(cfg: TrainConfig) -> Path:
         sums = dict.fromkeys(TokenLoss._fields, 0.0)
         cue_kl = torch.zeros(4)  # kl sum and row count on cue-agreeing rows, then on cue-conflicting rows
         grad_norm, lr = 0.0, scheduler.get_last_lr()[0]  # the rate this step's update uses
-        gap_sum, gap_tokens = 0.0, 0  # sampler vs trainer log-probs, on the batch's first update only
-        measure_gap = samples is not None and samples.sampler_logprobs is not None and step % cfg.ppo_epochs == 0
+        gap_sum, gap_tokens = 0.0, 0.0  # sampler vs trainer log-probs, on the batch's first update only
+        sampler_logprobs = samples.sampler_logprobs if samples is not None and step % cfg.ppo_epochs == 0 else None
+        measure_gap = sampler_logprobs is not None
         for rows_idx in chunks:
             with accelerator.accumulate(policy), accelerator.autocast():
                 # sft: the plain cross-entropy over the whole vocabulary; RL: the sampling distribution
@@ -431,8 +434,8 @@ def train(cfg: TrainConfig) -> Path:
                     temperature=1.0 if sft else cfg.temperature,
                     forbidden_ids=() if sft else forbidden,
                 )  # fmt: skip  (b, Lc)
-                if measure_gap:  # no update yet on this batch: the policy is still the sampler
-                    total, count = sampler_gap(samples.sampler_logprobs[rows_idx], logp, mask[rows_idx])
+                if sampler_logprobs is not None:  # no update yet on this batch: the policy is still the sampler
+                    total, count = sampler_gap(sampler_logprobs[rows_idx], logp, mask[rows_idx])
                     gap_sum, gap_tokens = gap_sum + total, gap_tokens + count
                 if sft:
                     parts = sft_token_loss(logp)
@@ -452,8 +455,8 @@ def train(cfg: TrainConfig) -> Path:
                     )
                 # (b, Lc) weights: summed over all micro-batches they give the whole batch's mean
                 weights = token_weights(
-                    mask[rows_idx], "token" if sft else cfg.loss_norm, len(rollout.texts), total_tokens,
-                    accelerator.num_processes,
+                    mask[rows_idx], "token" if sft else cast(LossNorm, cfg.loss_norm), len(rollout.texts),
+                    total_tokens, accelerator.num_processes,
                 )  # fmt: skip
                 loss = (parts.total * weights).sum()
                 # accelerate (DeepSpeed) divides by the accumulation steps
@@ -495,12 +498,14 @@ def train(cfg: TrainConfig) -> Path:
             )
         }
         gap_sum, gap_tokens = reduced.pop("gap_sum"), reduced.pop("gap_tokens")  # means over processes
+        rollout_tokens = int(reduced.pop("rollout_tokens"))
         metrics = StepMetrics(
             step=step + 1,
             lr=lr,
             step_s=time.perf_counter() - t0,
             sampler_logprob_gap=gap_sum / gap_tokens if measure_gap and gap_tokens else None,
-            **{**reduced, "rollout_tokens": int(reduced["rollout_tokens"])},
+            rollout_tokens=rollout_tokens,
+            **reduced,
         )
         if cue is not None:
             kl = accelerator.reduce(cue_kl.to(accelerator.device), "sum").tolist()
