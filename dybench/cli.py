@@ -479,6 +479,15 @@ def reproduce_command(
     extra_runs: str | None = typer.Option(
         None, "--extra-runs", help="More rows of the preset, e.g. tgrpo,arrowrl (crpo: CRPO's table), or all."
     ),
+    bench: list[str] | None = typer.Option(
+        None, "--bench", help="A benchmark's data, NAME=PATH (repeat; --dry-run lists the preset's benchmarks)."
+    ),
+    video_root: Path | None = typer.Option(
+        None, "--video-root", help="Folder the Video-R1 jsons' video paths are relative to (training and --bench)."
+    ),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="paper preset: train and test on DyBench-Synth instead of the paper's data."
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
@@ -500,12 +509,19 @@ def reproduce_command(
         overrides = parse_overrides(settings or [])
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
+    benchmarks = {}
+    for item in bench or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise typer.BadParameter(f"--bench {item!r}: write it as NAME=PATH, e.g. mmvu=eval_mmvu.json")
+        benchmarks[name.strip()] = Path(path.strip())
     try:
         done = reproduce(
             target.value, preset=preset.value, model=model, train_data=train_data, eval_data=eval_data,
             bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list("--seeds", seeds),
             ablation_seeds=seed_list("--ablation-seeds", ablation_seeds), dry_run=dry_run,
             extra_runs=[r.strip() for r in extra_runs.split(",") if r.strip()] if extra_runs else None,
+            bench=benchmarks or None, video_root=video_root, synthetic=synthetic,
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip

@@ -203,5 +203,8 @@ def video_r1_problem(path: str | Path, video_root: str | Path | None = None) -> 
         return f"{path}: no multiple-choice or yes/no video question ({reasons})"
     missing = [q.video for q in read.questions if not q.video.is_file()]
     if missing:
-        return f"{path}: {len(missing)} video(s) missing, e.g. {missing[0]} (give the videos' folder as video root)"
+        return (
+            f"{path}: {len(missing)} video(s) missing, e.g. {missing[0]} (give the folder they are under: "
+            "video_root, --video-root)"
+        )
     return None

@@ -189,6 +189,26 @@ def make_tempcompass(root: Path) -> Path:
     return root
 
 
+def make_qa(root: Path) -> Path:
+    """A Video-R1-style evaluation json as VideoThinker releases it (``video`` paths written from the data root:
+    ``/clips/...``), the videos under ``root/data``; returns the json (its videos root: ``root/data``)."""
+    rows = [
+        {"problem_id": 1, "problem": "Which way does it move?", "options": ["A. left", "B. right"],
+         "solution": "<answer>A</answer>", "video": "/clips/a.mp4", "problem_type": "multiple choice",
+         "data_type": "video"},
+        {"problem": "If the cube were removed, which would collide?", "options": ["A. x", "B. y", "C. z"],
+         "solution": "<answer>A,C</answer>", "video": "/clips/b.mp4"},  # CLEVRER: two answers, no problem_type
+        {"problem": "Is it open?", "options": [], "solution": "<answer>yes</answer>", "video": "/clips/a.mp4",
+         "problem_type": "yes/no"},
+        {"problem": "How many?", "options": [], "solution": "<answer>3</answer>", "video": "/clips/a.mp4",
+         "problem_type": "numerical"},  # left out: not multiple choice or yes/no
+    ]  # fmt: skip
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "eval_qa.json").write_text(json.dumps(rows))
+    _copies([root / "data" / "clips" / f"{v}.mp4" for v in ("a", "b")])
+    return root / "eval_qa.json"
+
+
 def make_all(root: Path) -> dict[str, Path]:
     """Every data set above, under ``root``, keyed by the environment variable that points its tasks at it."""
     return {
@@ -197,6 +217,8 @@ def make_all(root: Path) -> dict[str, Path]:
         "VIDEOMME_DIR": make_videomme(root / "Video-MME"),
         "MVBENCH_DIR": make_mvbench(root / "MVBench"),
         "TEMPCOMPASS_DIR": make_tempcompass(root / "TempCompass"),
+        "DYBENCH_QA": make_qa(root / "qa"),
+        "DYBENCH_QA_VIDEOS": root / "qa" / "data",
     }
 
 

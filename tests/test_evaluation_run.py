@@ -119,6 +119,17 @@ def test_standard_benchmarks_score_by_parsing_per_category(env):
     assert tempcompass["acc"] == 0.25 and tempcompass["acc_yes_no"] == 0.0 and tempcompass["acc_speed"] == 1.0
 
 
+def test_a_video_r1_eval_json_is_scored_as_videothinker_scores_it(env, tmp_path):
+    """dyb_qa_videor1: a VideoThinker evaluation file (``video`` paths from a data root, a CLEVRER question with two
+    answers, a yes/no one, a numerical one left out) in Video-R1's own evaluation prompt."""
+    run = evaluate("dybench_constant", "dyb_qa_videor1", model_args="answer=A", data=env["DYBENCH_QA"], output=tmp_path)
+    acc = reported(run.results, "dyb_qa_videor1")["acc"]
+    assert acc == pytest.approx(1 / 3)  # A is right on the first question only: 'A,C' needs both letters
+    assert run.results["n-samples"]["dyb_qa_videor1"]["effective"] == 3
+    first = json.loads(run.samples_paths["dyb_qa_videor1"].read_text().splitlines()[0])
+    assert first["input"].startswith("Which way does it move?Options:\nA. left\nB. right\n\nPlease think about")
+
+
 def test_data_problems_are_found_before_any_model_loads(monkeypatch, tmp_path):
     monkeypatch.delenv("TIMEBLIND_DIR", raising=False)
     with pytest.raises(DataLocationError, match=r"(?s)^TIMEBLIND_DIR is not set\. .*data\.jsonl.*git clone"):

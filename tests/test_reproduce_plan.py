@@ -136,14 +136,64 @@ def test_paper_dry_run_checks_weight_shards_and_the_architecture(tmp_path):
     assert "model_type='qwen2_5_vl'" in problems and "qwen3_vl" in problems  # CRPO's paper model is Qwen3-VL
 
 
-def test_paper_dry_run_of_a_complete_folder_prints_commands_and_gpu_hours(tmp_path):
+def _clevrer(root: Path, name: str, n: int) -> Path:
+    """A Video-R1 json as VideoThinker releases CLEVRER's (``root/json/<name>``): ``n`` questions over two videos
+    named from the data root (``/videos/...``, under ``root``)."""
+    (root / "videos").mkdir(parents=True, exist_ok=True)
+    (root / "json").mkdir(exist_ok=True)
+    for v in ("video_1.mp4", "video_2.mp4"):
+        (root / "videos" / v).write_bytes(b"")
+    rows = [{"problem": f"If the cube were removed, what would happen? ({i})", "options": ["A. x", "B. y", "C. z"],
+             "solution": "<answer>A,C</answer>", "video": f"/videos/video_{1 + i % 2}.mp4"}
+            for i in range(n)]  # fmt: skip
+    path = root / "json" / name
+    path.write_text(json.dumps(rows))
+    return path
+
+
+def test_paper_cdpo_dry_run_lists_the_released_data_the_benchmarks_and_gpu_hours(tmp_path):
     model = _fake_checkpoint(tmp_path / "qwen")
-    result = RUNNER.invoke(app, ["reproduce", "cdpo", "--preset", "paper", "--model", str(model),
+    train = _clevrer(tmp_path, "clevrer_counterfactual_train.json", 1000)
+    bias = _clevrer(tmp_path, "clevrer_counterfactual_train_observational.json", 500)
+    val = _clevrer(tmp_path, "val_clevrer.json", 4)
+    (tmp_path / "MVBench").mkdir()
+    result = RUNNER.invoke(app, ["reproduce", "cdpo", "--preset", "paper", "--model", str(model), "--train-data",
+                                 str(train), "--bias-data", str(bias), "--video-root", str(tmp_path), "--bench",
+                                 f"clevrer_cf={val}", "--bench", f"mvbench={tmp_path / 'MVBench'}",
                                  "--output-dir", str(tmp_path / "o"), "--dry-run"])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "accelerate launch --num_processes 2" in result.output
-    assert "recipes/cdpo_qwen2_5_vl_3b.yaml" in result.output and "bias_model=" in result.output
-    assert "GPU-hours" in result.output and "estimate" in result.output
+    out = result.output
+    assert "accelerate launch --num_processes 2" in out and "accelerate launch --num_processes 1" in out  # bias: 1 GPU
+    assert "recipes/cdpo_qwen2_5_vl_3b.yaml" in out and "bias_model=" in out and f"video_root={tmp_path}" in out
+    assert f"clevrer_cf: dyb_qa_videor1; data {val}" in out and "NOT GIVEN (--bench NAME=PATH)" in out
+    assert "eval-clevrer_cf-cdpo-s0" in out and f"DYBENCH_QA_VIDEOS={tmp_path}" in out
+    assert "eval-mvbench-base" in out and "eval-mmvu-base" not in out  # no data given: not planned
+    assert "GPU-hours" in out and "estimate" in out
+    assert "train-synth" not in out and "synth-train" not in out  # no synthetic data unless --synthetic
+    short = _clevrer(tmp_path, "short.json", 10)
+    problems = "\n".join(make_plan("cdpo", preset="paper", model=model, train_data=short, bias_data=bias,
+                                   video_root=tmp_path, output_dir=tmp_path / "o").problems)  # fmt: skip
+    assert "10 multiple-choice or yes/no questions; the released run trained on 1000" in problems
+    missing = "\n".join(make_plan("cdpo", preset="paper", model=model, train_data=train, bias_data=bias,
+                                  output_dir=tmp_path / "o").problems)  # fmt: skip
+    assert "video(s) missing" in missing and "--video-root" in missing  # the videos are under the video root
+    synthetic = make_plan("cdpo", preset="paper", model=model, synthetic=True, output_dir=tmp_path / "s")
+    assert not synthetic.problems and "synth-train" in {s.name for s in synthetic.stages}
+    assert any("--synthetic" in n for n in synthetic.notes)
+
+
+def test_paper_crpo_needs_training_data_and_plans_the_four_rows_of_crpos_table(tmp_path):
+    model = _fake_checkpoint(tmp_path / "qwen3", model_type="qwen3_vl")
+    plan = make_plan("crpo", preset="paper", model=model, output_dir=tmp_path / "o")
+    assert any("--train-data is required" in p and "NOT public" in p for p in plan.problems)
+    train = _clevrer(tmp_path, "train.json", 20)
+    plan = make_plan("crpo", preset="paper", model=model, train_data=train, video_root=tmp_path,
+                     output_dir=tmp_path / "o")  # fmt: skip
+    assert not plan.problems
+    assert [r.label for r in plan.runs] == ["grpo-s0", "tgrpo-s0", "arrowrl-s0", "crpo-s0"]
+    assert {c.column for c in plan.paper_columns()} == {"acc", "p_acc", "timeblind_acc", "timeblind_i_acc",
+                                                       "tempcompass_acc", "videomme_acc", "mvbench_acc"}  # fmt: skip
+    assert not any(c.given for c in plan.paper_columns())
 
 
 def test_cli_dry_run_without_a_model_exits_1_with_the_fix(tmp_path):
@@ -265,7 +315,7 @@ def fakes(monkeypatch):
         (out / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
         return out / "model"
 
-    def evaluate_model(ev, model, pairs, out, *, label, preset):
+    def evaluate_model(ev, model, pairs, out, *, label, preset, **kwargs):
         hit(f"eval-{label}")
         out.mkdir(parents=True, exist_ok=True)
         p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_differ": 0.3, "crpo_mapped": 0.35}[label.split("-")[0]]

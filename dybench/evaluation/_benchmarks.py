@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
-from dybench.evaluation._locations import MVBENCH, TEMPCOMPASS, VIDEOMME, DataLocation
+from dybench.evaluation._locations import MVBENCH, QA, QA_VIDEOS, TEMPCOMPASS, VIDEOMME, DataLocation
 from dybench.fileio import JSONInputError, parse_json
 from dybench.records import letter
 
@@ -233,3 +233,33 @@ def _require_videos(location: DataLocation, docs: list[dict]) -> None:
         shown = "; ".join(f"{d['doc_id']}: {d['video_path']}" for d in missing[:3])
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         raise location.error(f"{len(missing)} video(s) are missing ({shown}{more}); unzip the videos")
+
+
+def qa_docs(path: str | Path | None = None, video_root: str | Path | None = None) -> list[dict]:
+    """The multiple-choice and yes/no questions of a Video-R1-style QA json (``dybench.video_r1``: Video-R1's and
+    VideoThinker's evaluation files, CLEVRER_cf, MMVU, Video-Holmes...), videos relative to ``video_root``
+    (default ``$DYBENCH_QA_VIDEOS``, else the json's folder). Questions of other types are left out, counted in a
+    warning. A multi-letter gold ('A,C', CLEVRER's) counts only when the answer is that exact set, as
+    VideoThinker's evaluation scores it."""
+    import os
+    import warnings
+
+    from dybench.video_r1 import VideoR1Error, read_video_r1
+
+    json_path = QA.folder(path)
+    root = video_root or os.environ.get(QA_VIDEOS) or json_path.parent
+    try:
+        read = read_video_r1(json_path, root)
+    except VideoR1Error as e:
+        raise QA.error(str(e)) from e
+    if read.skipped:
+        reasons = ", ".join(f"{n} x {why}" for why, n in read.skipped.most_common())
+        warnings.warn(f"{json_path}: {sum(read.skipped.values())} question(s) left out ({reasons})", stacklevel=2)
+    if not read.questions:
+        raise QA.error(f"{json_path} holds no multiple-choice or yes/no video question")
+    docs = [
+        _choice_doc(str(q.extra.get("problem_id", q.index)), q.video, q.question, list(q.options), q.answer, [])
+        for q in read.questions
+    ]
+    _require_videos(QA, docs)
+    return docs

@@ -30,6 +30,7 @@ from dybench.evaluation._lmms_metrics import intervals
 from dybench.evaluation._locations import (
     MVBENCH,
     PAIRS,
+    QA,
     TEMPCOMPASS,
     TIMEBLIND,
     VIDEOMME,
@@ -196,6 +197,7 @@ _CHECKS: dict[DataLocation, Callable[[str], object]] = {
     VIDEOMME: lambda task: _benchmarks.videomme_docs(),
     MVBENCH: _mvbench_check,
     TEMPCOMPASS: lambda task: _benchmarks.tempcompass_docs(),
+    QA: lambda task: _benchmarks.qa_docs(),
 }
 
 

@@ -47,19 +47,21 @@ class DataLocation:
     """What the folder must hold."""
     make: str
     """The command(s) that make the folder and point the variable at it."""
+    kind: str = "folder"
+    """What the variable names: a ``folder`` or a ``file``."""
 
     def folder(self, value: str | os.PathLike | None = None) -> Path:
-        """The folder given (default: the variable's value), checked to exist.
+        """The folder (or file) given (default: the variable's value), checked to exist.
 
         Raises :class:`DataLocationError` naming the variable, the layout and the command.
         """
         raw = os.environ.get(self.variable, "") if value is None else os.fspath(value)
         if not raw.strip():
             raise self.error(f"{self.variable} is not set")
-        folder = Path(raw).expanduser()
-        if not folder.is_dir():
-            raise self.error(f"{self.variable}={raw} is not a folder")
-        return folder.resolve()
+        path = Path(raw).expanduser()
+        if not (path.is_file() if self.kind == "file" else path.is_dir()):
+            raise self.error(f"{self.variable}={raw} is not a {self.kind}")
+        return path.resolve()
 
     def error(self, problem: str) -> DataLocationError:
         """The error for ``problem``, saying what the folder must hold and how to make it."""
@@ -106,7 +108,19 @@ TEMPCOMPASS = DataLocation(
     "unzip -q tempcompass_videos.zip && export TEMPCOMPASS_DIR=$PWD",
 )
 
-LOCATIONS: tuple[DataLocation, ...] = (PAIRS, TIMEBLIND, VIDEOMME, MVBENCH, TEMPCOMPASS)
+QA = DataLocation(
+    variable="DYBENCH_QA",
+    tasks="dyb_qa*",
+    layout="a Video-R1-style QA json file (a list of {problem, options, solution, path or video, problem_type}: "
+    "the format Video-R1 and VideoThinker release their evaluation files in); its videos relative to the json's "
+    "folder, or to $DYBENCH_QA_VIDEOS",
+    make="export DYBENCH_QA=$PWD/eval_mmvu.json DYBENCH_QA_VIDEOS=$PWD/videos",
+    kind="file",
+)
+QA_VIDEOS = "DYBENCH_QA_VIDEOS"
+"""The folder a dyb_qa json's video paths are relative to (default: the json's own folder)."""
+
+LOCATIONS: tuple[DataLocation, ...] = (PAIRS, TIMEBLIND, VIDEOMME, MVBENCH, TEMPCOMPASS, QA)
 
 #: Task-name prefixes -> the data set they read (the longest matching prefix wins).
 _TASK_PREFIXES: tuple[tuple[str, DataLocation], ...] = (
@@ -115,6 +129,7 @@ _TASK_PREFIXES: tuple[tuple[str, DataLocation], ...] = (
     ("dyb_videomme", VIDEOMME),
     ("dyb_mvbench", MVBENCH),
     ("dyb_tempcompass", TEMPCOMPASS),
+    ("dyb_qa", QA),
 )
 
 

@@ -10,6 +10,9 @@ Two instruction styles:
   CRPO and VideoThinker-R1 (the trainer's own instruction, so evaluation asks what training taught).
   The parser reads the answer from the ``<answer>`` tag.
 
+- ``videor1``: the evaluation prompt Video-R1 and VideoThinker release (``dybench.prompts.video_r1_eval_text``:
+  their own layout and wording), for the paper presets' benchmarks.
+
 TimeBlind keeps its official prompt: the question, then " Please output Yes or No." or
 " Please output A or B.".
 """
@@ -19,9 +22,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, get_args
 
-from dybench.prompts import R1_INSTRUCTION, question_text
+from dybench.prompts import R1_INSTRUCTION, question_text, video_r1_eval_text
 
-PromptStyle = Literal["default", "r1"]
+PromptStyle = Literal["default", "r1", "videor1"]
 PROMPT_STYLES: tuple[PromptStyle, ...] = get_args(PromptStyle)
 
 CHOICE_INSTRUCTION = "Answer with the option's letter from the given choices directly."
@@ -41,7 +44,10 @@ def instruction(style: PromptStyle, *, yes_no: bool) -> str:
 
 
 def question_prompt(question: str, options: Sequence[str], style: PromptStyle = "default") -> str:
-    """The user turn's text in dybench's one layout (``dybench.prompts.question_text``) and ``style``."""
+    """The user turn's text in dybench's one layout (``dybench.prompts.question_text``) and ``style``; the
+    ``videor1`` style is Video-R1's own layout and wording."""
+    if style == "videor1":
+        return video_r1_eval_text(question, options)
     return question_text(question, options, instruction(style, yes_no=not options))
 
 

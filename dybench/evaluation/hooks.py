@@ -32,6 +32,7 @@ __all__ = [
     "pair_prompt",
     "pair_results",
     "pool",
+    "qa_dataset",
     "tempcompass_dataset",
     "timeblind_dataset",
     "timeblind_results",
@@ -74,6 +75,11 @@ def videomme_dataset() -> Any:
 def mvbench_dataset(subtask: str) -> Any:
     """``process_docs`` of dyb_mvbench_<subtask>."""
     return _dataset(lambda: _benchmarks.mvbench_docs(subtask))
+
+
+def qa_dataset() -> Any:
+    """``process_docs`` of dyb_qa (a Video-R1-style QA json, ``$DYBENCH_QA``)."""
+    return _dataset(_benchmarks.qa_docs)
 
 
 def tempcompass_dataset() -> Any:

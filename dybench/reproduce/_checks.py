@@ -7,7 +7,7 @@ from pathlib import Path
 
 from dybench.errors import UserError
 from dybench.reproduce._data_stages import pairs_problem
-from dybench.video_r1 import video_r1_problem
+from dybench.video_r1 import read_video_r1, video_r1_problem
 
 #: Processor files a Qwen-VL checkpoint folder carries (one of them is enough).
 PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json", "video_preprocessor_config.json")
@@ -71,8 +71,11 @@ def _weight_problems(folder: Path, fetch: str) -> list[str]:
     return []
 
 
-def train_data_problems(path: str | Path) -> list[str]:
-    """A training pairs dataset folder or a Video-R1 json (CRPO routes and renders its counterfactuals)."""
+def train_data_problems(
+    path: str | Path, video_root: str | Path | None = None, min_questions: int | None = None
+) -> list[str]:
+    """A training pairs dataset folder or a Video-R1 json (CRPO routes and renders its counterfactuals): its
+    format, every video it names, and at least ``min_questions`` scorable questions (the released run's count)."""
     path = Path(path)
     if not path.exists():
         return [
@@ -81,7 +84,14 @@ def train_data_problems(path: str | Path) -> list[str]:
     if path.is_dir():
         problem = pairs_problem(path)
         return [f"--train-data {problem}"] if problem else []
-    problem = video_r1_problem(path)
+    problem = video_r1_problem(path, video_root)
+    if problem is None and min_questions is not None:
+        count = len(read_video_r1(path, video_root).questions)
+        if count < min_questions:
+            problem = (
+                f"{path}: {count} multiple-choice or yes/no questions; the released run trained on {min_questions} "
+                "(give the whole released file)"
+            )
     return [f"--train-data {problem}"] if problem else []
 
 

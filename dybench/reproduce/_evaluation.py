@@ -12,6 +12,7 @@ instruction (``dybench.prompts``). The results file records the prompt style in 
 from __future__ import annotations
 
 import shutil
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dybench.fileio import write_json_atomic
@@ -26,26 +27,50 @@ def display_name(label: str, preset: str) -> str:
     return f"{MODEL_NAME_PREFIX} {preset} {label}"
 
 
-def evaluate_model(ev: Evaluation, model: Path, pairs: Path, out: Path, *, label: str, preset: str) -> Path:
-    """Evaluate ``model`` on the pairs dataset with lmms-eval; returns ``<out>/results.json``.
+def evaluate_model(
+    ev: Evaluation,
+    model: Path,
+    data: Path,
+    out: Path,
+    *,
+    label: str,
+    preset: str,
+    tasks: Sequence[str] | None = None,
+    model_args: str = "",
+    env: Mapping[str, str] | None = None,
+) -> Path:
+    """Evaluate ``model`` with lmms-eval on ``data`` (the test pairs, or a benchmark's json or folder) with
+    ``tasks`` (default: the preset's pair tasks); returns ``<out>/results.json``.
 
     lmms-eval's own files (results and logged samples) go to ``<out>/lmms-eval/``; ``results.json`` is a
-    copy of the results under the run's display name, written last.
+    copy of the results under the run's display name, written last. ``env``: variables set for the run only
+    (a QA json's video root).
     """
+    import os
+
     from dybench.evaluation import evaluate
 
     raw = out / "lmms-eval"
     shutil.rmtree(raw, ignore_errors=True)
-    run = evaluate(
-        ev.model_class,
-        list(ev.tasks),
-        model_args=f"pretrained={model}" + (f",{ev.model_args}" if ev.model_args else ""),
-        data=pairs,
-        output=raw,
-        batch_size=ev.batch_size,
-        device=ev.device,
-        gen_kwargs=ev.gen_kwargs or None,
-    )
+    before = {k: os.environ.get(k) for k in (env or {})}
+    os.environ.update(env or {})
+    try:
+        run = evaluate(
+            ev.model_class,
+            list(tasks or ev.tasks),
+            model_args=",".join(a for a in (f"pretrained={model}", ev.model_args, model_args) if a),
+            data=data,
+            output=raw,
+            batch_size=ev.batch_size,
+            device=ev.device,
+            gen_kwargs=ev.gen_kwargs or None,
+        )
+    finally:
+        for key, value in before.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
     results = dict(run.results)
     results["model_name"] = display_name(label, preset)
     results["dybench_reproduce"] = {"label": label, "preset": preset, "prompt": ev.prompt}

@@ -10,6 +10,7 @@ The paths, named by ``Layout``::
     runs/start/                           tiny preset: ``dybench train sft`` of it (model/ is the start model)
     runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
     eval/<label>/results.json             lmms-eval results of each model on the test pairs
+    eval/<benchmark>/<label>/results.json  the same on each benchmark whose data was given (paper presets)
     leaderboard/                          the results, stored for ``dybench leaderboard --results``
     published.json                        which results the leaderboard stage stored, under which run ids
     report.md report.json plots/          the report
@@ -50,11 +51,13 @@ class Layout:
     def run(self, label: str) -> Path:
         return self.root / "runs" / label
 
-    def eval(self, label: str) -> Path:
-        return self.root / "eval" / label
+    def eval(self, label: str, benchmark: str | None = None) -> Path:
+        """lmms-eval's output for a model on the test pairs (``eval/<label>``) or a benchmark
+        (``eval/<benchmark>/<label>``)."""
+        return self.root / "eval" / label if benchmark is None else self.root / "eval" / benchmark / label
 
-    def results(self, label: str) -> Path:
-        return self.eval(label) / "results.json"
+    def results(self, label: str, benchmark: str | None = None) -> Path:
+        return self.eval(label, benchmark) / "results.json"
 
     @property
     def leaderboard(self) -> Path:

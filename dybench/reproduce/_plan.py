@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from dybench.evaluation import QA_VIDEOS, location_of
 from dybench.reproduce import _data_stages as data_stages
 from dybench.reproduce._checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
 from dybench.reproduce._layout import Layout
@@ -30,7 +31,7 @@ from dybench.reproduce._stages import (
     read_marker,
     run_stages,
 )
-from dybench.reproduce._summary import ReportInput, RunInfo, StageInfo, logged_results
+from dybench.reproduce._summary import PaperColumn, ReportInput, RunInfo, StageInfo, logged_results
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,12 @@ class Plan:
     runs: tuple[TrainRun, ...]
     eval_labels: tuple[str, ...]
     """Every evaluated model: ``base``, then ``<run>-s<seed>``."""
-    test_pairs: Path
-    """The pairs dataset every model is evaluated on."""
+    test_pairs: Path | None
+    """The pairs dataset every model is evaluated on (None: none given, the paper presets)."""
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    bench: Mapping[str, Path] = field(default_factory=dict)
+    """The preset's benchmarks whose data was given, and where."""
 
     @property
     def layout(self) -> Layout:
@@ -81,6 +84,17 @@ class Plan:
             f"leaderboard folder: {self.results_dir}",
         ]
         lines += [f"note: {n}" for n in self.notes]
+        if self.preset.needs or self.preset.benchmarks:
+            lines.append("inputs:")
+            lines += [f"  {need}: {what}" for need, what in self.preset.needs.items()]
+            test = str(self.test_pairs) if self.test_pairs is not None else "not given (--eval-data)"
+            lines.append(f"  test pairs ({', '.join(self.preset.evaluation.tasks)}): {test}")
+            ev = self.preset.evaluation
+            lines.append(f"benchmarks (every model; {ev.model_class} {ev.model_args} {ev.gen_kwargs}):")
+            for name, bench in self.preset.benchmarks.items():
+                where = self.bench.get(name, "NOT GIVEN (--bench NAME=PATH)")
+                extra = f" {bench.model_args}" if bench.model_args else ""
+                lines.append(f"  {name}: {','.join(bench.tasks)}{extra}; data {where}; {bench.about}")
         for i, stage in enumerate(self.stages, 1):
             lines.append(f"[{i:>2}] {stage.name} ({stage.kind}) - {stage.description}")
             lines.append(f"     $ {stage.command}")
@@ -114,12 +128,13 @@ class Plan:
         from dybench.synth import answer_diagnostics, planted_cues
 
         lay = self.layout
-        cues = planted_cues(self.test_pairs, lay.synth("test"))
+        cues = planted_cues(self.test_pairs, lay.synth("test")) if self.test_pairs is not None else {}
 
         def evaluated(label: str, method: str, seed: int | None, metrics: Path | None = None) -> RunInfo:
             answers = tuple(logged_results(lay.eval(label)))
             diagnostics = answer_diagnostics({a.item_id: a.pred for a in answers}, cues)
-            return RunInfo(label, method, seed, lay.results(label), answers, diagnostics, metrics)
+            benchmarks = {b: lay.results(label, b) for b in self.bench}
+            return RunInfo(label, method, seed, lay.results(label), answers, diagnostics, metrics, benchmarks)
 
         runs = [evaluated("base", "base", None)]  # the start model, then every training run's model
         trained = [r for r in self.runs if r.method != "sft"]  # the start model is the base row
@@ -145,7 +160,19 @@ class Plan:
             plots=lay.plots,
             preset_notes=(f"How this preset's settings were chosen: {self.preset.docs}",) if self.preset.docs else (),
             notes=self.notes,
+            paper_columns=self.paper_columns(),
+            reported_rows=self.preset.reported_rows,
         )
+
+    def paper_columns(self) -> tuple[PaperColumn, ...]:
+        """The paper's table columns this preset measures, each marked with whether its data was given."""
+        spec = self.preset
+        columns = [PaperColumn("dybench", spec.evaluation.tasks[0], metric, column, self.test_pairs is not None)
+                   for metric, column in spec.pairs_columns.items()]  # fmt: skip
+        for name, bench in spec.benchmarks.items():
+            columns += [PaperColumn(name, bench.tasks[0], metric, column, name in self.bench)
+                        for metric, column in bench.columns.items()]  # fmt: skip
+        return tuple(columns)
 
 
 def total_estimate(plan: Plan) -> str:
@@ -182,11 +209,17 @@ def make_plan(
     seeds: Sequence[int] | None = None,
     ablation_seeds: Sequence[int] | None = None,
     extra_runs: Sequence[str] | None = None,
+    bench: Mapping[str, str | os.PathLike] | None = None,
+    video_root: str | os.PathLike | None = None,
+    synthetic: bool = False,
     train_overrides: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised.
 
-    ``extra_runs``: rows of the preset's ``extra_runs`` to add (``["all"]`` for every one)."""
+    ``extra_runs``: rows of the preset's ``extra_runs`` to add (``["all"]`` for every one). ``bench``: each of
+    the preset's benchmarks' data (a QA json or a folder), ``video_root`` the folder a QA json's videos are
+    relative to. ``synthetic``: a preset that ``needs`` the user's data (the paper presets) trains and tests on
+    its DyBench-Synth data instead, on purpose."""
     spec = preset if isinstance(preset, Preset) else get_preset(preset, target)
     problems: list[str] = []
     if extra_runs:
@@ -200,6 +233,8 @@ def make_plan(
         spec = spec.replace(ablation_seeds=tuple(ablation_seeds))
     if train_overrides:
         spec = spec.replace(train={**spec.train, **train_overrides})
+    if video_root is not None:  # a Video-R1 json's videos: where training reads them too
+        spec = spec.replace(train={**spec.train, "video_root": str(Path(video_root).expanduser().resolve())})
     out = Path(output_dir or f"reproduce-{target}-{spec.name}").expanduser().resolve()
     lay = Layout(out)
     results = Path(results_dir).expanduser().resolve() if results_dir else lay.leaderboard
@@ -209,7 +244,30 @@ def make_plan(
     runs = spec.runs
 
     # --- inputs ---------------------------------------------------------------------------------------
-    if spec.model is None and model is None and spec.start is None:
+    given = {"model": model, "train_data": train_data, "bias_data": bias_data, "eval_data": eval_data}
+    synthesize = synthetic or not spec.needs  # the paper presets never fall back on synthetic data silently
+    for need, what in spec.needs.items():
+        if given.get(need) is None and not (synthetic and need != "model"):
+            flag = "--" + need.replace("_", "-")
+            problems.append(f"{flag} is required with --preset {spec.name}: {what}")
+    if synthetic and spec.needs:
+        notes.append(f"--synthetic: trained and tested on DyBench-Synth data, not the {spec.name} preset's own")
+    bench = {name: Path(path).expanduser().resolve() for name, path in (bench or {}).items()}
+    unknown = sorted(set(bench) - set(spec.benchmarks))
+    if unknown:
+        problems.append(f"--bench {', '.join(unknown)}: this preset's benchmarks are "
+                        f"{', '.join(spec.benchmarks) or 'none'}")  # fmt: skip
+    for name, path in bench.items():
+        if name not in spec.benchmarks:
+            continue
+        location = location_of(spec.benchmarks[name].tasks[0])
+        kind = location.kind if location is not None else "folder"
+        if not (path.is_file() if kind == "file" else path.is_dir()):
+            problems.append(f"--bench {name}={path}: not a {kind}; give {spec.benchmarks[name].about}")
+    for name in spec.benchmarks:
+        if name not in bench:
+            notes.append(f"benchmark {name}: no data given (--bench {name}=PATH), not evaluated")
+    if spec.model is None and model is None and spec.start is None and "model" not in spec.needs:
         problems.append(
             f"--model is required with --preset {spec.name}: a local folder of {HUB_IDS[spec.arch]} "
             "(nothing is downloaded)"
@@ -217,11 +275,11 @@ def make_plan(
     if model is not None:
         problems += model_problems(model, arch=spec.arch, hub_id=HUB_IDS[spec.arch])
     if train_data is not None:
-        problems += train_data_problems(train_data)
+        problems += train_data_problems(train_data, video_root, spec.min_questions.get("train_data"))
     if eval_data is not None:
         problems += eval_data_problems(eval_data)
     if bias_data is not None and "bias" in runs:
-        bias_problems = train_data_problems(bias_data)
+        bias_problems = train_data_problems(bias_data, video_root, spec.min_questions.get("bias_data"))
         problems += [p.replace("--train-data", "--bias-data") for p in bias_problems]
     if len(set(seeds)) != len(seeds):
         problems.append(f"--seeds {' '.join(map(str, seeds))}: give each seed once")
@@ -230,31 +288,35 @@ def make_plan(
     # inputs no stage produces: their fingerprints go into the keys of the stages that read them
     external = {Path(p).expanduser().resolve() for p in (train_data, eval_data, bias_data, model) if p is not None}
     train_pairs: Path | None
-    if train_data is None:
+    if train_data is None and synthesize:
         stages += _synth_stages(spec, lay, "train")
         train_pairs = lay.pairs("train")
         synth_dir: Path | None = lay.synth("train")
         train_deps: tuple[str, ...] = ("build-train",)
-    elif Path(train_data).is_dir():
+    elif train_data is not None and Path(train_data).is_dir():
         train_pairs, synth_dir, train_deps = Path(train_data).resolve(), None, ()
-    else:
+    else:  # a Video-R1 json, or nothing given (a problem reported above)
         train_pairs, synth_dir, train_deps = None, None, ()
     if train_pairs is not None:
         stages.append(_reading(_train_files_stage(lay, train_pairs, synth_dir, train_deps), external, train_pairs))
         original, shortcut = lay.train_files / "original.json", lay.train_files / "shortcut.json"
         file_deps: tuple[str, ...] = ("train-files",)
     else:  # a Video-R1 json given
-        original = shortcut = Path(train_data).resolve()  # type: ignore[arg-type]
+        original = shortcut = Path(train_data).resolve() if train_data is not None else Path("<--train-data>")
         file_deps = ()
-        if "bias" in runs and bias_data is None:
+        if "bias" in runs and bias_data is None and "bias_data" not in spec.needs:
             notes.append("the bias model trains on all of --train-data; pass --bias-data for a shortcut subset")
     if bias_data is not None:
         shortcut = Path(bias_data).resolve()
-    if eval_data is None:
+    test_pairs: Path | None
+    if eval_data is not None:
+        test_pairs, test_deps = Path(eval_data).resolve(), ()
+    elif synthesize:
         stages += _synth_stages(spec, lay, "test")
         test_pairs, test_deps = lay.pairs("test"), ("build-test",)
     else:
-        test_pairs, test_deps = Path(eval_data).resolve(), ()
+        test_pairs, test_deps = None, ()
+        notes.append(f"no pairs dataset (--eval-data): {', '.join(spec.evaluation.tasks)} not evaluated")
 
     # --- the start model ------------------------------------------------------------------------------
     plan_runs: list[TrainRun] = []
@@ -272,8 +334,8 @@ def make_plan(
         base, base_deps = start.output_dir / "model", ("train-start",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
-    evaluate_stage = _eval_stage_factory(spec, lay, test_pairs, test_deps)
-    stages.append(_reading(evaluate_stage("base", base, base_deps), external, base, test_pairs))
+    evaluations = _eval_stages(spec, lay, test_pairs, test_deps, bench, Path(video_root) if video_root else None)
+    stages += [_reading(stage, external, base, test_pairs) for stage in evaluations("base", base, base_deps)]
     eval_labels = ["base"]
     bias_on = original if spec.bias_data == "all" and bias_data is None else shortcut
     data_for = {"bias": bias_on, "crpo": train_pairs}  # the rest train on the original branch
@@ -296,17 +358,20 @@ def make_plan(
                              bias_model, recipe=spec.recipe(role), overrides=overrides)  # fmt: skip
         plan_runs.append(train_run)
         stages.append(_reading(_train_stage(spec, train_run, deps), external, base, train_run.data))
-        trained = evaluate_stage(label, train_run.output_dir / "model", (f"train-{label}",))
-        stages.append(_reading(trained, external, test_pairs))
+        trained = evaluations(label, train_run.output_dir / "model", (f"train-{label}",))
+        stages += [_reading(stage, external, test_pairs) for stage in trained]
         eval_labels.append(label)
 
     # --- leaderboard and report -----------------------------------------------------------------------
-    eval_stages = tuple(f"eval-{label}" for label in eval_labels)
-    stages.append(_publish_stage(target, spec, lay, results, eval_labels, eval_stages))
+    all_evals = tuple(s.name for s in stages if s.kind == "eval")
+    if test_pairs is not None:  # the leaderboard holds the pairs tasks' results
+        pairs_evals = tuple(f"eval-{label}" for label in eval_labels)
+        stages.append(_publish_stage(target, spec, lay, results, eval_labels, pairs_evals))
     resolved: list[Plan] = []  # the report stage reads the finished plan (its own stage included)
-    stages.append(_report_stage(lay, lambda: resolved[0].report_input(), eval_stages))
+    report_deps = all_evals + (("leaderboard",) if test_pairs is not None else ())
+    stages.append(_report_stage(lay, lambda: resolved[0].report_input(), report_deps))
     plan = Plan(target, spec, out, results, seeds, tuple(stages), tuple(plan_runs), tuple(eval_labels),
-                test_pairs, tuple(problems), tuple(notes))  # fmt: skip
+                test_pairs, tuple(problems), tuple(notes), bench=bench)  # fmt: skip
     resolved.append(plan)
     return plan
 
@@ -475,8 +540,9 @@ def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
         f"--output-dir {run.output_dir} {' '.join(settings)}"
     )
     if spec.launcher == "accelerate":
+        processes = spec.run_processes.get(run.method, spec.num_processes)
         command = (
-            f"accelerate launch --num_processes {spec.num_processes} --use_deepspeed --zero_stage 3 "
+            f"accelerate launch --num_processes {processes} --use_deepspeed --zero_stage 3 "
             f"--mixed_precision bf16 -m dybench.train {command.removeprefix('dybench train ')}"
         )
 
@@ -528,28 +594,59 @@ def _check_start(cfg: Any, out: Path) -> None:
         )
 
 
-def _eval_stage_factory(spec: Preset, lay: Layout, test_pairs: Path, test_deps: tuple[str, ...]):
+def _eval_stages(
+    spec: Preset,
+    lay: Layout,
+    test_pairs: Path | None,
+    test_deps: tuple[str, ...],
+    bench: Mapping[str, Path],
+    video_root: Path | None,
+) -> Callable[[str, Path, tuple[str, ...]], list[Stage]]:
+    """``make(label, model, deps)``: the evaluation stages of one model: the test pairs (``eval-<label>``), then
+    each benchmark whose data was given (``eval-<benchmark>-<label>``)."""
+    from dybench.reproduce._evaluation import evaluate_model, results_problem
+
     ev = spec.evaluation
+    jobs: list[tuple[str | None, tuple[str, ...], Path, str]] = []  # (benchmark, tasks, data, extra model args)
+    if test_pairs is not None:
+        jobs.append((None, ev.tasks, test_pairs, ""))
+    jobs += [(name, b.tasks, bench[name], b.model_args) for name, b in spec.benchmarks.items() if name in bench]
+    env = {QA_VIDEOS: str(video_root)} if video_root is not None else {}
 
-    def make(label: str, model: Path, deps: tuple[str, ...]) -> Stage:
-        from dybench.reproduce._evaluation import evaluate_model, results_problem
-
-        model_args = f"pretrained={model}" + (f",{ev.model_args}" if ev.model_args else "")
-        tasks = ",".join(ev.tasks)
-        command = f"dybench eval --model {ev.model_class} --model-args {model_args} --tasks {tasks} --data {test_pairs}"
-        command += f" --output {lay.eval(label)}"
+    def one(benchmark: str | None, tasks: tuple[str, ...], data: Path, extra: str, label: str, model: Path,
+            deps: tuple[str, ...]) -> Stage:  # fmt: skip
+        out = lay.eval(label, benchmark)
+        model_args = ",".join(a for a in (f"pretrained={model}", ev.model_args, extra) if a)
+        command = (f"dybench eval --model {ev.model_class} --model-args {model_args} --tasks {','.join(tasks)} "
+                   f"--data {data} --output {out}")  # fmt: skip
+        if env:
+            command = f"{QA_VIDEOS}={video_root} " + command
         return Stage(
-            name=f"eval-{label}",
+            name=f"eval-{label}" if benchmark is None else f"eval-{benchmark}-{label}",
             kind="eval",
-            description=f"evaluate {label} on the test pairs with lmms-eval ({tasks})",
-            run=lambda: evaluate_model(ev, model, test_pairs, lay.eval(label), label=label, preset=spec.name),
-            outputs=(lay.eval(label),),
+            description=f"evaluate {label} on {benchmark or 'the test pairs'} with lmms-eval ({','.join(tasks)})",
+            run=lambda: evaluate_model(
+                ev, model, data, out, label=label, preset=spec.name, tasks=tasks, model_args=extra, env=env
+            ),  # fmt: skip
+            outputs=(out,),
             command=command,
-            settings={"evaluation": vars(ev), "model": str(model), "data": str(test_pairs), "format": 1},
-            deps=test_deps + deps,
-            check=lambda: results_problem(lay.results(label)),
+            settings={
+                "evaluation": dataclasses.asdict(ev),
+                "tasks": list(tasks),
+                "extra": extra,
+                "env": env,
+                "model": str(model),
+                "data": str(data),
+                "format": 1,
+            },  # fmt: skip
+            deps=(test_deps if benchmark is None else ()) + deps,
+            check=lambda: results_problem(out / "results.json"),
             estimate=_estimate(spec, "eval"),
+            inputs=() if benchmark is None else (data,),
         )
+
+    def make(label: str, model: Path, deps: tuple[str, ...]) -> list[Stage]:
+        return [one(b, tasks, data, extra, label, model, deps) for b, tasks, data, extra in jobs]
 
     return make
 
@@ -585,7 +682,7 @@ def _report_stage(lay: Layout, inputs: Callable[[], ReportInput], deps: tuple[st
         outputs=(lay.report_md, lay.report_json, lay.plots),
         command=f"(python) dybench.reproduce._report_markdown.write_report(<plan of {lay.root}>)",
         settings={"format": 1},
-        deps=(*deps, "leaderboard"),
+        deps=deps,
         check=lambda: missing_files(lay.report_md, lay.report_json),
         estimate="seconds",
         always=True,
@@ -616,10 +713,12 @@ def _stage_info(out: Path, stage: Stage) -> StageInfo:
     )
 
 
-def _describe_pairs(pairs: Path) -> str:
+def _describe_pairs(pairs: Path | None) -> str:
     """``2 pairs, 4 items in <folder>`` (the folder alone when it is not a pairs dataset yet)."""
     from dybench.pairs import load_items
 
+    if pairs is None:
+        return "none given"
     try:
         items = load_items(pairs)
     except ValueError:

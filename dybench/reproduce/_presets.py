@@ -103,6 +103,20 @@ class Evaluation:
 
 
 @dataclass(frozen=True)
+class Benchmark:
+    """One benchmark a preset evaluates every model on (the paper presets: the paper's table's columns)."""
+
+    tasks: tuple[str, ...]
+    """dybench's lmms-eval task(s) for it (``dybench_pair_r1``, ``dyb_qa_videor1``, ``timeblind``, ...)."""
+    columns: Mapping[str, str] = field(default_factory=dict)
+    """The task's metric -> the column of ``reported.yaml`` the paper reports it in (``acc`` -> ``CLEVRER_cf``)."""
+    about: str = ""
+    """Which file of the release to give, and the paper's settings for it."""
+    model_args: str = ""
+    """Extra ``--model_args`` for this benchmark (e.g. its frame count), after the preset's."""
+
+
+@dataclass(frozen=True)
 class Ablation:
     """An ablation row: a run's recipe with some settings changed."""
 
@@ -126,6 +140,17 @@ class Preset:
     recipes: Mapping[str, str]
     """Training run -> recipe file name in ``recipes/``."""
     evaluation: Evaluation
+    benchmarks: Mapping[str, Benchmark] = field(default_factory=dict)
+    """Benchmarks beyond the test pairs (``evaluation.tasks``), each with its data given by ``--bench NAME=PATH``."""
+    needs: Mapping[str, str] = field(default_factory=dict)
+    """Inputs the preset cannot run without (``train_data``, ``bias_data``, ``eval_data``, ``model``) -> what
+    to give."""
+    min_questions: Mapping[str, int] = field(default_factory=dict)
+    """``train_data`` / ``bias_data`` -> the fewest scorable questions the released run used."""
+    reported_rows: Mapping[str, str] = field(default_factory=dict)
+    """Run (``base``, ``grpo``, the method...) -> the model name of its row in ``reported.yaml``."""
+    pairs_columns: Mapping[str, str] = field(default_factory=dict)
+    """The pair tasks' metric -> its ``reported.yaml`` column (the CRPO paper's DyBench Acc and P-Acc)."""
     extra_runs: tuple[str, ...] = ()
     """More rows, run only when asked for (``--extra-runs``), e.g. the other baselines of CRPO's table."""
     model: str | None = None
@@ -152,6 +177,8 @@ class Preset:
     """inprocess: ``dybench.train.train`` in this process (CPU, one GPU); accelerate: ``accelerate launch``."""
     num_processes: int = 1
     """GPUs for ``accelerate launch`` (and for the compute estimate)."""
+    run_processes: Mapping[str, int] = field(default_factory=dict)
+    """Runs that launch on another number of GPUs (VideoThinker's bias stage: 1)."""
     gpu_hours: Mapping[str, float] = field(default_factory=dict)
     """Estimated GPU-hours per stage kind (an estimate from the published step counts and H100-class
     throughput, not a measurement; see ``COMPUTE_NOTE``)."""

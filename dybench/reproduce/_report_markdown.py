@@ -51,7 +51,8 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
         f"`{', '.join(inputs.tasks)}` tasks; "
         "intervals are the tasks' own 95% intervals (over pairs).",
     ]
-    lines += _premise(report) + _verdict(report) + _methods(inputs, report) + _models(report) + _training(report)
+    lines += _premise(report) + _verdict(report) + _paper(report) + _methods(inputs, report) + _models(report)
+    lines += _training(report)
     lines += _warmup(report)
     lines += ["", "## Plots", ""]
     lines += [f"![{name}]({rel})" for name, rel in plots.items()] or ["(matplotlib is not installed: no plots)"]
@@ -93,6 +94,29 @@ def _premise(report: Report) -> list[str]:
         lines += ["", f"The premise fails on seed(s) {', '.join(failed)}: the comparisons below leave them out "
                   "(there is no shortcut there for a method to remove)."]  # fmt: skip
     return lines
+
+
+def _paper(report: Report) -> list[str]:
+    """The paper's table: each evaluated model's measured score beside the paper's number for its method."""
+    if not report.paper:
+        return []
+    first = report.paper[0]["cells"]
+    header = [f"{c['benchmark']} {c['metric']}" for c in first]
+    lines = ["", "## The paper's benchmarks: measured / reported", "",
+             "| model | reported as | " + " | ".join(header) + " |", "|---|---|" + "---|" * len(header)]  # fmt: skip
+    for row in report.paper:
+        cells = []
+        for c in row["cells"]:
+            measured = "no data" if not c["given"] else _fmt_ci(c["measured"]) if c["measured"] else "-"
+            reported = "-" if c["reported"] is None else f"{c['reported']:.3f}"
+            cells.append(f"{measured} / {reported}")
+        lines.append(f"| {row['label']} | {row['reported_as'] or '-'} | " + " | ".join(cells) + " |")
+    return lines + [
+        "",
+        "Each cell: dybench's measurement [95% interval] / the paper's number (reported.yaml, not re-run). "
+        '"no data": the benchmark\'s data was not given (--bench NAME=PATH, --eval-data); "-": not measured '
+        "yet, or no paper row for that model.",
+    ]
 
 
 def _verdict(report: Report) -> list[str]:

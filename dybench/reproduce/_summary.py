@@ -52,6 +52,8 @@ class RunInfo:
     (``dybench.synth.answer_diagnostics``); empty when there is nothing to measure."""
     metrics: Path | None = None
     """The trainer's ``metrics.jsonl``; None for a model that was not trained here (the start model)."""
+    benchmarks: Mapping[str, Path] = field(default_factory=dict)
+    """Benchmark -> its lmms-eval results file for this model (the paper presets' benchmarks)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,21 @@ class StageInfo:
     wall_s: float | None = None
     load_average: float | None = None
     """The 5-minute load average when the stage finished."""
+
+
+@dataclass(frozen=True)
+class PaperColumn:
+    """One column of a paper's table that the reproduction measures: a benchmark's metric."""
+
+    benchmark: str
+    """``dybench`` (the test pairs) or a preset benchmark's name."""
+    task: str
+    """The lmms-eval task whose metric it is."""
+    metric: str
+    column: str
+    """Its key in ``reported.yaml`` (a column key or an ``extra`` name)."""
+    given: bool
+    """Whether the benchmark's data was given (else the report marks the column "no data")."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,10 @@ class ReportInput:
     """The folder of the PNG plots."""
     preset_notes: tuple[str, ...] = ()
     """How the preset's settings were chosen."""
+    paper_columns: tuple[PaperColumn, ...] = ()
+    """The paper's table columns the preset measures (the paper presets)."""
+    reported_rows: Mapping[str, str] = field(default_factory=dict)
+    """Method -> the model name of its row in ``reported.yaml``."""
     notes: tuple[str, ...] = ()
     """About this reproduction's inputs."""
 
@@ -184,6 +205,9 @@ class Report:
     leaderboard: list[dict[str, Any]]
     warmup: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
+    paper: list[dict[str, Any]] = field(default_factory=list)
+    """Measured beside reported, one row per evaluated model: ``label``, ``method``, ``reported_as`` and per column
+    ``{benchmark, metric, column, measured: Proportion | None, reported: float | None, given}``."""
     premise: list[Premise] = field(default_factory=list)
     """Per seed, whether GRPO took the shortcut; the comparisons use only the seeds where it did (all seeds
     when it cannot be checked)."""
@@ -240,7 +264,40 @@ def build_report(inputs: ReportInput) -> Report:
         warmup=warmup,
         notes=list(inputs.notes),
         premise=premise,
+        paper=paper_table(inputs),
     )
+
+
+def paper_table(inputs: ReportInput) -> list[dict[str, Any]]:
+    """Every evaluated model's measured score on each paper column, beside the paper's number for the same
+    method (``reported.yaml``); a column whose data was not given is marked, never filled."""
+    if not inputs.paper_columns:
+        return []
+    from dybench.results import load_reported
+
+    reported = {row.model: row for row in load_reported()}
+    rows = []
+    for run in inputs.runs:
+        name = inputs.reported_rows.get(run.method)
+        paper = reported.get(name) if name else None
+        cells = []
+        for col in inputs.paper_columns:
+            path = run.results if col.benchmark == "dybench" else run.benchmarks.get(col.benchmark)
+            measured = _measured(path, col.task, col.metric) if col.given and path is not None else None
+            value = None if paper is None else paper.scores.get(col.column, paper.extra.get(col.column))
+            cells.append({"benchmark": col.benchmark, "metric": col.metric, "column": col.column, "given": col.given,
+                          "measured": measured, "reported": value})  # fmt: skip
+        rows.append({"label": run.label, "method": run.method, "reported_as": name, "cells": cells})
+    return rows
+
+
+def _measured(path: Path, task: str, metric: str) -> Proportion | None:
+    """``metric`` of ``task`` in an lmms-eval results file (None while it does not exist)."""
+    if not path.is_file():
+        return None
+    metrics = _by_name(json.loads(path.read_text(encoding="utf-8"))).get(task, {})
+    found = metrics.get(metric)
+    return found.score if found is not None and math.isfinite(found.value) else None
 
 
 def scores_from_results(results: dict, label: str, method: str, seed: int | None, path: Path) -> RunScores:
