@@ -390,8 +390,28 @@ def test_two_verified_runs_are_compared_pair_by_pair(results: Path):
     result = CliRunner().invoke(app, ["compare", runs["dybench_random"].run_id[:8], runs["dybench_constant"].run_id,
                                       "--results", str(results)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "difference A - B: +33.3 points" in result.output and "p = 0.5" in result.output
+    assert "P-Acc 0.333" in result.output and "P-Acc 0.000" in result.output  # fractions, as eval and score print
+    assert "difference A - B: +0.333" in result.output and "p = 0.5" in result.output
+    assert result.output.startswith("dybench_pair on tiny-pairs"), "the task both runs have, found by itself"
     assert "md1:reverse (A)" in result.output
+
+
+def test_compare_takes_the_first_dybench_pair_task_both_runs_have():
+    from test_results import results_obj
+
+    from dybench.results import compared_task, run_from_results
+
+    def run(*tasks: str):
+        obj = results_obj()
+        obj["results"] = {t: dict(obj["results"]["dybench_pair"]) for t in tasks}
+        return run_from_results(obj, path="", origin="local")
+
+    both = run("dybench_pair", "dybench_pair_r1", "dybench_pair_r1_static")
+    assert compared_task(both, run("dybench_pair_r1", "dybench_pair_r1_static")) == "dybench_pair_r1"
+    assert compared_task(both, both) == "dybench_pair"
+    assert compared_task(run("dybench_pair_r1_static"), both) == "dybench_pair_r1_static"
+    with pytest.raises(CompareError, match=r"\(dybench_pair\) and .* \(dybench_pair_r1\) have no dybench_pair task"):
+        compared_task(run("dybench_pair"), run("dybench_pair_r1"))
 
 
 def test_runs_that_are_not_verified_on_the_same_data_are_not_compared(results: Path, tmp_path: Path):
