@@ -241,6 +241,11 @@ def stamp_path(out: Path, output: str) -> Path:
     return out / STAMPS / f"{hashlib.sha256(output.encode()).hexdigest()[:32]}.json"
 
 
+def items_table(items: list[Item]) -> pa.Table:
+    """The items as the Arrow table ``pairs.parquet`` holds (without pandas, see :func:`_table`)."""
+    return _table(jsonl_text([item.to_row() for item in items]).encode("utf-8"))
+
+
 def _table(jsonl: bytes) -> pa.Table:
     """The rows of ``pairs.jsonl`` as an Arrow table, parsed by Arrow's JSON reader: converting Python
     objects (``pa.Table.from_pylist``) imports pandas, which costs a build 0.4 s and 56 MB."""
