@@ -135,7 +135,8 @@ def model_weights(run: RunRow) -> str:
 def model_size(run: RunRow) -> float | None:
     """Billions of parameters, read from the checkpoint's or model's name (``Qwen2.5-VL-7B-Instruct``: 7,
     ``SmolVLM-256M``: 0.256); None when no name states it."""
-    for text in (_model_arg(run.model_args, "pretrained"), _model_arg(run.model_args, "model_version"), run.model):
+    names = [_model_arg(run.model_args, key) for key in ("pretrained", "model", "model_version")]
+    for text in (*names, run.model):
         found = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)([BM])(?![a-zA-Z])", Path(text or "").name, flags=re.I)
         if found:
             number, unit = found[-1]

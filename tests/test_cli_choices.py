@@ -114,3 +114,10 @@ def test_train_help_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "max_steps=" in done.stdout
+
+
+def test_help_points_to_the_repositorys_docs_not_internal_notes():
+    for command in ([], ["train"], ["build"], ["eval"], ["score"], ["compare"], ["import", "segments"]):
+        text = help_text(*command)
+        assert "DESIGN.md" not in text and "RESEARCH.md" not in text, command
+    assert "docs/research.md" in help_text("train")

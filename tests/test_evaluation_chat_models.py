@@ -80,6 +80,7 @@ def test_openai_model_on_short_clips_end_to_end(pairs, tmp_path, monkeypatch):
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     with _openai_server() as server:
         run = evaluate("openai", "dybench_pair", model_args=_model_args(server), data=pairs, output=tmp_path)
+    assert run.results_path.parent.name == "openai__test-vlm"
     n_items = 2 * len(PAIRS)
     assert len(server.requests) == n_items, "one request per item, no stand-in for the missing category"
     for request in server.requests:

@@ -330,6 +330,8 @@ def _init_parameters(model: str) -> dict[str, object]:
 # --- the run ------------------------------------------------------------------------------------------
 
 
+#: The model arguments that name the checkpoint or model, by lmms-eval's model classes.
+MODEL_KEYS = ("pretrained", "model", "model_version")
 #: What lmms-eval's API models (openai...) answer in place of a response when a request failed.
 FAILED_REQUEST = ("[LMMS_EVAL_REQUEST_FAILED", "[LMMS_EVAL_BUDGET_EXCEEDED]")
 
@@ -400,9 +402,11 @@ def _check_scores(tasks: list[str], results: dict) -> None:
 
 
 def _model_name(model: str, model_args: str) -> str:
-    """A folder-safe run name: the model class, and the checkpoint's folder name when one is given."""
-    pretrained = re.search(r"(?:^|,)\s*pretrained=([^,]+)", model_args or "")
-    name = f"{model}__{Path(pretrained.group(1).rstrip('/')).name}" if pretrained else model
+    """A folder-safe run name: the model class, and the checkpoint's folder name when one is given
+    (``pretrained=``; ``model=`` for vllm and sglang, ``model_version=`` for API models)."""
+    named = (re.search(rf"(?:^|,)\s*{key}=([^,]+)", model_args or "") for key in MODEL_KEYS)
+    found = next((m for m in named if m), None)
+    name = f"{model}__{Path(found.group(1).rstrip('/')).name}" if found else model
     return re.sub(r"[^\w.-]+", "_", name)
 
 
