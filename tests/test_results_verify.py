@@ -687,3 +687,27 @@ def test_tar_headers_and_decompressed_bytes_are_bounded_before_tarfile_reads_the
     small = _tar_gz(tmp_path / "ok.tar.gz", [(b"Z", b"\0" * 1000, 1000), (tarfile.REGTYPE, b"{}", 2)])
     with pytest.raises(ResultsError, match="one results JSON per upload"):  # read to the end: no .json member
         read_upload([small])
+
+
+def test_a_dybench_eval_run_without_the_categories_its_data_lacks_is_verified(results: Path, tmp_path: Path):
+    """``dybench eval`` leaves out a group's subtask of a category the data has no item of (no stand-in
+    document, no samples file): held data without that category verifies it; held data with items of it does
+    not, and the results file's own list of subtasks does not count there."""
+    from evaldata import make_pairs
+
+    from dybench.evaluation import evaluate
+
+    pairs = make_pairs(tmp_path / "pairs")  # no spatial item
+    run = evaluate("dybench_random", "dybench_pair", model_args="seed=3", data=pairs, output=results)
+    assert "dybench_pair_spatial" not in run.samples_paths
+    (only,) = store_of(results, data=(pairs,)).listing().runs
+    assert only.verification.status == "verified", only.verification.checks
+    assert only.verification.checks[0].task == "dybench_pair" and only.verification.pairs_scored == 6
+    (arithmetic,) = ResultsStore(results, index_path=tmp_path / "other.sqlite").listing().runs
+    assert arithmetic.verification.status == "arithmetic", arithmetic.verification.checks
+    spatial = dataclasses.replace(pair_items()[0], item_id="sp:hflip:orig", pair_id="sp:hflip", category="spatial")
+    write_items(tmp_path / "with-spatial", [*pair_items(), spatial], manifest=lambda h: {"format": FORMAT, "files": h})
+    other_data = ResultsStore(results, index_path=tmp_path / "third.sqlite", data=(tmp_path / "with-spatial",))
+    (held,) = other_data.listing().runs
+    assert held.verification.dataset == "with-spatial" and held.verification.status == "partly verified"
+    assert "no samples file for dybench_pair_spatial" in held.verification.checks[0].detail
