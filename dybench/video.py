@@ -296,9 +296,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 
 
 VIDEOS_PER_WORKER = 16
-"""Automatic parallelism starts one render process per this many videos: below it, starting a pool costs
-more than it saves (``dybench build`` of 8 clips on 2 CPUs: 2 processes 18 % slower than 1; from 32
-clips, 22-40 % faster)."""
+"""Automatic parallelism starts one render process per this many videos: on a few, a pool saves little or
+costs (``dybench build`` of 8 default synth clips on 2 busy CPUs: 2 processes 18 % slower than 1 in one
+measurement, 8 % faster in another; of 32 clips, 22-49 % faster; ``benchmarks/startup_and_build.py``)."""
 
 
 def render_workers(videos: int, workers: int | None = None) -> int:
