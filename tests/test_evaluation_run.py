@@ -133,6 +133,11 @@ def test_data_problems_are_found_before_any_model_loads(monkeypatch, tmp_path):
         evaluate("no_such_model", "dybench_pair", data=tmp_path)
 
 
+def test_a_category_the_data_lacks_asked_for_by_name_is_an_error(data):
+    with pytest.raises(EvalError, match=r"dybench_pair_r1_spatial: the pairs dataset has no items of that category"):
+        evaluate("no_such_model", "dybench_pair_r1_spatial", data=data["DYBENCH_PAIRS"])
+
+
 def test_data_option_names_one_data_set(data):
     with pytest.raises(EvalError, match="DYBENCH_PAIRS, TIMEBLIND_DIR"):
         evaluate("dybench_constant", "dybench_pair,timeblind", data=data["DYBENCH_PAIRS"])

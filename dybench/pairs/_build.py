@@ -261,8 +261,6 @@ def _build(
     resolved = _resolve_all(anns, lex, ann_path, fail)
     jobs = _plan(src, ann_path, resolved, fail)
     done = _run_jobs(jobs, src, encoder, out, workers, copy, previous, report, fail, on_progress)
-    order = sorted(range(len(lines)), key=lines.__getitem__)  # stable: one line's problems keep their order
-    report.errors = [report.errors[i] for i in order]
 
     items: list[Item] = []
     for ann, cf in resolved:
@@ -271,13 +269,12 @@ def _build(
             if not {f.path for f in files} <= done.ready:
                 continue
             if done.hashes[files[0].path] == done.hashes[files[1].path]:
-                fail(
-                    RowError(
-                        str(ann_path), ann.row, ann.id, _same_video(src, ann, transform, done.hashes[files[0].path])
-                    )
-                )
+                same = _same_video(src, ann, transform, done.hashes[files[0].path])
+                fail(RowError(str(ann_path), ann.row, ann.id, same), ann.row)
                 continue
             items.extend(_pair_items(ann, transform, cf_answer))
+    order = sorted(range(len(lines)), key=lines.__getitem__)  # stable: one line's problems keep their order
+    report.errors = [report.errors[i] for i in order]
     used = sorted({source for item in items for source in done.sources[item.video]})
     _apply_rejects(out, items, report)
     if any(done.infos[s].has_audio for path in done.ready & done.rendered for s in done.sources[path]):
