@@ -25,12 +25,12 @@ def _untyped_flags(params: list) -> list:
 
 
 class _Group(TyperGroup):
-    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+    def get_params(self, ctx):
         return _untyped_flags(super().get_params(ctx))
 
 
 class _Command(TyperCommand):
-    def get_params(self, ctx):  # type: ignore[no-untyped-def]
+    def get_params(self, ctx):
         return _untyped_flags(super().get_params(ctx))
 
 
@@ -48,7 +48,7 @@ class _Commands(_Group):
 class _App(typer.Typer):
     """``typer.Typer`` whose commands are :class:`_Command` unless they name their own class."""
 
-    def command(self, *args, cls=None, **kwargs):  # type: ignore[no-untyped-def,override]
+    def command(self, *args, cls=None, **kwargs):
         return super().command(*args, cls=cls or _Command, **kwargs)
 
 
@@ -611,7 +611,7 @@ def compare(
     data: list[Path] | None = typer.Option(
         None, "--data", help="A pairs dataset the runs were scored on, held as reference data (repeatable)."
     ),
-    task: Optional[str] = typer.Option(  # noqa: UP045
+    task: str | None = typer.Option(
         None,
         "--task",
         help="The dybench_pair task to compare on (default: the first both runs have, dybench_pair "

@@ -21,7 +21,7 @@ import pytest
 from evaldata import FRAMES, PAIRS, make_pairs, reported, rescore
 
 from dybench.evaluation import EvalError, evaluate
-from dybench.evaluation._run import _task_index
+from dybench.evaluation._eval_run import _task_index
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 

@@ -195,7 +195,7 @@ def test_eval_command(env, tmp_path):
 def test_a_model_that_defaults_to_a_gpu_gets_the_cpu_of_a_machine_without_one(monkeypatch):
     import torch
 
-    from dybench.evaluation._run import _placement
+    from dybench.evaluation._eval_run import _placement
 
     lines: list[str] = []
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)

@@ -24,7 +24,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -122,7 +122,7 @@ def evaluate(
         manager.left_out = ()  # the index is shared: an earlier run's groups must not shape this one's
         manager.left_out = skipped = _empty_categories(task_list, manager)
         model_args, device = _placement(model, model_args, device, log)
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         raw = _simple_evaluate(
             model=model,
             model_args=model_args,

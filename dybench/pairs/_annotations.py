@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from dybench.fileio import JSONInputError, is_temporary, parse_json, relative_path
 from dybench.records import (
@@ -149,7 +149,7 @@ class RowProblems(ValueError):
         self.problems = problems
 
 
-_BAD = object()
+_BAD: Any = object()
 """What a field that did not parse holds (its problem is recorded); checks that need it are skipped."""
 
 
@@ -167,7 +167,7 @@ def _parse(record: object, row: int) -> Annotation:
             return parse()
         except ValueError as e:
             problems.append(str(e))
-            return _BAD  # type: ignore[return-value]
+            return _BAD
 
     def ok(*values: object) -> bool:
         return all(v is not _BAD for v in values)
@@ -177,7 +177,7 @@ def _parse(record: object, row: int) -> Annotation:
         problems.append(f"missing field(s) {', '.join(missing)}; every record needs {', '.join(REQUIRED)}")
 
     def required(name: str, parse: Callable[[object], T]) -> T:
-        return _BAD if name in missing else check(lambda: parse(record[name]))  # type: ignore[return-value]
+        return _BAD if name in missing else check(lambda: parse(record[name]))
 
     ann_id = required("id", _id)
     video = required("video", lambda v: video_path(_text(v, "video")))
@@ -210,13 +210,13 @@ def _parse(record: object, row: int) -> Annotation:
         question=question,
         options=tuple(options),
         answer=answer,
-        category=category,
+        category=category,  # type: ignore[arg-type]
         transforms=transforms,
         cf_answer=cf_answer,
         events=events,
         segments=segments,
         cf_video=cf_video,
-        relation=stated,
+        relation=stated,  # type: ignore[arg-type]
         row=row,
     )
 

@@ -72,7 +72,7 @@ def _tiles(images: np.ndarray, height: int) -> list[np.ndarray]:
 def _strip(video: Path, indices: list[int], height: int, cut: int | None = None) -> Image.Image:
     """The frames ``indices`` of ``video`` side by side, ``height`` pixels high; a red bar before ``cut``."""
     tiles = _tiles(read_frames(video, indices=indices), height)
-    row = []
+    row: list[np.ndarray] = []
     for index, tile in zip(indices, tiles, strict=True):
         if row:
             row.append(np.full((height, 4, 3), _CUT if index == cut else _GAP, np.uint8))
