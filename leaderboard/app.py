@@ -750,12 +750,13 @@ def build_app(
         view_inputs = [search, origins, weights, sizes, sections, sort_by, setting]
         view_outputs = [table, summary, scatter, *category_tables]
         choice_outputs = [run_pick, setting, compare_a, compare_b]
-        demo.load(refresh, view_inputs, view_outputs, show_progress="hidden").then(
+        demo.load(refresh, view_inputs, view_outputs, show_progress="hidden", concurrency_id="view").then(
             reload_runs, setting, choice_outputs, show_progress="hidden"
         )
-        for control in (origins, weights, sizes, sections, sort_by, setting):
-            control.change(refresh, view_inputs, view_outputs)
-        search.change(refresh, view_inputs, view_outputs)
+        # one view refresh at a time, in the order they were asked for: two filter clicks in a row must not
+        # end with the first one's table
+        for control in (origins, weights, sizes, sections, sort_by, setting, search):
+            control.change(refresh, view_inputs, view_outputs, concurrency_id="view", concurrency_limit=1)
         run_pick.change(show_run, run_pick, [detail_md, detail_table, detail_bar, download])
         table.select(pick_row, None, [run_pick, row_detail])
         compare_btn.click(compare, [compare_a, compare_b], [compare_md, compare_table])

@@ -302,7 +302,7 @@ def test_leaderboard_in_a_real_browser(server, tmp_path: Path):
             _toggle(page, "weights", "closed (API)")
             _wait_models(page, [n for n in by_p_acc if n != "seed-beta"])
             _toggle(page, "weights", "closed (API)")
-            _toggle(page, "sizes", "unknown")
+            _toggle(page, "sizes", "unknown")  # right after the previous click: refreshes run in click order
             _wait_models(page, ["seed-alpha"])  # the only one whose name states its size (7B)
             _toggle(page, "sizes", "unknown")
             _wait_models(page, by_p_acc)
