@@ -15,7 +15,26 @@ if TYPE_CHECKING:
     from dybench.pairs.importers import ImportReport
 
 
-class _Commands(TyperGroup):
+def _untyped_flags(params: list) -> list:
+    """``params`` with no type shown for a flag in help (typer labels ``--strict`` and ``--help`` ``<bool>``,
+    as if they took a value)."""
+    for param in params:
+        if getattr(param, "is_flag", False):
+            param.metavar = ""
+    return params
+
+
+class _Group(TyperGroup):
+    def get_params(self, ctx):
+        return _untyped_flags(super().get_params(ctx))
+
+
+class _Command(TyperCommand):
+    def get_params(self, ctx):
+        return _untyped_flags(super().get_params(ctx))
+
+
+class _Commands(_Group):
     """The one place where a `UserError` from any command becomes a message and exit code 1."""
 
     def invoke(self, ctx):
@@ -26,7 +45,14 @@ class _Commands(TyperGroup):
             raise typer.Exit(1) from e
 
 
-app = typer.Typer(
+class _App(typer.Typer):
+    """``typer.Typer`` whose commands are :class:`_Command` unless they name their own class."""
+
+    def command(self, *args, cls=None, **kwargs):
+        return super().command(*args, cls=cls or _Command, **kwargs)
+
+
+app = _App(
     cls=_Commands,
     name="dybench",
     help="Does this video model actually watch the video? Counterfactual pairs, strict scoring, RL reference.",
@@ -42,6 +68,9 @@ def version() -> None:
     from dybench import __version__
 
     typer.echo(__version__)
+
+
+_WORKERS_HELP = "Rendering processes (0: one per 16 videos, at most one per CPU)."
 
 
 # --- each part adds its command below, in the order of DESIGN.md Contract 5 ---
@@ -74,7 +103,7 @@ def synth(
     travel: float = typer.Option(
         1.0, "--travel", help="How far a target moving left/right or up/down goes, x the default (smaller: harder)."
     ),
-    workers: int = typer.Option(0, "--workers", min=0, help="Rendering processes (0: one per CPU)."),
+    workers: int = typer.Option(0, "--workers", min=0, help=_WORKERS_HELP),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
     from dybench.synth import print_summary, synthesize
@@ -94,7 +123,7 @@ def build(
         None, "--annotations", help="Annotations file (JSONL, JSON list or CSV); default <src>/annotations.jsonl."
     ),
     lossless: bool = typer.Option(False, "--lossless", help="Exact pixels in the counterfactual renders."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Videos rendered in parallel."),
+    workers: int = typer.Option(0, "--workers", min=0, help=_WORKERS_HELP),
     strict: bool = typer.Option(False, "--strict", help="Stop at the first error."),
     crf: int = typer.Option(17, "--crf", help="x264 quality, 0-51 (lower is better; 17 is visually lossless)."),
     preset: str = typer.Option("medium", "--preset", help="x264 speed preset (ultrafast ... veryslow)."),
@@ -122,7 +151,7 @@ def build(
     settings = EncoderSettings(crf=crf, preset=preset, pix_fmt=pix_fmt)
     with build_progress() as on_progress:
         report = build_pairs(
-            src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers,
+            src, out, annotations=annotations, lossless=lossless, encoder=settings, workers=workers or None,
             strict=strict, lexicon=lexicon, copy=copy, license=license, on_progress=on_progress,
         )  # fmt: skip
     print_build_summary(report)
@@ -130,7 +159,8 @@ def build(
 
 
 # import (dybench.pairs.importers)
-import_app = typer.Typer(
+import_app = _App(
+    cls=_Group,
     help="Turn a public dataset's own labels into annotations.jsonl (+ video links) for `dybench build`.",
     no_args_is_help=True,
 )
@@ -271,6 +301,7 @@ def eval_(
     run = evaluate(
         model, tasks, model_args=model_args, data=data, output=output, limit=limit, batch_size=batch_size,
         device=device, gen_kwargs=gen_kwargs or None, seed=seed, verbosity=verbosity,
+        log=lambda line: typer.echo(line, err=True),
     )  # fmt: skip
     print_summary(run)
 
@@ -279,17 +310,25 @@ class ScoreTaskChoice(StrEnum):
     """``dybench.scoring.TASKS`` (a test checks they agree)."""
 
     dybench_pair = "dybench_pair"
+    dybench_pair_r1 = "dybench_pair_r1"
     dybench_pair_single_frame = "dybench_pair_single_frame"
+    dybench_pair_single_frame_r1 = "dybench_pair_single_frame_r1"
     dybench_pair_moving_direction = "dybench_pair_moving_direction"
     dybench_pair_reversible_dynamics = "dybench_pair_reversible_dynamics"
     dybench_pair_event_sequence = "dybench_pair_event_sequence"
     dybench_pair_spatial = "dybench_pair_spatial"
     dybench_pair_static = "dybench_pair_static"
+    dybench_pair_r1_moving_direction = "dybench_pair_r1_moving_direction"
+    dybench_pair_r1_reversible_dynamics = "dybench_pair_r1_reversible_dynamics"
+    dybench_pair_r1_event_sequence = "dybench_pair_r1_event_sequence"
+    dybench_pair_r1_spatial = "dybench_pair_r1_spatial"
+    dybench_pair_r1_static = "dybench_pair_r1_static"
     timeblind = "timeblind"
 
 
 _SCORE_TASKS_HELP = (
-    f"One of {', '.join(t.value for t in ScoreTaskChoice)} (the other benchmarks score inside `dybench eval`)."
+    "Every dybench_pair task (dybench_pair[_r1], dybench_pair_single_frame[_r1], dybench_pair[_r1]_<category>) "
+    "or timeblind; the other benchmarks score inside `dybench eval`."
 )
 
 
@@ -369,7 +408,7 @@ class MethodChoice(StrEnum):
     cdpo = "cdpo"
 
 
-class _TrainCommand(TyperCommand):
+class _TrainCommand(_Command):
     """``dybench train --help`` ends with every training setting and its default, read from ``TrainConfig``
     when help is asked for (the config module loads YAML, which every other command can do without)."""
 
@@ -588,7 +627,12 @@ def compare(
     data: list[Path] | None = typer.Option(
         None, "--data", help="A pairs dataset the runs were scored on, held as reference data (repeatable)."
     ),
-    task: str = typer.Option("dybench_pair", "--task", help="The dybench_pair task to compare on."),
+    task: str | None = typer.Option(
+        None,
+        "--task",
+        help="The dybench_pair task to compare on (default: the first both runs have, dybench_pair "
+        "before dybench_pair_r1).",
+    ),
 ) -> None:
     """Two verified runs pair by pair: P-Acc difference, McNemar's exact test, the pairs they disagree on."""
     from dybench.results import compare as compare_runs

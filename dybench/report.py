@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,18 @@ if TYPE_CHECKING:
     from dybench.pairs import BuildReport
 
 console = Console(stderr=True)
+
+
+def fraction_text(value: float | None) -> str:
+    """A score as every command prints it: a fraction with 3 decimals (``0.417``); ``n/a`` when undefined."""
+    return "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def interval_text(low: float | None, high: float | None) -> str:
+    """A 95 % interval as every command prints it (``0.19-0.68``); empty when there is none."""
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return ""
+    return f"{low:.2f}-{high:.2f}"
 
 
 @contextlib.contextmanager

@@ -295,6 +295,20 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     return probe_details(path).info
 
 
+VIDEOS_PER_WORKER = 16
+"""Automatic parallelism starts one render process per this many videos: on a few, a pool saves little or
+costs (``dybench build`` of 8 default synth clips on 2 busy CPUs: 2 processes 18 % slower than 1 in one
+measurement, 8 % faster in another; of 32 clips, 22-49 % faster; ``benchmarks/startup_and_build.py``)."""
+
+
+def render_workers(videos: int, workers: int | None = None) -> int:
+    """The processes ``dybench synth`` and ``dybench build`` render ``videos`` videos with: ``workers``
+    when given (> 0), else one per CPU but at most one per :data:`VIDEOS_PER_WORKER` videos, at least one."""
+    if workers:
+        return workers
+    return max(1, min(os.cpu_count() or 1, videos // VIDEOS_PER_WORKER))
+
+
 def sample_indices(
     frame_count: int, *, num_frames: int | None = None, fps: float | None = None, src_fps: float | None = None
 ) -> list[int]:

@@ -6,13 +6,18 @@ folder that ships with dybench (``leaderboard/results``: the project's own basel
 
 The page is a thin view over `dybench.results`, which reads, validates, indexes and stores results:
 
-- Leaderboard: one row per run (one results file), columns from `dybench.results.COLUMNS`, search,
-  filters and a sort whose direction follows each metric's ``higher_is_better``; below it, numbers
-  reported in papers, labelled with their source and never mixed with the runs.
+- Leaderboard: one row per run (one results file): the model, then the metric it is ranked by (so it is
+  on the first screen), the other columns from `dybench.results.COLUMNS`, then size, weights, status,
+  settings (only what differs between the shown runs; all of them on hover over the model and under the
+  table on a row click), date. Search, filters (weights: open, closed API, baseline; model size, read from
+  the checkpoint's or model's name; origin; generation settings) and a sort whose direction follows each
+  metric's ``higher_is_better``; the table is filled when the page is built, so it shows at once. Below
+  it, numbers reported in papers, labelled with their source and never mixed with the runs.
 - Shortcut gap: DyBench Acc against P-Acc. A model far above P-Acc on Acc answers from shortcuts.
-- Per category: P-Acc of every run on one DyBench category.
+- Per category: one tab per DyBench category, its runs ranked by their P-Acc on it.
 - Run details: config, versions, date (UTC), the verification (what was re-scored, against which data),
-  and every score with its confidence interval, P-Acc's bootstrap interval over pairs for re-scored runs.
+  and every score with its confidence interval, P-Acc's bootstrap interval over pairs for re-scored runs;
+  a download of the run's per-sample records (JSONL: item, gold, parsed answer, correct, response).
 - Compare: two verified runs on the same pairs: P-Acc difference, McNemar's exact test, the pairs they
   disagree on with both runs' responses (also ``dybench compare RUN_A RUN_B``).
 - Submit: upload a results JSON, with lmms-eval's samples files (``*_samples_<task>.jsonl``) beside it or
@@ -38,6 +43,8 @@ from __future__ import annotations
 import argparse
 import html
 import os
+import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,6 +83,18 @@ GAP = "Gap Acc−P-Acc"
 ORIGINS = {"local runs": "local", "uploaded runs": "uploaded"}
 ALL_SETTINGS = "All settings"
 _P_ACC, _ACC = COLUMNS_BY_KEY["p_acc"], COLUMNS_BY_KEY["acc"]
+#: Model sizes the size filter offers (billions of parameters: up to, inclusive), then unknown.
+SIZES = {"≤ 4B": 4.0, "4–13B": 13.0, "> 13B": float("inf")}
+UNKNOWN_SIZE = "unknown"
+WEIGHTS = ("open", "closed (API)", "baseline")
+#: lmms-eval model classes that call a hosted API: closed weights, unless ``model_version`` names a Hugging
+#: Face repository (``org/name``: an open model behind an OpenAI-compatible server such as vLLM's).
+API_MODELS = {"openai", "async_openai", "litellm", "gemini", "gemini_api", "reka", "claude", "gpt4v", "qwen_vl_api"}
+BASELINES = {"dybench_constant", "dybench_random"}
+#: The table's fixed columns (the metric columns come between Model and these).
+TAIL = ["Size", "Weights", "Status", "Settings", "Date (UTC)", "Notes", "Run"]
+#: Headers on one line (Gradio's narrow columns otherwise break them mid-word: "DyBen ch P-Acc").
+CSS = "#runs-table th span.header { white-space: nowrap !important; word-break: keep-all !important; }"
 
 INTRO = """\
 # dybench leaderboard
@@ -102,22 +121,94 @@ def table_columns(runs: list[RunRow], sections: list[str]) -> tuple[list[Column]
     return filled, [c for c in cols if c not in filled]
 
 
-def runs_frame(runs: list[RunRow], sections: list[str]) -> pd.DataFrame:
-    """The leaderboard table: one row per run, the chosen sections' filled columns, the shortcut gap."""
+def model_weights(run: RunRow) -> str:
+    """``open`` (weights), ``closed (API)`` or ``baseline`` (dybench's floor models), from the model class and
+    its arguments (see `API_MODELS`)."""
+    if run.model_class in BASELINES:
+        return WEIGHTS[2]
+    if run.model_class in API_MODELS:
+        version = _model_arg(run.model_args, "model_version") or ""
+        return WEIGHTS[0] if re.fullmatch(r"[\w.-]+/[\w.-]+", version) else WEIGHTS[1]
+    return WEIGHTS[0]
+
+
+def model_size(run: RunRow) -> float | None:
+    """Billions of parameters, read from the checkpoint's or model's name (``Qwen2.5-VL-7B-Instruct``: 7,
+    ``SmolVLM-256M``: 0.256); None when no name states it."""
+    names = [_model_arg(run.model_args, key) for key in ("pretrained", "model", "model_version")]
+    for text in (*names, run.model):
+        found = re.findall(r"(?<![\w.])(\d+(?:\.\d+)?)([BM])(?![a-zA-Z])", Path(text or "").name, flags=re.I)
+        if found:
+            number, unit = found[-1]
+            return float(number) / (1000 if unit.upper() == "M" else 1)
+    return None
+
+
+def size_label(size: float | None) -> str:
+    """The size filter's bucket of a model size (billions of parameters)."""
+    if size is None:
+        return UNKNOWN_SIZE
+    return next(label for label, bound in SIZES.items() if size <= bound)
+
+
+def _model_arg(model_args: str, key: str) -> str | None:
+    found = re.search(rf"(?:^|,)\s*{key}=([^,]+)", model_args or "")
+    return found.group(1).strip() if found else None
+
+
+def short_settings(run: RunRow, runs: list[RunRow]) -> str:
+    """The run's generation settings in few words: only those that differ among ``runs`` (``same`` when
+    none does); the whole label is in the row's details and the Run details tab."""
+    varying = [k for k in run.settings if len({r.settings.get(k) for r in runs}) > 1]
+    if not varying:
+        return "same"
+    return " · ".join(f"{k.replace('lmms_eval', 'lmms-eval')} {run.settings[k]}" for k in varying).replace(
+        "model default", "default"
+    )
+
+
+def runs_frame(runs: list[RunRow], sections: list[str], rank_by: Column | None = _P_ACC) -> pd.DataFrame:
+    """The leaderboard table: one row per run; the model, then the ranking metric (so it is on the first
+    screen), the chosen sections' other filled columns, the shortcut gap, then what describes the run."""
     import pandas as pd
 
     cols, _ = table_columns(runs, sections)
+    if rank_by in cols:
+        cols = [rank_by, *(c for c in cols if c is not rank_by)]
     records = []
     for r in runs:
-        rec: dict[str, object] = {"Model": r.model, "Status": r.verification.label, "Origin": r.origin,
-                                  "Date (UTC)": r.date_utc or r.date, "Settings": r.settings_label}  # fmt: skip
+        rec: dict[str, object] = {"Model": model_cell(r)}
         rec.update({c.label: pct(r.value(c)) for c in cols})
         rec[GAP] = pct(shortcut_gap(r))
-        rec["Notes"] = row_notes(r)
-        rec["Run"] = r.run_id
+        size = model_size(r)
+        rec.update({"Size": "" if size is None else f"{size:g}B", "Weights": model_weights(r).removesuffix(" (API)"),
+                    "Status": r.verification.label, "Settings": short_settings(r, runs),
+                    "Date (UTC)": r.date_utc or r.date, "Notes": row_notes(r), "Run": r.run_id})  # fmt: skip
         records.append(rec)
-    headers = ["Model", "Status", "Origin", "Date (UTC)", "Settings", *(c.label for c in cols), GAP, "Notes", "Run"]
+    headers = ["Model", *(c.label for c in cols), GAP, *TAIL]
     return pd.DataFrame.from_records(records, columns=headers)
+
+
+def model_cell(run: RunRow) -> str:
+    """The Model cell (HTML): the name, with the run's full generation settings and status on hover."""
+    hover = f"{run.settings_label or 'settings not recorded'} · {run.verification.label}"
+    return f'<span title="{html.escape(hover)}">{html.escape(run.model)}</span>'
+
+
+def row_markdown(run: RunRow | None) -> str:
+    """What a clicked row stands for, under the table: settings in full, status, notes (more: Run details)."""
+    if run is None:
+        return "Click a row for its settings and status; *Run details* has everything, with a download."
+    size = model_size(run)
+    parts = [
+        f"**{_esc(run.model)}** · `{run.run_id}` · {_esc(model_weights(run))} weights · "
+        f"{'size unknown' if size is None else f'{size:g}B parameters'} · {_esc(run.verification.label)} · "
+        f"{_esc(run.display_date)}",
+        f"Settings: {_esc(run.settings_label) or 'not recorded'}",
+    ]
+    if notes := row_notes(run):
+        parts.append(f"Notes: {_esc(notes)}")
+    return "  \n".join(parts)
 
 
 def row_notes(run: RunRow) -> str:
@@ -218,15 +309,40 @@ def gap_frame(runs: list[RunRow]) -> pd.DataFrame:
     return pd.DataFrame.from_records(points, columns=["Acc", "P-Acc", "Model"])
 
 
-def category_frame(runs: list[RunRow], category_label: str) -> pd.DataFrame:
-    """P-Acc on one DyBench category for every run that has it."""
+def category_frame(runs: list[RunRow], category: str) -> pd.DataFrame:
+    """The runs that have one DyBench category, best P-Acc on it first."""
     import pandas as pd
 
-    col = next(c for _, c in CATEGORY_COLUMNS if c.label == category_label)
-    bars = [
-        {"Run": f"{r.model} · {r.run_id[:6]}", "P-Acc": pct(r.value(col))} for r in runs if r.value(col) is not None
+    col = dict(CATEGORY_COLUMNS)[category]
+    ranked = sorted((r for r in runs if r.value(col) is not None), key=lambda r: -(r.value(col) or 0))
+    rows = [
+        {
+            "Model": r.model,
+            "P-Acc": pct(r.value(col)),
+            "DyBench P-Acc": pct(r.value(_P_ACC)),
+            "Settings": short_settings(r, runs),
+            "Run": r.run_id,
+        }  # fmt: skip
+        for r in ranked
     ]
-    return pd.DataFrame.from_records(bars, columns=["Run", "P-Acc"])
+    return pd.DataFrame.from_records(rows, columns=["Model", "P-Acc", "DyBench P-Acc", "Settings", "Run"])
+
+
+def samples_file(store: ResultsStore, run: RunRow, folder: Path) -> Path | None:
+    """The run's per-sample records as JSONL in ``folder`` (one line per evaluated item of each dybench_pair
+    task: task, item, pair, category, branch, gold, parsed answer, correct, response); None without samples."""
+    from dybench.fileio import write_jsonl_atomic
+
+    rows = [
+        {"task": task, **sample.logged.to_row(), "correct": sample.logged.correct, "response": sample.response}
+        for task, samples in sorted(store.samples(run).items())
+        for sample in samples.items
+    ]
+    if not rows:
+        return None
+    path = folder / f"{run.run_id}_samples.jsonl"
+    write_jsonl_atomic(path, rows, within=folder)
+    return path
 
 
 def styled(df: pd.DataFrame):
@@ -402,14 +518,16 @@ def build_app(
     store = ResultsStore(results_dir, index_path=index_path, data=data)
     reported = load_reported()
     sort_choices = [BY_DATE, *(c.label for c in COLUMNS)]
-    category_labels = [c.label for _, c in CATEGORY_COLUMNS]
+    downloads = Path(tempfile.mkdtemp(prefix="dybench-leaderboard-"))
 
     def current(
-        query: str, origins: list[str], sections: list[str], sort_label: str, setting: str
-    ) -> tuple[list[RunRow], str]:
+        query: str, origins: list[str], weights: list[str], sizes: list[str], sections: list[str], sort_label: str,
+        setting: str,
+    ) -> tuple[list[RunRow], str]:  # fmt: skip
         listing = store.listing()
         sort_by = next((c for c in COLUMNS if c.label == sort_label), None)
         runs = select_runs(listing.runs, query=query or "", origins=[ORIGINS[o] for o in origins], sort_by=sort_by)
+        runs = [r for r in runs if model_weights(r) in weights and size_label(model_size(r)) in sizes]
         if setting and setting != ALL_SETTINGS:
             runs = [r for r in runs if r.settings_label == setting]
         summary = f"{len(runs)} of {len(listing.runs)} runs shown"
@@ -424,6 +542,8 @@ def build_app(
                 f" · ⚠️ **{len(shown_settings)} different generation settings** among these rows: they are not "
                 "like for like; pick one under *Settings* to rank equals"
             )
+        elif shown_settings and runs:
+            summary += f" · settings of all: {_esc(runs[0].settings_label)}"
         _, empty = table_columns(runs, sections)
         if empty:
             summary += f" · no shown run has {', '.join(c.label for c in empty)}"
@@ -435,22 +555,28 @@ def build_app(
             )
         return runs, summary
 
-    def refresh(query, origins, sections, sort_label, setting, category_label):
-        runs, summary = current(query, origins, sections, sort_label, setting)
+    def refresh(query, origins, weights, sizes, sections, sort_label, setting):
+        runs, summary = current(query, origins, weights, sizes, sections, sort_label, setting)
+        rank_by = next((c for c in COLUMNS if c.label == sort_label), _P_ACC)
         return (
-            styled(runs_frame(runs, sections)),
+            styled(runs_frame(runs, sections, rank_by)),
             summary,
             gap_frame(runs),
-            category_frame(runs, category_label),
+            *(styled(category_frame(runs, category)) for category, _ in CATEGORY_COLUMNS),
         )
 
     def show_run(run_id: str | None):
         run = next((r for r in store.listing().runs if r.run_id == run_id), None)
-        return detail_markdown(run), styled(detail_frame(run)), detail_bars(run)
+        path = samples_file(store, run, downloads) if run is not None else None
+        download = gr.update(value=str(path) if path else None, visible=path is not None)
+        return detail_markdown(run), styled(detail_frame(run)), detail_bars(run), download
 
     def pick_row(evt: gr.SelectData):
         row = evt.row_value or []
-        return gr.update(value=row[-1]) if row else gr.update()
+        if not row:
+            return gr.update(), gr.update()
+        run = next((r for r in store.listing().runs if r.run_id == row[-1]), None)
+        return gr.update(value=row[-1]), row_markdown(run)
 
     pick_row.__annotations__["evt"] = gr.SelectData  # gradio reads the real class, not the postponed string
 
@@ -482,7 +608,7 @@ def build_app(
 
     def submit(paths: list[str] | None, setting, *view):
         if not paths:
-            return ("Choose a results JSON file first.", *reload_runs(setting), *refresh(*view[:4], setting, view[4]))
+            return ("Choose a results JSON file first.", *reload_runs(setting), *refresh(*view, setting))
         # gradio's own temporary copies (at most `max_file_size`, see `serve`); names only tell files apart
         try:
             upload = read_upload([Path(p) for p in paths])
@@ -492,32 +618,49 @@ def build_app(
             _, message = submission_message(store, upload.results, upload.samples)
             if upload.ignored:
                 message += f"\n\nNot used: {_esc(', '.join(upload.ignored))}."
-        return (message, *reload_runs(setting), *refresh(*view[:4], setting, view[4]))
+        return (message, *reload_runs(setting), *refresh(*view, setting))
 
+    # the first view is computed here, so the page shows the table at once (the load event refreshes it)
+    first_view = ("", list(ORIGINS), list(WEIGHTS), [*SIZES, UNKNOWN_SIZE], list(DEFAULT_SECTIONS), _P_ACC.label)
+    first = refresh(*first_view, ALL_SETTINGS)
     with gr.Blocks(title="dybench leaderboard", analytics_enabled=False) as demo:
         gr.Markdown(INTRO)
         with gr.Tabs():
             with gr.Tab("Leaderboard", id="board"):
                 with gr.Row():
                     search = gr.Textbox(label="Search models", placeholder="e.g. qwen crpo", elem_id="search", scale=2)
-                    origins = gr.CheckboxGroup(list(ORIGINS), value=list(ORIGINS), label="Show", elem_id="origins")
                     sort_by = gr.Dropdown(
-                        sort_choices, value=_P_ACC.label, label="Sort by (best first)", elem_id="sort-by"
+                        sort_choices, value=_P_ACC.label, label="Rank by (best first)", elem_id="sort-by"
                     )
                     setting = gr.Dropdown(
                         [ALL_SETTINGS], value=ALL_SETTINGS, label="Settings", elem_id="settings-filter", scale=2
                     )
-                sections = gr.CheckboxGroup(
-                    list(SECTIONS), value=list(DEFAULT_SECTIONS), label="Columns", elem_id="sections"
-                )
+                with gr.Row():
+                    weights = gr.CheckboxGroup(
+                        list(WEIGHTS), value=list(WEIGHTS), label="Weights", elem_id="weights", scale=3
+                    )
+                    sizes = gr.CheckboxGroup(
+                        [*SIZES, UNKNOWN_SIZE], value=[*SIZES, UNKNOWN_SIZE], label="Model size", elem_id="sizes",
+                        scale=3,
+                    )  # fmt: skip
+                    origins = gr.CheckboxGroup(
+                        list(ORIGINS), value=list(ORIGINS), label="Show", elem_id="origins", scale=2
+                    )
                 table = gr.Dataframe(
-                    label="Runs (lmms-eval results files; local: in the folder, uploaded: submitted here)",
+                    value=first[0],
+                    label="Runs (click a row for its settings; lmms-eval results files)",
                     elem_id="runs-table",
                     interactive=False,
                     wrap=True,
                     max_height=600,
+                    pinned_columns=2,
+                    datatype=["html"],  # the Model cell; the other columns keep their values
                 )
-                summary = gr.Markdown(elem_id="runs-summary")
+                row_detail = gr.Markdown(row_markdown(None), elem_id="row-detail")
+                summary = gr.Markdown(first[1], elem_id="runs-summary")
+                sections = gr.CheckboxGroup(
+                    list(SECTIONS), value=list(DEFAULT_SECTIONS), label="Columns", elem_id="sections"
+                )
                 with gr.Accordion("What the columns mean", open=False):
                     gr.Markdown(legend_markdown())
                 gr.Markdown(
@@ -532,6 +675,7 @@ def build_app(
                     "the further a run sits right of it (Acc ≫ P-Acc), the more it answers from shortcuts."
                 )
                 scatter = gr.ScatterPlot(
+                    first[2],
                     x="Acc",
                     y="P-Acc",
                     color="Model",
@@ -544,19 +688,19 @@ def build_app(
                     elem_id="gap-plot",
                 )
             with gr.Tab("Per category", id="categories"):
-                category = gr.Dropdown(category_labels, value=category_labels[0], label="Category")
-                bars = gr.BarPlot(
-                    x="Run",
-                    y="P-Acc",
-                    y_lim=[0, 100],
-                    y_title="P-Acc (%)",
-                    sort="-y",
-                    x_label_angle=-20,
-                    height=420,
-                    elem_id="category-plot",
-                )
+                gr.Markdown("P-Acc on one DyBench category, best first (the filters of the Leaderboard tab apply).")
+                category_tables = []
+                with gr.Tabs():
+                    for (category, _), frame in zip(CATEGORY_COLUMNS, first[3:], strict=True):
+                        with gr.Tab(category.replace("_", " "), id=f"category-{category}"):
+                            category_tables.append(
+                                gr.Dataframe(frame, interactive=False, elem_id=f"category-{category}", max_height=500)
+                            )
             with gr.Tab("Run details", id="details"):
                 run_pick = gr.Dropdown(label="Run", elem_id="run-pick")
+                download = gr.DownloadButton(
+                    "Download its per-sample records (JSONL)", visible=False, elem_id="samples-download"
+                )
                 detail_md = gr.Markdown(elem_id="run-detail")
                 detail_bar = gr.BarPlot(
                     x="Category",
@@ -603,19 +747,22 @@ def build_app(
                 submit_btn = gr.Button("Submit", variant="primary", elem_id="submit-btn")
                 status = gr.Markdown(elem_id="submit-status")
 
-        view_inputs = [search, origins, sections, sort_by, setting, category]
-        view_outputs = [table, summary, scatter, bars]
+        view_inputs = [search, origins, weights, sizes, sections, sort_by, setting]
+        view_outputs = [table, summary, scatter, *category_tables]
         choice_outputs = [run_pick, setting, compare_a, compare_b]
-        demo.load(refresh, view_inputs, view_outputs).then(reload_runs, setting, choice_outputs)
-        for control in (origins, sections, sort_by, setting, category):
-            control.change(refresh, view_inputs, view_outputs)
-        search.change(refresh, view_inputs, view_outputs)
-        run_pick.change(show_run, run_pick, [detail_md, detail_table, detail_bar])
-        table.select(pick_row, None, run_pick)
+        demo.load(refresh, view_inputs, view_outputs, show_progress="hidden", concurrency_id="view").then(
+            reload_runs, setting, choice_outputs, show_progress="hidden"
+        )
+        # one view refresh at a time, in the order they were asked for: two filter clicks in a row must not
+        # end with the first one's table
+        for control in (origins, weights, sizes, sections, sort_by, setting, search):
+            control.change(refresh, view_inputs, view_outputs, concurrency_id="view", concurrency_limit=1)
+        run_pick.change(show_run, run_pick, [detail_md, detail_table, detail_bar, download])
+        table.select(pick_row, None, [run_pick, row_detail])
         compare_btn.click(compare, [compare_a, compare_b], [compare_md, compare_table])
         submit_btn.click(
             submit,
-            [upload, setting, search, origins, sections, sort_by, category],
+            [upload, setting, search, origins, weights, sizes, sections, sort_by],
             [status, *choice_outputs, *view_outputs],
         )
     return demo
@@ -647,9 +794,13 @@ def serve(
         ssr_mode=False,
         show_error=True,
         max_file_size=MAX_UPLOAD_BYTES,  # bigger files never reach disk; our own checks follow
-        prevent_thread_lock=not block,
-        quiet=not block,
+        css=CSS,
+        prevent_thread_lock=True,
+        quiet=True,  # Gradio's own lines end with a hint to share the page publicly; this app never does
     )
+    if block:
+        print(f"dybench leaderboard on http://{HOST}:{demo.server_port}/ (Ctrl+C stops it)", flush=True)
+        demo.block_thread()
     return demo
 
 

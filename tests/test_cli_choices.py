@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from dybench import cli
 from dybench.cli import app
+from dybench.records import CATEGORIES
 from dybench.reproduce import TARGETS
 from dybench.reproduce._presets import PRESET_NAMES
 from dybench.scoring import TASKS
@@ -58,9 +59,23 @@ def test_help_lists_the_choices(command, values):
     assert "<" + "|".join(values) + ">" in help_text(*command)
 
 
-def test_score_help_lists_its_tasks_in_words():
-    """Eight task names do not fit a metavar: the help text names them."""
-    assert "One of " + ", ".join(TASKS) + " (the other" in help_text("score")
+def test_score_help_names_its_tasks_by_pattern_and_the_pattern_is_exact():
+    """Fifteen task names do not fit a metavar: the help text gives their pattern, which matches exactly them."""
+    assert (
+        "Every dybench_pair task (dybench_pair[_r1], dybench_pair_single_frame[_r1], dybench_pair[_r1]_<category>) "
+        "or timeblind" in help_text("score")
+    )
+    pattern = re.compile(r"dybench_pair(_r1)?|dybench_pair_single_frame(_r1)?|dybench_pair(_r1)?_(\w+)|timeblind")
+    assert all(pattern.fullmatch(t) for t in TASKS)
+    categories = {m.group(4) for t in TASKS if (m := pattern.fullmatch(t)) and m.group(4) and "single" not in t}
+    assert categories == set(CATEGORIES)
+    assert len(TASKS) == 4 + 2 * len(CATEGORIES) + 1
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["demo"], ["import"], ["import", "ssv2"], ["train"]])
+def test_help_shows_no_type_on_a_plain_flag(command):
+    text = help_text(*command)
+    assert "--help" in text and "<bool>" not in text
 
 
 def test_a_value_outside_the_choices_is_refused_naming_them():
@@ -99,3 +114,10 @@ def test_train_help_does_not_import_torch():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "max_steps=" in done.stdout
+
+
+def test_help_points_to_the_repositorys_docs_not_internal_notes():
+    for command in ([], ["train"], ["build"], ["eval"], ["score"], ["compare"], ["import", "segments"]):
+        text = help_text(*command)
+        assert "DESIGN.md" not in text and "RESEARCH.md" not in text, command
+    assert "docs/research.md" in help_text("train")

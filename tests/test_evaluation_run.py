@@ -7,6 +7,7 @@ dybench's own scoring of the responses it logged.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -56,8 +57,13 @@ def test_pair_group_metrics_equal_dybench_scoring_of_the_logged_responses(data, 
     )
     assert run.skipped == ("dybench_pair_spatial",), "the fixture has no spatial item"
     assert run.results_path.is_file() and json.loads(run.results_path.read_text())["dybench_version"]
+    # the category without items is not run: no stand-in document reaches the model, no samples file
+    present = [c for c in CATEGORIES if c != "spatial"]
+    assert run.results["group_subtasks"]["dybench_pair"] == [f"dybench_pair_{c}" for c in present]
+    assert "dybench_pair_spatial" not in run.samples_paths and "dybench_pair_spatial" not in run.results["results"]
+    assert sum(run.results["n-samples"][f"dybench_pair_{c}"]["effective"] for c in present) == 2 * len(PAIRS)
     # the group: its subtasks' logged responses, rescored together
-    subtasks = [run.samples_paths[f"dybench_pair_{c}"] for c in CATEGORIES]
+    subtasks = [run.samples_paths[f"dybench_pair_{c}"] for c in present]
     want = rescore(subtasks, "dybench_pair", data["DYBENCH_PAIRS"], tmp_path)
     got = _metrics(run, "dybench_pair")
     assert got and got == pytest.approx({k: want[k] for k in got})
@@ -138,6 +144,11 @@ def test_data_problems_are_found_before_any_model_loads(monkeypatch, tmp_path):
         evaluate("no_such_model", "dybench_pair", data=tmp_path)
 
 
+def test_a_category_the_data_lacks_asked_for_by_name_is_an_error(data):
+    with pytest.raises(EvalError, match=r"dybench_pair_r1_spatial: the pairs dataset has no items of that category"):
+        evaluate("no_such_model", "dybench_pair_r1_spatial", data=data["DYBENCH_PAIRS"])
+
+
 def test_data_option_names_one_data_set(data):
     with pytest.raises(EvalError, match="DYBENCH_PAIRS, TIMEBLIND_DIR"):
         evaluate("dybench_constant", "dybench_pair,timeblind", data=data["DYBENCH_PAIRS"])
@@ -190,3 +201,45 @@ def test_eval_command(env, tmp_path):
     assert list(tmp_path.glob("dybench_random/*_results.json"))
     result = runner.invoke(app, ["eval", "--model", "dybench_random", "--tasks", "timeblind", "--data", str(tmp_path)])
     assert result.exit_code == 1 and "error: " in result.output and "data.jsonl" in result.output
+
+
+def test_a_model_that_defaults_to_a_gpu_gets_the_cpu_of_a_machine_without_one(monkeypatch):
+    import torch
+
+    from dybench.evaluation._eval_run import _placement
+
+    lines: list[str] = []
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert _placement("qwen2_5_vl", "pretrained=m", None, lines.append) == ("pretrained=m,device_map=cpu", "cpu")
+    assert lines == [
+        "no GPU found: qwen2_5_vl runs on the CPU (device=cpu, device_map=cpu); lower max_pixels and "
+        "max_num_frames for speed (see the README's CPU example)"
+    ]
+    small = "pretrained=m,max_pixels=3136"
+    assert _placement("qwen2_5_vl", small, None, lines.append) == (f"{small},device_map=cpu", "cpu")
+    assert lines[-1] == "no GPU found: qwen2_5_vl runs on the CPU (device=cpu, device_map=cpu)"
+    for given in (("pretrained=m,device_map=auto", None), ("pretrained=m", "cuda:1"), ("device=cpu", None)):
+        assert _placement("qwen2_5_vl", *given, lines.append) == given, "what the user says wins"
+    assert _placement("dybench_constant", "", None, lines.append) == ("", None), "no GPU default: left alone"
+    assert _placement("openai", "model_version=m", None, lines.append) == ("model_version=m", None)
+    assert len(lines) == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert _placement("qwen2_5_vl", "pretrained=m", None, lines.append) == ("pretrained=m", None)
+
+
+def test_eval_of_a_shipped_model_needs_no_device_flags_on_a_cpu_machine(data, tmp_path):
+    """The README's CPU example: no --device, no device_map (lmms-eval alone fails: "Found no NVIDIA driver")."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a machine with a GPU keeps lmms-eval's GPU default")
+    model = Path(__file__).parents[1] / "dybench" / "data" / "demo_models" / "tiny-crpo-s0"
+    args = ["eval", "--model", "qwen2_5_vl", "--model-args", f"pretrained={model},max_pixels=3136,min_pixels=3136,"
+            "max_num_frames=4", "--tasks", "dybench_pair_r1_moving_direction", "--data", str(data["DYBENCH_PAIRS"]),
+            "--output", str(tmp_path), "--gen-kwargs", "max_new_tokens=8"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "no GPU found: qwen2_5_vl runs on the CPU (device=cpu, device_map=cpu)" in result.stderr
+    (path,) = tmp_path.glob("qwen2_5_vl__tiny-crpo-s0/*_results.json")
+    assert re.fullmatch(r"\d{8}T\d{6}Z_results\.json", path.name), "named by the start time in UTC"
+    assert json.loads(path.read_text())["config"]["device"] == "cpu"

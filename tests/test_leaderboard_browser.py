@@ -26,8 +26,13 @@ from dybench.results import COLUMNS_BY_KEY, load_reported, run_from_results
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the source checkout, for leaderboard.app
 from leaderboard.app import (  # noqa: E402
+    category_frame,
+    model_size,
+    model_weights,
     reported_markdown,
+    row_markdown,
     runs_frame,
+    size_label,
     submission_message,
 )
 
@@ -35,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_results import results_obj  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
-P_ACC_COLUMN = 5  # Model, Status, Origin, Date (UTC), Settings, then DyBench P-Acc
+P_ACC_COLUMN = 1  # Model, then the ranking metric (DyBench P-Acc by default)
 UPLOADED = "uploaded <b>model</b>"  # markup in a model name must show as text
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -47,36 +52,88 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# seeded runs: the newest has the lowest P-Acc, so sorting by P-Acc and by date give different orders
-SEEDS = [("seed-alpha", 0.62, 0.80, "20261101_100000"), ("seed-beta", 0.35, 0.85, "20261102_100000"),
-         ("seed-gamma", 0.18, 0.78, "20261103_100000")]  # fmt: skip
+# seeded runs: the newest has the lowest P-Acc, so sorting by P-Acc and by date give different orders; an
+# open 7B model, an API model and one of unknown size
+SEEDS = [("seed-alpha", 0.62, 0.80, "20261101_100000", "qwen2_5_vl", "pretrained=/models/Qwen2.5-VL-7B-Instruct"),
+         ("seed-beta", 0.35, 0.85, "20261102_100000", "openai", "model_version=gpt-5.1"),
+         ("seed-gamma", 0.18, 0.78, "20261103_100000", "dummy", "response=A")]  # fmt: skip
 
 
 # --- the view functions, without a browser ------------------------------------------------------------
 
 
-def test_table_shows_percentages_hides_empty_columns_and_keeps_the_run_id():
-    runs = [run_from_results(results_obj("m", p_acc=0.5, acc=0.75), path="a", origin="local")]
+def _run(name: str = "m", model: str | None = None, model_args: str | None = None, **scores):
+    obj = results_obj(name, **scores)
+    if model is not None:
+        obj["config"]["model"] = model
+    if model_args is not None:
+        obj["config"]["model_args"] = model_args
+    return run_from_results(obj, path=name, origin="local")
+
+
+def test_table_puts_the_ranking_metric_next_to_the_model_and_keeps_the_run_id():
+    runs = [_run("m <b>", p_acc=0.5, acc=0.75)]
     df = runs_frame(runs, ["DyBench", "Video benchmarks"])
     assert list(df.columns) == [
-        "Model",
-        "Status",
-        "Origin",
-        "Date (UTC)",
-        "Settings",
-        "DyBench P-Acc",
-        "DyBench Acc",
-        "Gap Acc−P-Acc",
-        "Notes",
-        "Run",
-    ]
+        "Model", "DyBench P-Acc", "DyBench Acc", "Gap Acc−P-Acc", "Size", "Weights", "Status", "Settings",
+        "Date (UTC)", "Notes", "Run",
+    ]  # fmt: skip
     assert df.loc[0, "DyBench P-Acc"] == 50.0 and df.loc[0, "Gap Acc−P-Acc"] == 25.0
     assert df.loc[0, "Run"] == runs[0].run_id
     assert df.loc[0, "Status"] == "self-reported" and df.loc[0, "Date (UTC)"] == "2026-11-21 04:58"
-    assert (
-        df.loc[0, "Settings"] == "frames model default · fps model default · max_pixels model default · "
-        "prompt not recorded · lmms-eval main@unknown"
+    full = (
+        "frames model default · fps model default · max_pixels model default · prompt not recorded · "
+        "lmms-eval main@unknown"
     )
+    assert df.loc[0, "Model"] == f'<span title="{full} · self-reported">m &lt;b&gt;</span>', "settings on hover"
+    assert df.loc[0, "Settings"] == "same", "only what differs between the shown runs"
+    assert list(runs_frame(runs, ["DyBench"], rank_by=COLUMNS_BY_KEY["acc"]).columns[:3]) == [
+        "Model", "DyBench Acc", "DyBench P-Acc",
+    ]  # fmt: skip
+    other = _run("n", model_args="max_num_frames=8")
+    assert list(runs_frame([*runs, other], ["DyBench"])["Settings"]) == ["frames default", "frames 8"]
+    assert "Settings: frames model default · fps model default · max\\_pixels" in row_markdown(runs[0])
+
+
+@pytest.mark.parametrize(
+    ("model", "model_args", "weights", "size"),
+    [
+        ("qwen2_5_vl", "pretrained=/m/Qwen2.5-VL-7B-Instruct,max_pixels=3136", "open", 7.0),
+        ("vllm", "pretrained=OpenGVLab/InternVL3-78B", "open", 78.0),
+        ("openai", "model_version=gpt-5.1,base_url=https://api.openai.com/v1", "closed (API)", None),
+        ("openai", "model_version=Qwen/Qwen2.5-VL-3B-Instruct,base_url=http://127.0.0.1:8000/v1", "open", 3.0),
+        ("gemini", "model_version=gemini-2.5-pro", "closed (API)", None),
+        ("qwen2_5_vl", "pretrained=HuggingFaceTB/SmolVLM2-256M-Video-Instruct", "open", 0.256),
+        ("dybench_constant", "answer=A", "baseline", None),
+    ],
+)
+def test_weights_and_size_come_from_the_model_class_and_arguments(model, model_args, weights, size):
+    run = _run(model=model, model_args=model_args)
+    assert (model_weights(run), model_size(run)) == (weights, size)
+
+
+def test_size_buckets():
+    assert [size_label(s) for s in (None, 0.256, 4, 7, 13, 72)] == [
+        "unknown",
+        "≤ 4B",
+        "≤ 4B",
+        "4–13B",
+        "4–13B",
+        "> 13B",
+    ]
+
+
+def test_a_category_table_ranks_the_runs_that_have_it():
+    def run(name: str, static: float | None):
+        obj = results_obj(name)
+        if static is None:
+            del obj["results"]["dybench_pair_static"]
+        else:
+            obj["results"]["dybench_pair_static"]["p_acc,none"] = static
+        return run_from_results(obj, path=name, origin="local")
+
+    frame = category_frame([run("a", 0.2), run("b", 0.9), run("c", None)], "static")
+    assert list(frame["Model"]) == ["b", "a"] and list(frame["P-Acc"]) == [90.0, 20.0]
 
 
 def test_reported_rows_cite_their_source_and_show_crpo_absolute_numbers():
@@ -156,10 +213,12 @@ def _serving(tmp_path: Path, results: Path) -> Iterator[tuple[str, subprocess.Po
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
     results = tmp_path / "results"
-    for i, (name, p_acc, acc, date) in enumerate(SEEDS):
+    for i, (name, p_acc, acc, date, model, model_args) in enumerate(SEEDS):
         path = results / f"model{i}" / f"{date}_results.json"
         path.parent.mkdir(parents=True)
-        path.write_text(json.dumps(results_obj(name, p_acc=p_acc, acc=acc, date=date), indent=2))
+        obj = results_obj(name, p_acc=p_acc, acc=acc, date=date)
+        obj["config"] |= {"model": model, "model_args": model_args}
+        path.write_text(json.dumps(obj, indent=2))
     with _serving(tmp_path, results) as served:
         yield served
 
@@ -181,6 +240,24 @@ def _wait_models(page, expected: list[str], timeout_s: float = 60) -> None:
 def _choose(page, dropdown_id: str, option: str) -> None:
     page.locator(f"#{dropdown_id} input").click()
     page.locator(f"#{dropdown_id}").get_by_role("option", name=option, exact=True).click()
+
+
+def _toggle(page, group_id: str, label: str) -> None:
+    page.locator(f"#{group_id}").get_by_label(label, exact=True).click()
+
+
+def _check_first_screen(page, path: Path) -> None:
+    """At 1400 x 900 the ranking metric is on screen and every header is one line; a screenshot for a look."""
+    header = page.locator("#runs-table thead th").nth(P_ACC_COLUMN)
+    assert header.inner_text().strip() == COLUMNS_BY_KEY["p_acc"].label
+    box = header.bounding_box()
+    assert box["x"] + box["width"] <= 1400 and box["y"] + box["height"] <= 900, box
+    cell = page.locator("#runs-table").get_by_test_id(f"cell-0-{P_ACC_COLUMN}").bounding_box()
+    assert cell["x"] + cell["width"] <= 1400 and cell["y"] + cell["height"] <= 900, cell
+    spans = page.locator("#runs-table thead th span.header")
+    heights = {round(b["height"]) for b in (spans.nth(i).bounding_box() for i in range(spans.count())) if b}
+    assert len(heights) == 1, f"a header wraps: heights {heights}"  # one line each, none broken mid-word
+    page.screenshot(path=str(path))
 
 
 def _upload(page, path: Path) -> str:
@@ -213,13 +290,25 @@ def test_leaderboard_in_a_real_browser(server, tmp_path: Path):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.set_default_timeout(60_000)  # generous: a loaded 2-core CI machine is slow, a real hang still fails
             page.goto(url)
 
             by_p_acc = [name for name, *_ in sorted(SEEDS, key=lambda s: -s[1])]
             by_date = [name for name, *_ in sorted(SEEDS, key=lambda s: s[3], reverse=True)]
             _wait_models(page, by_p_acc)  # the seeded rows, best P-Acc first by default
+            first_screen = tmp_path / "leaderboard-first-screen.png"
+            _check_first_screen(page, first_screen)
+            _toggle(page, "weights", "closed (API)")
+            _wait_models(page, [n for n in by_p_acc if n != "seed-beta"])
+            _toggle(page, "weights", "closed (API)")
+            _toggle(page, "sizes", "unknown")  # right after the previous click: refreshes run in click order
+            _wait_models(page, ["seed-alpha"])  # the only one whose name states its size (7B)
+            _toggle(page, "sizes", "unknown")
+            _wait_models(page, by_p_acc)
+            page.locator("#runs-table").get_by_test_id("cell-2-0").click()  # a row shows its settings in full
+            page.locator("#row-detail").get_by_text("seed-gamma").wait_for()
+            assert "Settings: frames model default" in page.locator("#row-detail").inner_text()
             _choose(page, "sort-by", "Date (newest first)")
             _wait_models(page, by_date)
             _choose(page, "sort-by", COLUMNS_BY_KEY["p_acc"].label)
@@ -252,10 +341,13 @@ def test_leaderboard_in_a_real_browser(server, tmp_path: Path):
         finally:
             browser.close()
 
-    assert shot.stat().st_size > 10_000
+    assert shot.stat().st_size > 10_000 and first_screen.stat().st_size > 10_000
     if artifacts := os.environ.get("DYBENCH_ARTIFACTS"):
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(artifacts) / "leaderboard.png")
+        shutil.copy(first_screen, Path(artifacts) / first_screen.name)
+    log = (tmp_path / "server.log").read_text()
+    assert "share=True" not in log and "dybench leaderboard on http://127.0.0.1:" in log
     stored = list((tmp_path / "results" / "uploads").iterdir())
     assert [p.name for p in stored] == [
         f"{run_from_results(json.loads(good.read_text()), path='', origin='uploaded').run_id}_results.json"
@@ -273,7 +365,9 @@ def _cell_texts(page, column: int) -> list[str]:
 def _wait_rows(page, expected: list[tuple[str, str]], timeout_s: float = 60) -> None:
     """Wait until the table's (Model, Status) rows are ``expected``, top to bottom."""
     deadline = time.monotonic() + timeout_s
-    while (got := list(zip(_cell_texts(page, 0), _cell_texts(page, 1), strict=False))) != expected:
+    while (
+        got := list(zip(_cell_texts(page, 0), _cell_texts(page, _column(page, "Status")), strict=False))
+    ) != expected:
         if time.monotonic() > deadline:
             raise AssertionError(f"table shows {got}, expected {expected}")
         page.wait_for_timeout(200)
@@ -361,6 +455,12 @@ def test_verified_mismatching_and_self_reported_uploads_in_a_real_browser(tmp_pa
                 "tiny-pairs" in detail.inner_text()
                 and "95% bootstrap interval over 6 of 6 pairs" in detail.inner_text()
             )
+            with page.expect_download() as download:  # the run's per-sample records
+                page.locator("#samples-download").click()
+            rows = [json.loads(line) for line in Path(download.value.path()).read_text().splitlines()]
+            assert len(rows) == 12 and {r["item_id"] for r in rows} == {r["item_id"] for r in rows if r["task"]}
+            assert {"task", "pair_id", "gold", "pred", "correct", "response"} <= rows[0].keys()
+            assert sum(r["correct"] for r in rows) == sum(r["pred"] == r["gold"] for r in rows) > 0
 
             page.get_by_role("tab", name="Compare").click()
             _choose(page, "compare-a", choice(random_obj))
@@ -385,6 +485,13 @@ def test_verified_mismatching_and_self_reported_uploads_in_a_real_browser(tmp_pa
     stored = sorted(p.name for p in (results / "uploads").iterdir())
     assert sum(name.endswith("_results.json") for name in stored) == 3
     assert sum("_samples_" in name for name in stored) == 10  # the verified and the mismatching run's
+
+
+def _column(page, name: str) -> int:
+    """The index of the column headed ``name`` (the metric columns before it vary with the data); -1 while
+    the table has no such header yet."""
+    headers = [h.split("\n")[0].strip() for h in _header(page)]
+    return headers.index(name) if name in headers else -1
 
 
 def _header(page) -> list[str]:

@@ -89,6 +89,16 @@ def test_each_bad_row_is_reported_and_the_rest_load(tmp_path, row, needle):
     assert errors[0].row == 2 and str(path) in str(errors[0]) and needle in errors[0].message
 
 
+def test_every_problem_of_a_row_is_reported_in_the_order_of_its_fields(tmp_path):
+    bad = {**GOOD, "id": "x", "category": "motion", "answer": "D", "transforms": ["spin"], "events": 3}
+    path = write_jsonl(tmp_path / "a.jsonl", [GOOD, bad, {**GOOD, "id": "y", "video": "../out.mp4"}])
+    anns, errors = load_annotations(path)
+    assert [a.id for a in anns] == ["q1"]
+    assert [(e.row, e.id) for e in errors] == [(2, "x")] * 4 + [(3, "y")]
+    assert [e.message.split(" ")[0] for e in errors[:4]] == ["unknown", "answer", "transforms", "events"]
+    assert "motion" in errors[0].message and "'D'" in errors[1].message and "spin" in errors[2].message
+
+
 def test_duplicate_ids_name_every_row(tmp_path):
     path = write_jsonl(tmp_path / "a.jsonl", [GOOD, {**GOOD, "id": "q2"}, GOOD])
     anns, errors = load_annotations(path)

@@ -18,7 +18,7 @@ from dybench.evaluation._docs import pair_docs
 from dybench.evaluation._locations import DataLocationError
 from dybench.pairs import BuildError, build_pairs, load_items, read_manifest, write_card
 from dybench.pairs._card import MARKER, category_file
-from dybench.pairs._dataset import SCHEMA
+from dybench.pairs._dataset import _schema
 from dybench.pairs.importers import SEGMENT_FORMATS, SOURCE_DATASETS
 
 ROWS = [
@@ -100,7 +100,7 @@ def test_load_dataset_reads_every_item_and_each_category(built, load_dataset):
     items = load_items(built)
     everything = load_dataset(str(built))
     assert list(everything) == ["test"]  # the default config, "all": not the videos under videos/
-    assert everything["test"].column_names == SCHEMA.names
+    assert everything["test"].column_names == _schema().names
     assert everything["test"].to_list() == [item.to_row() for item in items]
     for category in ("moving_direction", "reversible_dynamics", "spatial", "static"):
         rows = load_dataset(str(built), category, split="test")

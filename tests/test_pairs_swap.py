@@ -202,3 +202,36 @@ def test_hostile_ids_stay_inside_videos_swap(src, tmp_path):
     assert report.ok, report.errors
     assert sorted(p.name for p in (tmp_path / "out/videos/swap").iterdir()) == ["%2E.%2F..%2Fescape", "%2Edybench"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "src"]
+
+
+def test_review_shows_a_swap_pair_around_its_cut(built, tmp_path):
+    """The frames around the cut (A: 6 frames, B: 5), the cut marked red, both branches playable."""
+    import re
+
+    from PIL import Image
+
+    from dybench.pairs import write_review
+    from dybench.pairs._review import strip_indices, swap_cut
+
+    out, _ = built
+    items = {i.item_id: i for i in load_items(out)}
+    original, cf = items["one-file:swap:original"], items["one-file:swap:counterfactual"]
+    assert (swap_cut(out, original), swap_cut(out, cf)) == (6, 5)
+    assert strip_indices(11, 4, 6) == [0, 5, 6, 10] and strip_indices(11, 4) == [0, 3, 7, 10]
+    page = write_review(out, tmp_path / "review", frames=4)
+    text = page.read_text()
+    assert "red line: the swap cut, before frame 6" in text and "before frame 5" in text
+    section = text.split('data-pair="one-file:swap"')[1].split("</section>")[0]
+    thumb, gif = re.findall(r'src="(frames/[0-9a-f]+\.(?:jpg|gif))"', section)[:2]
+    with Image.open(page.parent / thumb) as strip:
+        tile = (strip.width - 3 * 4) // 4
+        cut_gap = strip.getpixel((2 * tile + 4 + 1, strip.height // 2))  # between the 2nd and 3rd tile
+        plain_gap = strip.getpixel((tile + 1, strip.height // 2))
+        assert cut_gap[0] > 180 and cut_gap[1] < 60 and plain_gap == (255, 255, 255)
+    with Image.open(page.parent / gif) as preview:
+        assert preview.n_frames == 11, "every frame of the original plays"
+    videos = re.findall(r'<a href="([^"]+)">the video</a>', section)
+    assert [(page.parent / v).resolve() for v in videos] == [
+        (out / original.video).resolve(),
+        (out / cf.video).resolve(),
+    ]

@@ -390,8 +390,28 @@ def test_two_verified_runs_are_compared_pair_by_pair(results: Path):
     result = CliRunner().invoke(app, ["compare", runs["dybench_random"].run_id[:8], runs["dybench_constant"].run_id,
                                       "--results", str(results)])  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert "difference A - B: +33.3 points" in result.output and "p = 0.5" in result.output
+    assert "P-Acc 0.333" in result.output and "P-Acc 0.000" in result.output  # fractions, as eval and score print
+    assert "difference A - B: +0.333" in result.output and "p = 0.5" in result.output
+    assert result.output.startswith("dybench_pair on tiny-pairs"), "the task both runs have, found by itself"
     assert "md1:reverse (A)" in result.output
+
+
+def test_compare_takes_the_first_dybench_pair_task_both_runs_have():
+    from test_results import results_obj
+
+    from dybench.results import compared_task, run_from_results
+
+    def run(*tasks: str):
+        obj = results_obj()
+        obj["results"] = {t: dict(obj["results"]["dybench_pair"]) for t in tasks}
+        return run_from_results(obj, path="", origin="local")
+
+    both = run("dybench_pair", "dybench_pair_r1", "dybench_pair_r1_static")
+    assert compared_task(both, run("dybench_pair_r1", "dybench_pair_r1_static")) == "dybench_pair_r1"
+    assert compared_task(both, both) == "dybench_pair"
+    assert compared_task(run("dybench_pair_r1_static"), both) == "dybench_pair_r1_static"
+    with pytest.raises(CompareError, match=r"\(dybench_pair\) and .* \(dybench_pair_r1\) have no dybench_pair task"):
+        compared_task(run("dybench_pair"), run("dybench_pair_r1"))
 
 
 def test_runs_that_are_not_verified_on_the_same_data_are_not_compared(results: Path, tmp_path: Path):
@@ -667,3 +687,27 @@ def test_tar_headers_and_decompressed_bytes_are_bounded_before_tarfile_reads_the
     small = _tar_gz(tmp_path / "ok.tar.gz", [(b"Z", b"\0" * 1000, 1000), (tarfile.REGTYPE, b"{}", 2)])
     with pytest.raises(ResultsError, match="one results JSON per upload"):  # read to the end: no .json member
         read_upload([small])
+
+
+def test_a_dybench_eval_run_without_the_categories_its_data_lacks_is_verified(results: Path, tmp_path: Path):
+    """``dybench eval`` leaves out a group's subtask of a category the data has no item of (no stand-in
+    document, no samples file): held data without that category verifies it; held data with items of it does
+    not, and the results file's own list of subtasks does not count there."""
+    from evaldata import make_pairs
+
+    from dybench.evaluation import evaluate
+
+    pairs = make_pairs(tmp_path / "pairs")  # no spatial item
+    run = evaluate("dybench_random", "dybench_pair", model_args="seed=3", data=pairs, output=results)
+    assert "dybench_pair_spatial" not in run.samples_paths
+    (only,) = store_of(results, data=(pairs,)).listing().runs
+    assert only.verification.status == "verified", only.verification.checks
+    assert only.verification.checks[0].task == "dybench_pair" and only.verification.pairs_scored == 6
+    (arithmetic,) = ResultsStore(results, index_path=tmp_path / "other.sqlite").listing().runs
+    assert arithmetic.verification.status == "arithmetic", arithmetic.verification.checks
+    spatial = dataclasses.replace(pair_items()[0], item_id="sp:hflip:orig", pair_id="sp:hflip", category="spatial")
+    write_items(tmp_path / "with-spatial", [*pair_items(), spatial], manifest=lambda h: {"format": FORMAT, "files": h})
+    other_data = ResultsStore(results, index_path=tmp_path / "third.sqlite", data=(tmp_path / "with-spatial",))
+    (held,) = other_data.listing().runs
+    assert held.verification.dataset == "with-spatial" and held.verification.status == "partly verified"
+    assert "no samples file for dybench_pair_spatial" in held.verification.checks[0].detail

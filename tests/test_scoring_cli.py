@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -84,6 +85,24 @@ def test_score_category_subtask_and_null_for_undefined(tmp_path, pairs_dir):
     unknown = r"4 item_id\(s\) not among the static items of .*: q1-counterfactual, q1-original"
     with pytest.raises(PredictionsError, match=unknown):
         score_predictions("dybench_pair_static", preds, pairs_dir)
+
+
+def test_the_r1_tasks_score_like_their_plain_twins(tmp_path, pairs_dir):
+    """The shipped models are evaluated with dybench_pair_r1: `dybench score` takes every dybench_pair task."""
+    preds = write_jsonl(tmp_path / "preds.jsonl", PREDICTIONS)
+    for plain, r1 in (("dybench_pair", "dybench_pair_r1"), ("dybench_pair_static", "dybench_pair_r1_static"),
+                      ("dybench_pair_single_frame", "dybench_pair_single_frame_r1")):  # fmt: skip
+        if "static" in plain:
+            preds = write_jsonl(tmp_path / "static.jsonl", [p for p in PREDICTIONS if p["item_id"].startswith("q2")])
+        result = score_cli(r1, preds, pairs_dir)
+        assert result.exit_code == 0, result.output
+        assert json.loads(result.stdout) == json.loads(score_cli(plain, preds, pairs_dir).stdout)
+
+
+def test_score_prints_fractions_as_eval_does(tmp_path, pairs_dir):
+    result = score_cli("dybench_pair", write_jsonl(tmp_path / "preds.jsonl", PREDICTIONS), pairs_dir)
+    table = result.stderr.replace("95%", "")
+    assert "%" not in table and re.search(r"p_acc\s+│\s+0\.250\s+│\s+0\.\d\d-0\.\d\d\s+│\s+0\.625", table)
 
 
 @pytest.mark.parametrize(

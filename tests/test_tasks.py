@@ -146,7 +146,24 @@ def test_r1_variants_differ_from_their_task_in_the_prompt_only(task, r1):
         "lmms_eval_specific_kwargs",
         "generation_kwargs",
     }
-    assert variant["lmms_eval_specific_kwargs"] == {"default": {"prompt": "r1"}}
+    kwargs = variant["lmms_eval_specific_kwargs"]
+    assert {model: k["prompt"] for model, k in kwargs.items()} == dict.fromkeys(kwargs, "r1")
+    assert {m: {k: v for k, v in kw.items() if k != "prompt"} for m, kw in kwargs.items()} == {
+        m: {k: v for k, v in kw.items() if k != "prompt"} for m, kw in base["lmms_eval_specific_kwargs"].items()
+    }, "the same model-specific settings apart from the prompt"
+
+
+def test_chat_models_that_decode_videos_themselves_get_frames():
+    """lmms-eval's openai, vllm and sglang chat models sample a fixed frame count from a video path, which
+    fails on a clip with fewer frames: the dybench_pair and timeblind tasks give them frames instead."""
+    for path in YAMLS:
+        cfg = config(path)
+        if name(path).startswith(("dybench_pair", "timeblind")) and "task" in cfg and "group" not in cfg:
+            kwargs = cfg["lmms_eval_specific_kwargs"]
+            assert {m: kwargs[m]["video_frames"] for m in ("openai", "vllm", "sglang")} == {
+                "openai": 10, "vllm": 32, "sglang": 32,
+            }, name(path)  # fmt: skip
+            assert "video_frames" not in kwargs["default"]
 
 
 def test_no_name_is_an_lmms_eval_builtin():

@@ -224,3 +224,14 @@ def test_unreadable_file_message(clip, monkeypatch):
 def test_lossless_needs_libx264(tmp_path, clip_frames):
     with pytest.raises(ValueError, match="libx264"):
         write_video(tmp_path / "x.mp4", clip_frames, 10, EncoderSettings(codec="mpeg4", lossless=True))
+
+
+def test_render_workers_one_per_16_videos_at_most_one_per_cpu(monkeypatch):
+    """synth's and build's automatic --workers: a pool costs more than it saves on a few videos."""
+    from dybench.video import render_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    assert [render_workers(n) for n in (0, 8, 31, 32, 48, 64, 1000)] == [1, 1, 1, 2, 3, 4, 4]
+    assert render_workers(8, 3) == 3, "a number given wins"
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert render_workers(1000) == 1

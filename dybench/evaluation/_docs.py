@@ -30,9 +30,10 @@ def pair_docs(category: str | None = None, folder: str | Path | None = None) -> 
     (pairs in the order of their first item), so lmms-eval's ``--limit`` cuts whole pairs.
 
     lmms-eval cannot run a task without documents, and a pairs dataset need not hold every category
-    (DyBench's own has three of the five). A category with no items therefore gets one stand-in
-    document, a copy of the dataset's first item marked ``placeholder``: the model answers it, nothing
-    scores it, and the task reports no metrics (a warning says so).
+    (DyBench's own has three of the five). ``dybench eval`` leaves such a category out of the run
+    (:func:`pair_categories`); under lmms-eval's own command line it gets one stand-in document, a copy
+    of the dataset's first item marked ``placeholder``: the model answers it, nothing scores it, and the
+    task reports no metrics (a warning says so).
     """
     if category is not None and category not in CATEGORIES:
         raise ValueError(f"unknown category {category!r}; the categories are {', '.join(CATEGORIES)}")
@@ -43,6 +44,12 @@ def pair_docs(category: str | None = None, folder: str | Path | None = None) -> 
         log.warning("%s has no %s items: the task of that category is skipped (it reports no metrics)", root, category)
         docs = [everything[0] | {PLACEHOLDER: True}]
     return docs
+
+
+def pair_categories(folder: str | Path | None = None) -> set[str]:
+    """The categories the pairs dataset has items of."""
+    root = PAIRS.folder(folder)
+    return {d["category"] for d in _all_pair_docs(root, PairsDataset(root).stamp())}
 
 
 @lru_cache(maxsize=4)

@@ -8,6 +8,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dybench.evaluation._eval_run import EvalRun
+from dybench.evaluation._locations import PAIRS, location_of
+from dybench.report import fraction_text, interval_text
 
 #: (metric, column header), in the order shown; a task shows the ones it reports.
 COLUMNS = (
@@ -24,19 +26,35 @@ def score_text(run: EvalRun, task: str, metric: str) -> str:
     score = run.score(task, metric)
     if score is None:
         return "-"
-    interval = score.score.interval
-    return f"{score.value:.3f}" + (f" ({interval[0]:.2f}-{interval[1]:.2f})" if interval else "")
+    interval = interval_text(*(score.score.interval or (None, None)))
+    return fraction_text(score.value) + (f" ({interval})" if interval else "")
+
+
+def counts(run: EvalRun, task: str) -> tuple[int | None, int | None]:
+    """(items, pairs) a task's scores are over: items evaluated (a group: its subtasks'), and for a
+    dybench_pair task the whole pairs among them (P-Acc's population; ``--limit`` may cut one pair per
+    task, which is left out); None where unknown or not a pairs task."""
+    n_samples = run.results.get("n-samples", {})
+    leaves = run.results.get("group_subtasks", {}).get(task) or [task]
+    items = [n_samples.get(t, {}).get("effective") for t in leaves]
+    if any(n is None for n in items):
+        return None, None
+    pairs = sum(n // 2 for n in items) if location_of(task) is PAIRS else None
+    return sum(items), pairs
 
 
 def summary_table(run: EvalRun, title: str | None = None) -> Table:
-    """One row per task (groups first, their subtasks indented), headline metrics with intervals."""
+    """One row per task (groups first, their subtasks indented): the items and pairs scored, headline
+    metrics with intervals."""
     results = run.results.get("results", {})
     subtasks = run.results.get("group_subtasks", {})
-    n_samples = run.results.get("n-samples", {})
     shown = [m for m, _ in COLUMNS if any(run.metric(t, m) is not None for t in results)]
+    with_pairs = any(location_of(t) is PAIRS for t in results)
     table = Table(title=title or f"{run.model}: {', '.join(run.tasks)}", title_justify="left")
     table.add_column("task", no_wrap=True)
-    table.add_column("n", justify="right")
+    table.add_column("items", justify="right")
+    if with_pairs:
+        table.add_column("pairs", justify="right")
     for metric, header in COLUMNS:
         if metric in shown:
             table.add_column(header, justify="right")
@@ -45,11 +63,8 @@ def summary_table(run: EvalRun, title: str | None = None) -> Table:
     for task in sorted(t for t in results if t not in children):
         rows += [(task, 0)] + [(s, 1) for s in subtasks.get(task, []) if s in results]
     for task, depth in rows:
-        n = n_samples.get(task, {}).get("effective")
-        if task in run.skipped:
-            table.add_row("  " * depth + task, "-", *(["no items"] * len(shown)))
-        else:
-            table.add_row("  " * depth + task, "-" if n is None else str(n), *(score_text(run, task, m) for m in shown))
+        n = [("-" if c is None else str(c)) for c in counts(run, task)][: 2 if with_pairs else 1]
+        table.add_row("  " * depth + task, *n, *(score_text(run, task, m) for m in shown))
     return table
 
 
@@ -83,6 +98,6 @@ def print_summary(run: EvalRun, console: Console | None = None) -> None:
     console = console or output_console()
     console.print(summary_table(run))
     if run.skipped:
-        console.print(f"skipped (the data has no items for them): {', '.join(run.skipped)}")
+        console.print(f"not run (the data has no items of their category): {', '.join(run.skipped)}")
     if run.results_path is not None:
         console.print(f"results: {run.results_path}")

@@ -90,10 +90,19 @@ def tempcompass_dataset() -> Any:
 # --- what the model sees ----------------------------------------------------------------------------
 
 
-def video(doc: Mapping) -> list[str]:
+def video(doc: Mapping, lmms_eval_specific_kwargs: Mapping | None = None) -> list[Any]:
     """``doc_to_visual``: the video's path (lmms-eval's video models decode it themselves), or the frame
-    images of a video stored as a folder of frames."""
+    images of a video stored as a folder of frames.
+
+    With ``video_frames: N`` in the task's model-specific kwargs (the YAMLs set it for lmms-eval's
+    ``openai``, ``vllm`` and ``sglang`` chat models), the video's frames as images instead, see
+    :func:`frames_of`: those models decode a video path on the client with a fixed frame count, which
+    fails on a clip that has fewer frames.
+    """
     path = Path(doc["video_path"])
+    count = (lmms_eval_specific_kwargs or {}).get("video_frames")
+    if count and not path.is_dir():
+        return frames_of(path, int(count))
     if not path.is_dir():
         return [str(path)]
     from dybench.video import sample_indices
@@ -102,6 +111,30 @@ def video(doc: Mapping) -> list[str]:
     if len(frames) <= MAX_FOLDER_FRAMES:
         return frames
     return [frames[i] for i in sample_indices(len(frames), num_frames=MAX_FOLDER_FRAMES)]
+
+
+MAX_FRAME_PIXELS = 602112
+"""A frame given as an image is scaled down to at most this many pixels (qwen_vl_utils' per-frame
+limit for video, which lmms-eval's chat models apply when they decode a video themselves)."""
+
+
+def frames_of(path: str | Path, count: int) -> list[Any]:
+    """``count`` frames of a video spread uniformly (first and last included), or every frame of a
+    shorter clip, as PIL images of at most :data:`MAX_FRAME_PIXELS` pixels."""
+    from PIL import Image
+
+    from dybench.video import probe, read_frames, sample_indices
+
+    indices = sample_indices(probe(path).frame_count, num_frames=count)
+    images = [Image.fromarray(frame) for frame in read_frames(path, indices=sorted(set(indices)))]
+    return [_fit(image, MAX_FRAME_PIXELS) for image in images]
+
+
+def _fit(image: Any, max_pixels: int) -> Any:
+    scale = (max_pixels / (image.width * image.height)) ** 0.5
+    if scale >= 1:
+        return image
+    return image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale))))
 
 
 def middle_frame(doc: Mapping) -> list[Any]:

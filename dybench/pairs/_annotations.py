@@ -14,8 +14,10 @@ import io
 import math
 import reprlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any, TypeVar
 
 from dybench.fileio import JSONInputError, is_temporary, parse_json, relative_path
 from dybench.records import (
@@ -32,6 +34,7 @@ from dybench.records import (
 )
 
 REQUIRED = ("id", "video", "question", "options", "answer", "category")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,7 @@ class RowError:
 
 
 def load_annotations(path: str | Path) -> tuple[list[Annotation], list[RowError]]:
-    """Load annotations; return the valid ones and one error per bad row.
+    """Load annotations; return the valid ones and every problem of the bad rows, in line order.
 
     A missing or unreadable file, or one that is not JSONL / a JSON list / CSV, raises ``ValueError``:
     nothing can be built from it.
@@ -71,9 +74,9 @@ def load_annotations(path: str | Path) -> tuple[list[Annotation], list[RowError]
     for row_no, record in raw:
         try:
             annotations.append((row_no, _parse(record, row_no)))
-        except ValueError as e:
+        except RowProblems as e:
             rid = record.get("id") if isinstance(record, dict) else None
-            errors.append(RowError(str(path), row_no, None if rid is None else str(rid), str(e)))
+            errors += [RowError(str(path), row_no, None if rid is None else str(rid), m) for m in e.problems]
 
     rows_by_id: dict[str, list[int]] = defaultdict(list)
     for row_no, ann in annotations:
@@ -92,7 +95,7 @@ def load_annotations(path: str | Path) -> tuple[list[Annotation], list[RowError]
             )
         else:
             good.append(ann)
-    errors.sort(key=lambda e: (e.row or 0, e.message))
+    errors.sort(key=lambda e: e.row or 0)  # stable: a row's problems stay in the order of its fields
     return good, errors
 
 
@@ -138,77 +141,147 @@ def _short(value: object) -> str:
     return reprlib.repr(value)
 
 
+class RowProblems(ValueError):
+    """Every problem found in one annotation row, in the order of its fields."""
+
+    def __init__(self, problems: list[str]):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+_BAD: Any = object()
+"""What a field that did not parse holds (its problem is recorded); checks that need it are skipped."""
+
+
 def _parse(record: object, row: int) -> Annotation:
+    """The row as an :class:`Annotation`, or :class:`RowProblems` listing every problem it has (a check
+    that needs a field which did not parse is skipped, so no problem is reported twice)."""
     if not isinstance(record, dict):
-        raise ValueError("a record must be a JSON object with the fields " + ", ".join(REQUIRED))
+        raise RowProblems(["a record must be a JSON object with the fields " + ", ".join(REQUIRED)])
     if "__error__" in record:
-        raise ValueError(record["__error__"])
+        raise RowProblems([record["__error__"]])
+    problems: list[str] = []
+
+    def check(parse: Callable[[], T]) -> T:
+        try:
+            return parse()
+        except ValueError as e:
+            problems.append(str(e))
+            return _BAD
+
+    def ok(*values: object) -> bool:
+        return all(v is not _BAD for v in values)
+
     missing = [f for f in REQUIRED if f not in record or record[f] is None]
     if missing:
-        raise ValueError(f"missing field(s) {', '.join(missing)}; every record needs {', '.join(REQUIRED)}")
-    ann_id = _text(record["id"], "id")
-    if not ann_id:
-        raise ValueError("empty id; give every record a unique id")
-    video = video_path(_text(record["video"], "video"))
-    options = _list_field(record["options"], "options")
-    category = _text(record["category"], "category")
-    if category not in CATEGORIES:
-        raise ValueError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
-    answer = _normalise_answer(_text(record["answer"], "answer"), options)
-    raw_transforms = record.get("transforms")
-    transforms = tuple(_list_field(raw_transforms, "transforms")) if raw_transforms not in (None, "") else None
-    if transforms is not None:
-        bad = [t for t in transforms if t not in TRANSFORMS]
-        if bad or not transforms:
-            raise ValueError(f"transforms {list(transforms)!r} invalid; use a non-empty subset of {list(TRANSFORMS)}")
-    cf_raw = record.get("cf_answer") or {}
-    if isinstance(cf_raw, str):
-        cf_raw = _json_cell(cf_raw, "cf_answer")  # CSV cells carry JSON
-    if not isinstance(cf_raw, dict) or any(k not in TRANSFORMS for k in cf_raw):
-        raise ValueError(
-            f"cf_answer must map transforms ({', '.join(TRANSFORMS)}) to answers, got {_short(cf_raw)}"
-        )  # fmt: skip
-    cf_answer = {
-        k: _normalise_answer(_text(v, f"cf_answer[{k}]"), options, field=f"cf_answer[{k}]") for k, v in cf_raw.items()
-    }
-    events = tuple(_list_field(record.get("events") or [], "events"))
-    segments = _segments(record.get("segments"), video)
-    cf_video = video_path(_text(record["cf_video"], "cf_video"), "cf_video") if _given(record, "cf_video") else None
-    stated = _text(record["relation"], "relation") if _given(record, "relation") else None
-    transforms = _transforms(transforms, category, segments, cf_video)
-    if cf_video is not None:
-        if cf_video == video:
-            raise ValueError(f"cf_video {cf_video!r} is the video itself; a pair needs two different videos")
-        if "given" not in cf_answer:
-            raise ValueError(
-                'cf_video needs its answer: add cf_answer {"given": "<letter>"} (the answer on cf_video)'
-            )  # fmt: skip
-        actual = "keep" if cf_answer["given"] == answer else "change"
-        if stated is not None and stated not in RELATIONS:
-            raise ValueError(f"relation {_short(stated)} is not one of {', '.join(RELATIONS)}")
-        if stated not in (None, actual):
-            raise ValueError(
-                f"relation {stated!r}, but the answer is {answer} on video and {cf_answer['given']} on cf_video "
-                f"({actual}); fix relation or cf_answer"
-            )
-    elif stated is not None or "given" in cf_answer:
-        raise ValueError("relation and cf_answer.given belong to a cf_video; name it, or remove them")
+        problems.append(f"missing field(s) {', '.join(missing)}; every record needs {', '.join(REQUIRED)}")
 
+    def required(name: str, parse: Callable[[object], T]) -> T:
+        return _BAD if name in missing else check(lambda: parse(record[name]))
+
+    ann_id = required("id", _id)
+    video = required("video", lambda v: video_path(_text(v, "video")))
+    question = required("question", lambda v: _text(v, "question"))
+    options = required("options", lambda v: _list_field(v, "options"))
+    category = required("category", _category)
+    answer = required("answer", lambda v: _normalise_answer(_text(v, "answer"), options)) if ok(options) else _BAD
+    listed = check(lambda: _listed_transforms(record.get("transforms")))
+    cf_answer = check(lambda: _cf_answers(record.get("cf_answer"), options)) if ok(options) else _BAD
+    events = check(lambda: tuple(_list_field(record.get("events") or [], "events")))
+    segments = check(lambda: _segments(record.get("segments"), video)) if ok(video) else _BAD
+    cf_video = (
+        check(lambda: video_path(_text(record["cf_video"], "cf_video"), "cf_video"))
+        if _given(record, "cf_video")
+        else None
+    )
+    stated = check(lambda: _relation(record["relation"])) if _given(record, "relation") else None
+    transforms = (
+        check(lambda: _transforms(listed, category, segments, cf_video))
+        if ok(listed, category, segments, cf_video)
+        else _BAD
+    )
+    if ok(video, answer, cf_answer, cf_video, stated):
+        check(lambda: _check_given(video, answer, cf_answer, cf_video, stated))
+    if problems:
+        raise RowProblems(problems)
     return Annotation(
         id=ann_id,
         video=video,
-        question=_text(record["question"], "question"),
+        question=question,
         options=tuple(options),
         answer=answer,
-        category=category,
+        category=category,  # type: ignore[arg-type]
         transforms=transforms,
         cf_answer=cf_answer,
         events=events,
         segments=segments,
         cf_video=cf_video,
-        relation=stated,
+        relation=stated,  # type: ignore[arg-type]
         row=row,
     )
+
+
+def _id(value: object) -> str:
+    ann_id = _text(value, "id")
+    if not ann_id:
+        raise ValueError("empty id; give every record a unique id")
+    return ann_id
+
+
+def _category(value: object) -> str:
+    category = _text(value, "category")
+    if category not in CATEGORIES:
+        raise ValueError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
+    return category
+
+
+def _listed_transforms(value: object) -> tuple[str, ...] | None:
+    """The transforms a row lists; None when it lists none (the defaults apply)."""
+    if value in (None, ""):
+        return None
+    transforms = tuple(_list_field(value, "transforms"))
+    if not transforms or any(t not in TRANSFORMS for t in transforms):
+        raise ValueError(f"transforms {list(transforms)!r} invalid; use a non-empty subset of {list(TRANSFORMS)}")
+    return transforms
+
+
+def _cf_answers(value: object, options: list[str]) -> dict[str, str]:
+    """``cf_answer``: transform -> the answer on that counterfactual (a CSV cell holds it as JSON)."""
+    cf_raw = value or {}
+    if isinstance(cf_raw, str):
+        cf_raw = _json_cell(cf_raw, "cf_answer")
+    if not isinstance(cf_raw, dict) or any(k not in TRANSFORMS for k in cf_raw):
+        raise ValueError(
+            f"cf_answer must map transforms ({', '.join(TRANSFORMS)}) to answers, got {_short(cf_raw)}"
+        )  # fmt: skip
+    return {
+        k: _normalise_answer(_text(v, f"cf_answer[{k}]"), options, field=f"cf_answer[{k}]") for k, v in cf_raw.items()
+    }
+
+
+def _relation(value: object) -> str:
+    stated = _text(value, "relation")
+    if stated not in RELATIONS:
+        raise ValueError(f"relation {_short(stated)} is not one of {', '.join(RELATIONS)}")
+    return stated
+
+
+def _check_given(video: str, answer: str, cf_answer: dict[str, str], cf_video: str | None, stated: str | None) -> None:
+    """A cf_video with what a given pair needs: another video, its answer, a relation that fits them."""
+    if cf_video is None:
+        if stated is not None or "given" in cf_answer:
+            raise ValueError("relation and cf_answer.given belong to a cf_video; name it, or remove them")
+        return
+    if cf_video == video:
+        raise ValueError(f"cf_video {cf_video!r} is the video itself; a pair needs two different videos")
+    if "given" not in cf_answer:
+        raise ValueError('cf_video needs its answer: add cf_answer {"given": "<letter>"} (the answer on cf_video)')
+    actual = "keep" if cf_answer["given"] == answer else "change"
+    if stated not in (None, actual):
+        raise ValueError(
+            f"relation {stated!r}, but the answer is {answer} on video and {cf_answer['given']} on cf_video "
+            f"({actual}); fix relation or cf_answer"
+        )
 
 
 def _given(record: dict, name: str) -> bool:

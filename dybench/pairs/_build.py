@@ -51,13 +51,23 @@ from dybench.fileio import (
 from dybench.pairs._annotations import RowError, load_annotations
 from dybench.pairs._card import CardError, check_license, write_card
 from dybench.pairs._counterfactual import CounterfactualError, Lexicon, load_lexicon, relation, resolve_counterfactual
-from dybench.pairs._dataset import FORMAT, MANIFEST, VIDEOS, PairsDataset, PairsError, record_file_stats, write_items
+from dybench.pairs._dataset import (
+    FORMAT,
+    MANIFEST,
+    VIDEOS,
+    PairsDataset,
+    PairsError,
+    record_file_stats,
+    stamp_path,
+    write_items,
+)
 from dybench.pairs._review import COMMENT, REJECTS, read_rejects
 from dybench.pairs._transforms import FrameRange, NotReversible, render_counterfactuals, render_swap
 from dybench.records import Annotation, Branch, Item, Segment, Transform
-from dybench.video import EncoderSettings, VideoError, VideoInfo, probe
+from dybench.video import EncoderSettings, VideoError, VideoInfo, probe, render_workers
 
-STAMPS = ".dybench/renders"
+Fail = Callable[[RowError, int | None], None]
+"""Reports a problem, with the annotation line it is about (problems are listed in line order)."""
 #: What makes one source video's work fail as an item, not the build: it is reported and skipped.
 _ITEM_ERRORS = (VideoError, OutsideFolder, OSError)
 
@@ -118,6 +128,8 @@ class _Job:
     """Output -> what renders it: a transform of the source, or a swap branch."""
     ids: dict[str, tuple[str, ...]]
     """Output -> the questions that need it, named in errors."""
+    line: int
+    """The first annotation line that needs this job: where its errors are reported among the rows'."""
     file: str
     """What an error of this job names: the source video, or the annotations file for a swap."""
     row: int | None = None
@@ -163,7 +175,7 @@ def build_pairs(
     annotations: str | Path | None = None,
     lossless: bool = False,
     encoder: EncoderSettings | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     strict: bool = False,
     lexicon: str | Path | None = None,
     copy: bool = False,
@@ -174,7 +186,8 @@ def build_pairs(
 
     ``encoder`` sets the counterfactual renders' codec settings (default: H.264 yuv420p, visually
     lossless); ``lossless=True`` gives exact pixels. Originals are hard links to the sources, or
-    copies with ``copy=True``. ``on_progress(done, total)`` is called per video. Renders are
+    copies with ``copy=True``. ``on_progress(done, total)`` is called per video. ``workers``: render
+    processes (default: automatic, :func:`dybench.video.render_workers`). Renders are
     byte-identical whatever ``workers`` and the machine (the encoder's thread count is fixed, see
     :class:`~dybench.video.EncoderSettings`). Last, the folder gets its dataset card and per-category
     files (:func:`dybench.pairs.write_card`, ``license`` its Hub licence id); a card the build cannot
@@ -221,7 +234,7 @@ def _build(
     out: Path,
     ann_path: Path,
     encoder: EncoderSettings,
-    workers: int,
+    workers: int | None,
     strict: bool,
     lex: dict[Transform, Lexicon],
     lexicon: str | Path | None,
@@ -229,9 +242,11 @@ def _build(
     on_progress: Callable[[int, int], None] | None,
 ) -> BuildReport:
     report = BuildReport(out=out)
+    lines: list[int] = []  # the annotation line each error is about, to report them in line order
 
-    def fail(error: RowError) -> None:
+    def fail(error: RowError, line: int | None) -> None:
         report.errors.append(error)
+        lines.append(line or 0)
         if strict:
             raise BuildError(str(error))
 
@@ -241,7 +256,7 @@ def _build(
     except ValueError as e:
         raise BuildError(str(e)) from e
     for error in row_errors:
-        fail(error)
+        fail(error, error.row)
 
     resolved = _resolve_all(anns, lex, ann_path, fail)
     jobs = _plan(src, ann_path, resolved, fail)
@@ -254,13 +269,12 @@ def _build(
             if not {f.path for f in files} <= done.ready:
                 continue
             if done.hashes[files[0].path] == done.hashes[files[1].path]:
-                fail(
-                    RowError(
-                        str(ann_path), ann.row, ann.id, _same_video(src, ann, transform, done.hashes[files[0].path])
-                    )
-                )
+                same = _same_video(src, ann, transform, done.hashes[files[0].path])
+                fail(RowError(str(ann_path), ann.row, ann.id, same), ann.row)
                 continue
             items.extend(_pair_items(ann, transform, cf_answer))
+    order = sorted(range(len(lines)), key=lines.__getitem__)  # stable: one line's problems keep their order
+    report.errors = [report.errors[i] for i in order]
     used = sorted({source for item in items for source in done.sources[item.video]})
     _apply_rejects(out, items, report)
     if any(done.infos[s].has_audio for path in done.ready & done.rendered for s in done.sources[path]):
@@ -293,7 +307,7 @@ def _apply_rejects(out: Path, items: list[Item], report: BuildReport) -> None:
 
 
 def _resolve_all(
-    anns: list[Annotation], lex: dict[Transform, Lexicon], ann_path: Path, fail: Callable[[RowError], None]
+    anns: list[Annotation], lex: dict[Transform, Lexicon], ann_path: Path, fail: Fail
 ) -> list[tuple[Annotation, dict[Transform, str]]]:
     """Each annotation with its counterfactual answer per transform; unresolvable ones are reported."""
     resolved = []
@@ -303,14 +317,17 @@ def _resolve_all(
             try:
                 cf[transform] = resolve_counterfactual(ann, transform, lex)
             except CounterfactualError as e:
-                fail(RowError(str(ann_path), ann.row, ann.id, str(e)))
+                fail(RowError(str(ann_path), ann.row, ann.id, str(e)), ann.row)
         if cf:
             resolved.append((ann, cf))
     return resolved
 
 
 def _plan(
-    src: Path, ann_path: Path, resolved: list[tuple[Annotation, dict[Transform, str]]], fail: Callable[[RowError], None]
+    src: Path,
+    ann_path: Path,
+    resolved: list[tuple[Annotation, dict[Transform, str]]],
+    fail: Fail,
 ) -> list[_Job]:
     """One job per source video, with every file any pair needs of it, then one job per swap annotation.
 
@@ -321,6 +338,7 @@ def _plan(
     needs: dict[tuple[str, str], dict[str, _File]] = {}
     ids: dict[str, list[str]] = {}
     by_swap: dict[str, Annotation] = {}
+    line = {ann.id: ann.row or 0 for ann, _ in resolved}
     for ann, cf in resolved:
         for transform in cf:
             for f in _pair_files(ann, transform):
@@ -334,13 +352,16 @@ def _plan(
         links = tuple(p for p, f in files.items() if f.make == "link")
         renders = {p: f.make for p, f in sorted(files.items()) if f.make != "link"}
         outputs = {p: tuple(dict.fromkeys(ids[p])) for p in files}
+        first = min(line[i] for needed in outputs.values() for i in needed)
         if kind == "video":
-            jobs.append(_Job(name, (name,), links, renders, outputs, file=str(src / name)))
+            jobs.append(_Job(name, (name,), links, renders, outputs, first, file=str(src / name)))
             continue
         ann = by_swap[name]
         sources = tuple(dict.fromkeys(seg.video for seg in ann.segments))
         jobs.append(
-            _Job(f"{name} (swap)", sources, links, renders, outputs, str(ann_path), ann.row, ann.id, ann.segments)
+            _Job(
+                f"{name} (swap)", sources, links, renders, outputs, first, str(ann_path), ann.row, ann.id, ann.segments
+            )
         )
     kept = []
     taken: dict[str, str] = {}  # output path -> the job that writes it
@@ -348,7 +369,8 @@ def _plan(
     for job in jobs:
         clash = next((c for p in job.outputs if (c := _clash(p, job.owner, taken, folders))), None)
         if clash:
-            fail(job.error(f"its output {clash[0]} is also that of {clash[1]!r}; rename one of the two files"))
+            problem = f"its output {clash[0]} is also that of {clash[1]!r}; rename one of the two files"
+            fail(job.error(problem), job.line)
             continue
         for path in job.outputs:
             taken[path] = job.owner
@@ -451,11 +473,6 @@ def _pair_items(ann: Annotation, transform: Transform, cf_answer: str) -> tuple[
 # --- running the renders ---------------------------------------------------------------------------
 
 
-def _stamp_path(out: Path, output: str) -> Path:
-    """The stamp of the render at ``output``: a flat name, so no output's path can clash with a stamp's."""
-    return out / STAMPS / f"{hashlib.sha256(output.encode()).hexdigest()[:32]}.json"
-
-
 def _stamp_key(shas: list[str], encoder: EncoderSettings, frames: tuple[FrameRange, ...] = ()) -> dict:
     """What a render is made from: its sources' content, the encoder, and a swap's frame ranges."""
     key: dict = {"source_sha256": shas[0] if not frames else shas}
@@ -467,7 +484,7 @@ def _stamp_key(shas: list[str], encoder: EncoderSettings, frames: tuple[FrameRan
 def _is_done(out: Path, output: str, key: dict) -> str | None:
     """The output's hash when its stamp matches ``key`` and the file still hashes as stamped."""
     try:
-        recorded = parse_json(_stamp_path(out, output).read_bytes())
+        recorded = parse_json(stamp_path(out, output).read_bytes())
     except (OSError, JSONInputError):
         return None
     if not isinstance(recorded, dict) or recorded.get("key") != key or not (out / output).is_file():
@@ -508,11 +525,11 @@ def _run_jobs(
     src: Path,
     encoder: EncoderSettings,
     out: Path,
-    workers: int,
+    workers: int | None,
     copy: bool,
     previous: dict[str, str],
     report: BuildReport,
-    fail: Callable[[RowError], None],
+    fail: Fail,
     on_progress: Callable[[int, int], None] | None,
 ) -> _Done:
     """Probe the sources, place the links and render what is missing, job by job."""
@@ -526,7 +543,7 @@ def _run_jobs(
         result.hashes.update({p: previous[p] for p in kept})
         result.kept.update(kept)
         note = f"; the {len(kept)} file(s) an earlier build made for it are kept until its rows go" if kept else ""
-        fail(job.error(f"{error}{note}"))
+        fail(job.error(f"{error}{note}"), job.line)
 
     def warn(message: str) -> None:
         if message not in report.warnings:  # a source read by several jobs warns once
@@ -588,18 +605,19 @@ def _run_jobs(
             refused: list[str] = []
             if outcome is not None:  # why the video has no reverse
                 refused, reason = outcome
-                fail(job.error(reason, refused))
+                fail(job.error(reason, refused), job.line)
             for output, path in todo.items():
                 if output in refused:
                     continue
                 digest = result.hashes[output] = sha256_file(path)
                 write_json_atomic(
-                    _stamp_path(out, output), {"key": key, "output": output, "output_sha256": digest}, within=out
+                    stamp_path(out, output), {"key": key, "output": output, "output_sha256": digest}, within=out
                 )
                 report.rendered += 1
         if on_progress:
             on_progress(done, len(jobs))
 
+    workers = render_workers(len(pending), workers)
     if workers <= 1 or len(pending) <= 1:
         for job, todo, key, frames in pending:
             try:

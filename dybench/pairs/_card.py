@@ -28,14 +28,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import yaml
 
 from dybench.errors import UserError
 from dybench.fileio import JSONInputError, atomic_paths, parse_json, remove_file
 from dybench.pairs._annotations import _read_rows, _text
-from dybench.pairs._dataset import FORMAT, MANIFEST, PAIRS_JSONL, PAIRS_PARQUET, VIDEOS, group_pairs, load_items
+from dybench.pairs._dataset import (
+    FORMAT,
+    MANIFEST,
+    PAIRS_JSONL,
+    PAIRS_PARQUET,
+    VIDEOS,
+    group_pairs,
+    items_table,
+    load_items,
+)
 from dybench.pairs.importers import SOURCE_DATASETS
 from dybench.records import CATEGORIES, TRANSFORMS, Item
 
@@ -102,10 +110,10 @@ def write_card(pairs_dir: str | Path, *, license: str | None = None) -> Path:
         text = f"# {front.get('pretty_name') or PRETTY_NAME}\n\n{_INVITATION}"
     card = _compose(front, text, _body(items, manifest, categories, front.get("license")))
 
-    table = pq.ParquetFile(root / PAIRS_PARQUET).read()  # pq.read_table would import pyarrow.dataset: seconds
     with atomic_paths(*(root / category_file(c) for c in categories), root / CARD, within=root) as temps:
         for category, tmp in zip(categories, temps, strict=False):
-            pq.write_table(table.filter(pc.equal(table["category"], category)), tmp)
+            # the category's rows of pairs.parquet, in its order (filtering by a Python value imports pandas)
+            pq.write_table(items_table([item for item in items if item.category == category]), tmp)
         temps[-1].write_text(card, encoding="utf-8")
     for category in CATEGORIES:
         if category not in categories:

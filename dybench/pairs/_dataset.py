@@ -15,6 +15,7 @@ pyarrow loads only when a parquet file is read or written (``pairs.jsonl`` is re
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 from collections import defaultdict
@@ -48,6 +49,8 @@ VIDEOS = "videos"
 FORMAT = "dybench-pairs/1"
 #: Size, modification time and sha256 of each video when it was last hashed (not part of the dataset).
 FILE_STATS = ".dybench/file-stats.json"
+#: One stamp per render (``dybench build``): what it was made from (sources, encoder, a swap's frame ranges).
+STAMPS = ".dybench/renders"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 
@@ -220,19 +223,39 @@ def write_items(
     All go to temporaries first and are moved into place together, the manifest last, only once every
     one is written: a failed write (a full disk, a file size limit) leaves the previous set whole.
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     out = Path(out)
-    rows = [item.to_row() for item in items]
-    table = pa.Table.from_pylist(rows, schema=_schema())
+    jsonl = jsonl_text([item.to_row() for item in items]).encode("utf-8")
     names = [PAIRS_PARQUET, PAIRS_JSONL] + ([MANIFEST] if manifest is not None else [])
     with atomic_paths(*(out / name for name in names), within=out) as temps:
-        pq.write_table(table, temps[0])
-        temps[1].write_text(jsonl_text(rows), encoding="utf-8")
+        pq.write_table(_table(jsonl), temps[0])
+        temps[1].write_bytes(jsonl)
         if manifest is not None:
             hashes = {PAIRS_PARQUET: sha256_file(temps[0]), PAIRS_JSONL: sha256_file(temps[1])}
             temps[2].write_text(json_text(manifest(hashes)), encoding="utf-8")
+
+
+def stamp_path(out: Path, output: str) -> Path:
+    """The stamp of the render at ``output``: a flat name, so no output's path can clash with a stamp's."""
+    return out / STAMPS / f"{hashlib.sha256(output.encode()).hexdigest()[:32]}.json"
+
+
+def items_table(items: list[Item]) -> pa.Table:
+    """The items as the Arrow table ``pairs.parquet`` holds (without pandas, see :func:`_table`)."""
+    return _table(jsonl_text([item.to_row() for item in items]).encode("utf-8"))
+
+
+def _table(jsonl: bytes) -> pa.Table:
+    """The rows of ``pairs.jsonl`` as an Arrow table, parsed by Arrow's JSON reader: converting Python
+    objects (``pa.Table.from_pylist``) imports pandas, which costs a build 0.4 s and 56 MB."""
+    import pyarrow as pa
+    import pyarrow.json as pj
+
+    if not jsonl:
+        return pa.Table.from_batches([], schema=_schema())  # (_schema().empty_table() imports pandas)
+    options = pj.ParseOptions(explicit_schema=_schema(), unexpected_field_behavior="error")
+    return pj.read_json(pa.py_buffer(jsonl), read_options=pj.ReadOptions(block_size=len(jsonl)), parse_options=options)
 
 
 def record_file_stats(pairs_dir: str | Path, hashes: dict[str, str], *, unhashed: Iterable[str] = ()) -> None:

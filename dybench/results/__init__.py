@@ -24,6 +24,7 @@ from dybench.results._compare import (
     Disagreement,
     compare,
     compare_runs,
+    compared_task,
     comparison_text,
 )
 from dybench.results._logged_samples import (
@@ -118,6 +119,7 @@ __all__ = [
     "column",
     "compare",
     "compare_runs",
+    "compared_task",
     "comparison_text",
     "content_hash",
     "default_index_path",

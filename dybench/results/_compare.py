@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Literal
 
 from dybench.errors import UserError
+from dybench.report import fraction_text
 from dybench.results._runs import RunRow, parse_results_json
 from dybench.results._store import ResultsStore, default_results_dir
-from dybench.results._verify import HEADLINE_TASK, rescore_samples
-from dybench.scoring import McNemar, mcnemar_exact, pair_outcomes
+from dybench.results._verify import rescore_samples
+from dybench.scoring import PAIR_TASKS, McNemar, mcnemar_exact, pair_outcomes
 
 
 class CompareError(UserError, ValueError):
@@ -67,10 +68,31 @@ class Comparison:
         return self.run_a.settings != self.run_b.settings
 
 
+def compared_task(run_a: RunRow, run_b: RunRow) -> str:
+    """The task two runs are compared on when none is named: the first dybench_pair task both report a
+    P-Acc for, in ``dybench.scoring.PAIR_TASKS`` order (dybench_pair, dybench_pair_r1, the single-frame
+    tasks, then the categories)."""
+
+    def pair_tasks(run: RunRow) -> set[str]:
+        return {s.task for s in run.scores if s.metric == "p_acc" and s.task in PAIR_TASKS}
+
+    a, b = pair_tasks(run_a), pair_tasks(run_b)
+    common = [t for t in PAIR_TASKS if t in a and t in b]
+    if not common:
+        raise CompareError(
+            f"runs {run_a.run_id} ({', '.join(t for t in PAIR_TASKS if t in a) or 'no dybench_pair task'}) and "
+            f"{run_b.run_id} ({', '.join(t for t in PAIR_TASKS if t in b) or 'no dybench_pair task'}) have no "
+            "dybench_pair task in common (dybench_pair and dybench_pair_r1 ask with different prompts)"
+        )
+    return common[0]
+
+
 def compare_runs(
-    store_a: ResultsStore, run_a: RunRow, store_b: ResultsStore, run_b: RunRow, *, task: str = HEADLINE_TASK
+    store_a: ResultsStore, run_a: RunRow, store_b: ResultsStore, run_b: RunRow, *, task: str | None = None
 ) -> Comparison:
-    """Compare two runs of their stores pair by pair on ``task`` (see the module docstring)."""
+    """Compare two runs of their stores pair by pair on ``task`` (default: :func:`compared_task`; see the
+    module docstring)."""
+    task = task or compared_task(run_a, run_b)
     a_out, a_resp, fingerprint, dataset = _outcomes(store_a, run_a, task)
     b_out, b_resp, b_fingerprint, _ = _outcomes(store_b, run_b, task)
     if fingerprint != b_fingerprint:
@@ -111,7 +133,7 @@ def compare(
     *,
     results: str | os.PathLike | None = None,
     data: Sequence[str | os.PathLike] = (),
-    task: str = HEADLINE_TASK,
+    task: str | None = None,
 ) -> Comparison:
     """``dybench compare``: each run is a run id (or a unique prefix) in ``results`` (default: the bundled
     folder) or the path of a results JSON whose samples lie beside it; ``data``: pairs datasets to hold
@@ -137,9 +159,9 @@ def comparison_text(c: Comparison) -> str:
     """The comparison as plain text (the command line's output)."""
     lines = [
         f"{c.task} on {c.dataset} ({c.dataset_fingerprint}), {c.n_pairs} pairs",
-        f"  A {c.run_a.run_id} {c.run_a.model}: P-Acc {100 * c.p_acc_a:.1f}%",
-        f"  B {c.run_b.run_id} {c.run_b.model}: P-Acc {100 * c.p_acc_b:.1f}%",
-        f"  difference A - B: {100 * c.difference:+.1f} points; {c.test.method}: p = {c.test.p_value:.4g} "
+        f"  A {c.run_a.run_id} {c.run_a.model}: P-Acc {fraction_text(c.p_acc_a)}",
+        f"  B {c.run_b.run_id} {c.run_b.model}: P-Acc {fraction_text(c.p_acc_b)}",
+        f"  difference A - B: {c.difference:+.3f}; {c.test.method}: p = {c.test.p_value:.4g} "
         f"({c.test.a_only} pairs right only in A, {c.test.b_only} only in B)",
     ]
     if c.settings_differ:

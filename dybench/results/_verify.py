@@ -8,7 +8,8 @@ Each metric the results file claims for the task is compared with the re-scored 
 rounding (relative 1e-9).
 
 Which samples a task must have is dybench's to say, not the run's: a task is one of dybench's tasks
-(`task_leaves`: a group pools its five category subtasks, whatever the results file lists), every item
+(`task_leaves`: a group pools its five category subtasks, whatever the results file lists, less those of a
+category the data has no items of, which ``dybench eval`` does not run), every item
 counts once per task, and against held data a subtask's samples must answer exactly the documents
 lmms-eval evaluates: all of the held dataset's items of the subtask's scope in the tasks' order
 (``dybench.pairs.in_pair_order``), or with ``--limit`` N the first N of them. A run that logs only the
@@ -195,6 +196,7 @@ def rescore_samples(
                 f"not verifiable: {task} is not a task dybench ships, so which documents it holds is unknown"
             )
             continue
+        leaves = _evaluated_leaves(task, samples, obj, reference)
         absent = [leaf for leaf in leaves if leaf not in samples]
         if absent:
             problems[task] = f"no samples file for {', '.join(absent)}"
@@ -261,7 +263,7 @@ def _check_task(
 ) -> TaskCheck:
     results = rescored.results[task]
     ref = rescored.reference
-    leaves = task_leaves(task) or ()
+    leaves = _evaluated_leaves(task, samples, obj, ref)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # coverage and cut pairs are facts of the run, reported by its task
         metrics = pair_metrics(results)
@@ -356,6 +358,26 @@ def _match_reference(
                 f"{logged[i].logged.gold!r}, dataset {ref.items[i].answer!r}): scored on other data"
             )
     return (holders[0], first_issue) if holders else (None, None)
+
+
+def _evaluated_leaves(
+    task: str, samples: Mapping[str, TaskSamples], obj: Mapping[str, Any], ref: ReferenceData | None
+) -> tuple[str, ...]:
+    """The subtasks whose samples make up ``task`` in this run: all of ``task_leaves``, but a group's
+    subtask of a category the data has no items of may be missing (``dybench eval`` does not run it):
+    against held data when that data has no item of its category, without held data when the results
+    file's own ``group_subtasks`` leaves it out (only the arithmetic is proven then anyway)."""
+    leaves = task_leaves(task) or ()
+    if task not in GROUPS:
+        return leaves
+    listed = section(obj, "group_subtasks").get(task)
+
+    def empty(leaf: str) -> bool:
+        if ref is not None:
+            return not any(_holds(leaf, item.category) for item in ref.items.values())
+        return isinstance(listed, list) and bool(listed) and leaf not in listed
+
+    return tuple(leaf for leaf in leaves if leaf in samples or not empty(leaf))
 
 
 def _holds(task: str, category: str) -> bool:

@@ -27,8 +27,10 @@ from dybench.scoring._paired import (
 )
 from dybench.scoring._parse import answer_reward, format_ok, normalize_answer, parse_answer
 from dybench.scoring._predictions import (
+    PAIR_TASKS,
     TASKS,
     PredictionsError,
+    pair_task_category,
     read_pair_predictions,
     read_timeblind_predictions,
     score_predictions,
@@ -47,6 +49,7 @@ from dybench.scoring._timeblind import (
 )
 
 __all__ = [
+    "PAIR_TASKS",
     "ROLES",
     "TASKS",
     "CoverageWarning",
@@ -72,6 +75,7 @@ __all__ = [
     "pair_accuracy",
     "pair_metrics",
     "pair_outcomes",
+    "pair_task_category",
     "parse_answer",
     "print_score_summary",
     "read_pair_predictions",

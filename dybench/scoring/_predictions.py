@@ -31,9 +31,22 @@ from dybench.scoring._timeblind import GOLD, timeblind_metrics
 
 #: The answer the official scorer's role gold (1 / 0) stands for, per question type.
 _ROLE_ANSWERS = {"yes_no": ("no", "yes"), "multiple_choice": ("b", "a")}
-PAIR_TASKS = ("dybench_pair", "dybench_pair_single_frame", *(f"dybench_pair_{c}" for c in CATEGORIES))
+PAIR_TASKS = (
+    *("dybench_pair", "dybench_pair_r1", "dybench_pair_single_frame", "dybench_pair_single_frame_r1"),
+    *(f"dybench_pair_{c}" for c in CATEGORIES),
+    *(f"dybench_pair_r1_{c}" for c in CATEGORIES),
+)
 TASKS = (*PAIR_TASKS, "timeblind")
-"""Tasks ``score_predictions`` knows."""
+"""Tasks ``score_predictions`` knows: every dybench_pair task (the ``_r1`` prompt changes what a model is
+asked, not how its answers score) and timeblind."""
+
+
+def pair_task_category(task: str) -> str | None:
+    """The category a ``dybench_pair[_r1]_<category>`` task covers; None for any other task."""
+    if not task.startswith("dybench_pair_"):
+        return None
+    category = task.removeprefix("dybench_pair_").removeprefix("r1_")
+    return category if category in CATEGORIES else None
 
 
 class PredictionsError(UserError, ValueError):
@@ -44,8 +57,8 @@ def score_predictions(task: str, predictions: Path, data: Path) -> dict[str, flo
     """Score a predictions file against its dataset; the flat metric dict of ``pair_metrics`` or
     ``timeblind_metrics`` (lmms-eval names).
 
-    ``dybench_pair_<category>`` scores only that category's items (a prediction for another item is an
-    error); ``dybench_pair`` and ``dybench_pair_single_frame`` score every item. Every pair metric is
+    ``dybench_pair[_r1]_<category>`` scores only that category's items (a prediction for another item is
+    an error); ``dybench_pair[_r1]`` and ``dybench_pair_single_frame[_r1]`` score every item. Every pair metric is
     over all pairs in that scope: an item without a prediction is wrong, ``coverage`` says how many had
     one. ``timeblind`` gives the official scorer's numbers; instances with no prediction at all are left
     out of them, as there, and counted in ``n_missing_instances``; ``coverage`` is reported there too.
@@ -164,8 +177,7 @@ def _score_pairs(task: str, predictions: Path, data: Path) -> dict[str, float]:
         items = PairsDataset(data).items()
     except ValueError as e:
         raise PredictionsError(str(e)) from e
-    suffix = task.removeprefix("dybench_pair_")
-    category = suffix if suffix in CATEGORIES else None
+    category = pair_task_category(task)
     if category:
         items = [it for it in items if it.category == category]
     responses = read_pair_predictions(predictions)

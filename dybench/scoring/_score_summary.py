@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from rich.console import Console
 from rich.table import Table
 
+from dybench.report import fraction_text, interval_text
+
 _HEADLINE = ("i_acc", "p_acc", "acc", "q_acc", "v_acc", "change_consistency", "keep_consistency")
 
 
@@ -23,7 +25,7 @@ def print_score_summary(
     task: str, metrics: Mapping[str, float], notes: Iterable[str] = (), console: Console | None = None
 ) -> None:
     """A table of every metric with its 95 % interval and the coverage behind it (the share of items with
-    a prediction), then the counts and any warnings (stderr)."""
+    a prediction), as fractions like ``dybench eval``'s, then the counts and any warnings (stderr)."""
     console = console or Console(stderr=True)
     table = Table(title=f"{task} (95% Wilson intervals)")
     table.add_column("metric")
@@ -34,8 +36,9 @@ def print_score_summary(
     names.sort(key=lambda k: (_HEADLINE.index(k) if k in _HEADLINE else len(_HEADLINE), k))
     for name in names:
         low, high = metrics.get(f"{name}_ci_low", math.nan), metrics.get(f"{name}_ci_high", math.nan)
-        ci = f"{_pct(low)} – {_pct(high)}" if not math.isnan(low) else ""
-        table.add_row(name, _pct(metrics[name]), ci, _pct(_coverage_of(name, metrics)))
+        table.add_row(
+            name, fraction_text(metrics[name]), interval_text(low, high), fraction_text(_coverage_of(name, metrics))
+        )
     console.print(table)
     counts = {k.removeprefix("n_"): v for k, v in metrics.items() if k.startswith("n_")}
     console.print(", ".join(f"{re.sub('_', ' ', k)}: {v}" for k, v in counts.items()), highlight=False)
@@ -49,7 +52,3 @@ def _coverage_of(name: str, metrics: Mapping[str, float]) -> float:
         if key.startswith("coverage_") and name.endswith(key.removeprefix("coverage")):
             return value
     return metrics.get("coverage", math.nan)
-
-
-def _pct(value: float) -> str:
-    return "n/a" if math.isnan(value) else f"{100 * value:.1f}%"

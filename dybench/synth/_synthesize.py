@@ -36,7 +36,7 @@ from dybench.synth._families import Balancer, Clip, make_clip
 from dybench.synth._questions import TRANSFORMS_BY_CATEGORY, event_name
 from dybench.synth._render import render_scene
 from dybench.synth._scene import Scene
-from dybench.video import EncoderSettings, write_video
+from dybench.video import EncoderSettings, render_workers, write_video
 
 ANNOTATIONS = "annotations.jsonl"
 CLIPS = "clips"
@@ -84,14 +84,15 @@ def synthesize(
 ) -> Path:
     """Render ``n`` DyBench-Synth clips into ``out_dir`` with one question each; returns ``out_dir``.
 
-        Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
-        string (see :mod:`dybench.synth._bias`) or parsed rules; ``split`` picks the rules' strength and
-        the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
-        no question is about (0: only the objects the question needs; simpler scenes for small models;
-        None: 1-4 per scene as each family draws them). ``travel`` scales how far a target moving left/right or
-    up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``workers`` processes render in
-        parallel (default: the CPU count). A clip whose stamp matches is not rendered again, so an
-        interrupted run picks up where it stopped; ``annotations.jsonl`` is written, atomically, last.
+    Categories take turns (clip ``i`` gets ``categories[i % len(categories)]``). ``bias`` is a rule
+    string (see :mod:`dybench.synth._bias`) or parsed rules; ``split`` picks the rules' strength and
+    the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
+    no question is about (0: only the objects the question needs; simpler scenes for small models;
+    None: 1-4 per scene as each family draws them). ``travel`` scales how far a target moving left/right
+    or up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``workers`` processes
+    render in parallel (default: automatic, see :func:`dybench.video.render_workers`). A clip whose stamp
+    matches is not rendered again, so an interrupted run picks up where it stopped; ``annotations.jsonl``
+    is written, atomically, last.
     """
     out = Path(out_dir)
     cats = _check_args(n, size, frames, fps, categories, split)
@@ -261,7 +262,7 @@ def render_clip(job: _Job) -> None:
 def _render_all(jobs: list[_Job], workers: int | None, stack: contextlib.ExitStack) -> Iterator[None]:
     """Render ``jobs``; the iterator yields once per finished clip. With several workers, every job is
     submitted (and every worker process forked) before this returns."""
-    workers = workers or os.cpu_count() or 1
+    workers = render_workers(len(jobs), workers)
     if workers <= 1 or len(jobs) <= 2:
         return map(render_clip, jobs)  # lazily, one clip per step, like the pool
     pool = stack.enter_context(ProcessPoolExecutor(max_workers=min(workers, len(jobs))))
