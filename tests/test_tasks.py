@@ -68,6 +68,7 @@ def test_every_family_is_there():
     expected = {"dybench_pair", "dybench_pair_single_frame", "timeblind", "dyb_videomme", "dyb_videomme_r1"}
     expected |= {"dybench_pair_r1", "dybench_pair_single_frame_r1"} | {f"dybench_pair_r1_{c}" for c in CATEGORIES}
     expected |= {"dyb_mvbench", "dyb_mvbench_r1", "dyb_tempcompass", "dyb_tempcompass_r1"}
+    expected |= {"dyb_qa", "dyb_qa_r1", "dyb_qa_videor1"}
     expected |= {f"dybench_pair_{c}" for c in CATEGORIES}
     expected |= {f"dyb_mvbench_{s}" for s in MVBENCH_SUBTASKS} | {f"dyb_mvbench_r1_{s}" for s in MVBENCH_SUBTASKS}
     assert names == expected

@@ -126,7 +126,7 @@ def setup(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", ["grpo", "crpo", "cdpo"])
+@pytest.mark.parametrize("method", ["grpo", "crpo", "cdpo", "tgrpo", "arrowrl"])
 def test_zero3_two_processes_train_save_and_reload(setup, tmp_path, method):
     import torch
     from safetensors.torch import load_file
@@ -143,6 +143,8 @@ def test_zero3_two_processes_train_save_and_reload(setup, tmp_path, method):
     assert all(r["reward_std"] > 0 and r["grad_norm"] > 0 for r in rows)
     assert rows[1]["kl_ref"] > 0, "the policy moved away from the reference after one update"
     assert (rows[0]["kl_bias"] > 0) is (method == "cdpo"), "the bias model is used, not the policy"
+    assert (rows[0]["shuffled_acc"] is not None) is (method == "tgrpo"), "T-GRPO's shuffled completions, gathered"
+    assert (rows[0]["reversed_acc"] is not None) is (method == "arrowrl"), "ArrowRL's reversed answer, gathered"
     _, info = AutoModelForImageTextToText.from_pretrained(out / "model", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     before, after = (

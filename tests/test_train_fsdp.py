@@ -167,6 +167,8 @@ def _check_two_steps(out, method: str, gap_limit: float = 1e-4) -> None:
     assert all(r["reward_std"] > 0 and r["grad_norm"] > 0 for r in rows)
     assert rows[1]["kl_ref"] > 0, "the policy moved away from the (sharded) reference after one update"
     assert (rows[0]["kl_bias"] > 0) is (method == "cdpo"), "the bias model is used, not the policy"
+    assert (rows[0]["shuffled_acc"] is not None) is (method == "tgrpo"), "T-GRPO's shuffled completions, gathered"
+    assert (rows[0]["reversed_acc"] is not None) is (method == "arrowrl"), "ArrowRL's reversed answer, gathered"
 
 
 def test_fsdp_cdpo_two_processes_train_save_and_reload(inputs, tmp_path):
@@ -186,7 +188,11 @@ BF16 = ("dtype=bfloat16", "gradient_checkpointing=true")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("method", "settings"), [("grpo", ()), ("crpo", BF16)], ids=["grpo", "crpo-bf16"])
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [("grpo", ()), ("crpo", BF16), ("tgrpo", ()), ("arrowrl", ())],
+    ids=["grpo", "crpo-bf16", "tgrpo", "arrowrl"],
+)
 def test_fsdp_two_processes_train_save_and_reload(inputs, tmp_path, method, settings):
     from safetensors.torch import load_file
 

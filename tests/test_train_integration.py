@@ -322,6 +322,22 @@ def test_plain_torchrun_on_cpu_is_one_ddp_run_not_two(models, pairs, tmp_path):
     assert all(r["ratio"] == pytest.approx(1.0) and r["grad_norm"] > 0 for r in rows)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["tgrpo", "arrowrl"])
+def test_probe_methods_run_as_one_ddp_run_on_two_processes(models, pairs, tmp_path, method):
+    """T-GRPO's shuffled and ArrowRL's reversed completions are sampled on each process's own prompts."""
+    from torchrun_runs import metric_rows, train_run
+
+    policy, _ = models["qwen2_5_vl"]
+    out = tmp_path / "ddp"
+    done = train_run({"policy": policy, "pairs": pairs}, method, out, "--max-steps", "2", "save_every=2")
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = metric_rows(out)
+    assert [r["step"] for r in rows] == [1, 2] and all(r["grad_norm"] > 0 for r in rows)
+    probe = "shuffled_acc" if method == "tgrpo" else "reversed_acc"
+    assert all(r[probe] is not None for r in rows)
+
+
 def test_crpo_trains_on_a_video_r1_json_without_counterfactual_labels(models, tmp_path, dense_reward, caplog):
     """Published CRPO from plain video QA: routed, rendered into the run folder (cached), null option on."""
     from test_train_fixtures import make_video_r1_json
