@@ -20,7 +20,7 @@ VIDEO_TRANSFORMS: tuple[Transform, ...] = ("hflip", "reverse")
 #: DyBench's own three configs; the other two categories are dybench extensions.
 DYBENCH_CATEGORIES: tuple[Category, ...] = ("reversible_dynamics", "moving_direction", "event_sequence")
 
-#: Which counterfactuals a question gets when its annotation names none (CRPO's routing, RESEARCH.md).
+#: Which counterfactuals a question gets when its annotation names none (CRPO's routing, docs/research.md).
 DEFAULT_TRANSFORMS: dict[Category, tuple[Transform, ...]] = {
     "moving_direction": ("hflip", "reverse"),
     "reversible_dynamics": ("reverse",),

@@ -41,7 +41,7 @@ VALUES: dict[str, tuple[str, ...]] = {
     "before": ("before", "after"),
     "side": ("left", "right"),
 }
-#: Counterfactuals each category's questions get (see DESIGN.md and CRPO's routing in RESEARCH.md).
+#: Counterfactuals each category's questions get (see DESIGN.md and CRPO's routing in docs/research.md).
 TRANSFORMS_BY_CATEGORY: dict[Category, tuple[Transform, ...]] = {
     "moving_direction": ("hflip", "reverse"),
     "reversible_dynamics": ("reverse",),

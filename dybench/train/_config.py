@@ -1,6 +1,6 @@
 """The trainer's configuration: one typed record, read from YAML and ``key=value`` overrides.
 
-Defaults are the CDPO paper's released settings where it has one (RESEARCH.md); the values it does not
+Defaults are the CDPO paper's released settings where it has one (docs/research.md); the values it does not
 give are dybench's own choices and say so in their docstrings. OmegaConf merges and type-checks the
 sources; this module names the file, key and fix of a bad setting, and checks what a type cannot say:
 a string setting's choices (``choice``) and a numeric setting's range (``number``), both declared beside
@@ -29,7 +29,7 @@ from dybench.prompts import R1_INSTRUCTION
 Method = Literal["grpo", "sft", "tgrpo", "arrowrl", "crpo", "bias", "cdpo"]
 METHODS: tuple[Method, ...] = get_args(Method)
 
-#: VideoThinker-R1's training instruction (RESEARCH.md): think in <think>, answer letters in <answer>.
+#: VideoThinker-R1's training instruction (docs/research.md): think in <think>, answer letters in <answer>.
 DEFAULT_INSTRUCTION = R1_INSTRUCTION
 
 #: Settings that existed once, with what to do instead (so an old recipe gets a reason, not "unknown").

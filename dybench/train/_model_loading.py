@@ -2,7 +2,7 @@
 
 The frozen models are prepared for whichever distributed mode the run uses. VideoThinker's released
 trainer honours its bias model only under ZeRO-3 and otherwise silently repels the initial policy
-(RESEARCH.md); here every mode loads the model it is given, and a bias model that is missing, that
+(docs/research.md); here every mode loads the model it is given, and a bias model that is missing, that
 is the policy's own folder, or that has the policy's exact weights is an error.
 """
 

@@ -4,7 +4,7 @@ Nothing here parses an answer itself: ``dybench.scoring.parse_answer`` / ``answe
 ``format_ok`` are the one implementation that evaluation uses too (the prompt's option texts are passed,
 as evaluation passes them, so an answer written as an option's text, "None of the above" included, reads).
 
-CRPO, ``crr_mode=published`` (the default; the CRPO project page, RESEARCH.md). A pair is G rollouts on the
+CRPO, ``crr_mode=published`` (the default; the CRPO project page, docs/research.md). A pair is G rollouts on the
 original video (i) and G on its counterfactual (j); *dynamic* = the pair's relation is ``change``, *static*
 = ``keep``; ``gold`` is the ORIGINAL question's answer (the only label this mode reads):
 

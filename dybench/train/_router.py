@@ -2,7 +2,7 @@
 
 The CRPO project page routes every training question offline with a text-only reasoning model into
 Spatial, Temporal, Spatiotemporal or Static, which selects horizontal flip or temporal reversal
-(RESEARCH.md). Which kind gets which transform is not published; dybench's mapping (``kind_transform``):
+(docs/research.md). Which kind gets which transform is not published; dybench's mapping (``kind_transform``):
 Spatial -> hflip; Temporal -> reverse; Spatiotemporal (a direction of motion) -> hflip when the text names
 a left/right-handed direction (a mirror changes it), else reverse (playing backwards changes every
 motion); Static -> ``static_transform`` (hflip by default), whose answer must stay.
