@@ -393,3 +393,21 @@ def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, mon
     assert fakes["calls"] == ["train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
                               "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0",
                               "eval-crpo_mapped-s0"]  # fmt: skip
+
+
+def test_a_paper_preset_warns_about_a_far_smaller_model_and_scales_its_gpu_hours(tmp_path):
+    def checkpoint(name: str, hidden: int, layers: int) -> Path:
+        folder = _fake_checkpoint(tmp_path / name, model_type="qwen3_vl")
+        text = {"hidden_size": hidden, "num_hidden_layers": layers, "intermediate_size": 3 * hidden,
+                "vocab_size": 151936}  # fmt: skip
+        (folder / "config.json").write_text(json.dumps({"model_type": "qwen3_vl", "text_config": text}))
+        return folder
+
+    train = _clevrer(tmp_path, "train.json", 20)
+    plans = {size: make_plan("crpo", preset="paper", model=checkpoint(size, hidden, layers), train_data=train,
+                             video_root=tmp_path, output_dir=tmp_path / size)
+             for size, hidden, layers in (("tiny", 128, 4), ("4b", 2560, 36), ("8b", 4096, 36))}  # fmt: skip
+    assert any("WARNING: --model has ~" in n and "~8.8B model" in n for n in plans["tiny"].notes)
+    assert not any("WARNING" in n for n in plans["4b"].notes + plans["8b"].notes)
+    hours = {size: plan.preset.gpu_hours["train"] for size, plan in plans.items()}
+    assert hours["4b"] < 0.6 * hours["8b"] and hours["8b"] == pytest.approx(50.0, rel=0.1)

@@ -98,3 +98,19 @@ def train_data_problems(
 def eval_data_problems(path: str | Path) -> list[str]:
     problem = pairs_problem(Path(path))
     return [f"--eval-data {problem}; the evaluation reads a pairs dataset (`dybench build`)"] if problem else []
+
+
+def model_parameters_b(folder: str | Path) -> float | None:
+    """The parameter count of a checkpoint folder in billions, from its config.json (the language model's
+    layers and embeddings; the vision tower adds a few percent); None when it cannot be read."""
+    try:
+        config = json.loads((Path(folder) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    text = config.get("text_config", config)
+    try:
+        hidden, layers = int(text["hidden_size"]), int(text["num_hidden_layers"])
+        inner, vocab = int(text.get("intermediate_size", 4 * hidden)), int(text.get("vocab_size", 0))
+    except (KeyError, TypeError, ValueError):
+        return None
+    return (layers * (4 * hidden * hidden + 3 * hidden * inner) + 2 * vocab * hidden) / 1e9

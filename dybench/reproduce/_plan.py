@@ -19,7 +19,13 @@ from typing import Any
 
 from dybench.evaluation import QA_VIDEOS, location_of
 from dybench.reproduce import _data_stages as data_stages
-from dybench.reproduce._checks import ReproduceInputError, eval_data_problems, model_problems, train_data_problems
+from dybench.reproduce._checks import (
+    ReproduceInputError,
+    eval_data_problems,
+    model_parameters_b,
+    model_problems,
+    train_data_problems,
+)
 from dybench.reproduce._layout import Layout
 from dybench.reproduce._presets import COMPUTE_NOTE, HUB_IDS, Preset, Target, get_preset, recipes_dir
 from dybench.reproduce._stages import (
@@ -274,6 +280,16 @@ def make_plan(
         )
     if model is not None:
         problems += model_problems(model, arch=spec.arch, hub_id=HUB_IDS[spec.arch])
+        size = model_parameters_b(model)
+        if size is not None and spec.model_params_b:
+            if size < spec.model_params_b / 4:
+                notes.append(
+                    f"WARNING: --model has ~{size:.2g}B parameters; the {spec.name} preset's settings (lr, steps, "
+                    f"frames) are the papers' for a ~{spec.model_params_b:g}B model and will not carry over"
+                )
+            if spec.gpu_hours:  # the estimates follow the model's size
+                ratio = size / spec.model_params_b
+                spec = spec.replace(gpu_hours={k: round(v * ratio, 2) for k, v in spec.gpu_hours.items()})
     if train_data is not None:
         problems += train_data_problems(train_data, video_root, spec.min_questions.get("train_data"))
     if eval_data is not None:

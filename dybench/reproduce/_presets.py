@@ -177,6 +177,9 @@ class Preset:
     """inprocess: ``dybench.train.train`` in this process (CPU, one GPU); accelerate: ``accelerate launch``."""
     num_processes: int = 1
     """GPUs for ``accelerate launch`` (and for the compute estimate)."""
+    model_params_b: float | None = None
+    """The size (billions of parameters) the preset's settings and GPU-hours are for; a model far smaller is
+    warned about, and the GPU-hour estimates scale with the size of the model given."""
     run_processes: Mapping[str, int] = field(default_factory=dict)
     """Runs that launch on another number of GPUs (VideoThinker's bias stage: 1)."""
     gpu_hours: Mapping[str, float] = field(default_factory=dict)
