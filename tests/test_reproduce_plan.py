@@ -411,3 +411,14 @@ def test_a_paper_preset_warns_about_a_far_smaller_model_and_scales_its_gpu_hours
     assert not any("WARNING" in n for n in plans["4b"].notes + plans["8b"].notes)
     hours = {size: plan.preset.gpu_hours["train"] for size, plan in plans.items()}
     assert hours["4b"] < 0.6 * hours["8b"] and hours["8b"] == pytest.approx(50.0, rel=0.1)
+
+
+def test_a_setting_cleared_by_an_ablation_row_is_cleared_not_left_at_the_recipes_value(tmp_path):
+    plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0], ablation_seeds=[0])
+    configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
+    cleared = [name for name, row in plan.preset.ablations.items() if row.settings.get("bias_kl_max", 0) is None]
+    assert cleared, "the tiny cdpo preset has rows that clear the bound"
+    for name in cleared:
+        assert configs[f"{name}-s0"]["bias_kl_max"] is None
+    stage = next(s for s in plan.stages if s.name == f"train-{cleared[0]}-s0")
+    assert "bias_kl_max=null" in stage.command

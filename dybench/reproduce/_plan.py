@@ -532,22 +532,26 @@ def _train_config(spec: Preset, run: TrainRun):
     """
     from dybench.train import load_config
 
+    settings = {**run.overrides, **({} if run.method == "sft" else spec.train)}
+    # a setting cleared on purpose (bias_kl_max: null) is a command-line override: an argument of None means "not
+    # given" and would leave the recipe's value in place
+    cleared = [f"{key}=null" for key, value in settings.items() if value is None]
     return load_config(
         run.recipe or spec.recipe(run.method),
-        [],
+        cleared,
         model=str(run.model),
         data=str(run.data),
         output_dir=str(run.output_dir),
         seed=run.seed,
         bias_model=str(run.bias_model) if run.bias_model else None,
-        **{**run.overrides, **({} if run.method == "sft" else spec.train)},
+        **{k: v for k, v in settings.items() if v is not None},
     )
 
 
 def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
     cfg = _train_config(spec, run)
     extra = {**run.overrides, **({} if run.method == "sft" else spec.train)}
-    settings = [f"seed={run.seed}"] + [f"{k}={v}" for k, v in extra.items()]
+    settings = [f"seed={run.seed}"] + [f"{k}={'null' if v is None else v}" for k, v in extra.items()]
     if run.bias_model is not None:
         settings.append(f"bias_model={run.bias_model}")
     recipe = run.recipe or spec.recipe(run.method)
