@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from dybench.cli import app
 from dybench.reproduce import ReproduceInputError, StageError, make_plan, reproduce
+from dybench.reproduce._plan import _train_config
 from dybench.reproduce._stages import MARKERS
 
 RUNNER = CliRunner()
@@ -33,7 +34,7 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
         "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "train-start",
         "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
         "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1",
-        "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0", "eval-crpo_mapped-s0",
+        "train-crpo_no_crr-s0", "eval-crpo_no_crr-s0", "train-crpo_branch-s0", "eval-crpo_branch-s0",
         "leaderboard", "report",
     ]  # fmt: skip
     assert not plan.problems
@@ -59,8 +60,9 @@ def test_tiny_cdpo_plan_trains_the_bias_model_before_cdpo_and_repels_it(tmp_path
     stage = next(s for s in plan.stages if s.name == "train-cdpo-s3")
     assert "train-bias-s3" in stage.deps and f"bias_model={cdpo.bias_model}" in stage.command
     bias = next(s for s in plan.stages if s.name == "train-bias-s3")
-    # the tiny bias model is GRPO with the KL anchor of every tiny run (`train bias` refuses a KL term)
-    assert bias.command.startswith("dybench train grpo --config") and "reproduce_tiny_bias.yaml" in bias.command
+    # the tiny bias model is trained as released: `dybench train bias` (no KL), on the middle frame alone
+    assert bias.command.startswith("dybench train bias --config") and "reproduce_tiny_bias.yaml" in bias.command
+    assert bias.settings["config"]["num_frames"] == 1 and bias.settings["config"]["kl_beta"] == 0.0
 
 
 def _fake_checkpoint(folder: Path, model_type: str = "qwen2_5_vl", *, weights=True, tokenizer=True, processor=True):
@@ -104,7 +106,7 @@ def test_cli_ablation_seeds_none_and_bad_values(tmp_path):
     out = tmp_path / "o"
     done = RUNNER.invoke(app, ["reproduce", "crpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "none"])
     assert done.exit_code == 0, done.output
-    assert "crpo_differ" not in done.output
+    assert "crpo_no_crr" not in done.output
     done = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "0"])
     assert done.exit_code == 0 and "train-cdpo_" in done.output
     bad = RUNNER.invoke(app, ["reproduce", "cdpo", "--dry-run", "--output-dir", str(out), "--ablation-seeds", "x"])
@@ -213,18 +215,19 @@ def test_crpo_takes_a_video_r1_json_and_refuses_missing_eval_data(tmp_path):
     assert crpo and all(r.data == qa.resolve() for r in crpo)
 
 
-def test_crpo_plan_runs_published_by_default_with_differ_and_mapped_ablations(tmp_path):
+def test_crpo_plan_runs_published_by_default_with_the_relation_ablations(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path)
     runs = {r.label: r for r in plan.runs}
     assert list(runs) == ["start", "grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
-                          "crpo_differ-s0", "crpo_mapped-s0"]  # ablations on the tiny preset's first seed  # fmt: skip
+                          "crpo_no_crr-s0", "crpo_branch-s0"]  # ablations on the tiny preset's first seed  # fmt: skip
     configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
     assert configs["crpo-s1"]["crr_mode"] == "published" and configs["crpo-s1"]["method"] == "crpo"
-    assert configs["crpo_differ-s0"]["crr_mode"] == "differ" and configs["crpo_mapped-s0"]["crr_mode"] == "mapped"
-    assert configs["crpo_differ-s0"]["method"] == "crpo" and runs["crpo_mapped-s0"].data == runs["crpo-s0"].data
-    assert "eval-crpo_mapped-s0" in {s.name for s in plan.stages}
+    assert configs["crpo-s1"]["advantage_groups"] == "pair"  # dybench's choice: the relation terms act
+    assert configs["crpo_no_crr-s0"]["crr_weight"] == 0.0 and configs["crpo_branch-s0"]["advantage_groups"] == "branch"
+    assert configs["crpo_no_crr-s0"]["method"] == "crpo" and runs["crpo_branch-s0"].data == runs["crpo-s0"].data
+    assert "eval-crpo_branch-s0" in {s.name for s in plan.stages}
     every_seed = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(ablation_seeds=None))
-    assert sum(r.method == "crpo_differ" for r in every_seed.runs) == 3
+    assert sum(r.method == "crpo_no_crr" for r in every_seed.runs) == 3
     assert not [r for r in make_plan("cdpo", output_dir=tmp_path).runs if r.overrides]
 
 
@@ -318,7 +321,7 @@ def fakes(monkeypatch):
     def evaluate_model(ev, model, pairs, out, *, label, preset, **kwargs):
         hit(f"eval-{label}")
         out.mkdir(parents=True, exist_ok=True)
-        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_differ": 0.3, "crpo_mapped": 0.35}[label.split("-")[0]]
+        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_no_crr": 0.3, "crpo_branch": 0.35}[label.split("-")[0]]
         (out / "results.json").write_text(json.dumps(_results(p_acc) | {"model_name": f"reproduce {label}"}))
         return out / "results.json"
 
@@ -345,7 +348,7 @@ def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fak
     assert by_label["crpo-s0"]["metrics"]["p_acc"]["value"] == 0.4
     assert report["comparisons"][0]["diffs"] == [pytest.approx(0.2)]
     p_acc = [c for c in report["comparisons"] if c["metric"] == "p_acc"]
-    assert [c["method"] for c in p_acc] == ["crpo", "crpo_differ", "crpo_mapped"]  # the ablations vs GRPO too
+    assert [c["method"] for c in p_acc] == ["crpo", "crpo_no_crr", "crpo_branch"]  # the ablations vs GRPO too
     assert [c["diffs"] for c in p_acc][1:] == [[pytest.approx(0.1)], [pytest.approx(0.15)]]
     assert len(report["leaderboard"]) == 5
     assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 5
@@ -391,8 +394,8 @@ def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, mon
     fakes["calls"] = []
     _run(tmp_path)
     assert fakes["calls"] == ["train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
-                              "train-crpo_differ-s0", "eval-crpo_differ-s0", "train-crpo_mapped-s0",
-                              "eval-crpo_mapped-s0"]  # fmt: skip
+                              "train-crpo_no_crr-s0", "eval-crpo_no_crr-s0", "train-crpo_branch-s0",
+                              "eval-crpo_branch-s0"]  # fmt: skip
 
 
 def test_a_paper_preset_warns_about_a_far_smaller_model_and_scales_its_gpu_hours(tmp_path):
@@ -414,11 +417,18 @@ def test_a_paper_preset_warns_about_a_far_smaller_model_and_scales_its_gpu_hours
 
 
 def test_a_setting_cleared_by_an_ablation_row_is_cleared_not_left_at_the_recipes_value(tmp_path):
-    plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0], ablation_seeds=[0])
+    from dybench.reproduce import Ablation
+
+    preset = make_plan("cdpo", output_dir=tmp_path).preset
+    bounded = preset.replace(
+        train={"bias_kl_max": 3.0},  # every run bounded...
+        ablations={"cdpo_free": Ablation("cdpo", {"bias_kl_max": None})},  # ...but this row, which clears it
+    )
+    plan = make_plan("cdpo", preset=bounded, output_dir=tmp_path, seeds=[0], ablation_seeds=[0])
     configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
-    cleared = [name for name, row in plan.preset.ablations.items() if row.settings.get("bias_kl_max", 0) is None]
-    assert cleared, "the tiny cdpo preset has rows that clear the bound"
-    for name in cleared:
-        assert configs[f"{name}-s0"]["bias_kl_max"] is None
-    stage = next(s for s in plan.stages if s.name == f"train-{cleared[0]}-s0")
+    assert configs["cdpo-s0"]["bias_kl_max"] == 3.0
+    run = next(r for r in plan.runs if r.method == "cdpo_free")
+    cfg = _train_config(plan.preset, run)
+    assert cfg.bias_kl_max is None
+    stage = next(s for s in plan.stages if s.name == "train-cdpo_free-s0")
     assert "bias_kl_max=null" in stage.command

@@ -91,7 +91,7 @@ def test_the_report_reads_each_evaluated_model_and_the_training_metrics(tmp_path
     (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     report = build_report(plan.report_input())
     assert [r.label for r in report.runs] == ["base", "grpo-s0", "crpo-s0"]
-    assert [m.method for m in report.methods] == ["base", "grpo", "crpo", "crpo_differ", "crpo_mapped"]
+    assert [m.method for m in report.methods] == ["base", "grpo", "crpo", "crpo_no_crr", "crpo_branch"]
     assert [m.n_seeds for m in report.methods] == [1, 1, 1, 0, 0]  # the ablations were not evaluated here
     assert report.comparisons[0].diffs == [pytest.approx(0.15)]
     crpo = report.training["crpo-s0"]

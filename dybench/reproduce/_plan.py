@@ -532,7 +532,7 @@ def _train_config(spec: Preset, run: TrainRun):
     """
     from dybench.train import load_config
 
-    settings = {**run.overrides, **({} if run.method == "sft" else spec.train)}
+    settings = {**({} if run.method == "sft" else spec.train), **run.overrides}  # an ablation's own settings win
     # a setting cleared on purpose (bias_kl_max: null) is a command-line override: an argument of None means "not
     # given" and would leave the recipe's value in place
     cleared = [f"{key}=null" for key, value in settings.items() if value is None]
@@ -550,7 +550,7 @@ def _train_config(spec: Preset, run: TrainRun):
 
 def _train_stage(spec: Preset, run: TrainRun, deps: tuple[str, ...]) -> Stage:
     cfg = _train_config(spec, run)
-    extra = {**run.overrides, **({} if run.method == "sft" else spec.train)}
+    extra = {**({} if run.method == "sft" else spec.train), **run.overrides}
     settings = [f"seed={run.seed}"] + [f"{k}={'null' if v is None else v}" for k, v in extra.items()]
     if run.bias_model is not None:
         settings.append(f"bias_model={run.bias_model}")
