@@ -2,7 +2,7 @@
 
 Offline, in about a minute on a CPU. Fresh DyBench-Synth test clips are rendered in the tiny
 reproduction's setting (``recipes/reproduce_tiny.yaml``: moving direction, one object per clip; the
-planted cue, a red target, points to "right" on 95 % of the training clips but carries no information
+planted cue, a red target, points to "right" on every training clip but carries no information
 here: the test split is balanced), from a seed the shipped models never saw; their counterfactual pairs
 (mirrored, reversed) are built; and lmms-eval evaluates the two floor models and the three models that
 ship with dybench (``dybench.demo.models``: that reproduction's start model, GRPO and CRPO).

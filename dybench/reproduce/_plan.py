@@ -250,6 +250,9 @@ def make_plan(
     runs = spec.runs
 
     # --- inputs ---------------------------------------------------------------------------------------
+    model, train_data, eval_data, bias_data, video_root = (
+        Path(p).expanduser() if p is not None else None for p in (model, train_data, eval_data, bias_data, video_root)
+    )
     given = {"model": model, "train_data": train_data, "bias_data": bias_data, "eval_data": eval_data}
     synthesize = synthetic or not spec.needs  # the paper presets never fall back on synthetic data silently
     for need, what in spec.needs.items():
@@ -258,12 +261,12 @@ def make_plan(
             problems.append(f"{flag} is required with --preset {spec.name}: {what}")
     if synthetic and spec.needs:
         notes.append(f"--synthetic: trained and tested on DyBench-Synth data, not the {spec.name} preset's own")
-    bench = {name: Path(path).expanduser().resolve() for name, path in (bench or {}).items()}
-    unknown = sorted(set(bench) - set(spec.benchmarks))
+    benches = {name: Path(path).expanduser().resolve() for name, path in (bench or {}).items()}
+    unknown = sorted(set(benches) - set(spec.benchmarks))
     if unknown:
         problems.append(f"--bench {', '.join(unknown)}: this preset's benchmarks are "
                         f"{', '.join(spec.benchmarks) or 'none'}")  # fmt: skip
-    for name, path in bench.items():
+    for name, path in benches.items():
         if name not in spec.benchmarks:
             continue
         location = location_of(spec.benchmarks[name].tasks[0])
@@ -271,7 +274,7 @@ def make_plan(
         if not (path.is_file() if kind == "file" else path.is_dir()):
             problems.append(f"--bench {name}={path}: not a {kind}; give {spec.benchmarks[name].about}")
     for name in spec.benchmarks:
-        if name not in bench:
+        if name not in benches:
             notes.append(f"benchmark {name}: no data given (--bench {name}=PATH), not evaluated")
     if spec.model is None and model is None and spec.start is None and "model" not in spec.needs:
         problems.append(
@@ -325,6 +328,7 @@ def make_plan(
     if bias_data is not None:
         shortcut = Path(bias_data).resolve()
     test_pairs: Path | None
+    test_deps: tuple[str, ...]
     if eval_data is not None:
         test_pairs, test_deps = Path(eval_data).resolve(), ()
     elif synthesize:
@@ -336,8 +340,9 @@ def make_plan(
 
     # --- the start model ------------------------------------------------------------------------------
     plan_runs: list[TrainRun] = []
+    base_deps: tuple[str, ...]
     if model is not None or spec.model is not None:
-        base, base_deps = Path(model or spec.model).expanduser().resolve(), ()  # type: ignore[arg-type]
+        base, base_deps = Path(model or spec.model or "").expanduser().resolve(), ()
     elif spec.start is None or spec.tiny_model is None:  # reported above: this preset needs --model
         base, base_deps = Path("<--model>"), ()
     else:
@@ -350,7 +355,7 @@ def make_plan(
         base, base_deps = start.output_dir / "model", ("train-start",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
-    evaluations = _eval_stages(spec, lay, test_pairs, test_deps, bench, Path(video_root) if video_root else None)
+    evaluations = _eval_stages(spec, lay, test_pairs, test_deps, benches, video_root)
     stages += [_reading(stage, external, base, test_pairs) for stage in evaluations("base", base, base_deps)]
     eval_labels = ["base"]
     bias_on = original if spec.bias_data == "all" and bias_data is None else shortcut
@@ -359,7 +364,9 @@ def make_plan(
     # the method and its baseline on every seed first, then the ablations (a cut-short run has the main rows)
     # one bias model (the first seed's) for every CDPO seed unless the preset trains one per seed
     bias_seed = {seed: seed if spec.bias_per_seed else seeds[0] for seed in seeds}
-    todo = [(seed, run, run, {}) for seed in seeds for run in runs if run != "bias" or bias_seed[seed] == seed]
+    todo: list[tuple[int, str, str, Mapping[str, Any]]] = [
+        (seed, run, run, {}) for seed in seeds for run in runs if run != "bias" or bias_seed[seed] == seed
+    ]
     todo += [(seed, name, a.base, a.settings) for seed in ablation_seeds for name, a in spec.ablations.items()]
     for seed, run, role, overrides in todo:
         label = f"{run}-s{seed}"
@@ -387,7 +394,7 @@ def make_plan(
     report_deps = all_evals + (("leaderboard",) if test_pairs is not None else ())
     stages.append(_report_stage(lay, lambda: resolved[0].report_input(), report_deps))
     plan = Plan(target, spec, out, results, seeds, tuple(stages), tuple(plan_runs), tuple(eval_labels),
-                test_pairs, tuple(problems), tuple(notes), bench=bench)  # fmt: skip
+                test_pairs, tuple(problems), tuple(notes), bench=benches)  # fmt: skip
     resolved.append(plan)
     return plan
 
@@ -427,6 +434,8 @@ def reproduce(
 
 def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
     d = spec.data
+    if d is None:
+        raise ValueError(f"preset {spec.name} has no synthetic data to make")
     n = d.n_train if split == "train" else d.n_test
     synth_settings = {
         "n": n, "seed": d.seed, "size": d.size, "frames": d.frames, "fps": d.fps,

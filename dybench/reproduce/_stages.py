@@ -48,8 +48,8 @@ class Stage:
     """Unique within the plan, also the marker's file name (``train-crpo-s0``)."""
     kind: StageKind
     description: str
-    run: Callable[[], None]
-    """Produces the outputs; may resume from partial outputs of an interrupted run with the same key."""
+    run: Callable[[], object]
+    """Produces the outputs (what it returns is ignored); may resume from partial outputs of an interrupted run with the same key."""
     outputs: tuple[Path, ...]
     """Files or folders the stage writes (removed when its key changed)."""
     command: str
