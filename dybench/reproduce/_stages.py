@@ -49,7 +49,8 @@ class Stage:
     kind: StageKind
     description: str
     run: Callable[[], object]
-    """Produces the outputs (what it returns is ignored); may resume from partial outputs of an interrupted run with the same key."""
+    """Produces the outputs (what it returns is ignored); may resume from partial outputs of an interrupted run
+    with the same key."""
     outputs: tuple[Path, ...]
     """Files or folders the stage writes (removed when its key changed)."""
     command: str
