@@ -371,3 +371,19 @@ def test_crpo_trains_on_a_video_r1_json_without_counterfactual_labels(models, tm
     assert {p: p.stat().st_mtime_ns for p in (out / "counterfactuals").glob("*.mp4")} == stamp, "renders reused"
     with pytest.raises(TrainConfigError, match="crr_mode=mapped needs counterfactual answers"):
         train(_config("crpo", policy, data, tmp_path / "mapped", crr_mode="mapped"))
+
+
+def test_the_repulsion_is_split_between_the_cues_answers_and_the_others():
+    """cdpo's ``kl_bias_cue_answers`` / ``kl_bias_other_answers``: each completion's per-token mean, by whether it
+    answers what its question's shortcut cue points to (``Prompt.cue_answer``)."""
+    from pathlib import Path
+
+    from dybench.train._trainer import cue_rows, per_row_split
+
+    cued = Prompt("p", Path("/v.mp4"), "Which way?", ("left", "right"), "B", cue_answer="B")
+    plain = Prompt("q", Path("/v.mp4"), "Which way?", ("left", "right"), "A")
+    signs = cue_rows([cued, plain], ["B", "A", None, "B"], 2)
+    assert signs.tolist() == [1, -1, 0, 0]  # the cue's answer, another answer; no parse; no cue
+    kl = torch.tensor([[1.0, 3.0], [0.5, 0.5], [9.0, 9.0], [9.0, 9.0]])
+    mask = torch.tensor([[1, 1], [1, 0], [1, 1], [1, 1]])
+    assert per_row_split(kl, mask, signs).tolist() == [2.0, 1.0, 0.5, 1.0]  # [sum, count] cue's, then others

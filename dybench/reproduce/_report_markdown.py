@@ -200,11 +200,11 @@ def _training(report: Report) -> list[str]:
         lines += [
             "",
             "`crr_advantage_shift`: mean |advantage with CRPO's relation terms - without| (0: they change nothing "
-            "the policy learns from). `kl_bias_cue_agree` / `kl_bias_cue_conflict`: CDPO's repulsive KL on items "
-            "whose cue points to the gold answer / away from it. `reward_temporal`: share of ordered rollouts "
-            "earning T-GRPO's bonus; `temporal_condition`: share of groups whose ordered accuracy reached mu x "
-            "the shuffled one's. `reward_reverse`: ArrowRL's reverse reward; `reversed_acc`: the greedy answer on "
-            "the reversed clip against the forward gold.",
+            "the policy learns from). `kl_bias_cue_answers` / `kl_bias_other_answers`: CDPO's repulsive KL on "
+            "completions that answer what the planted cue points to / something else. `reward_temporal`: share of "
+            "ordered rollouts earning T-GRPO's bonus; `temporal_condition`: share of groups whose ordered accuracy "
+            "reached mu x the shuffled one's. `reward_reverse`: ArrowRL's reverse reward; `reversed_acc`: the greedy "
+            "answer on the reversed clip against the forward gold.",
         ]
     return lines + _kl_to_bias(report)
 

@@ -428,7 +428,7 @@ def training_summary(path: Path) -> dict[str, Any]:
 
 
 #: Per-step numbers only some methods log: the report shows each over the whole run where it was logged.
-METHOD_TERMS = ("crr_advantage_shift", "kl_bias_cue_agree", "kl_bias_cue_conflict", "reward_temporal",
+METHOD_TERMS = ("crr_advantage_shift", "kl_bias_cue_answers", "kl_bias_other_answers", "reward_temporal",
                 "temporal_condition", "shuffled_acc", "ordered_acc", "reward_reverse", "reversed_acc")  # fmt: skip
 
 

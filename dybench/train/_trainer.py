@@ -147,11 +147,11 @@ class StepMetrics:
     crr_advantage_shift: float | None = None
     """crpo: mean |advantage with the relation terms - advantage without them| over the step's rows (0: the
     relation terms change nothing the policy learns from; see ``_rewards.py``)."""
-    kl_bias_cue_agree: float | None = None
-    """cdpo: ``kl_bias`` over the rows whose question's shortcut cue points to the gold answer (the data's
-    ``cue_answer``; None when the step has none)."""
-    kl_bias_cue_conflict: float | None = None
-    """cdpo: ``kl_bias`` over the rows whose question's cue points away from the gold answer."""
+    kl_bias_cue_answers: float | None = None
+    """cdpo: ``kl_bias`` over the completions that answer what their question's shortcut cue points to (the
+    data's ``cue_answer``; None when the step has none): is the repulsion acting on the shortcut's answers?"""
+    kl_bias_other_answers: float | None = None
+    """cdpo: ``kl_bias`` over the completions whose (parsed) answer is not the cue's."""
     heldout_acc: float | None = None
     """sft: greedy accuracy on the held-back prompts, at every ``sft_check_every`` steps."""
     reward_temporal: float = 0.0
@@ -414,12 +414,13 @@ def train(cfg: TrainConfig) -> Path:
                 "rollout_tokens": int(mask.sum()),
                 "rollout_s": rollout_s,
             }
-            cue = cue_rows(prompts, G) if bias is not None else None  # (B,) +1 cue agrees, -1 conflicts, 0 none
+            # (B,) +1 the completion answers the cue's answer, -1 another answer, 0 no cue or unparsable
+            cue = cue_rows(prompts, terms.parsed, G) if bias is not None else None
 
         # --- loss and optimiser step, gradients accumulated over micro-batches ----------------------
         policy.train()
         sums = dict.fromkeys(TokenLoss._fields, 0.0)
-        cue_kl = torch.zeros(4)  # kl sum and row count on cue-agreeing rows, then on cue-conflicting rows
+        cue_kl = torch.zeros(4)  # kl sum and row count on the cue's answers, then on other answers
         grad_norm, lr = 0.0, scheduler.get_last_lr()[0]  # the rate this step's update uses
         gap_sum, gap_tokens = 0.0, 0.0  # sampler vs trainer log-probs, on the batch's first update only
         sampler_logprobs = samples.sampler_logprobs if samples is not None and step % cfg.ppo_epochs == 0 else None
@@ -509,8 +510,8 @@ def train(cfg: TrainConfig) -> Path:
         )
         if cue is not None:
             kl = accelerator.reduce(cue_kl.to(accelerator.device), "sum").tolist()
-            metrics.kl_bias_cue_agree = kl[0] / kl[1] if kl[1] else None
-            metrics.kl_bias_cue_conflict = kl[2] / kl[3] if kl[3] else None
+            metrics.kl_bias_cue_answers = kl[0] / kl[1] if kl[1] else None
+            metrics.kl_bias_other_answers = kl[2] / kl[3] if kl[3] else None
         if step % cfg.ppo_epochs:  # this step reused the previous generation batch
             metrics.rollout_s, metrics.rollout_tokens = 0.0, 0
         if sft and cfg.sft_check_every and (step + 1) % cfg.sft_check_every == 0:
@@ -550,11 +551,13 @@ def _logprobs(model, rollout, chunks, cfg: TrainConfig, forbidden: list[int]) ->
     ).detach()
 
 
-def cue_rows(prompts: list[Prompt], num_generations: int) -> torch.Tensor:
-    """(B,) for each rollout row: +1 when its question's shortcut cue points to the gold answer, -1 when it
-    points away, 0 when the data gives no cue (``Prompt.cue_answer``)."""
-    sign = [0 if p.cue_answer is None or p.answer is None else (1 if p.cue_answer == p.answer else -1) for p in prompts]
-    return torch.tensor(sign).repeat_interleave(num_generations)
+def cue_rows(prompts: list[Prompt], parsed: list[str | None], num_generations: int) -> torch.Tensor:
+    """(B,) for each completion: +1 when it answers what its question's shortcut cue points to
+    (``Prompt.cue_answer``), -1 when it answers something else, 0 when there is no cue or no parsed answer."""
+    cues = [p.cue_answer for p in prompts for _ in range(num_generations)]
+    return torch.tensor(
+        [0 if c is None or a is None else (1 if a == c else -1) for c, a in zip(cues, parsed, strict=True)]
+    )
 
 
 def per_row_split(values: torch.Tensor, mask: torch.Tensor, sign: torch.Tensor) -> torch.Tensor:
