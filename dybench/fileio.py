@@ -61,16 +61,32 @@ def inside(root: str | os.PathLike, path: str | os.PathLike) -> Path:
 def _linked_folder(root: Path, folder: Path) -> Path | None:
     """The first folder the kernel passes through from ``root`` to ``folder`` that is a symbolic link, else None.
 
-    Walks ``folder`` as spelled (``..`` kept: ``a/b/..`` passes through ``b``) up to ``root``; a ``folder``
-    spelled from another place than ``root`` is walked up to the first folder that is ``root``.
+    Walks ``folder`` as spelled, one piece at a time as the kernel does (``a/b/..`` passes through ``b``;
+    a folder that does not exist yet is walked as the real folder a writer would make there); a ``..`` above
+    ``root`` on the way is refused. A ``folder`` spelled from another place than ``root`` is walked up to the
+    first folder that is ``root``.
     """
     top, real_root = root.absolute(), os.path.realpath(root)
     current = folder.absolute()
-    spelled_below = current.parts[: len(top.parts)] == top.parts
-    while current != top and current.parent != current:
+    if current.parts[: len(top.parts)] == top.parts:
+        walked, depth = top, 0
+        for part in current.parts[len(top.parts) :]:
+            if part == "..":
+                if depth == 0:
+                    raise OutsideFolder(
+                        f"{folder}: leaves {root} through '..' on the way; dybench writes and deletes only "
+                        f"inside {root}; fix the path"
+                    )
+                walked, depth = walked.parent, depth - 1
+                continue
+            walked, depth = walked / part, depth + 1
+            if os.path.islink(walked):
+                return walked
+        return None
+    while current.parent != current:
         if os.path.islink(current):
             return current
-        if not spelled_below and os.path.realpath(current) == real_root:
+        if os.path.realpath(current) == real_root:
             return None
         current = current.parent
     return None

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dybench.fileio import FolderBusy, atomic_path, exclusive, remove_stale_temps, write_text_atomic
@@ -195,6 +195,8 @@ def _expected_refused(out: Path, target: Path) -> bool:
     | st.lists(st.sampled_from(LINK_PIECES), min_size=1, max_size=4),
     writer=st.sampled_from(["text", "create", "dir", "remove"]),
 )
+@example(parts=["b", "..", "in-link", "f.txt"], writer="text")  # a missing folder, then back up into a link
+@example(parts=["b", "..", "in-link", "f.txt"], writer="dir")
 @settings(max_examples=150, deadline=None)
 def test_no_writer_goes_through_a_link_it_did_not_make(parts: list[str], writer: str):
     """Whatever the path: a writer given ``within=out`` refuses a path that passes through a planted link or

@@ -247,7 +247,7 @@ def test_cli_tiny_model_and_train(pairs, tmp_path):
     assert built.exit_code == 0, built.output
     args = ["train", "bias", "--model", str(tmp_path / "m"), "--data", str(pairs), "--output-dir",
             str(tmp_path / "run"), "--max-steps", "1", "num_generations=2", "max_new_tokens=4",
-            "num_frames=2", "max_pixels=3136", "save_every=1"]  # fmt: skip
+            "num_frames=2", "min_pixels=3136", "max_pixels=3136", "save_every=1"]  # fmt: skip
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert str(tmp_path / "run" / "model") in result.output

@@ -111,6 +111,6 @@ def test_training_in_bf16_with_gradient_checkpointing(setup, tmp_path, monkeypat
     assert all(math.isfinite(r["loss"]) and r["grad_norm"] > 0 for r in rows)
     assert rows[1]["kl_ref"] > 0, "the bf16 step moved the fp32 weights"
     # sampling and scoring both run under bf16 autocast but with different shapes (KV cache or not)
-    assert 0 < rows[0]["sampler_logprob_gap"] < 0.05
+    assert 0 <= rows[0]["sampler_logprob_gap"] < 0.05  # exactly 0 on some CPUs (the same kernels both ways)
     with safe_open(str(final / "model.safetensors"), "pt") as f:
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}, "fp32 master weights are saved"

@@ -352,7 +352,10 @@ class TrainConfig:
                     "generation batches)"
                 )
             if self.min_pixels > self.max_pixels:
-                problems.append(f"min_pixels={self.min_pixels} is above max_pixels={self.max_pixels}")
+                problems.append(
+                    f"min_pixels={self.min_pixels} is above max_pixels={self.max_pixels}: set min_pixels to "
+                    f"{self.max_pixels} or less as well (the default min_pixels is {16 * 28 * 28})"
+                )
         if problems:
             raise TrainConfigError("bad training config:\n  " + "\n  ".join(problems))
 
