@@ -70,6 +70,11 @@ def test_the_sentences_follow_the_numbers():
     assert "no learned shortcut shows" in first and "leans on" not in first
     assert "(-0.040)" in second and "no less than GRPO" in second and "visible in one frame" in second
 
+    tgrpo, arrowrl = _row("T-GRPO (seed 0)", 0.7, 0.45, 0.2, 0.8), _row("ArrowRL (seed 0)", 0.8, 0.55, 0.2, 0.7)
+    *_, third = interpret([start, shortcut, crpo, tgrpo, arrowrl])
+    assert "T-GRPO P-Acc 0.450 (-0.050 against GRPO), follows the cue on 80%" in third
+    assert "ArrowRL P-Acc 0.550 (+0.050 against GRPO), follows the cue on 70%" in third
+
 
 def test_floor_models_only():
     rows = [_row("constant", 0.5, 0.0, 0.0, 0.6, False), _row("random", 0.47, 0.22, 0.25, 0.5, False)]

@@ -24,7 +24,7 @@ def test_the_shipped_models_match_their_provenance():
     assert [m.name for m in shipped()] == [m.name for m in DEMO_MODELS]
     assert check_shipped() == []
     total = sum(p.stat().st_size for m in DEMO_MODELS for p in m.path().iterdir())
-    assert total < 10e6  # a few MB in all
+    assert total < 12e6  # a few MB in all: five models of ~2.2 MB
     for model in DEMO_MODELS:
         record = json.loads((model.path() / PROVENANCE).read_text())
         assert record["reproduce_command"].startswith("dybench reproduce crpo ")

@@ -172,11 +172,11 @@ def demo_table(rows: Sequence[DemoRow], *, title: str) -> Table:
 
 
 def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
-    """Two sentences that say what the table's numbers mean, each claim chosen by comparing them.
+    """Sentences that say what the table's numbers mean, each claim chosen by comparing them.
 
     With the shipped models: GRPO against the start model (did correctness-only RL raise Acc or P-Acc,
-    and its cue-following), then CRPO against GRPO and the one-frame column. Floor models only: their
-    P-Acc against their Acc.
+    and its cue-following), then CRPO against GRPO and the one-frame column, then T-GRPO and ArrowRL
+    against GRPO. Floor models only: their P-Acc against their Acc.
     """
     trained = [r for r in rows if r.trained]
     floor = [r for r in rows if not r.trained]
@@ -217,7 +217,19 @@ def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
             else "so part of what they get right is visible in one frame."
         )
     )
-    return first, second
+    others = [r for r in trained[3:] if r.value("p_acc") is not None]
+    if not others:
+        return first, second
+    third = (
+        "The other baselines of CRPO's table, from the same start: "
+        + "; ".join(
+            f"{r.label.split(' (')[0]} P-Acc {r.number('p_acc'):.3f} ({r.number('p_acc') - g_pacc:+.3f} against GRPO), "
+            f"follows the cue on {(r.cue_agreement or 0.0):.0%}"
+            for r in others
+        )
+        + "."
+    )
+    return first, second, third
 
 
 def _answers(run: EvalRun, task: str) -> dict[str, str | None]:

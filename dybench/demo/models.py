@@ -1,7 +1,9 @@
-"""The tiny models that ship with dybench, for ``dybench demo``: a reproduction's start, GRPO and CRPO models.
+"""The tiny models that ship with dybench, for ``dybench demo``: a reproduction's start, GRPO, CRPO, T-GRPO and
+ArrowRL models.
 
-They are copies of what ``dybench reproduce crpo`` (tiny preset) trained on seed 0: the warmed-up start
-model (``models/base``), the GRPO baseline and CRPO (``runs/{grpo,crpo}-s0/model``), each with its
+They are copies of what ``dybench reproduce crpo --extra-runs all`` (tiny preset) trained on seed 0: the start
+model (``runs/start/model``), the GRPO baseline, CRPO and the other two baselines of CRPO's table
+(``runs/{grpo,crpo,tgrpo,arrowrl}-s0/model``), each with its
 config, tokenizer and processor files. The weights are stored in bfloat16, the dtype lmms-eval's
 ``qwen2_5_vl`` runs them in, so the shipped models answer as the reproduction's own evaluation saw them
 (~2 MB each). Each folder's ``provenance.json`` records the ``dybench reproduce`` command, the stage that
@@ -10,7 +12,7 @@ the training metrics summary, and the sha256 of every file beside it (``check_sh
 
 Regenerate them from a finished reproduction (only its stages that made these models need be done)::
 
-    dybench reproduce crpo --output-dir OUT
+    dybench reproduce crpo --extra-runs all --output-dir OUT
     python -m dybench.demo.models --from OUT
 """
 
@@ -67,6 +69,11 @@ DEMO_MODELS: tuple[DemoModel, ...] = (
     DemoModel("tiny-start", "start model (sft)", "runs/start/model", "train-start"),
     DemoModel(f"tiny-grpo-s{SEED}", f"GRPO (seed {SEED})", f"runs/grpo-s{SEED}/model", f"train-grpo-s{SEED}"),
     DemoModel(f"tiny-crpo-s{SEED}", f"CRPO (seed {SEED})", f"runs/crpo-s{SEED}/model", f"train-crpo-s{SEED}"),
+    # the other baselines of CRPO's table (`dybench reproduce crpo --extra-runs tgrpo,arrowrl`)
+    DemoModel(f"tiny-tgrpo-s{SEED}", f"T-GRPO (seed {SEED})", f"runs/tgrpo-s{SEED}/model", f"train-tgrpo-s{SEED}"),
+    DemoModel(
+        f"tiny-arrowrl-s{SEED}", f"ArrowRL (seed {SEED})", f"runs/arrowrl-s{SEED}/model", f"train-arrowrl-s{SEED}"
+    ),
 )
 
 
@@ -98,7 +105,8 @@ def check_shipped(folder: Path = MODELS_DIR) -> list[str]:
 def ship(
     reproduction: Path, folder: Path = MODELS_DIR, *, command: str | None = None, note: str | None = None
 ) -> list[Path]:
-    """Copy the start, GRPO and CRPO models of a ``dybench reproduce crpo`` output folder into ``folder``
+    """Copy the start, GRPO, CRPO, T-GRPO and ArrowRL models of a ``dybench reproduce crpo --extra-runs all``
+    output folder into ``folder``
     (weights converted to bfloat16) with their ``provenance.json``; returns the model folders.
 
     Every model's stage must be done (its done-marker written): an unfinished run is refused, never
@@ -120,7 +128,8 @@ def ship(
     unfinished = [stage for stage, marker in markers.items() if not marker.is_file()]
     if unfinished:
         raise DemoModelsError(
-            f"{reproduction}: stage(s) {', '.join(unfinished)} not done yet; let the reproduction finish them"
+            f"{reproduction}: stage(s) {', '.join(unfinished)} not done yet; let the reproduction finish them "
+            "(`dybench reproduce crpo --extra-runs all` in that folder trains T-GRPO and ArrowRL too)"
         )
     shared = {
         "reproduce_command": command or _reproduce_command(plan),
