@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -172,6 +173,13 @@ def test_methods_are_compared_on_the_seeds_where_grpo_took_the_shortcut(tmp_path
     text = render_markdown(inputs, report, {})
     assert text.index("## Premise") < text.index("## Verdict")
     assert "| 1 | 0.550 | 0.600 | 0.500 | **FAILS** |" in text and "seed(s) 1" in text
+
+    # a GRPO run that gives one answer to everything has collapsed: the premise says so
+    collapsed = RunInfo("grpo-s1", "grpo", 1, runs[3].results, diagnostics={"cue_agreement": 0.5,
+                        "top_answer_share": 1.0})  # fmt: skip
+    report = build_report(dataclasses.replace(inputs, runs=(*runs[:3], collapsed, runs[4])))
+    assert report.premise[1].holds is False and "collapsed, not a shortcut" in report.premise[1].why
+    assert "**FAILS** (collapsed to one answer) |" in render_markdown(inputs, report, {})
 
 
 def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):

@@ -88,6 +88,8 @@ def _premise(report: Report) -> list[str]:
              "|---|---|---|---|---|"]  # fmt: skip
     for p in report.premise:
         mark = "holds" if p.holds else "**FAILS**" if p.holds is False else "not checkable"
+        if "collapsed" in p.why:
+            mark += " (collapsed to one answer)"
         lines.append(f"| {p.seed} | {_fmt(p.cue_agreement)} | {_fmt(p.p_acc)} | {_fmt(p.start_p_acc)} | {mark} |")
     failed = [str(p.seed) for p in report.premise if p.holds is False]
     if failed:
@@ -241,8 +243,8 @@ def _warmup(report: Report) -> list[str]:
             "## Start model: supervised on gold answers (tiny preset)",
             "",
             f"{w['steps']} `dybench train sft` steps on the true answers of both branches of the training pairs (the "
-            "planted cue is right on one branch and wrong on the other, so it teaches no shortcut), stopped while "
-            f"perception is partial, as in an instruction-tuned start model ({w.get('ended')}). Held-back accuracy: "
+            "planted cue is right on one branch and wrong on the other, so it teaches no shortcut), stopped at the "
+            f"recipe's held-back accuracy ({w.get('ended')}). Held-back accuracy: "
             f"{checks or '-'}. Answers in format: {fmt}. The base row above is this model.",
         ]
     return [

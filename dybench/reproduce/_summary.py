@@ -173,6 +173,8 @@ class Comparison:
 #: GRPO "takes the shortcut" on a seed when its test answers follow the planted cue at least this often (and
 #: its P-Acc falls below the start model's): the papers' premise, checked before any method is compared.
 PREMISE_CUE = 0.75
+#: A model giving one answer to at least this share of the test questions has collapsed (said so in the premise).
+COLLAPSED = 0.95
 
 
 @dataclass(frozen=True)
@@ -229,6 +231,9 @@ def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
             f"{PREMISE_CUE}) and its P-Acc {p_acc:.3f} is {'below' if p_acc < start else 'NOT below'} the start "
             f"model's {start:.3f}"
         )
+        top = run.diagnostics.get("top_answer_share")
+        if top is not None and top >= COLLAPSED:
+            why += f"; it gives one answer to {top:.0%} of the questions: collapsed, not a shortcut"
         checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why))
     return checks
 
