@@ -309,8 +309,8 @@ def fakes(monkeypatch):
         out = Path(cfg.output_dir)
         _fake_checkpoint(out / "model")
         if cfg.method == "sft":  # the start model: its held-back accuracy reaches the recipe's target
-            summary = {"steps": 50, "ended": "reached", "held_back": {"accuracy": 0.75, "format_rate": 1.0},
-                       "config": {"sft_targets": "gold"}}  # fmt: skip
+            held = {"accuracy": cfg.sft_stop_accuracy, "format_rate": 1.0}
+            summary = {"steps": 50, "ended": "reached", "held_back": held, "config": {"sft_targets": "gold"}}
             (out / "summary.json").write_text(json.dumps(summary))
         rows = [{"step": s, "reward": 0.1 * s, "reward_correct": 0.05 * s, "reward_behave": 0.5,
                  "reward_crr_orig": 0.0, "reward_crr_aug": 0.0, "kl_bias": 0.0, "step_s": 0.1}
