@@ -205,9 +205,11 @@ class TrainConfig:
     crr_partner: str = choice("group", "paired")
     """crpo only: the rate a relation term reads from the other branch. group: the mean over its G
     rollouts (the natural reading of the page, which does not say); paired: its rollout of the same index."""
-    advantage_groups: str = choice("branch", "pair")
-    """crpo only: branch = each branch's G rollouts are one advantage group (the page's secondary digest
-    says rewards are computed within each branch); pair = the 2G rollouts of a pair are one group."""
+    advantage_groups: str = choice("pair", "branch")
+    """crpo only: pair = the 2G rollouts of a pair are one advantage group (dybench's choice, where the authors
+    are silent: measured, docs/reproduce.md); branch = each branch's G rollouts are one group (the page's
+    secondary digest says rewards are computed within each branch), under which the relation terms cancel
+    whenever every completion is in format (the README's invariance)."""
     null_option: bool | None = None
     """Append "None of the above" as the last option of every multiple-choice training question (CRPO's
     null option; the letters of the other options do not change). None = on for crpo published, off
