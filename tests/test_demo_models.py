@@ -58,7 +58,7 @@ def test_a_changed_file_no_longer_matches(tmp_path):
 
 
 def _reproduction(root: Path) -> Path:
-    """A `dybench reproduce crpo` output folder whose three models are copies of the shipped ones."""
+    """A `dybench reproduce crpo --extra-runs all` output folder whose models are copies of the shipped ones."""
     stages = [{"name": m.stage, "command": f"make {m.name}"} for m in DEMO_MODELS]
     plan = {"target": "crpo", "preset": "tiny", "output_dir": str(root), "results_dir": str(root / "leaderboard"),
             "seeds": [0, 1, 2], "stages": stages}  # fmt: skip
@@ -83,11 +83,14 @@ def test_ship_refuses_an_unfinished_reproduction_then_copies_a_finished_one(tmp_
     root = _reproduction(tmp_path / "repro")
     for model in DEMO_MODELS[:2]:
         write_json_atomic(root / ".stages" / f"{model.stage}.done.json", {"finished": "2026-11-28T09:00:00+00:00"})
-    with pytest.raises(DemoModelsError, match="train-crpo-s0 not done yet"):
+    with pytest.raises(
+        DemoModelsError, match="train-crpo-s0, train-tgrpo-s0, train-arrowrl-s0 not done yet.*--extra-runs"
+    ):
         ship(root, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
-    write_json_atomic(root / ".stages/train-crpo-s0.done.json", {"finished": "2026-11-28T09:30:00+00:00"})
+    for model in DEMO_MODELS[2:]:
+        write_json_atomic(root / ".stages" / f"{model.stage}.done.json", {"finished": "2026-11-28T09:30:00+00:00"})
     folders = ship(root, tmp_path / "out")
     assert [f.name for f in folders] == [m.name for m in DEMO_MODELS]
     assert check_shipped(tmp_path / "out") == []
