@@ -72,8 +72,8 @@ def test_the_sentences_follow_the_numbers():
 
     tgrpo, arrowrl = _row("T-GRPO (seed 0)", 0.7, 0.45, 0.2, 0.8), _row("ArrowRL (seed 0)", 0.8, 0.55, 0.2, 0.7)
     *_, third = interpret([start, shortcut, crpo, tgrpo, arrowrl])
-    assert "T-GRPO P-Acc 0.450 (-0.050 against GRPO), follows the cue on 80%" in third
-    assert "ArrowRL P-Acc 0.550 (+0.050 against GRPO), follows the cue on 70%" in third
+    assert "T-GRPO (seed 0) P-Acc 0.450 (-0.050 against GRPO), follows the cue on 80%" in third
+    assert "ArrowRL (seed 0) P-Acc 0.550 (+0.050 against GRPO), follows the cue on 70%" in third
 
 
 def test_floor_models_only():

@@ -223,7 +223,7 @@ def interpret(rows: Sequence[DemoRow]) -> tuple[str, ...]:
     third = (
         "The other baselines of CRPO's table, from the same start: "
         + "; ".join(
-            f"{r.label.split(' (')[0]} P-Acc {r.number('p_acc'):.3f} ({r.number('p_acc') - g_pacc:+.3f} against GRPO), "
+            f"{r.label} P-Acc {r.number('p_acc'):.3f} ({r.number('p_acc') - g_pacc:+.3f} against GRPO), "
             f"follows the cue on {(r.cue_agreement or 0.0):.0%}"
             for r in others
         )

@@ -88,7 +88,7 @@ def _premise(report: Report) -> list[str]:
              "|---|---|---|---|---|"]  # fmt: skip
     for p in report.premise:
         mark = "holds" if p.holds else "**FAILS**" if p.holds is False else "not checkable"
-        if "collapsed" in p.why:
+        if p.collapsed:
             mark += " (collapsed to one answer)"
         lines.append(f"| {p.seed} | {_fmt(p.cue_agreement)} | {_fmt(p.p_acc)} | {_fmt(p.start_p_acc)} | {mark} |")
     failed = [str(p.seed) for p in report.premise if p.holds is False]

@@ -189,6 +189,8 @@ class Premise:
     holds: bool | None
     """None: it cannot be checked (no planted cue in the test data, or a model not evaluated yet)."""
     why: str
+    collapsed: bool = False
+    """GRPO gives one answer to at least ``COLLAPSED`` of the test questions: a collapse, not a shortcut."""
 
 
 @dataclass(frozen=True)
@@ -232,9 +234,10 @@ def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
             f"model's {start:.3f}"
         )
         top = run.diagnostics.get("top_answer_share")
-        if top is not None and top >= COLLAPSED:
+        collapsed = top is not None and top >= COLLAPSED
+        if collapsed:
             why += f"; it gives one answer to {top:.0%} of the questions: collapsed, not a shortcut"
-        checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why))
+        checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why, collapsed))
     return checks
 
 

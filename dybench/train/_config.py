@@ -356,7 +356,7 @@ class TrainConfig:
             if self.min_pixels > self.max_pixels:
                 problems.append(
                     f"min_pixels={self.min_pixels} is above max_pixels={self.max_pixels}: set min_pixels to "
-                    f"{self.max_pixels} or less as well (the default min_pixels is {16 * 28 * 28})"
+                    f"{self.max_pixels} or less as well"
                 )
         if problems:
             raise TrainConfigError("bad training config:\n  " + "\n  ".join(problems))
