@@ -103,6 +103,9 @@ def synth(
     travel: float = typer.Option(
         1.0, "--travel", help="How far a target moving left/right or up/down goes, x the default (smaller: harder)."
     ),
+    subtle: float = typer.Option(
+        0.0, "--subtle", help="Share of clips whose target moves only 0.05x the default: motion too small to see."
+    ),
     workers: int = typer.Option(0, "--workers", min=0, help=_WORKERS_HELP),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
@@ -110,7 +113,7 @@ def synth(
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-               split=split.value, max_distractors=max_distractors, travel=travel, workers=workers or None)  # fmt: skip
+               split=split.value, max_distractors=max_distractors, travel=travel, subtle=subtle, workers=workers or None)  # fmt: skip
     print_summary(out)
 
 

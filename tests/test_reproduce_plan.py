@@ -7,6 +7,7 @@ chain runs in tests/test_reproduce_e2e.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -31,7 +32,8 @@ def _names(plan) -> list[str]:
 def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path, seeds=[0, 1])
     assert _names(plan) == [
-        "synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "train-start",
+        "synth-train", "build-train", "train-files", "synth-test", "build-test", "synth-start", "build-start",
+        "model-init", "train-start",
         "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0",
         "train-grpo-s1", "eval-grpo-s1", "train-crpo-s1", "eval-crpo-s1",
         "train-crpo_no_crr-s0", "eval-crpo_no_crr-s0", "train-crpo_branch-s0", "eval-crpo_branch-s0",
@@ -43,7 +45,18 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     assert runs["grpo-s0"].data.name == "original.json"  # the original branch only
     assert {r.model for r in plan.runs if r.method != "sft"} == {plan.layout.start_run / "model"}
     start = next(r for r in plan.runs if r.method == "sft")  # the start model is `dybench train sft`
-    assert start.model == plan.layout.init_model and start.data == plan.layout.pairs("train")
+    assert start.model == plan.layout.init_model and start.data == plan.layout.pairs("start")
+    settings = {s.name: s.settings for s in plan.stages}
+    assert settings["synth-train"]["subtle"] == plan.preset.data.subtle > 0  # RL's clips: some too subtle to see
+    assert "subtle" not in settings["synth-start"] and "subtle" not in settings["synth-test"]
+    assert settings["synth-start"]["split"] == "train" and settings["synth-start"]["n"] == plan.preset.data.n_start
+    assert settings["synth-train"]["seed"] != settings["synth-start"]["seed"]  # the start never saw an RL scene
+    assert "--subtle 0.667" in next(s.command for s in plan.stages if s.name == "synth-train")
+    # without a start split the start model fine-tunes on the training pairs
+    shared = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(
+        data=dataclasses.replace(plan.preset.data, n_start=0)))  # fmt: skip
+    assert "synth-start" not in _names(shared)
+    assert next(r for r in shared.runs if r.method == "sft").data == shared.layout.pairs("train")
     text = plan.describe()
     assert "dybench train crpo --config" in text and "reproduce_tiny_crpo.yaml" in text
     assert "expected compute" in text
@@ -357,7 +370,8 @@ def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fak
                ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
 
 
-STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "model-init", "train-start",
+STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "synth-start", "build-start",
+          "model-init", "train-start",
           "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]  # fmt: skip
 FAKED = [s for s in STAGES if s != "train-files"]
 

@@ -132,6 +132,45 @@ def test_max_distractors_keeps_only_the_objects_the_question_needs(tmp_path: Pat
             "--categories", "moving_direction"]  # fmt: skip
     assert runner.invoke(app, [*args, "--max-distractors", "0"]).exit_code == 0
     manifest = json.loads((tmp_path / "s" / "synth.json").read_text())
-    assert manifest["parameters"]["max_distractors"] == 0 and "--max_distractors 0" in manifest["regenerate"]
+    assert manifest["parameters"]["max_distractors"] == 0 and "--max-distractors 0" in manifest["regenerate"]
     bad = runner.invoke(app, [*args, "--max-distractors", "-1"])
     assert bad.exit_code == 1 and "--max-distractors -1" in bad.output
+
+
+def test_subtle_clips_are_the_same_scenes_with_their_target_moving_a_twentieth_as_far() -> None:
+    plan = dict(n=12, seed=2, size=64, frames=8, categories=("moving_direction",), rules={}, split="train",
+                max_distractors=0)  # fmt: skip
+    plain, mixed = plan_clips(**plan), plan_clips(**plan, subtle=2 / 3)
+    subtle = [i for i, clip in enumerate(mixed) if clip.travel != 1.0]
+    assert subtle == [1, 2, 4, 5, 7, 8, 10, 11]  # exactly 2/3 of them, spread evenly
+    assert [dataset.is_subtle(i, 0.0) for i in range(5)] == [False] * 5
+    assert [dataset.is_subtle(i, 1.0) for i in range(5)] == [True] * 5
+    for i, (a, b) in enumerate(zip(plain, mixed, strict=True)):
+        assert a.question == b.question  # the same question and answer: nothing drawn differently
+        path = [abs(t.x[-1] - t.x[0]) + abs(t.y[-1] - t.y[0]) for t in (a.scene.objects[0].track, b.scene.objects[0].track)]
+        if i in subtle and a.question.truth not in ("left", "right", "up", "down"):  # a circle: travel is not its motion
+            assert a.scene == b.scene
+        elif i in subtle:
+            assert b.travel == dataset.SUBTLE_TRAVEL and path[1] == pytest.approx(path[0] * dataset.SUBTLE_TRAVEL, rel=1e-3)
+            assert path[1] < 1.5  # about a pixel at 64x64
+        else:
+            assert a == b
+
+
+def test_the_regenerate_command_remakes_the_folder(tmp_path: Path) -> None:
+    """synth.json's command line, run as it is written, gives the same annotations (every option spelt right)."""
+    import shlex
+
+    first = synthesize(tmp_path / "first", n=3, seed=1, size=64, frames=8, categories=["moving_direction"],
+                       bias="moving_direction:colour=red->right:train=1.0,test=0.5", split="train",
+                       max_distractors=0, subtle=0.5, workers=1, progress=False)  # fmt: skip
+    rows = read_jsonl(first / "annotations.jsonl")
+    assert [r.get("travel") for r in rows] == [None, dataset.SUBTLE_TRAVEL, None]
+    command = json.loads((first / "synth.json").read_text())["regenerate"].replace("DIR", str(tmp_path / "again"))
+    words = shlex.split(command)
+    assert words[:2] == ["dybench", "synth"] and "--subtle" in words and "--max-distractors" in words
+    result = CliRunner().invoke(app, [*words[1:], "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "again" / "annotations.jsonl").read_bytes() == (first / "annotations.jsonl").read_bytes()
+    bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), "--subtle", "1.5"])
+    assert bad.exit_code == 1 and "--subtle 1.5" in bad.output

@@ -21,25 +21,11 @@ from dybench.reproduce._presets import SynthData
 from dybench.video_r1 import video_r1_row, write_video_r1
 
 
-def synthesize_split(spec: SynthData, out: Path, split: str, *, workers: int | None = None) -> None:
-    """Render one DyBench-Synth split (resumes: finished clips are kept)."""
+def synthesize_split(spec: SynthData, out: Path, part: str, *, workers: int | None = None) -> None:
+    """Render one part of the DyBench-Synth data (``SynthData.synth_settings``; resumes: finished clips are kept)."""
     from dybench.synth import synthesize
 
-    synthesize(
-        out,
-        n=spec.n_train if split == "train" else spec.n_test,
-        seed=spec.seed,
-        size=spec.size,
-        frames=spec.frames,
-        fps=spec.fps,
-        categories=list(spec.categories),
-        bias=spec.bias,
-        split=split,
-        max_distractors=spec.max_distractors,
-        travel=spec.travel,
-        workers=workers,
-        progress=False,
-    )
+    synthesize(out, **spec.synth_settings(part), workers=workers, progress=False)
 
 
 def fixed_order(row: dict) -> bool:

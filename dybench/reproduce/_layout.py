@@ -2,7 +2,8 @@
 
 The paths, named by ``Layout``::
 
-    data/train/synth/ data/train/pairs/   DyBench-Synth training split (biased) and its pairs
+    data/train/synth/ data/train/pairs/   DyBench-Synth training split (biased; some clips subtle) and its pairs
+    data/start/synth/ data/start/pairs/   the start model's own split, when the preset has one (``n_start``)
     data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
     data/train/shortcut.json              the shortcut subset (the CDPO bias model)
     data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)

@@ -38,6 +38,7 @@ from dybench.reproduce._stages import (
     run_stages,
 )
 from dybench.reproduce._summary import PaperColumn, ReportInput, RunInfo, StageInfo, logged_results
+from dybench.synth import synth_command
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,9 @@ def make_plan(
         base, base_deps = Path("<--model>"), ()
     else:
         start_data, start_deps = (train_pairs, train_deps) if train_pairs else (original, file_deps)
+        if train_data is None and synthesize and spec.data is not None and spec.data.n_start:
+            stages += _synth_stages(spec, lay, "start")  # the start's own clips, whose motion is all visible
+            start_data, start_deps = lay.pairs("start"), ("build-start",)
         start = TrainRun("sft", spec.data.seed if spec.data else 0, "start", lay.init_model, start_data,
                          lay.start_run, recipe=recipes_dir() / spec.start)  # fmt: skip
         stages.append(_reading(_model_init_stage(spec, lay), external))
@@ -436,32 +440,19 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
     d = spec.data
     if d is None:
         raise ValueError(f"preset {spec.name} has no synthetic data to make")
-    n = d.n_train if split == "train" else d.n_test
-    synth_settings = {
-        "n": n, "seed": d.seed, "size": d.size, "frames": d.frames, "fps": d.fps,
-        "categories": list(d.categories), "bias": d.bias, "split": split,
-    }  # fmt: skip
-    distractors = ""
-    if d.max_distractors is not None:
-        synth_settings["max_distractors"] = d.max_distractors
-        distractors = f" --max-distractors {d.max_distractors}"
-    if d.travel != 1.0:
-        synth_settings["travel"] = d.travel
-        distractors += f" --travel {d.travel:g}"
+    synth_settings = d.synth_settings(split)
+    n = synth_settings["n"]
     src, out = lay.synth(split), lay.pairs(split)
     lossless = spec.name == "tiny"
     return [
         Stage(
             name=f"synth-{split}",
             kind="synth",
-            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias})",
+            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias}"
+            + (f"; {synth_settings['subtle']:g} of them with motion too small to see)" if "subtle" in synth_settings else ")"),
             run=lambda: data_stages.synthesize_split(d, src, split),
             outputs=(src,),
-            command=(
-                f"dybench synth --out {src} --n {n} --seed {d.seed} --size {d.size} --frames {d.frames} "
-                f"--fps {d.fps:g} --categories {','.join(d.categories)} --split {split} --bias {shlex.quote(d.bias)}"
-                + distractors
-            ),
+            command=synth_command(src, synth_settings),
             settings=synth_settings,
             check=lambda: missing_files(src / "annotations.jsonl"),
             estimate=_estimate(spec, "synth"),

@@ -69,6 +69,33 @@ class SynthData:
     selection: Literal["all", "fixed_order"] = "all"
     """Which synthesized questions are built into pairs: all, or only multiple-choice questions whose
     options come in their family's fixed order (``data.fixed_order``; the tiny preset's choice)."""
+    subtle: float = 0.0
+    """Share of the TRAINING clips whose target moves too little to see (``dybench synth --subtle``): their
+    answer is given by the planted cue alone, so correctness-only RL is paid for the shortcut. The test split
+    has none."""
+    n_start: int = 0
+    """Clips of the start model's own split (``data/start``: drawn like the training split from ``seed``, no
+    subtle clips), on which ``start`` fine-tunes; 0: the start fine-tunes on the training split."""
+    train_seed: int | None = None
+    """The RL training split's data seed (None: ``seed``). With a start split, another seed than ``seed``
+    keeps the start model from having seen the RL split's scenes (a small model half-remembers them)."""
+
+    def synth_settings(self, part: str) -> dict:
+        """:func:`dybench.synth.synthesize`'s arguments for one part of the data: ``train`` (the RL training
+        split, with its ``subtle`` share), ``start`` (the start model's split) or ``test``."""
+        n = {"train": self.n_train, "start": self.n_start, "test": self.n_test}[part]
+        seed = self.train_seed if part == "train" and self.train_seed is not None else self.seed
+        settings: dict = {
+            "n": n, "seed": seed, "size": self.size, "frames": self.frames, "fps": self.fps,
+            "categories": list(self.categories), "bias": self.bias, "split": "test" if part == "test" else "train",
+        }  # fmt: skip
+        if self.max_distractors is not None:
+            settings["max_distractors"] = self.max_distractors
+        if self.travel != 1.0:
+            settings["travel"] = self.travel
+        if part == "train" and self.subtle:
+            settings["subtle"] = self.subtle
+        return settings
 
 
 @dataclass(frozen=True)

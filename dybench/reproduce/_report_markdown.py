@@ -242,7 +242,7 @@ def _warmup(report: Report) -> list[str]:
             "",
             "## Start model: supervised on gold answers (tiny preset)",
             "",
-            f"{w['steps']} `dybench train sft` steps on the true answers of both branches of the training pairs (the "
+            f"{w['steps']} `dybench train sft` steps on the true answers of both branches of its pairs (the "
             "planted cue is right on one branch and wrong on the other, so it teaches no shortcut), stopped at the "
             f"recipe's held-back accuracy ({w.get('ended')}). Held-back accuracy: "
             f"{checks or '-'}. Answers in format: {fmt}. The base row above is this model.",

@@ -15,7 +15,7 @@ from dybench.synth._questions import VALUES, Query, Question, ask
 from dybench.synth._render import render_scene
 from dybench.synth._scene import Scene, mirror_scene, reverse_scene, transform_scene
 from dybench.synth._synth_table import print_summary
-from dybench.synth._synthesize import SynthError, plan_clips, read_summary, synthesize
+from dybench.synth._synthesize import SynthError, plan_clips, read_summary, synth_command, synthesize
 
 __all__ = [
     "BiasRule",
@@ -37,6 +37,7 @@ __all__ = [
     "read_summary",
     "render_scene",
     "reverse_scene",
+    "synth_command",
     "synthesize",
     "transform_scene",
 ]

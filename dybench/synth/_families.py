@@ -106,6 +106,8 @@ class Clip:
     query: Query
     question: Question
     shortcut: Shortcut | None = None
+    travel: float = 1.0
+    """The motion scale the clip was made with (``Layout.travel``)."""
 
 
 @dataclass(frozen=True)
@@ -503,4 +505,4 @@ def make_clip(
     question = ask(scene, query)
     if question.truth != value:
         raise AssertionError(f"{category}/{kind}: built for {value!r} but the scene shows {question.truth!r}")
-    return Clip(scene, query, question, shortcut)
+    return Clip(scene, query, question, shortcut, travel)

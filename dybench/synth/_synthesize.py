@@ -18,7 +18,9 @@ import contextlib
 import dataclasses
 import hashlib
 import json
+import math
 import os
+import shlex
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +44,9 @@ ANNOTATIONS = "annotations.jsonl"
 CLIPS = "clips"
 MANIFEST = "synth.json"
 STAMPS = ".synth"
+SUBTLE_TRAVEL = 0.05
+"""How far a subtle clip's target moves, x the default (``--subtle``): about one pixel at 64x64, none a small
+model sees."""
 #: Encoder for the clips: H.264 yuv420p at crf 20 (near-lossless on these flat scenes), one thread per
 #: worker process. Preset ``superfast`` because it turns off x264's mb-tree and lookahead: with them on,
 #: the x264 bundled with PyAV 15 gives output that depends on leftover heap memory (the same frames
@@ -78,6 +83,7 @@ def synthesize(
     split: str = "test",
     max_distractors: int | None = None,
     travel: float = 1.0,
+    subtle: float = 0.0,
     workers: int | None = None,
     encoder: EncoderSettings = SYNTH_ENCODER,
     progress: bool = True,
@@ -89,7 +95,9 @@ def synthesize(
     the seed stream, so train and test clips never coincide. ``max_distractors`` caps the objects
     no question is about (0: only the objects the question needs; simpler scenes for small models;
     None: 1-4 per scene as each family draws them). ``travel`` scales how far a target moving left/right
-    or up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``workers`` processes
+    or up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``subtle`` is the share of
+    clips (spread evenly over the run, see :func:`is_subtle`) whose target moves only ``SUBTLE_TRAVEL`` x the
+    default: motion a small model cannot see, so that only a planted cue gives their answer. ``workers`` processes
     render in parallel (default: automatic, see :func:`dybench.video.render_workers`). A clip whose stamp
     matches is not rendered again, so an interrupted run picks up where it stopped; ``annotations.jsonl``
     is written, atomically, last.
@@ -100,6 +108,8 @@ def synthesize(
         raise SynthError(f"--max-distractors {max_distractors}: use 0 or more")
     if not 0.05 <= travel <= 1.0:
         raise SynthError(f"--travel {travel}: use a scale between 0.05 and 1 (1: the default 0.25-0.4 of the frame)")
+    if not 0.0 <= subtle <= 1.0:
+        raise SynthError(f"--subtle {subtle}: use a share between 0 and 1 (0: every clip moves --travel x the default)")
     rules = parse_bias(bias) if bias is None or isinstance(bias, str) else tuple(bias)
     by_family = {r.family: r for r in rules}
     missing = [r.family for r in rules if r.family not in cats]
@@ -110,7 +120,7 @@ def synthesize(
 
     clips = plan_clips(
         n=n, seed=seed, size=size, frames=frames, categories=cats, rules=by_family, split=split,
-        max_distractors=max_distractors, travel=travel,
+        max_distractors=max_distractors, travel=travel, subtle=subtle,
     )  # fmt: skip
     rows = [annotation_row(i, clip, split=split, seed=seed) for i, clip in enumerate(clips)]
 
@@ -135,6 +145,8 @@ def synthesize(
         params["max_distractors"] = max_distractors
     if travel != 1.0:
         params["travel"] = travel
+    if subtle:
+        params["subtle"] = subtle
     write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder), within=out)
     return out
 
@@ -142,6 +154,7 @@ def synthesize(
 def plan_clips(
     *, n: int, seed: int, size: int, frames: int, categories: Sequence[Category],
     rules: Mapping[Category, BiasRule], split: str, max_distractors: int | None = None, travel: float = 1.0,
+    subtle: float = 0.0,
 ) -> list[Clip]:  # fmt: skip
     """The scenes and questions of a run, without rendering anything."""
     code = SPLITS.index(split) + 1
@@ -163,10 +176,17 @@ def plan_clips(
                 rule=rule,
                 strength=strength,
                 max_distractors=max_distractors,
-                travel=travel,
+                travel=SUBTLE_TRAVEL if is_subtle(i, subtle) else travel,
             )  # fmt: skip
         )
     return clips
+
+
+def is_subtle(index: int, share: float) -> bool:
+    """Whether clip ``index`` of a run is a subtle one: exactly ``share`` of every run's clips, evenly spread
+    (clip i is subtle when ``floor((i + 1) * share)`` steps up), drawing nothing from the random streams, so
+    a subtle clip is the same scene as with ``subtle=0``, its target moving less."""
+    return math.floor((index + 1) * share) > math.floor(index * share)
 
 
 def _check_args(
@@ -218,6 +238,7 @@ def annotation_row(index: int, clip: Clip, *, split: str, seed: int) -> dict:
             "split": split,
             "seed": seed,
             "index": index,
+            **({"travel": clip.travel} if clip.travel != 1.0 else {}),
             "bias": clip.shortcut.rule if clip.shortcut else None,
             "shortcut": dataclasses.asdict(clip.shortcut) if clip.shortcut else None,
         }
@@ -282,12 +303,7 @@ def _manifest(rows: list[dict], params: dict, rules: Sequence[BiasRule], encoder
     import av
 
     split = params["split"]
-    command = "dybench synth --out DIR " + " ".join(
-        f"--{k} {','.join(v) if isinstance(v, list) else format(v, 'g') if isinstance(v, float) else v}"
-        for k, v in params.items()
-    )
-    if rules:
-        command += f" --bias '{';'.join(r.describe() for r in rules)}'"
+    command = synth_command("DIR", {**params, "bias": ";".join(r.describe() for r in rules) or None})
     return {
         "dataset": "dybench-synth",
         "tool": {"dybench": __version__, "pyav": av.__version__, "numpy": np.__version__},
@@ -295,6 +311,18 @@ def _manifest(rows: list[dict], params: dict, rules: Sequence[BiasRule], encoder
         "regenerate": command,
         "counts": summarize_rows(rows),
     }
+
+
+def synth_command(out: str | os.PathLike, params: Mapping[str, object]) -> str:
+    """The ``dybench synth`` command line that makes ``out`` from these :func:`synthesize` arguments (None: left out)."""
+    words = [f"dybench synth --out {out}"]
+    for key, value in params.items():
+        if value is None:
+            continue
+        text = (",".join(value) if isinstance(value, (list, tuple))
+                else format(value, "g") if isinstance(value, float) else str(value))  # fmt: skip
+        words.append(f"--{key.replace('_', '-')} {shlex.quote(text)}")
+    return " ".join(words)
 
 
 def summarize_rows(rows: list[dict]) -> dict:
