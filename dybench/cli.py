@@ -113,7 +113,8 @@ def synth(
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
-               split=split.value, max_distractors=max_distractors, travel=travel, subtle=subtle, workers=workers or None)  # fmt: skip
+               split=split.value, max_distractors=max_distractors, travel=travel, subtle=subtle,
+               workers=workers or None)  # fmt: skip
     print_summary(out)
 
 

@@ -147,11 +147,13 @@ def test_subtle_clips_are_the_same_scenes_with_their_target_moving_a_twentieth_a
     assert [dataset.is_subtle(i, 1.0) for i in range(5)] == [True] * 5
     for i, (a, b) in enumerate(zip(plain, mixed, strict=True)):
         assert a.question == b.question  # the same question and answer: nothing drawn differently
-        path = [abs(t.x[-1] - t.x[0]) + abs(t.y[-1] - t.y[0]) for t in (a.scene.objects[0].track, b.scene.objects[0].track)]
-        if i in subtle and a.question.truth not in ("left", "right", "up", "down"):  # a circle: travel is not its motion
+        tracks = (a.scene.objects[0].track, b.scene.objects[0].track)
+        path = [abs(t.x[-1] - t.x[0]) + abs(t.y[-1] - t.y[0]) for t in tracks]
+        if i in subtle and a.question.truth not in ("left", "right", "up", "down"):  # circles: travel is not theirs
             assert a.scene == b.scene
         elif i in subtle:
-            assert b.travel == dataset.SUBTLE_TRAVEL and path[1] == pytest.approx(path[0] * dataset.SUBTLE_TRAVEL, rel=1e-3)
+            assert b.travel == dataset.SUBTLE_TRAVEL
+            assert path[1] == pytest.approx(path[0] * dataset.SUBTLE_TRAVEL, rel=1e-3)
             assert path[1] < 1.5  # about a pixel at 64x64
         else:
             assert a == b

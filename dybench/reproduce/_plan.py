@@ -442,14 +442,16 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
         raise ValueError(f"preset {spec.name} has no synthetic data to make")
     synth_settings = d.synth_settings(split)
     n = synth_settings["n"]
+    subtle = (
+        f"; {synth_settings['subtle']:g} of them with motion too small to see" if "subtle" in synth_settings else ""
+    )
     src, out = lay.synth(split), lay.pairs(split)
     lossless = spec.name == "tiny"
     return [
         Stage(
             name=f"synth-{split}",
             kind="synth",
-            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias}"
-            + (f"; {synth_settings['subtle']:g} of them with motion too small to see)" if "subtle" in synth_settings else ")"),
+            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias}{subtle})",
             run=lambda: data_stages.synthesize_split(d, src, split),
             outputs=(src,),
             command=synth_command(src, synth_settings),
