@@ -315,7 +315,7 @@ def _manifest(rows: list[dict], params: dict, rules: Sequence[BiasRule], encoder
 
 def synth_command(out: str | os.PathLike, params: Mapping[str, object]) -> str:
     """The ``dybench synth`` command line that makes ``out`` from :func:`synthesize`'s arguments (None: left out)."""
-    words = [f"dybench synth --out {out}"]
+    words = ["dybench synth --out", shlex.quote(str(out))]
     for key, value in params.items():
         if value is None:
             continue
