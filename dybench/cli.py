@@ -104,17 +104,21 @@ def synth(
         1.0, "--travel", help="How far a target moving left/right or up/down goes, x the default (smaller: harder)."
     ),
     subtle: float = typer.Option(
-        0.0, "--subtle", help="Share of clips whose target moves only 0.05x the default: motion too small to see."
+        0.0, "--subtle", help="Share of clips whose target moves only --subtle-travel x the default."
+    ),
+    subtle_travel: float | None = typer.Option(
+        None, "--subtle-travel", help="How far a --subtle clip's target moves, x the default (default 0.05: unseen)."
     ),
     workers: int = typer.Option(0, "--workers", min=0, help=_WORKERS_HELP),
 ) -> None:
     """Render DyBench-Synth clips with known answers, plus annotations.jsonl for `dybench build`."""
-    from dybench.synth import print_summary, synthesize
+    from dybench.synth import SUBTLE_TRAVEL, print_summary, synthesize
 
     cats = [c.strip() for value in categories or [] for c in value.split(",") if c.strip()] or None
+    subtle_travel = SUBTLE_TRAVEL if subtle_travel is None else subtle_travel
     synthesize(out, n=n, seed=seed, size=size, frames=frames, fps=fps, categories=cats, bias=bias,
                split=split.value, max_distractors=max_distractors, travel=travel, subtle=subtle,
-               workers=workers or None)  # fmt: skip
+               subtle_travel=subtle_travel, workers=workers or None)  # fmt: skip
     print_summary(out)
 
 

@@ -52,6 +52,9 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     assert settings["synth-start"]["split"] == "train" and settings["synth-start"]["n"] == plan.preset.data.n_start
     assert settings["synth-train"]["seed"] != settings["synth-start"]["seed"]  # the start never saw an RL scene
     assert "--subtle 0.667" in next(s.command for s in plan.stages if s.name == "synth-train")
+    travel = dataclasses.replace(plan.preset.data, subtle_travel=0.25)
+    assert travel.synth_settings("train")["subtle_travel"] == 0.25
+    assert "subtle_travel" not in travel.synth_settings("start")
     # without a start split the start model fine-tunes on the training pairs
     shared = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(
         data=dataclasses.replace(plan.preset.data, n_start=0)))  # fmt: skip

@@ -157,6 +157,14 @@ def test_subtle_clips_are_the_same_scenes_with_their_target_moving_a_twentieth_a
             assert path[1] < 1.5  # about a pixel at 64x64
         else:
             assert a == b
+    hard = plan_clips(**plan, subtle=2 / 3, subtle_travel=0.25)  # motion hard to see, but there
+    assert [i for i, clip in enumerate(hard) if clip.travel == 0.25] == subtle
+    for a, b in zip(mixed, hard, strict=True):
+        assert a.question == b.question
+        if b.travel == 0.25 and a.scene != b.scene:
+            path = [abs(o.track.x[-1] - o.track.x[0]) + abs(o.track.y[-1] - o.track.y[0])
+                    for o in (a.scene.objects[0], b.scene.objects[0])]  # fmt: skip
+            assert path[1] == pytest.approx(path[0] * 0.25 / dataset.SUBTLE_TRAVEL, rel=1e-3)
 
 
 def test_the_regenerate_command_remakes_the_folder(tmp_path: Path) -> None:
@@ -165,14 +173,17 @@ def test_the_regenerate_command_remakes_the_folder(tmp_path: Path) -> None:
 
     first = synthesize(tmp_path / "first", n=3, seed=1, size=64, frames=8, categories=["moving_direction"],
                        bias="moving_direction:colour=red->right:train=1.0,test=0.5", split="train",
-                       max_distractors=0, subtle=0.5, workers=1, progress=False)  # fmt: skip
+                       max_distractors=0, subtle=0.5, subtle_travel=0.2, workers=1, progress=False)  # fmt: skip
     rows = read_jsonl(first / "annotations.jsonl")
-    assert [r.get("travel") for r in rows] == [None, dataset.SUBTLE_TRAVEL, None]
+    assert [r.get("travel") for r in rows] == [None, 0.2, None]
     command = json.loads((first / "synth.json").read_text())["regenerate"].replace("DIR", str(tmp_path / "again"))
     words = shlex.split(command)
     assert words[:2] == ["dybench", "synth"] and "--subtle" in words and "--max-distractors" in words
+    assert words[words.index("--subtle-travel") + 1] == "0.2"
     result = CliRunner().invoke(app, [*words[1:], "--workers", "1"])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "again" / "annotations.jsonl").read_bytes() == (first / "annotations.jsonl").read_bytes()
     bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), "--subtle", "1.5"])
     assert bad.exit_code == 1 and "--subtle 1.5" in bad.output
+    bad = CliRunner().invoke(app, ["synth", "--out", str(tmp_path / "x"), "--subtle", "0.5", "--subtle-travel", "0"])
+    assert bad.exit_code == 1 and "--subtle-travel 0" in bad.output

@@ -442,9 +442,11 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
         raise ValueError(f"preset {spec.name} has no synthetic data to make")
     synth_settings = d.synth_settings(split)
     n = synth_settings["n"]
-    subtle = (
-        f"; {synth_settings['subtle']:g} of them with motion too small to see" if "subtle" in synth_settings else ""
-    )
+    subtle = ""
+    if "subtle" in synth_settings:
+        travel = synth_settings.get("subtle_travel")
+        how = "too small to see" if travel is None else f"{travel:g}x as far (hard to see)"
+        subtle = f"; {synth_settings['subtle']:g} of them with motion {how}"
     src, out = lay.synth(split), lay.pairs(split)
     lossless = spec.name == "tiny"
     return [

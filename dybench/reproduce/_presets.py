@@ -73,6 +73,9 @@ class SynthData:
     """Share of the TRAINING clips whose target moves too little to see (``dybench synth --subtle``): their
     answer is given by the planted cue alone, so correctness-only RL is paid for the shortcut. The test split
     has none."""
+    subtle_travel: float | None = None
+    """How far a subtle clip's target moves, x the default (``dybench synth --subtle-travel``; None: synth's
+    default, about one pixel at 64x64, too small to see; 0.2-0.3: hard to see but learnable)."""
     n_start: int = 0
     """Clips of the start model's own split (``data/start``: drawn like the training split from ``seed``, no
     subtle clips), on which ``start`` fine-tunes; 0: the start fine-tunes on the training split."""
@@ -95,6 +98,8 @@ class SynthData:
             settings["travel"] = self.travel
         if part == "train" and self.subtle:
             settings["subtle"] = self.subtle
+            if self.subtle_travel is not None:
+                settings["subtle_travel"] = self.subtle_travel
         return settings
 
 

@@ -15,9 +15,10 @@ from dybench.synth._questions import VALUES, Query, Question, ask
 from dybench.synth._render import render_scene
 from dybench.synth._scene import Scene, mirror_scene, reverse_scene, transform_scene
 from dybench.synth._synth_table import print_summary
-from dybench.synth._synthesize import SynthError, plan_clips, read_summary, synth_command, synthesize
+from dybench.synth._synthesize import SUBTLE_TRAVEL, SynthError, plan_clips, read_summary, synth_command, synthesize
 
 __all__ = [
+    "SUBTLE_TRAVEL",
     "BiasRule",
     "BiasSpecError",
     "Clip",

@@ -45,8 +45,8 @@ CLIPS = "clips"
 MANIFEST = "synth.json"
 STAMPS = ".synth"
 SUBTLE_TRAVEL = 0.05
-"""How far a subtle clip's target moves, x the default (``--subtle``): about one pixel at 64x64, none a small
-model sees."""
+"""How far a subtle clip's target moves by default, x the default travel (``--subtle``, ``--subtle-travel``):
+about one pixel at 64x64, none a small model sees."""
 #: Encoder for the clips: H.264 yuv420p at crf 20 (near-lossless on these flat scenes), one thread per
 #: worker process. Preset ``superfast`` because it turns off x264's mb-tree and lookahead: with them on,
 #: the x264 bundled with PyAV 15 gives output that depends on leftover heap memory (the same frames
@@ -84,6 +84,7 @@ def synthesize(
     max_distractors: int | None = None,
     travel: float = 1.0,
     subtle: float = 0.0,
+    subtle_travel: float = SUBTLE_TRAVEL,
     workers: int | None = None,
     encoder: EncoderSettings = SYNTH_ENCODER,
     progress: bool = True,
@@ -96,8 +97,9 @@ def synthesize(
     no question is about (0: only the objects the question needs; simpler scenes for small models;
     None: 1-4 per scene as each family draws them). ``travel`` scales how far a target moving left/right
     or up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``subtle`` is the share of
-    clips (spread evenly over the run, see :func:`is_subtle`) whose target moves only ``SUBTLE_TRAVEL`` x the
-    default: motion a small model cannot see, so that only a planted cue gives their answer. ``workers`` processes
+    clips (spread evenly over the run, see :func:`is_subtle`) whose target moves only ``subtle_travel`` x the
+    default (``SUBTLE_TRAVEL``: motion a small model cannot see, so that only a planted cue gives their answer;
+    0.2-0.3: motion hard to see but learnable). ``workers`` processes
     render in parallel (default: automatic, see :func:`dybench.video.render_workers`). A clip whose stamp
     matches is not rendered again, so an interrupted run picks up where it stopped; ``annotations.jsonl``
     is written, atomically, last.
@@ -110,6 +112,8 @@ def synthesize(
         raise SynthError(f"--travel {travel}: use a scale between 0.05 and 1 (1: the default 0.25-0.4 of the frame)")
     if not 0.0 <= subtle <= 1.0:
         raise SynthError(f"--subtle {subtle}: use a share between 0 and 1 (0: every clip moves --travel x the default)")
+    if not 0.0 < subtle_travel <= 1.0:
+        raise SynthError(f"--subtle-travel {subtle_travel}: use a scale above 0, at most 1 (default {SUBTLE_TRAVEL})")
     rules = parse_bias(bias) if bias is None or isinstance(bias, str) else tuple(bias)
     by_family = {r.family: r for r in rules}
     missing = [r.family for r in rules if r.family not in cats]
@@ -120,7 +124,7 @@ def synthesize(
 
     clips = plan_clips(
         n=n, seed=seed, size=size, frames=frames, categories=cats, rules=by_family, split=split,
-        max_distractors=max_distractors, travel=travel, subtle=subtle,
+        max_distractors=max_distractors, travel=travel, subtle=subtle, subtle_travel=subtle_travel,
     )  # fmt: skip
     rows = [annotation_row(i, clip, split=split, seed=seed) for i, clip in enumerate(clips)]
 
@@ -147,6 +151,8 @@ def synthesize(
         params["travel"] = travel
     if subtle:
         params["subtle"] = subtle
+        if subtle_travel != SUBTLE_TRAVEL:
+            params["subtle_travel"] = subtle_travel
     write_json_atomic(out / MANIFEST, _manifest(rows, params, rules, encoder), within=out)
     return out
 
@@ -154,7 +160,7 @@ def synthesize(
 def plan_clips(
     *, n: int, seed: int, size: int, frames: int, categories: Sequence[Category],
     rules: Mapping[Category, BiasRule], split: str, max_distractors: int | None = None, travel: float = 1.0,
-    subtle: float = 0.0,
+    subtle: float = 0.0, subtle_travel: float = SUBTLE_TRAVEL,
 ) -> list[Clip]:  # fmt: skip
     """The scenes and questions of a run, without rendering anything."""
     code = SPLITS.index(split) + 1
@@ -176,7 +182,7 @@ def plan_clips(
                 rule=rule,
                 strength=strength,
                 max_distractors=max_distractors,
-                travel=SUBTLE_TRAVEL if is_subtle(i, subtle) else travel,
+                travel=subtle_travel if is_subtle(i, subtle) else travel,
             )  # fmt: skip
         )
     return clips
