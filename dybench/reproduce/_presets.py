@@ -75,7 +75,8 @@ class SynthData:
     has none."""
     subtle_travel: float | None = None
     """How far a subtle clip's target moves, x the default (``dybench synth --subtle-travel``; None: synth's
-    default, about one pixel at 64x64, too small to see; 0.2-0.3: hard to see but learnable)."""
+    default, about one pixel at 64x64, too small to see; 0.1: 2-3 pixels, hard to see, the tiny preset's; at 0.25
+    the start model already sees it on 0.71 of the clips and GRPO takes no shortcut, docs/reproduce.md)."""
     n_start: int = 0
     """Clips of the start model's own split (``data/start``: drawn like the training split from ``seed``, no
     subtle clips), on which ``start`` fine-tunes; 0: the start fine-tunes on the training split."""

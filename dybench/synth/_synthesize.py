@@ -99,7 +99,7 @@ def synthesize(
     or up/down goes (1: 0.25-0.4 of the frame; smaller motion is harder to see). ``subtle`` is the share of
     clips (spread evenly over the run, see :func:`is_subtle`) whose target moves only ``subtle_travel`` x the
     default (``SUBTLE_TRAVEL``: motion a small model cannot see, so that only a planted cue gives their answer;
-    0.2-0.3: motion hard to see but learnable). ``workers`` processes
+    0.1: 2-3 pixels at 64x64, hard to see but learnable). ``workers`` processes
     render in parallel (default: automatic, see :func:`dybench.video.render_workers`). A clip whose stamp
     matches is not rendered again, so an interrupted run picks up where it stopped; ``annotations.jsonl``
     is written, atomically, last.
