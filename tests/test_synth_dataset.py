@@ -159,12 +159,15 @@ def test_subtle_clips_are_the_same_scenes_with_their_target_moving_a_twentieth_a
             assert a == b
     hard = plan_clips(**plan, subtle=2 / 3, subtle_travel=0.25)  # motion hard to see, but there
     assert [i for i, clip in enumerate(hard) if clip.travel == 0.25] == subtle
+    scaled = 0
     for a, b in zip(mixed, hard, strict=True):
         assert a.question == b.question
         if b.travel == 0.25 and a.scene != b.scene:
             path = [abs(o.track.x[-1] - o.track.x[0]) + abs(o.track.y[-1] - o.track.y[0])
                     for o in (a.scene.objects[0], b.scene.objects[0])]  # fmt: skip
             assert path[1] == pytest.approx(path[0] * 0.25 / dataset.SUBTLE_TRAVEL, rel=1e-3)
+            scaled += 1
+    assert scaled >= 3  # the left/right and up/down clips among the subtle ones
 
 
 def test_the_regenerate_command_remakes_the_folder(tmp_path: Path) -> None:
