@@ -456,13 +456,8 @@ def test_tiny_rl_runs_spend_the_same_rollouts(tmp_path):
     step for half the steps (round 4: at 8 pairs per step a seed drifted to one answer), so a CRPO win is not
     bought with more samples."""
     plan = make_plan("crpo", output_dir=tmp_path, seeds=[0], ablation_seeds=[0], extra_runs=["tgrpo", "arrowrl"])
-    configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
-
-    def rollouts(c):
-        branches = 2 if c["method"] == "crpo" else 1
-        return c["prompts_per_step"] * branches * c["num_generations"] * c["max_steps"]
-
-    budgets = {name: rollouts(c) for name, c in configs.items() if name != "start"}
+    configs = {run.label: _train_config(plan.preset, run) for run in plan.runs if run.method != "sft"}
+    budgets = {label: cfg.rows_per_step * cfg.max_steps for label, cfg in configs.items()}  # rollouts in all
     assert set(budgets) == {"grpo-s0", "crpo-s0", "tgrpo-s0", "arrowrl-s0", "crpo_no_crr-s0", "crpo_branch-s0"}
     assert set(budgets.values()) == {200 * 16 * 4}, budgets
-    assert configs["crpo-s0"]["max_steps"] == configs["grpo-s0"]["max_steps"] // 2  # half as many updates
+    assert configs["crpo-s0"].max_steps == configs["grpo-s0"].max_steps // 2  # half as many updates
