@@ -242,6 +242,13 @@ def test_crpo_plan_runs_published_by_default_with_the_relation_ablations(tmp_pat
     assert configs["crpo_no_crr-s0"]["crr_weight"] == 0.0 and configs["crpo_branch-s0"]["advantage_groups"] == "branch"
     assert configs["crpo_no_crr-s0"]["method"] == "crpo" and runs["crpo_branch-s0"].data == runs["crpo-s0"].data
     assert "eval-crpo_branch-s0" in {s.name for s in plan.stages}
+    # GRPO at CRPO's batch is opt-in (--ablation-seeds): the GRPO recipe, only the batch and step count changed
+    asked = make_plan("crpo", output_dir=tmp_path, ablation_seeds=[0])
+    runs = {r.label: r for r in asked.runs}
+    configs = {s.name.removeprefix("train-"): s.settings["config"] for s in asked.stages if s.kind == "train"}
+    assert configs["grpo_crpo_batch-s0"] == {**configs["grpo-s0"], "prompts_per_step": 32, "max_steps": 100,
+                                             "output_dir": configs["grpo_crpo_batch-s0"]["output_dir"]}  # fmt: skip
+    assert runs["grpo_crpo_batch-s0"].data == runs["grpo-s0"].data
     every_seed = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(ablation_seeds=None))
     assert sum(r.method == "crpo_no_crr" for r in every_seed.runs) == 3
     assert not [r for r in make_plan("cdpo", output_dir=tmp_path).runs if r.overrides]
@@ -337,7 +344,8 @@ def fakes(monkeypatch):
     def evaluate_model(ev, model, pairs, out, *, label, preset, **kwargs):
         hit(f"eval-{label}")
         out.mkdir(parents=True, exist_ok=True)
-        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_no_crr": 0.3, "crpo_branch": 0.35}[label.split("-")[0]]
+        p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_no_crr": 0.3, "crpo_branch": 0.35,
+                 "grpo_crpo_batch": 0.25}[label.split("-")[0]]  # fmt: skip
         (out / "results.json").write_text(json.dumps(_results(p_acc) | {"model_name": f"reproduce {label}"}))
         return out / "results.json"
 
@@ -350,24 +358,27 @@ def fakes(monkeypatch):
     return state
 
 
-def _run(tmp_path: Path) -> list[str]:
+def _run(tmp_path: Path, **options) -> list[str]:
     lines: list[str] = []
-    reproduce("crpo", output_dir=tmp_path / "out", seeds=[0], log=lines.append)
+    reproduce("crpo", output_dir=tmp_path / "out", seeds=[0], log=lines.append, **options)
     return lines
 
 
 def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fakes):
-    _run(tmp_path)
+    _run(tmp_path, ablation_seeds=[0])  # with the opt-in row (GRPO at CRPO's batch)
     out = tmp_path / "out"
     report = json.loads((out / "report.json").read_text())
     by_label = {r["label"]: r for r in report["runs"]}
     assert by_label["crpo-s0"]["metrics"]["p_acc"]["value"] == 0.4
     assert report["comparisons"][0]["diffs"] == [pytest.approx(0.2)]
     p_acc = [c for c in report["comparisons"] if c["metric"] == "p_acc"]
-    assert [c["method"] for c in p_acc] == ["crpo", "crpo_no_crr", "crpo_branch"]  # the ablations vs GRPO too
-    assert [c["diffs"] for c in p_acc][1:] == [[pytest.approx(0.1)], [pytest.approx(0.15)]]
-    assert len(report["leaderboard"]) == 5
-    assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 5
+    assert [c["method"] for c in p_acc][:4] == ["crpo", "crpo_no_crr", "crpo_branch", "grpo_crpo_batch"]  # vs GRPO
+    assert [c["diffs"] for c in p_acc][1:4] == [[pytest.approx(0.1)], [pytest.approx(0.15)], [pytest.approx(0.05)]]
+    # ... and CRPO against GRPO at its own batch, the row built on the baseline
+    assert [(c["method"], c["baseline"]) for c in p_acc][4:] == [("crpo", "grpo_crpo_batch")]
+    assert p_acc[4]["diffs"] == [pytest.approx(0.15)] and "crpo above grpo_crpo_batch" in p_acc[4]["verdict"]
+    assert len(report["leaderboard"]) == 6
+    assert len(list((out / "leaderboard" / "uploads").glob("*_results.json"))) == 6
     assert (out / "report.md").read_text().count("![") == 3
     assert all((out / "plots" / f).read_bytes().startswith(b"\x89PNG") for f in
                ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
@@ -458,6 +469,12 @@ def test_tiny_rl_runs_spend_the_same_rollouts(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path, seeds=[0], ablation_seeds=[0], extra_runs=["tgrpo", "arrowrl"])
     configs = {run.label: _train_config(plan.preset, run) for run in plan.runs if run.method != "sft"}
     budgets = {label: cfg.rows_per_step * cfg.max_steps for label, cfg in configs.items()}  # rollouts in all
-    assert set(budgets) == {"grpo-s0", "crpo-s0", "tgrpo-s0", "arrowrl-s0", "crpo_no_crr-s0", "crpo_branch-s0"}
+    assert set(budgets) == {
+        "grpo-s0", "crpo-s0", "tgrpo-s0", "arrowrl-s0", "crpo_no_crr-s0", "crpo_branch-s0", "grpo_crpo_batch-s0",
+    }  # fmt: skip
     assert set(budgets.values()) == {200 * 16 * 4}, budgets
     assert configs["crpo-s0"].max_steps == configs["grpo-s0"].max_steps // 2  # half as many updates
+    # ... and GRPO at CRPO's batch (round 5's control): the same rows per step and updates as CRPO
+    batch = configs["grpo_crpo_batch-s0"]
+    crpo = configs["crpo-s0"]
+    assert batch.method == "grpo" and (batch.rows_per_step, batch.max_steps) == (crpo.rows_per_step, crpo.max_steps)

@@ -238,6 +238,8 @@ def make_plan(
         spec = spec.replace(runs=(*spec.runs, *(r for r in wanted if r in spec.extra_runs and r not in spec.runs)))
     if ablation_seeds is not None:
         spec = spec.replace(ablation_seeds=tuple(ablation_seeds))
+    else:  # the preset's default seeds train the rows that are not opt-in
+        spec = spec.replace(ablations={name: a for name, a in spec.ablations.items() if not a.opt_in})
     if train_overrides:
         spec = spec.replace(train={**spec.train, **train_overrides})
     if video_root is not None:  # a Video-R1 json's videos: where training reads them too

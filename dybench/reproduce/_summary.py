@@ -264,7 +264,7 @@ def build_report(inputs: ReportInput) -> Report:
         runs=runs,
         methods=[summarize(m, [r for r in runs if r.method == m]) for m in methods],
         comparisons=[
-            compare(m, BASELINE, runs, metric, seeds=seeds) for m in inputs.compared for metric in COMPARED_METRICS
+            compare(m, base, runs, metric, seeds=seeds) for m, base in _pairs(inputs) for metric in COMPARED_METRICS
         ],
         training={r.label: training_summary(r.metrics) for r in inputs.runs if r.metrics is not None},
         wall_time=wall_time(inputs.stages),
@@ -274,6 +274,14 @@ def build_report(inputs: ReportInput) -> Report:
         premise=premise,
         paper=paper_table(inputs),
     )
+
+
+def _pairs(inputs: ReportInput) -> list[tuple[str, str]]:
+    """(method, baseline) pairs the report compares: every compared method with ``BASELINE``, then the target
+    with each ablation row built on the baseline (GRPO at the target's batch: a second baseline)."""
+    variants = [name for name, (base, _) in inputs.ablations.items() if base == BASELINE and name in inputs.compared]
+    target = [inputs.target] if inputs.target in inputs.compared else []
+    return [(m, BASELINE) for m in inputs.compared] + [(m, v) for m in target for v in variants]
 
 
 def paper_table(inputs: ReportInput) -> list[dict[str, Any]]:
