@@ -521,8 +521,8 @@ def reproduce_command(
     ablation_seeds: str | None = typer.Option(
         None,
         "--ablation-seeds",
-        help="Seeds the ablation rows train on, e.g. 0, or none (default: the preset's; tiny: crpo 0, cdpo none); "
-        "given, it also trains the opt-in rows (tiny crpo: GRPO at CRPO's batch).",
+        help="Seeds the ablation rows train on, e.g. 0, or none (default: the preset's; tiny crpo: 0); given, it "
+        "also trains the opt-in rows (tiny: crpo's GRPO at CRPO's batch, cdpo's bias_beta sweep).",
     ),
     extra_runs: str | None = typer.Option(
         None, "--extra-runs", help="More rows of the preset, e.g. tgrpo,arrowrl (crpo: CRPO's table), or all."

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dybench.cli import app
-from dybench.reproduce import ReproduceInputError, StageError, make_plan, reproduce
+from dybench.reproduce import ReproduceInputError, StageError, get_preset, make_plan, reproduce
 from dybench.reproduce._plan import _train_config
 from dybench.reproduce._stages import MARKERS
 
@@ -95,7 +95,8 @@ def _fake_checkpoint(folder: Path, model_type: str = "qwen2_5_vl", *, weights=Tr
 
 def test_one_bias_model_serves_every_cdpo_seed_and_the_sweep_rows_are_opt_in(tmp_path):
     plan = make_plan("cdpo", output_dir=tmp_path, seeds=[0, 1, 2])
-    ablations = plan.preset.ablations
+    ablations = get_preset("tiny", "cdpo").ablations
+    assert not plan.preset.ablations and all(row.opt_in for row in ablations.values())  # none in the default run
     names = _names(plan)
     assert [n for n in names if n.startswith("train-bias")] == ["train-bias-s0"]  # one, as VideoThinker trains one
     for seed in (0, 1, 2):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -203,29 +202,6 @@ def test_every_preset_reads_for_every_target_and_names_recipes_that_exist(name, 
         assert row.base in preset.runs
     if preset.start:
         assert load_config(RECIPE_DIR / preset.start).method == "sft"
-
-
-def test_a_targets_mapping_changes_only_the_keys_it_names(tmp_path):
-    import yaml
-
-    from dybench.reproduce._presets import PresetError, load_preset, preset_file
-
-    raw = yaml.safe_load(preset_file("tiny").read_text())
-    rule = "moving_direction:colour=red->right:train=0.6,test=0.5"
-    raw["targets"]["grpo"]["data"] = {"train_bias": rule}
-    raw["targets"]["grpo"]["evaluation"] = {"batch_size": 2}
-    path = tmp_path / "reproduce_x.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    preset, other = load_preset(path, "grpo"), load_preset(path, "crpo")
-    assert preset.data == dataclasses.replace(other.data, train_bias=rule)  # every other data key the file's
-    assert preset.evaluation == dataclasses.replace(other.evaluation, batch_size=2)
-    # the RL split takes the target's rule; the start model's split and the balanced test keep the file's
-    assert preset.data.synth_settings("train")["bias"] == rule
-    assert preset.data.synth_settings("start")["bias"] == other.data.bias == preset.data.synth_settings("test")["bias"]
-    raw["targets"]["grpo"] = ["not", "settings"]
-    path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(PresetError, match="targets: grpo:. is a mapping"):
-        load_preset(path, "grpo")
 
 
 def test_cdpo_recipe_has_videothinker_defaults():

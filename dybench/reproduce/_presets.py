@@ -2,9 +2,8 @@
 
 A preset file is headed by the command that runs it and holds, for every target it serves (``targets:``),
 the training runs, their recipes, the ablation rows, the data, the start model and the evaluation. A
-target's section overrides the file's top-level keys of the same name (a mapping key by key, so ``data:
-{train_bias: ...}`` changes one data setting). ``Preset`` is the typed record a file becomes; a key the record
-does not know is an error naming the file and the key.
+target's section overrides the file's top-level keys of the same name. ``Preset`` is the typed record a
+file becomes; a key the record does not know is an error naming the file and the key.
 
 ``tiny`` (the default) runs on a CPU with nothing downloaded (DyBench-Synth data with a planted shortcut, a
 tiny Qwen2.5-VL built offline and started by ``dybench train sft``); ``paper`` holds the published settings
@@ -84,11 +83,6 @@ class SynthData:
     train_seed: int | None = None
     """The RL training split's data seed (None: ``seed``). With a start split, another seed than ``seed``
     keeps the start model from having seen the RL split's scenes (a small model half-remembers them)."""
-    train_bias: str | None = None
-    """The RL training split's shortcut rule (None: ``bias``); the start and test splits keep ``bias``. For a cue
-    that fails on some training items, as VideoThinker's shortcut answers its "observational" 74% and fails the
-    rest: set under a target (``data: {train_bias: ...}``). The tiny preset keeps None (docs/reproduce.md, round 5,
-    measured 0.9 and 0.75)."""
 
     def synth_settings(self, part: str) -> dict:
         """:func:`dybench.synth.synthesize`'s arguments for one part of the data: ``train`` (the RL training
@@ -97,8 +91,7 @@ class SynthData:
         seed = self.train_seed if part == "train" and self.train_seed is not None else self.seed
         settings: dict = {
             "n": n, "seed": seed, "size": self.size, "frames": self.frames, "fps": self.fps,
-            "categories": list(self.categories), "split": "test" if part == "test" else "train",
-            "bias": self.train_bias if part == "train" and self.train_bias is not None else self.bias,
+            "categories": list(self.categories), "bias": self.bias, "split": "test" if part == "test" else "train",
         }  # fmt: skip
         if self.max_distractors is not None:
             settings["max_distractors"] = self.max_distractors
@@ -280,18 +273,8 @@ def load_preset(path: str | Path, target: Target) -> Preset:
     targets = raw.pop("targets", None) or {}
     if target not in targets:
         raise PresetError(f"{path}: no `targets: {target}:` section; this preset serves {', '.join(targets)}")
-    section = targets[target] or {}
-    if not isinstance(section, dict):
-        raise PresetError(f"{path}: `targets: {target}:` is a mapping of settings, got {section!r}")
-    merged = {**raw, **{key: _over(raw.get(key), value) for key, value in section.items()}}
-    merged |= {"target": target, "source": str(path)}
+    merged = {**raw, **(targets[target] or {}), "target": target, "source": str(path)}
     return _typed(Preset, merged, f"{path} (target {target})")
-
-
-def _over(base: Any, value: Any) -> Any:
-    """A target's setting over the file's: a mapping over a mapping is merged key by key (``data:
-    {train_bias: ...}`` changes one data key), anything else replaces."""
-    return {**base, **value} if isinstance(base, dict) and isinstance(value, dict) else value
 
 
 def _typed(cls: type, values: Any, where: str) -> Any:
