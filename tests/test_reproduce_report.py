@@ -172,7 +172,17 @@ def test_methods_are_compared_on_the_seeds_where_grpo_took_the_shortcut(tmp_path
     assert p_acc.diffs == [pytest.approx(0.4)]  # seed 1 (premise fails) is left out, though CRPO lost there
     text = render_markdown(inputs, report, {})
     assert text.index("## Premise") < text.index("## Verdict")
-    assert "| 1 | 0.550 | 0.600 | 0.500 | **FAILS** |" in text and "seed(s) 1" in text
+    assert "| 1 | 0.550 | - | 0.600 | 0.500 | **FAILS** |" in text and "seed(s) 1" in text
+
+    # the cue's halves: a lean toward B (high where the cue points to B only) is told from a shortcut
+    halves = {"cue_agreement": 0.75, "cue_agreement_A": 0.5, "cue_agreement_B": 1.0}
+    leaning = RunInfo("grpo-s0", "grpo", 0, runs[1].results, diagnostics=halves)
+    inputs = dataclasses.replace(inputs, runs=(runs[0], leaning, *runs[2:]))
+    report = build_report(inputs)
+    assert report.premise[0].cue_by_answer == {"A": 0.5, "B": 1.0}
+    text = render_markdown(inputs, report, {})
+    assert "| 0 | 0.750 | A 0.500, B 1.000 | 0.200 | 0.500 | holds |" in text
+    assert "| 0.750 | A 0.500, B 1.000 |" in text.split("## Every model")[1]  # and in every model's row
 
     # a GRPO run that gives one answer to everything has collapsed: the premise says so
     collapsed = RunInfo("grpo-s1", "grpo", 1, runs[3].results, diagnostics={"cue_agreement": 0.5,

@@ -10,7 +10,7 @@ import pytest
 from dybench.fileio import read_jsonl
 from dybench.pairs import load_items
 from dybench.reproduce import build_split, get_preset, synthesize_split
-from dybench.synth import answer_diagnostics, planted_cues
+from dybench.synth import answer_diagnostics, cue_halves, planted_cues
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,20 @@ def test_agreement_is_one_for_the_cue_and_one_half_for_the_truth(split):
     assert truth["cue_agreement"] == 0.5  # each change pair: the cue is right on exactly one branch
     always_a = answer_diagnostics({i.item_id: "A" for i in items}, cues)
     assert always_a["top_answer_share"] == 1.0
+
+
+def test_the_cues_halves_tell_a_shortcut_from_a_lean_toward_one_answer(split):
+    pairs, synth = split
+    cues = planted_cues(pairs, synth)
+    items = load_items(pairs)
+    assert set(cues.values()) == {"A", "B"}  # the rule ties the cue to both answers
+    assert cue_halves(answer_diagnostics(dict(cues), cues)) == {"A": 1.0, "B": 1.0}  # the shortcut: both halves
+    truth = cue_halves(answer_diagnostics({i.item_id: i.answer for i in items}, cues))
+    assert truth == {"A": 0.5, "B": 0.5}  # watching: the cue is right on one branch of every pair, on each half
+    lean = answer_diagnostics({i.item_id: "B" for i in items}, cues)  # always B: all of one half, none of the other
+    assert cue_halves(lean) == {"A": 0.0, "B": 1.0}
+    share_b = sum(c == "B" for c in cues.values()) / len(cues)
+    assert lean["cue_agreement"] == pytest.approx(share_b)  # the overall number is the split's mix
 
 
 def test_no_cues_without_a_bias_rule(tmp_path, split):

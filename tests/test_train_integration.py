@@ -134,6 +134,7 @@ def test_each_method_trains_on_video(method, arch, models, pairs, tmp_path, dens
         assert (r["reversed_acc"] is not None) is (method == "arrowrl"), "ArrowRL scores the reversed clip"
         assert (r["crr_advantage_shift"] is not None) is (method == "crpo")
     assert all(r["reward_std"] > 0 for r in rows), "the dense reward varies within a group"
+    assert all(r["frac_reward_zero_std"] < 1 for r in rows), "so not every group is without signal"
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["method"] == method and summary["steps"] == 2 and (tmp_path / "run" / "metrics.png").is_file()
 

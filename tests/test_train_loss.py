@@ -10,6 +10,7 @@ torch = pytest.importorskip("torch")
 
 from dybench.train._loss import (  # noqa: E402
     clipped_surrogate,
+    flat_group_share,
     group_advantages,
     k3_kl,
     masked_mean,
@@ -17,6 +18,15 @@ from dybench.train._loss import (  # noqa: E402
     token_loss,
     token_weights,
 )
+
+
+def test_flat_groups_are_the_ones_group_advantages_zeroes():
+    rewards = torch.tensor([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0], [0.0, 0.0, 0.0, 3.0], [1.0, 1.0, 1.0, 1.0]])
+    assert flat_group_share(rewards) == 0.5
+    flat = (group_advantages(rewards) == 0).all(dim=1)
+    assert flat.float().mean().item() == flat_group_share(rewards)  # exactly the groups with no advantage
+    assert flat_group_share(torch.zeros(3, 1)) == 1.0  # one completion per group: nothing to compare
+    assert flat_group_share(torch.tensor([[1.0, 1.0 + 1e-6]])) == 0.0
 
 
 def test_group_advantages_are_per_group():

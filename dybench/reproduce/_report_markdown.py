@@ -15,6 +15,7 @@ from dybench.fileio import write_json_atomic, write_text_atomic
 from dybench.reproduce._plots import plot_report
 from dybench.reproduce._summary import METHOD_TERMS, METRICS, PREMISE_CUE, Report, ReportInput, build_report
 from dybench.scoring import Proportion
+from dybench.synth import cue_halves
 
 
 def write_report(inputs: ReportInput) -> Path:
@@ -30,6 +31,11 @@ def write_report(inputs: ReportInput) -> Path:
 
 def _fmt(x: float | None) -> str:
     return "-" if x is None else f"{x:.3f}"
+
+
+def _halves(halves: dict[str, float]) -> str:
+    """``A 0.64, B 0.97``: cue agreement per answer the cue points to."""
+    return ", ".join(f"{answer} {_fmt(v)}" for answer, v in sorted(halves.items())) or "-"
 
 
 def _fmt_ci(i: Proportion) -> str:
@@ -84,13 +90,16 @@ def _premise(report: Report) -> list[str]:
     lines = ["", "## Premise: correctness-only RL learns the shortcut", "",
              f"The papers start from \"correctness-only RL reinforces shortcuts\". Checked per seed: GRPO follows "
              f"the planted cue on at least {PREMISE_CUE} of the balanced test's cue questions, with a P-Acc below "
-             "the start model's.", "", "| seed | GRPO cue agreement | GRPO P-Acc | start P-Acc | premise |",
-             "|---|---|---|---|---|"]  # fmt: skip
+             "the start model's. The cue's two halves (agreement on the items whose cue points to each answer) "
+             "tell a shortcut (high on both) from a lean toward one answer (high on one, low on the other).", "",
+             "| seed | GRPO cue agreement | by the cue's answer | GRPO P-Acc | start P-Acc | premise |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
     for p in report.premise:
         mark = "holds" if p.holds else "**FAILS**" if p.holds is False else "not checkable"
         if p.collapsed:
             mark += " (collapsed to one answer)"
-        lines.append(f"| {p.seed} | {_fmt(p.cue_agreement)} | {_fmt(p.p_acc)} | {_fmt(p.start_p_acc)} | {mark} |")
+        cells = [_fmt(p.cue_agreement), _halves(p.cue_by_answer), _fmt(p.p_acc), _fmt(p.start_p_acc), mark]
+        lines.append(f"| {p.seed} | " + " | ".join(cells) + " |")
     failed = [str(p.seed) for p in report.premise if p.holds is False]
     if failed:
         lines += ["", f"The premise fails on seed(s) {', '.join(failed)}: the comparisons below leave them out "
@@ -153,19 +162,22 @@ def _models(report: Report) -> list[str]:
     transforms = sorted({t for r in report.runs for t in r.by_transform})
     groups = [f"P-Acc {c}" for c in categories] + [f"P-Acc {t}" for t in transforms]
     header = "| model | Acc | P-Acc | change cons. | keep cons. | " + " | ".join(groups)
-    lines += [header + " | cue agreement | top answer share |", "|" + "---|" * (7 + len(groups))]
+    lines += [header + " | cue agreement | by the cue's answer | top answer share |", "|" + "---|" * (8 + len(groups))]
     for r in report.runs:
         cells = [_fmt_ci(r.metrics[k]) for k in METRICS]
         cells += [_fmt_ci(r.by_category[c]["p_acc"]) if c in r.by_category else "-" for c in categories]
         cells += [_fmt_ci(r.by_transform[t]) if t in r.by_transform else "-" for t in transforms]
-        cells += [_fmt(r.diagnostics.get("cue_agreement")), _fmt(r.diagnostics.get("top_answer_share"))]
+        cells += [_fmt(r.diagnostics.get("cue_agreement")), _halves(cue_halves(r.diagnostics))]
+        cells += [_fmt(r.diagnostics.get("top_answer_share"))]
         lines.append(f"| {r.label} | " + " | ".join(cells) + " |")
     return lines + [
         "",
         "Intervals: 95% over pairs (the tasks' own). *Cue agreement*: share of answers to the planted-shortcut "
         "questions that follow the cue; at test time the cue carries no information (balanced), so a model "
-        "that reads the video scores about 0.5 and one that follows the cue 1.0. *Top answer share*: share of "
-        "the most common answer (1.0: the same answer to everything, which scores P-Acc 0 on change pairs).",
+        "that reads the video scores about 0.5 and one that follows the cue 1.0; *by the cue's answer* splits it "
+        "by the answer the cue points to (a lean toward one answer is high on that half only). *Top answer "
+        "share*: share of the most common answer (1.0: the same answer to everything, which scores P-Acc 0 on "
+        "change pairs).",
     ]
 
 
@@ -173,19 +185,23 @@ def _training(report: Report) -> list[str]:
     if not report.training:
         return []
     lines = ["", "## Training", "", "| run | steps | reward first 10 -> last 10 | accuracy reward first 10 -> "
-             "last 10 | behave last 10 | CRR orig / aug last 10 | KL to bias last 10 | s/step |",
-             "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+             "last 10 | groups without signal first 10 -> last 10 | behave last 10 | CRR orig / aug last 10 | "
+             "KL to bias last 10 | s/step |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for label, t in report.training.items():
         if t:
+            flat = "-" if t.get("flat_first10") is None else f"{t['flat_first10']:.2f} -> {t['flat_last10']:.2f}"
             lines.append(
                 f"| {label} | {t['steps']} | {t['reward_first10']:.3f} -> {t['reward_last10']:.3f} | "
-                f"{t['accuracy_first10']:.3f} -> {t['accuracy_last10']:.3f} | {t.get('behave_last10', 0):.3f} | "
+                f"{t['accuracy_first10']:.3f} -> {t['accuracy_last10']:.3f} | {flat} | "
+                f"{t.get('behave_last10', 0):.3f} | "
                 f"{t['crr_last10']:.3f} / {t.get('crr_aug_last10', 0):.3f} | "
                 f"{t['kl_bias_last10']:.4f} | {t['step_s_mean']:.2f} |"
             )
     lines += [
         "",
-        "Accuracy reward: over the rows that earn it (crpo published: the original branch only). Behave: "
+        "Accuracy reward: over the rows that earn it (crpo published: the original branch only). Groups without "
+        "signal: share of advantage groups whose rollouts all earned the same reward (`frac_reward_zero_std`; "
+        "advantage 0, so only a KL term moves the policy there; `-`: not logged by that run). Behave: "
         "share of counterfactual rollouts that behave as expected (crpo published only).",
     ]
     terms = [

@@ -23,6 +23,7 @@ from dybench.records import CATEGORIES
 from dybench.reproduce._presets import BASELINE
 from dybench.results import TaskMetric, read_samples, samples_task, task_metrics
 from dybench.scoring import ItemResult, Proportion, grouped, pair_accuracy
+from dybench.synth import cue_halves
 
 METRICS = ("acc", "p_acc", "change_consistency", "keep_consistency")
 COMPARED_METRICS = ("p_acc", "acc", "cue_agreement")
@@ -191,6 +192,9 @@ class Premise:
     why: str
     collapsed: bool = False
     """GRPO gives one answer to at least ``COLLAPSED`` of the test questions: a collapse, not a shortcut."""
+    cue_by_answer: dict[str, float] = field(default_factory=dict)
+    """GRPO's cue agreement on the items whose cue points to each answer (``dybench.synth.cue_halves``): high
+    on every answer is a shortcut, high on one and low on the other a lean toward one answer."""
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,7 @@ def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
         collapsed = top is not None and top >= COLLAPSED
         if collapsed:
             why += f"; it gives one answer to {top:.0%} of the questions: collapsed, not a shortcut"
-        checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why, collapsed))
+        checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why, collapsed, cue_halves(run.diagnostics)))
     return checks
 
 
@@ -414,8 +418,9 @@ def compare(
 
 
 def training_summary(path: Path) -> dict[str, Any]:
-    """A trainer's ``metrics.jsonl`` in a few numbers: steps, rewards over the first and last 10 steps,
-    seconds per step (empty when there is no file yet)."""
+    """A trainer's ``metrics.jsonl`` in a few numbers: steps, rewards over the first and last 10 steps, the
+    share of groups without reward signal over them (None for runs that did not log it), seconds per step
+    (empty when there is no file yet)."""
     if not path.is_file():
         return {}
     rows = read_jsonl(path)
@@ -437,6 +442,8 @@ def training_summary(path: Path) -> dict[str, Any]:
         "crr_last10": mean("reward_crr_orig", tail, "reward_crr"),
         "crr_aug_last10": mean("reward_crr_aug", tail, "reward_crr"),
         "kl_bias_last10": mean("kl_bias", tail),
+        "flat_first10": _logged_mean(head, "frac_reward_zero_std", zeros=True),
+        "flat_last10": _logged_mean(tail, "frac_reward_zero_std", zeros=True),
         "kl_bias_over_training": kl_over_training(rows),
         "step_s_mean": mean("step_s", rows),
         **{f"{key}_mean": value for key in METHOD_TERMS if (value := _logged_mean(rows, key)) is not None},
@@ -448,9 +455,10 @@ METHOD_TERMS = ("crr_advantage_shift", "kl_bias_cue_answers", "kl_bias_other_ans
                 "temporal_condition", "shuffled_acc", "ordered_acc", "reward_reverse", "reversed_acc")  # fmt: skip
 
 
-def _logged_mean(rows: list[dict], key: str) -> float | None:
+def _logged_mean(rows: list[dict], key: str, zeros: bool = False) -> float | None:
+    """``key``'s mean over the rows that logged it; None when none did (or, unless ``zeros``, all logged 0)."""
     values = [r[key] for r in rows if isinstance(r.get(key), (int, float))]
-    return round(statistics.fmean(values), 4) if values and any(values) else None
+    return round(statistics.fmean(values), 4) if values and (zeros or any(values)) else None
 
 
 #: How many points of the run the report's KL-to-bias series has (each the mean of a window of steps).

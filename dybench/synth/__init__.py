@@ -9,7 +9,7 @@ answers read off a scene), :mod:`~dybench.synth._families` (generators), :mod:`~
 """
 
 from dybench.synth._bias import BiasRule, BiasSpecError, parse_bias
-from dybench.synth._cues import answer_diagnostics, planted_cues
+from dybench.synth._cues import answer_diagnostics, cue_halves, planted_cues
 from dybench.synth._families import Clip, make_clip
 from dybench.synth._questions import VALUES, Query, Question, ask
 from dybench.synth._render import render_scene
@@ -29,6 +29,7 @@ __all__ = [
     "SynthError",
     "answer_diagnostics",
     "ask",
+    "cue_halves",
     "make_clip",
     "mirror_scene",
     "parse_bias",

@@ -10,6 +10,7 @@ reproduction report and ``dybench demo`` both read these numbers.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from pathlib import Path
 
 from dybench.fileio import read_jsonl
@@ -42,9 +43,29 @@ def planted_cues(pairs_dir: Path, synth_dir: Path) -> dict[str, str]:
 
 
 def answer_diagnostics(preds: dict[str, str | None], cues: dict[str, str]) -> dict[str, float | None]:
-    """``cue_agreement`` (the share of cued items answered with the cue's answer) and ``top_answer_share``
-    (the share of items given the most common answer: 1.0 is a model that always says the same)."""
+    """``cue_agreement`` (the share of cued items answered with the cue's answer), ``top_answer_share`` (the
+    share of items given the most common answer: 1.0 is a model that always says the same) and, per answer the
+    cue can point to, ``cue_agreement_<answer>`` (e.g. ``cue_agreement_A``: the agreement on the items whose cue
+    points to A).
+
+    The split tells a shortcut from a lean toward one answer: a model that follows the cue scores high on every
+    half; one that leans toward B scores high where the cue points to B and low where it points to A, and its
+    overall agreement then moves with the split's mix of the two (a balanced test balances the cue against the
+    truth, not the cue's answers against each other).
+    """
     cued = [preds[i] == cue for i, cue in cues.items() if i in preds]
     answers = [a for a in preds.values() if a is not None]
     top = max(answers.count(a) for a in set(answers)) / len(preds) if answers else None
-    return {"cue_agreement": statistics.fmean(cued) if cued else None, "top_answer_share": top}
+    halves = {
+        f"cue_agreement_{answer}": statistics.fmean(
+            preds[i] == cue for i, cue in cues.items() if i in preds and cue == answer
+        )
+        for answer in sorted({cue for i, cue in cues.items() if i in preds})
+    }
+    return {"cue_agreement": statistics.fmean(cued) if cued else None, "top_answer_share": top, **halves}
+
+
+def cue_halves(diagnostics: Mapping[str, float | None]) -> dict[str, float]:
+    """``answer -> agreement`` from :func:`answer_diagnostics`' ``cue_agreement_<answer>`` entries."""
+    prefix = "cue_agreement_"
+    return {k[len(prefix) :]: v for k, v in diagnostics.items() if k.startswith(prefix) and v is not None}

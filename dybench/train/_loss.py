@@ -25,6 +25,14 @@ def group_advantages(rewards: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     return (rewards - mean) / (std + eps)
 
 
+def flat_group_share(rewards: torch.Tensor) -> float:
+    """Share of the groups (rows of ``rewards``, shape (groups, G)) whose completions all earned the same
+    reward: they get advantage 0 and give the policy-gradient term nothing to learn from (TRL logs the same
+    number as ``frac_reward_zero_std``). Near 1 once the policy answers each question the same way in all G
+    samples; what still moves it then is a KL term, e.g. CDPO's repulsion."""
+    return float((rewards.max(dim=1).values == rewards.min(dim=1).values).float().mean()) if rewards.numel() else 0.0
+
+
 def k3_kl(logp: torch.Tensor, logp_other: torch.Tensor, clamp: float | None = None) -> torch.Tensor:
     """Per-token k3 estimate of KL(pi || other) on samples from pi: exp(d) - d - 1 with d = logp_other - logp.
 

@@ -23,8 +23,8 @@ log = logging.getLogger(__name__)
 SUMMARY = "summary.json"
 PLOT = "metrics.png"
 #: Metrics summarised over the last steps, when the method logs them.
-_SUMMARISED = ("reward", "reward_std", "loss", "kl_ref", "kl_bias", "heldout_acc", "crr_advantage_shift",
-               "completion_len", "step_s")  # fmt: skip
+_SUMMARISED = ("reward", "reward_std", "frac_reward_zero_std", "loss", "kl_ref", "kl_bias", "heldout_acc",
+               "crr_advantage_shift", "completion_len", "step_s")  # fmt: skip
 _LAST = 10
 
 

@@ -72,7 +72,15 @@ from dybench.train import _fsdp as fsdp
 from dybench.train._config import TrainConfig, resolve_deepspeed_config
 from dybench.train._counterfactuals import load_training_examples
 from dybench.train._data import Clip, ClipLoader, DataCursor, Example, Prompt, transform_clip
-from dybench.train._loss import LossNorm, TokenLoss, group_advantages, sft_token_loss, token_loss, token_weights
+from dybench.train._loss import (
+    LossNorm,
+    TokenLoss,
+    flat_group_share,
+    group_advantages,
+    sft_token_loss,
+    token_loss,
+    token_weights,
+)
 from dybench.train._model_loading import (
     assert_not_same_weights,
     bias_training_frames,
@@ -122,6 +130,9 @@ class StepMetrics:
     reward: float
     reward_std: float
     """Mean within-group std of the total reward (0 = no learning signal)."""
+    frac_reward_zero_std: float
+    """Share of the step's advantage groups whose rewards are all equal (no signal from them; TRL's name; 0 for
+    sft, which has no reward)."""
     reward_correct: float
     """Accuracy reward, over the rows that earn it (crpo published: the original branch only)."""
     reward_format: float
@@ -407,6 +418,7 @@ def train(cfg: TrainConfig) -> Path:
             generated = {
                 "reward": rewards.mean().item(),
                 "reward_std": groups.std(dim=1).mean().item() if groups.shape[1] > 1 else 0.0,
+                "frac_reward_zero_std": 0.0 if sft else flat_group_share(groups),
                 **{f"reward_{t}": 0.0 for t in REWARD_TERMS},
                 **terms_means,  # reward_correct, reward_format, reward_behave, reward_crr_orig, reward_crr_aug
                 "completion_len": mask.sum(1).float().mean().item(),
