@@ -208,11 +208,19 @@ def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):
         run = plan.layout.run(label)
         run.mkdir(parents=True)
         metrics = [{"step": s, "reward": 1.0, "kl_bias": kl, "step_s": 1.0} for s in range(1, 21)]
+        if label == "cdpo-s0":  # groups go flat over the run (grpo-s0 is an older run that did not log it)
+            for r in metrics:
+                r["frac_reward_zero_std"] = 0.25 if r["step"] <= 10 else 1.0
         (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in metrics))
     inputs = plan.report_input()
     report = build_report(inputs)
     assert report.training["cdpo-s0"]["kl_bias_over_training"][-1] == [20, 0.2]
     assert report.training["grpo-s0"]["kl_bias_over_training"] == []
+    assert (report.training["cdpo-s0"]["flat_first10"], report.training["cdpo-s0"]["flat_last10"]) == (0.25, 1.0)
+    assert report.training["grpo-s0"]["flat_first10"] is None
     text = render_markdown(inputs, report, {})
+    training = text.split("## Training")[1]
+    assert "| 0.25 -> 1.00 |" in training.split("| cdpo-s0 |")[1].split("\n")[0]
+    assert "| - |" in training.split("| grpo-s0 |")[1].split("\n")[0]
     section = text.split("### KL to the bias model over training")[1]
     assert "| cdpo-s0 | 0.2000 (10) | 0.2000 (20) |" in section and "grpo-s0" not in section.split("Each cell")[0]
