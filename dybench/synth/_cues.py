@@ -53,16 +53,12 @@ def answer_diagnostics(preds: dict[str, str | None], cues: dict[str, str]) -> di
     overall agreement then moves with the split's mix of the two (a balanced test balances the cue against the
     truth, not the cue's answers against each other).
     """
-    cued = [preds[i] == cue for i, cue in cues.items() if i in preds]
+    cued = [(cue, preds[i] == cue) for i, cue in cues.items() if i in preds]  # (the cue's answer, followed?)
     answers = [a for a in preds.values() if a is not None]
     top = max(answers.count(a) for a in set(answers)) / len(preds) if answers else None
-    halves = {
-        f"cue_agreement_{answer}": statistics.fmean(
-            preds[i] == cue for i, cue in cues.items() if i in preds and cue == answer
-        )
-        for answer in sorted({cue for i, cue in cues.items() if i in preds})
-    }
-    return {"cue_agreement": statistics.fmean(cued) if cued else None, "top_answer_share": top, **halves}
+    halves = {f"cue_agreement_{c}": statistics.fmean(f for cue, f in cued if cue == c) for c in sorted(dict(cued))}
+    overall = statistics.fmean(f for _, f in cued) if cued else None
+    return {"cue_agreement": overall, "top_answer_share": top, **halves}
 
 
 def cue_halves(diagnostics: Mapping[str, float | None]) -> dict[str, float]:
