@@ -170,7 +170,9 @@ def test_methods_are_compared_on_the_seeds_where_grpo_took_the_shortcut(tmp_path
     assert [p.holds for p in report.premise] == [True, False]
     p_acc = next(c for c in report.comparisons if c.metric == "p_acc")
     assert p_acc.diffs == [pytest.approx(0.4)]  # seed 1 (premise fails) is left out, though CRPO lost there
+    assert p_acc.seeds == [0]
     text = render_markdown(inputs, report, {})
+    assert "crpo above grpo by +0.400 (1/1 seeds); per seed: seed 0 +0.400" in text
     assert text.index("## Premise") < text.index("## Verdict")
     assert "| 1 | 0.550 | - | 0.600 | 0.500 | **FAILS** |" in text and "seed(s) 1" in text
 
@@ -190,6 +192,16 @@ def test_methods_are_compared_on_the_seeds_where_grpo_took_the_shortcut(tmp_path
     report = build_report(dataclasses.replace(inputs, runs=(*runs[:3], collapsed, runs[4])))
     assert report.premise[1].holds is False and "collapsed, not a shortcut" in report.premise[1].why
     assert "**FAILS** (collapsed to one answer) |" in render_markdown(inputs, report, {})
+    # ... and so does the verdict, for any collapsed model (a method that froze on one letter included)
+    frozen = RunInfo("crpo-s0", "crpo", 0, runs[2].results, diagnostics={"cue_agreement": 0.5,
+                     "top_answer_share": 0.96})  # fmt: skip
+    report = build_report(dataclasses.replace(inputs, runs=(runs[0], runs[1], frozen, collapsed, runs[4])))
+    assert report.collapsed == ["crpo-s0", "grpo-s1"]
+    verdict = render_markdown(inputs, report, {}).split("## Verdict")[1].split("##")[0]
+    assert (
+        "Collapsed to one answer (on at least 95% of the test questions; top answer share below): crpo-s0, grpo-s1"
+        in verdict
+    )
 
 
 def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):

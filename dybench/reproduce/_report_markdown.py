@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dybench.fileio import write_json_atomic, write_text_atomic
 from dybench.reproduce._plots import plot_report
-from dybench.reproduce._summary import METHOD_TERMS, METRICS, PREMISE_CUE, Report, ReportInput, build_report
+from dybench.reproduce._summary import COLLAPSED, METHOD_TERMS, METRICS, PREMISE_CUE, Report, ReportInput, build_report
 from dybench.scoring import Proportion
 from dybench.synth import cue_halves
 
@@ -132,8 +132,17 @@ def _paper(report: Report) -> list[str]:
 
 def _verdict(report: Report) -> list[str]:
     lines = ["", "## Verdict", ""]
-    lines += [f"- **{c.metric}**: {c.verdict}; per seed {', '.join(f'{d:+.3f}' for d in c.diffs)}"
-              for c in report.comparisons] or ["- (only the GRPO baseline was run)"]  # fmt: skip
+    for c in report.comparisons:
+        per_seed = ", ".join(
+            f"{d:+.3f}" if s is None else f"seed {s} {d:+.3f}" for s, d in zip(c.seeds, c.diffs, strict=True)
+        )
+        lines.append(f"- **{c.metric}**: {c.verdict}; per seed: {per_seed}")
+    if not report.comparisons:
+        lines.append("- (only the GRPO baseline was run)")
+    if report.collapsed:
+        lines += ["", f"Collapsed to one answer (on at least {COLLAPSED:.0%} of the test questions; top answer share "
+                  f"below): {', '.join(report.collapsed)}. Such a model scores P-Acc near 0 on pairs whose answer "
+                  "changes, whatever it learnt."]  # fmt: skip
     return lines
 
 

@@ -169,6 +169,8 @@ class Comparison:
     wins: int
     """Seeds where the method did better than its GRPO twin (higher; lower for ``cue_agreement``)."""
     verdict: str
+    seeds: list[int | None] = field(default_factory=list)
+    """The seed of each of ``diffs``."""
 
 
 #: GRPO "takes the shortcut" on a seed when its test answers follow the planted cue at least this often (and
@@ -219,6 +221,8 @@ class Report:
     premise: list[Premise] = field(default_factory=list)
     """Per seed, whether GRPO took the shortcut; the comparisons use only the seeds where it did (all seeds
     when it cannot be checked)."""
+    collapsed: list[str] = field(default_factory=list)
+    """Labels of the evaluated models that give one answer to at least ``COLLAPSED`` of the test questions."""
 
 
 def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
@@ -277,6 +281,7 @@ def build_report(inputs: ReportInput) -> Report:
         notes=list(inputs.notes),
         premise=premise,
         paper=paper_table(inputs),
+        collapsed=[r.label for r in runs if (r.diagnostics.get("top_answer_share") or 0.0) >= COLLAPSED],
     )
 
 
@@ -394,8 +399,9 @@ def compare(
     ``cue_agreement`` is lower-is-better (following the planted cue is the shortcut)."""
     ours = {r.seed: _value(r, metric) for r in runs if r.method == method and (seeds is None or r.seed in seeds)}
     theirs = {r.seed: _value(r, metric) for r in runs if r.method == baseline}
-    paired = [(ours[s], theirs.get(s)) for s in sorted(ours, key=lambda s: s or 0)]  # only the base model has no seed
-    diffs = [mine - other for mine, other in paired if mine is not None and other is not None]
+    paired = [(s, ours[s], theirs.get(s)) for s in sorted(ours, key=lambda s: s or 0)]  # only the base has no seed
+    known = [(s, mine - other) for s, mine, other in paired if mine is not None and other is not None]
+    diffs = [d for _, d in known]
     mean = statistics.fmean(diffs) if diffs else None
     lower_better = metric == "cue_agreement"
     wins = sum((d < 0) if lower_better else (d > 0) for d in diffs)
@@ -414,7 +420,7 @@ def compare(
         verdict = f"{method} above {baseline} by {mean:+.3f} ({wins}/{len(diffs)} seeds)"
     else:
         verdict = f"{method} does NOT beat {baseline}: {mean:+.3f} ({wins}/{len(diffs)} seeds higher)"
-    return Comparison(method, baseline, metric, diffs, mean, wins, verdict)
+    return Comparison(method, baseline, metric, diffs, mean, wins, verdict, [s for s, _ in known])
 
 
 def training_summary(path: Path) -> dict[str, Any]:

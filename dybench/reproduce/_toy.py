@@ -4,11 +4,13 @@ Two-option questions. On each clip the true answer is ``m`` (+1 or -1: the motio
 ``c`` (the colour); in training ``c = m`` on ``cue_rate`` of the clips, at test independently. How clearly the
 policy sees the motion varies from clip to clip: its evidence is ``v * m`` with ``v ~ Normal(visibility, 1)``
 (``v < 0``: it sees the motion the wrong way). It answers +1 with probability
-``sigmoid(w_cue * c + w_motion * v * m)``: one weight for the shortcut, one for perception, starting at
-``w_cue = 0`` (a start that learnt no shortcut) and ``w_motion = start_motion``. Evaluation is greedy, so a
-test clip is right when ``w_motion * v`` beats the cue's pull ``w_cue`` (or adds to it, when they agree), and
-a pair (the clip and its mirror: the motion flips, the cue stays) only when ``w_motion * v > |w_cue|``. The bias model
-answers from the cue alone: ``P_bias(+1) = sigmoid(bias_logit * c)`` (``bias_logit`` 3: 95% confident).
+``sigmoid(w_letter + w_cue * c + w_motion * v * m)``: a lean toward one answer, a weight for the shortcut and one
+for perception, starting at ``w_letter = start_letter`` (0: no lean), ``w_cue = 0`` (a start that learnt no
+shortcut) and ``w_motion = start_motion``. Evaluation is greedy, so a test clip is right when ``w_motion * v``
+beats the pull of the lean and the cue, ``w_letter + w_cue * c`` (or adds to it, when they agree), and a pair
+(the clip and its mirror: the motion flips, the cue stays) only when ``w_motion * v > |w_letter + w_cue * c|``.
+The bias model answers from the cue alone: ``P_bias(+1) = sigmoid(bias_logit * c)`` (``bias_logit`` 3: 95%
+confident).
 
 GRPO samples G answers per clip, rewards the true one, standardises within the group and takes the
 policy-gradient step. CDPO adds, per sampled answer y, ``beta * (1 - r) * grad log pi(y)`` with
@@ -26,6 +28,13 @@ Reading it (``simulate`` gives the numbers; ``docs/reproduce.md`` and the tests 
 - An *unconfident* bias model (P_bias of the cue's answer below the policy's) makes the repulsion push the
   policy further toward the cue: the sign of ``pi(+1) - pi_bias(+1)`` flips once the policy is more sure of
   the cue than the bias model is.
+- The same sign rule deepens a lean toward one answer. The repulsion climbs KL(pi_bias || pi), which grows
+  without bound as pi of either answer goes to 0 (every one-answer policy is a maximum), and the per-sample push
+  ``(1 - r)`` raises every sampled answer the policy is surer of than the bias model. Where the motion is hard to
+  see, a policy that leans toward one answer is pushed further that way on the items whose cue points to the
+  other answer, while GRPO's reward pulls it back only where a group's samples still differ; from a strong
+  enough lean, with a large enough weight, CDPO ends giving one answer to every question (``top_answer_share``
+  1.0) where GRPO loses the lean. That is how the tiny preset's CDPO runs freeze on one letter on some seeds.
 """
 
 from __future__ import annotations
@@ -42,6 +51,8 @@ class ToySettings:
     visibility: float = 1.0
     """Mean motion evidence per clip (its spread is 1): 1.0 sees the motion the right way on 84% of clips."""
     start_motion: float = 2.0
+    start_letter: float = 0.0
+    """The start's lean toward answer +1 (a logit offset on every question; negative: toward -1)."""
     steps: int = 400
     batch: int = 16
     generations: int = 4
@@ -60,12 +71,15 @@ class ToySettings:
 class ToyResult:
     w_cue: float
     w_motion: float
+    w_letter: float
     accuracy: float
     """Test accuracy (the cue independent of the answer)."""
     p_acc: float
     """Test pairs (a clip and its mirror: the motion flips, the cue stays): both answered right."""
     cue_agreement: float
     """Test answers that are the cue's."""
+    top_answer_share: float
+    """Test answers that are the more common of the two (1.0: one answer to every question)."""
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -73,15 +87,15 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def simulate(s: ToySettings) -> ToyResult:
-    """Train the two weights with GRPO (+ the repulsion when ``beta`` > 0); exact test scores at the end."""
+    """Train the three weights with GRPO (+ the repulsion when ``beta`` > 0); exact test scores at the end."""
     rng = np.random.default_rng(s.seed)
-    w = np.array([0.0, s.start_motion])  # (w_cue, w_motion)
+    w = np.array([s.start_letter, 0.0, s.start_motion])  # (w_letter, w_cue, w_motion)
     start = w.copy()
     for _ in range(s.steps):
         m = rng.choice([-1.0, 1.0], size=s.batch)  # (B,)
         c = np.where(rng.random(s.batch) < s.cue_rate, m, -m)
         v = rng.normal(s.visibility, 1.0, size=s.batch)
-        features = np.stack([c, v * m], 1)  # (B, 2): dz/dw
+        features = np.stack([np.ones(s.batch), c, v * m], 1)  # (B, 3): dz/dw
         p = _sigmoid(features @ w)  # (B,) P(+1)
         y = np.where(rng.random((s.batch, s.generations)) < p[:, None], 1.0, -1.0)  # (B, G)
         reward = (y == m[:, None]).astype(float)
@@ -110,11 +124,17 @@ def _above(x: float, visibility: float) -> float:
 
 
 def _test(w: np.ndarray, visibility: float) -> ToyResult:
-    """Exact greedy test scores (as evaluation decodes), the cue independent of the motion."""
-    w_cue, w_motion = float(w[0]), max(float(w[1]), 1e-9)
-    agree_right = _above(-w_cue / w_motion, visibility)  # cue and motion agree: right unless v pulls the other way
-    conflict_right = _above(w_cue / w_motion, visibility)  # they disagree: the motion must beat the cue
-    accuracy = 0.5 * (agree_right + conflict_right)
-    p_acc = _above(abs(w_cue) / w_motion, visibility)  # a clip and its mirror: one agrees, one conflicts
-    cue = 0.5 * (agree_right + 1 - conflict_right)
-    return ToyResult(float(w[0]), float(w[1]), accuracy, p_acc, cue)
+    """Exact greedy test scores (as evaluation decodes): the motion m and the cue c independent and balanced, so
+    each of the four (m, c) cases is a quarter of the items. With the pull ``k = w_letter + w_cue * c`` the
+    answer is +1 when ``k + w_motion * v * m > 0``."""
+    w_letter, w_cue, w_motion = float(w[0]), float(w[1]), max(float(w[2]), 1e-9)
+    right = cue = plus = p_acc = 0.0
+    for c in (1.0, -1.0):
+        k = w_letter + w_cue * c
+        up_right = _above(-k / w_motion, visibility)  # m = +1: answered +1
+        down_right = _above(k / w_motion, visibility)  # m = -1: answered -1
+        right += (up_right + down_right) / 4
+        plus += (up_right + 1 - down_right) / 4
+        cue += (up_right if c > 0 else down_right) / 4 + (1 - down_right if c > 0 else 1 - up_right) / 4
+        p_acc += _above(abs(k) / w_motion, visibility) / 2  # a clip and its mirror: same v and c, m flips
+    return ToyResult(w_cue, float(w[2]), w_letter, right, p_acc, cue, max(plus, 1 - plus))

@@ -55,6 +55,9 @@ def repulsive_kl(
     KL(pi_bias || pi), not of KL(pi || pi_bias): with r = pi_bias(y) / pi(y), grad k3 = (1 - r) grad log pi(y),
     and E_pi[(1 - r) grad log pi] = -E_{pi_bias}[grad log pi] = grad KL(pi_bias || pi). Subtracting it lowers
     the policy's log-probability of what the bias model would say, weighted by the bias model's probability.
+    KL(pi_bias || pi) grows without bound as pi of *any* answer goes to 0, so every one-answer policy maximises
+    it: per sample the term raises whatever the policy is surer of than the bias model (r < 1), which deepens a
+    lean toward one answer (``dybench.reproduce._toy``; docs/reproduce.md, round 7).
 
     ``bound`` caps each token's *gradient*, not its value: past the log-ratio at which k3 reaches ``bound``
     (one on each side of 0) the term continues as the tangent line there, so the strongest disagreements keep
