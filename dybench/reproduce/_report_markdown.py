@@ -133,9 +133,7 @@ def _paper(report: Report) -> list[str]:
 def _verdict(report: Report) -> list[str]:
     lines = ["", "## Verdict", ""]
     for c in report.comparisons:
-        per_seed = ", ".join(
-            f"{d:+.3f}" if s is None else f"seed {s} {d:+.3f}" for s, d in zip(c.seeds, c.diffs, strict=True)
-        )
+        per_seed = ", ".join(f"seed {s} {d:+.3f}" for s, d in zip(c.seeds, c.diffs, strict=True))
         lines.append(f"- **{c.metric}**: {c.verdict}; per seed: {per_seed}")
     if not report.comparisons:
         lines.append("- (only the GRPO baseline was run)")

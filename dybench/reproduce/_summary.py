@@ -169,7 +169,7 @@ class Comparison:
     wins: int
     """Seeds where the method did better than its GRPO twin (higher; lower for ``cue_agreement``)."""
     verdict: str
-    seeds: list[int | None] = field(default_factory=list)
+    seeds: list[int | None]
     """The seed of each of ``diffs``."""
 
 
@@ -225,6 +225,11 @@ class Report:
     """Labels of the evaluated models that give one answer to at least ``COLLAPSED`` of the test questions."""
 
 
+def _collapsed(run: RunScores) -> bool:
+    """The model gives one answer to at least ``COLLAPSED`` of the test questions."""
+    return (run.diagnostics.get("top_answer_share") or 0.0) >= COLLAPSED
+
+
 def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
     """For every seed with a GRPO run: does it follow the cue on >= ``PREMISE_CUE`` of the test's cue questions,
     with a P-Acc below the start model's?"""
@@ -241,9 +246,9 @@ def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
             f"{PREMISE_CUE}) and its P-Acc {p_acc:.3f} is {'below' if p_acc < start else 'NOT below'} the start "
             f"model's {start:.3f}"
         )
-        top = run.diagnostics.get("top_answer_share")
-        collapsed = top is not None and top >= COLLAPSED
+        collapsed = _collapsed(run)
         if collapsed:
+            top = run.diagnostics["top_answer_share"] or 0.0
             why += f"; it gives one answer to {top:.0%} of the questions: collapsed, not a shortcut"
         checks.append(Premise(run.seed or 0, cue, p_acc, start, holds, why, collapsed, cue_halves(run.diagnostics)))
     return checks
@@ -281,7 +286,7 @@ def build_report(inputs: ReportInput) -> Report:
         notes=list(inputs.notes),
         premise=premise,
         paper=paper_table(inputs),
-        collapsed=[r.label for r in runs if (r.diagnostics.get("top_answer_share") or 0.0) >= COLLAPSED],
+        collapsed=[r.label for r in runs if _collapsed(r)],
     )
 
 

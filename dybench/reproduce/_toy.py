@@ -134,7 +134,8 @@ def _test(w: np.ndarray, visibility: float) -> ToyResult:
         up_right = _above(-k / w_motion, visibility)  # m = +1: answered +1
         down_right = _above(k / w_motion, visibility)  # m = -1: answered -1
         right += (up_right + down_right) / 4
-        plus += (up_right + 1 - down_right) / 4
-        cue += (up_right if c > 0 else down_right) / 4 + (1 - down_right if c > 0 else 1 - up_right) / 4
+        plus_c = (up_right + 1 - down_right) / 2  # P(answer +1) on this cue's half
+        plus += plus_c / 2
+        cue += (plus_c if c > 0 else 1 - plus_c) / 2
         p_acc += _above(abs(k) / w_motion, visibility) / 2  # a clip and its mirror: same v and c, m flips
     return ToyResult(w_cue, float(w[2]), w_letter, right, p_acc, cue, max(plus, 1 - plus))
