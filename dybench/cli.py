@@ -536,6 +536,18 @@ def reproduce_command(
     synthetic: bool = typer.Option(
         False, "--synthetic", help="paper preset: train and test on DyBench-Synth instead of the paper's data."
     ),
+    confirm: bool = typer.Option(
+        False,
+        "--confirm",
+        help="Also evaluate every model on a second test split from a seed no setting was "
+        "chosen on, and check the premise and the verdicts there (tiny preset; ~3 min more).",
+    ),
+    train_start: bool = typer.Option(
+        False,
+        "--train-start",
+        help="tiny preset: train the start model here (dybench train sft) instead of "
+        "starting RL from the shipped one the preset was measured from (another CPU can end elsewhere).",
+    ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check the inputs and print the plan; run nothing."),
 ) -> None:
     """Reproduce CRPO / CDPO against GRPO: data, training, lmms-eval, leaderboard, report; resumable."""
@@ -569,7 +581,8 @@ def reproduce_command(
             bias_data=bias_data, output_dir=output_dir, results_dir=results_dir, seeds=seed_list("--seeds", seeds),
             ablation_seeds=seed_list("--ablation-seeds", ablation_seeds), dry_run=dry_run,
             extra_runs=[r.strip() for r in extra_runs.split(",") if r.strip()] if extra_runs else None,
-            bench=benchmarks or None, video_root=video_root, synthetic=synthetic,
+            bench=benchmarks or None, video_root=video_root, synthetic=synthetic, confirm=confirm,
+            train_start=train_start,
             train_overrides=overrides or None,
             log=lambda line: typer.echo(line, err=True),
         )  # fmt: skip

@@ -110,6 +110,20 @@ def test_ship_refuses_an_unfinished_reproduction_then_copies_a_finished_one(tmp_
     assert grpo["steps"] == 20 and grpo["reward_last10"] > grpo["reward_first10"]
 
 
+def test_a_reproduction_from_the_shipped_start_ships_what_it_trained_and_leaves_the_start(tmp_path):
+    root = _reproduction(tmp_path / "repro")
+    plan = json.loads((root / "plan.json").read_text())
+    stages = [{"name": "start-model", "command": "copy"}, *plan["stages"][1:]]  # RL from the shipped start
+    write_json_atomic(root / "plan.json", {**plan, "stages": stages})
+    for model in DEMO_MODELS[1:]:
+        write_json_atomic(root / ".stages" / f"{model.stage}.done.json", {"finished": "2026-12-08T05:00:00+00:00"})
+    out = tmp_path / "out"
+    shutil.copytree(DEMO_MODELS[0].path(), DEMO_MODELS[0].path(out))
+    before = (DEMO_MODELS[0].path(out) / PROVENANCE).read_bytes()
+    assert [f.name for f in ship(root, out)] == [m.name for m in DEMO_MODELS[1:]]
+    assert (DEMO_MODELS[0].path(out) / PROVENANCE).read_bytes() == before and check_shipped(out) == []
+
+
 def test_ship_refuses_a_reproduction_of_another_method(tmp_path):
     root = _reproduction(tmp_path / "repro")
     plan = json.loads((root / "plan.json").read_text())

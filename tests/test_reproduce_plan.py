@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from dybench.cli import app
@@ -29,8 +30,36 @@ def _names(plan) -> list[str]:
     return [s.name for s in plan.stages]
 
 
+def test_tiny_rl_starts_from_the_shipped_start_in_float32_unless_told_to_train_one(tmp_path):
+    from safetensors.torch import load_file
+
+    from dybench.reproduce._data_stages import copy_in_float32
+    from dybench.shipped import shipped_data
+
+    plan = make_plan("crpo", output_dir=tmp_path, seeds=[0])
+    names = _names(plan)
+    assert "start-model" in names and not {"synth-start", "model-init", "train-start"} & set(names)
+    assert {r.model for r in plan.runs} == {plan.layout.start_model} and not plan.problems
+    shipped = shipped_data(plan.preset.start_model)
+    stage = next(s for s in plan.stages if s.name == "start-model")
+    assert stage.inputs == (shipped,)  # its key follows the shipped files
+    assert any("shipped start model" in n and "--train-start" in n for n in plan.notes)
+    copy_in_float32(shipped, plan.layout.start_model)
+    copied, original = (
+        load_file(plan.layout.start_model / "model.safetensors"),
+        load_file(shipped / "model.safetensors"),
+    )
+    assert copied.keys() == original.keys()
+    assert all(copied[k].dtype == torch.float32 and torch.equal(copied[k], original[k].float()) for k in original)
+    assert json.loads((plan.layout.start_model / "config.json").read_text())["dtype"] == "float32"
+    assert not (plan.layout.start_model / "provenance.json").exists()
+    assert stage.check() is None
+    trained = make_plan("crpo", output_dir=tmp_path, seeds=[0], train_start=True)
+    assert "start-model" not in _names(trained) and "train-start" in _names(trained)
+
+
 def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
-    plan = make_plan("crpo", output_dir=tmp_path, seeds=[0, 1])
+    plan = make_plan("crpo", output_dir=tmp_path, seeds=[0, 1], train_start=True)
     assert _names(plan) == [
         "synth-train", "build-train", "train-files", "synth-test", "build-test", "synth-start", "build-start",
         "model-init", "train-start",
@@ -56,7 +85,7 @@ def test_tiny_crpo_plan_runs_grpo_and_crpo_per_seed_from_one_start(tmp_path):
     assert travel.synth_settings("train")["subtle_travel"] == 0.25
     assert "subtle_travel" not in travel.synth_settings("start")
     # without a start split the start model fine-tunes on the training pairs
-    shared = make_plan("crpo", output_dir=tmp_path, preset=plan.preset.replace(
+    shared = make_plan("crpo", output_dir=tmp_path, train_start=True, preset=plan.preset.replace(
         data=dataclasses.replace(plan.preset.data, n_start=0)))  # fmt: skip
     assert "synth-start" not in _names(shared)
     assert next(r for r in shared.runs if r.method == "sft").data == shared.layout.pairs("train")
@@ -235,7 +264,7 @@ def test_crpo_takes_a_video_r1_json_and_refuses_missing_eval_data(tmp_path):
 def test_crpo_plan_runs_published_by_default_with_the_relation_ablations(tmp_path):
     plan = make_plan("crpo", output_dir=tmp_path)
     runs = {r.label: r for r in plan.runs}
-    assert list(runs) == ["start", "grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
+    assert list(runs) == ["grpo-s0", "crpo-s0", "grpo-s1", "crpo-s1", "grpo-s2", "crpo-s2",
                           "crpo_no_crr-s0", "crpo_branch-s0"]  # ablations on the tiny preset's first seed  # fmt: skip
     configs = {s.name.removeprefix("train-"): s.settings["config"] for s in plan.stages if s.kind == "train"}
     assert configs["crpo-s1"]["crr_mode"] == "published" and configs["crpo-s1"]["method"] == "crpo"
@@ -256,7 +285,7 @@ def test_crpo_plan_runs_published_by_default_with_the_relation_ablations(tmp_pat
 
 
 def test_cli_settings_reach_every_training_run_and_bad_ones_are_named(tmp_path):
-    result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps=7", "lr=0.001", "--seeds", "3",
+    result = RUNNER.invoke(app, ["reproduce", "crpo", "max_steps=7", "lr=0.001", "--seeds", "3", "--train-start",
                                  "--output-dir", str(tmp_path), "--dry-run"])  # fmt: skip
     assert result.exit_code == 0, result.output
     trains = [line for line in result.output.splitlines() if "$ dybench train" in line and " sft " not in line]
@@ -347,6 +376,8 @@ def fakes(monkeypatch):
         out.mkdir(parents=True, exist_ok=True)
         p_acc = {"base": 0.1, "grpo": 0.2, "crpo": 0.4, "crpo_no_crr": 0.3, "crpo_branch": 0.35,
                  "grpo_crpo_batch": 0.25}[label.split("-")[0]]  # fmt: skip
+        if pairs.parent.name == "confirm":  # the confirmation split: CRPO's gain does not carry over
+            p_acc = {"crpo": 0.15}.get(label.split("-")[0], p_acc)
         (out / "results.json").write_text(json.dumps(_results(p_acc) | {"model_name": f"reproduce {label}"}))
         return out / "results.json"
 
@@ -361,6 +392,7 @@ def fakes(monkeypatch):
 
 def _run(tmp_path: Path, **options) -> list[str]:
     lines: list[str] = []
+    options = {"train_start": True, **options}  # every stage kind, the start's training included
     reproduce("crpo", output_dir=tmp_path / "out", seeds=[0], log=lines.append, **options)
     return lines
 
@@ -385,6 +417,37 @@ def test_the_fake_chain_writes_the_report_and_the_leaderboard_rows(tmp_path, fak
                ("reward_curves.png", "p_acc_per_category.png", "acc_vs_p_acc.png"))  # fmt: skip
 
 
+def test_confirm_adds_a_second_test_split_and_leaves_every_other_stage_as_it_was(tmp_path, fakes):
+    _run(tmp_path)
+    fakes["calls"] = []
+    _run(tmp_path, confirm=True)  # the same folder: only the confirmation split's stages run
+    labels = ["base", "grpo-s0", "crpo-s0", "crpo_no_crr-s0", "crpo_branch-s0"]
+    assert fakes["calls"] == ["synth-confirm", "build-confirm", *(f"eval-{label}" for label in labels)]
+    out = tmp_path / "out"
+    assert all((out / "eval" / "confirm" / label / "results.json").is_file() for label in labels)
+    plan = make_plan("crpo", output_dir=out, seeds=[0], confirm=True)
+    synth = next(s for s in plan.stages if s.name == "synth-confirm")
+    test = next(s for s in plan.stages if s.name == "synth-test")
+    assert synth.settings == {**test.settings, "seed": plan.preset.data.confirm_seed}  # the test split, reseeded
+    assert synth.settings["seed"] not in (test.settings["seed"], 1)  # not the test split's seed, nor the demo's
+    report = json.loads((out / "report.json").read_text())
+    assert report["comparisons"][0]["diffs"] == [pytest.approx(0.2)]  # the test split: CRPO above GRPO ...
+    confirmation = report["confirmation"]
+    assert [r["label"] for r in confirmation["runs"]] == labels
+    p_acc = next(c for c in confirmation["comparisons"] if c["metric"] == "p_acc" and c["method"] == "crpo")
+    assert p_acc["diffs"] == [pytest.approx(-0.05)] and "crpo does NOT beat grpo" in p_acc["verdict"]  # ... not here
+    text = (out / "report.md").read_text()
+    confirm = text.split("## Confirmation: a second test split")[1].split("\n## ")[0]
+    assert "### Verdict on the confirmation split" in confirm and "per seed: seed 0 -0.050" in confirm
+    assert "| crpo-s0 | 0.575 | 0.150 |" in confirm
+    # leaderboard rows are the test split's only
+    assert len(report["leaderboard"]) == 5
+    # a run evaluated on the user's own pairs has no confirmation split to draw
+    pairs = out / "data" / "test" / "pairs"
+    refused = make_plan("crpo", output_dir=tmp_path / "other", eval_data=pairs, confirm=True)
+    assert any(p.startswith("--confirm:") and "--eval-data instead" in p for p in refused.problems)
+
+
 STAGES = ["synth-train", "build-train", "train-files", "synth-test", "build-test", "synth-start", "build-start",
           "model-init", "train-start",
           "eval-base", "train-grpo-s0", "eval-grpo-s0", "train-crpo-s0", "eval-crpo-s0"]  # fmt: skip
@@ -404,6 +467,8 @@ def test_a_kill_at_any_stage_resumes_there(tmp_path, fakes, killed_at):
     assert any(f"{killed_at}: resuming" in line for line in lines)
     assert (tmp_path / "out" / "report.md").is_file()
     assert all((tmp_path / "out" / MARKERS / f"{s}.done.json").is_file() for s in STAGES)
+    done = json.loads((tmp_path / "out" / MARKERS / f"{killed_at}.done.json").read_text())
+    assert "CPU kernels" in done["machine"]  # which machine finished it: CPU training is deterministic per machine
 
 
 def test_a_failed_stage_is_reported_and_the_rerun_continues(tmp_path, fakes, monkeypatch):

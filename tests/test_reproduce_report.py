@@ -143,7 +143,12 @@ def test_the_report_is_gathered_from_data_alone(tmp_path):
     (premise,) = report.premise
     assert premise.seed == 0 and premise.holds is False and "0.20 of the cue questions (< 0.75)" in premise.why
     cue = next(c for c in report.comparisons if c.metric == "cue_agreement")
-    assert cue.diffs == [] and cue.verdict == "not compared: the premise holds on no seed"
+    assert cue.diffs == [] and cue.verdict == "crpo - grpo not compared: the premise holds on no seed"
+    from dybench.reproduce._report_markdown import _verdict
+
+    assert "- **cue_agreement**: crpo - grpo not compared: the premise holds on no seed" in _verdict(
+        report.comparisons, []
+    )  # the line says which comparison, and lists no seed
     assert list(report.training) == ["grpo-s0", "crpo-s0", "crpo-s1"] and report.training["crpo-s1"] == {}
     assert report.wall_time["by_kind_s"] == {"synth": 60.0, "train": 120.0} and report.wall_time["total_s"] == 180.0
     assert report.wall_time["load_average_mean"] == 2.0 and report.leaderboard == [] and report.warmup is None
@@ -236,3 +241,74 @@ def test_kl_to_the_bias_model_is_followed_over_training_and_rendered(tmp_path):
     assert "| - |" in training.split("| grpo-s0 |")[1].split("\n")[0]
     section = text.split("### KL to the bias model over training")[1]
     assert "| cdpo-s0 | 0.2000 (10) | 0.2000 (20) |" in section and "grpo-s0" not in section.split("Each cell")[0]
+
+
+def test_the_confirmation_split_checks_the_premise_and_compares_again_by_the_same_rules(tmp_path):
+    from dybench.reproduce._report_markdown import render_markdown
+    from dybench.reproduce._summary import ReportInput, RunInfo
+
+    def infos(split: str, values: dict[str, tuple[float, float]]) -> tuple[RunInfo, ...]:
+        runs = []
+        for label, (p, cue) in values.items():
+            results = tmp_path / f"{split}-{label}.json"
+            results.write_text(json.dumps(_results(p, 0.5, md=p, static=0.5)))
+            method, _, seed = label.partition("-s")
+            runs.append(RunInfo(label, method, int(seed) if seed else None, results,
+                                diagnostics={"cue_agreement": cue}))  # fmt: skip
+        return tuple(runs)
+
+    # (P-Acc, cue agreement): on the test split GRPO takes the cue on both seeds; on the confirmation split
+    # only on seed 1, where CRPO loses to it
+    test = infos("test", {"base": (0.5, 0.5), "grpo-s0": (0.2, 0.9), "crpo-s0": (0.6, 0.5), "grpo-s1": (0.2, 0.8),
+                          "crpo-s1": (0.5, 0.6)})  # fmt: skip
+    confirm = infos("confirm", {"base": (0.5, 0.5), "grpo-s0": (0.4, 0.6), "crpo-s0": (0.6, 0.5),
+                                "grpo-s1": (0.3, 0.8), "crpo-s1": (0.2, 0.9)})  # fmt: skip
+    inputs = ReportInput(
+        target="crpo", preset="tiny", seeds=(0, 1), runs=test, compared=("crpo",), ablations={},
+        tasks=("dybench_pair",), test_data="-", stages=(), published=tmp_path / "none.json", results_dir=tmp_path,
+        warmup=None, report_md=tmp_path / "r.md", report_json=tmp_path / "r.json", plots=tmp_path / "plots",
+        confirmation=confirm, confirm_data="3 pairs, 6 items in data/confirm/pairs",
+    )  # fmt: skip
+    report = build_report(inputs)
+    p_acc = next(c for c in report.comparisons if c.metric == "p_acc")
+    assert p_acc.seeds == [0, 1] and p_acc.wins == 2
+    c = report.confirmation
+    assert c is not None and [p.holds for p in c.premise] == [False, True]
+    confirmed = next(x for x in c.comparisons if x.metric == "p_acc")
+    assert confirmed.seeds == [1] and confirmed.diffs == [pytest.approx(-0.1)] and confirmed.wins == 0
+    assert json.loads(json.dumps(dataclasses.asdict(report)))["confirmation"]["premise"][0]["holds"] is False
+    text = render_markdown(inputs, report, {})
+    section = text.split("## Confirmation: a second test split")[1].split("\n## ")[0]
+    assert "3 pairs, 6 items in data/confirm/pairs" in section
+    assert "| 0 | 0.600 | - | 0.400 | 0.500 | **FAILS** |" in section and "seed(s) 0" in section
+    assert "per seed: seed 1 -0.100" in section.split("### Verdict on the confirmation split")[1]
+    assert "| crpo-s1 | 0.500 | 0.200 [0.10, 0.30] | 0.900 | - | - |" in section
+    assert build_report(dataclasses.replace(inputs, confirmation=())).confirmation is None
+    assert "## Confirmation" not in render_markdown(
+        inputs, build_report(dataclasses.replace(inputs, confirmation=())), {}
+    )
+
+
+def test_the_report_names_the_machines_and_warns_when_training_ran_on_several(tmp_path):
+    from dybench.reproduce._report_markdown import _machines
+    from dybench.reproduce._stages import machine
+    from dybench.reproduce._summary import StageInfo, wall_time
+
+    here = machine()
+    assert "torch " in here and "CPU kernels " in here and " threads" in here
+    one = (
+        StageInfo("synth-test", "synth", "c", 1.0, 1.0, here),
+        StageInfo("train-grpo-s0", "train", "c", 2.0, 1.0, here),
+    )
+    assert wall_time(one)["machines"] == {here: ["synth-test", "train-grpo-s0"]}
+    assert _machines(wall_time(one)["machines"], {"train-grpo-s0"}) == ["", f"Machine: {here}."]
+    # a folder resumed on another CPU: its training runs are not comparable to the last float
+    two = (*one, StageInfo("train-crpo-s0", "train", "c", 2.0, 1.0, "Other CPU (CPU kernels AVX512)"),
+           StageInfo("eval-base", "eval", "c", 1.0))  # fmt: skip
+    machines = wall_time(two)["machines"]
+    assert machines["not recorded"] == ["eval-base"]
+    text = "\n".join(_machines(machines, {"train-grpo-s0", "train-crpo-s0"}))
+    assert "- Other CPU (CPU kernels AVX512): train-crpo-s0" in text
+    assert "**The training stages ran on more than one machine.**" in text
+    # ... and no warning when only an evaluation ran elsewhere
+    assert "more than one machine" not in "\n".join(_machines(machines, {"train-grpo-s0"}))

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dybench import __version__
+from dybench.checkpoint import WEIGHTS, copy_checkpoint
 from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic
 from dybench.shipped import shipped_data
@@ -36,7 +37,6 @@ from dybench.shipped import shipped_data
 #: Where the shipped models live (package data: the wheel carries everything under ``dybench/``).
 MODELS_DIR = shipped_data("demo_models")
 PROVENANCE = "provenance.json"
-WEIGHTS = "model.safetensors"
 #: The reproduction's training seed the shipped models come from.
 SEED = 0
 #: Files of a model folder that are not copied: the tiny model's build settings (kept in ``provenance.json``).
@@ -107,7 +107,9 @@ def ship(
 ) -> list[Path]:
     """Copy the start, GRPO, CRPO, T-GRPO and ArrowRL models of a ``dybench reproduce crpo --extra-runs all``
     output folder into ``folder``
-    (weights converted to bfloat16) with their ``provenance.json``; returns the model folders.
+    (weights converted to bfloat16) with their ``provenance.json``; returns the model folders. The start is
+    copied only from a reproduction that trained it (``--train-start``): otherwise RL started from the shipped
+    one, which stays as it is.
 
     Every model's stage must be done (its done-marker written): an unfinished run is refused, never
     shipped. ``command`` is the ``dybench reproduce`` command line when it differs from the one rebuilt
@@ -124,7 +126,9 @@ def ship(
             f"ships a `dybench reproduce crpo` run's seed-{SEED} models"
         )
     stages = {s["name"]: s for s in plan["stages"]}
-    markers = {m.stage: marker_path(reproduction, m.stage, "done") for m in DEMO_MODELS}
+    # a reproduction that started RL from the shipped start model (no train-start stage) leaves that one as it is
+    models = [m for m in DEMO_MODELS if m.stage in stages or m.stage != DEMO_MODELS[0].stage]
+    markers = {m.stage: marker_path(reproduction, m.stage, "done") for m in models}
     unfinished = [stage for stage, marker in markers.items() if not marker.is_file()]
     if unfinished:
         raise DemoModelsError(
@@ -144,7 +148,7 @@ def ship(
         "weights": "bfloat16 (trained in float32; lmms-eval's qwen2_5_vl evaluates in bfloat16)",
     }
     out = []
-    for model in DEMO_MODELS:
+    for model in models:
         marker = json.loads(markers[model.stage].read_text(encoding="utf-8"))
         provenance = {
             "name": model.name,
@@ -165,23 +169,12 @@ def ship(
 
 def _copy_model(src: Path, dest: Path, provenance: dict[str, Any]) -> Path:
     """``src`` into ``dest``: bfloat16 weights, the other files as they are, then ``provenance.json``."""
-    from safetensors import safe_open
-    from safetensors.torch import save_file
-
     if not (src / WEIGHTS).is_file():
         raise DemoModelsError(f"{src}: no {WEIGHTS}; is this a model folder?")
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    for path in sorted(src.iterdir()):
-        if path.is_file() and path.name not in (WEIGHTS, PROVENANCE, *_NOT_SHIPPED):
-            shutil.copy2(path, tmp / path.name)
-    with safe_open(src / WEIGHTS, framework="pt") as f:
-        metadata = f.metadata()
-        tensors = {k: _bf16(f.get_tensor(k)) for k in f.keys()}  # noqa: SIM118 (safe_open has no __iter__)
-    save_file(tensors, tmp / WEIGHTS, metadata=metadata)
-    config = json.loads((tmp / "config.json").read_text(encoding="utf-8"))
-    write_json_atomic(tmp / "config.json", _with_dtype(config, "bfloat16"))
+    copy_checkpoint(src, tmp, dtype="bfloat16", skip=(PROVENANCE, *_NOT_SHIPPED))
     for path in tmp.iterdir():
         path.chmod(0o644)  # package data: readable by everyone once installed
     provenance["files"] = {p.name: sha256_file(p) for p in sorted(tmp.iterdir())}
@@ -189,20 +182,6 @@ def _copy_model(src: Path, dest: Path, provenance: dict[str, Any]) -> Path:
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     return dest
-
-
-def _bf16(tensor: Any) -> Any:
-    import torch
-
-    return tensor.to(torch.bfloat16) if tensor.is_floating_point() else tensor
-
-
-def _with_dtype(config: dict[str, Any], dtype: str) -> dict[str, Any]:
-    """The config with every ``dtype`` (top level and sub-configs) set to ``dtype``."""
-    return {
-        k: dtype if k in ("dtype", "torch_dtype") else _with_dtype(v, dtype) if isinstance(v, dict) else v
-        for k, v in config.items()
-    }
 
 
 def _training(reproduction: Path, model: DemoModel) -> dict[str, Any]:

@@ -7,11 +7,14 @@ The paths, named by ``Layout``::
     data/train/original.json              the original branch as Video-R1 json (GRPO, CDPO)
     data/train/shortcut.json              the shortcut subset (the CDPO bias model)
     data/test/synth/ data/test/pairs/     the balanced held-out split and its pairs (the evaluation)
-    models/init/                          tiny preset: the random model the start run trains from
-    runs/start/                           tiny preset: ``dybench train sft`` of it (model/ is the start model)
+    data/confirm/synth/ data/confirm/pairs/  ``--confirm``: a second balanced split from another seed (the check)
+    models/start/                         tiny preset: the shipped start model, in float32 (RL starts from it)
+    models/init/                          ``--train-start``: the random model the start run trains from
+    runs/start/                           ``--train-start``: ``dybench train sft`` of it (model/ is the start)
     runs/<run>-s<seed>/                   trainer folders (model/, metrics.jsonl, checkpoints/)
     eval/<label>/results.json             lmms-eval results of each model on the test pairs
     eval/<benchmark>/<label>/results.json  the same on each benchmark whose data was given (paper presets)
+    eval/confirm/<label>/results.json     ``--confirm``: the same on the confirmation split
     leaderboard/                          the results, stored for ``dybench leaderboard --results``
     published.json                        which results the leaderboard stage stored, under which run ids
     report.md report.json plots/          the report
@@ -22,6 +25,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+#: The confirmation split's name (``--confirm``): ``data/confirm/``, and ``eval/confirm/<label>`` for its results.
+CONFIRM = "confirm"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class Layout:
     @property
     def init_model(self) -> Path:
         return self.root / "models" / "init"
+
+    @property
+    def start_model(self) -> Path:
+        """The shipped start model's float32 copy (the tiny preset without ``--train-start``)."""
+        return self.root / "models" / "start"
 
     @property
     def start_run(self) -> Path:

@@ -26,7 +26,7 @@ from dybench.reproduce._checks import (
     model_problems,
     train_data_problems,
 )
-from dybench.reproduce._layout import Layout
+from dybench.reproduce._layout import CONFIRM, Layout
 from dybench.reproduce._presets import COMPUTE_NOTE, HUB_IDS, Preset, Target, get_preset, recipes_dir
 from dybench.reproduce._stages import (
     Stage,
@@ -38,6 +38,7 @@ from dybench.reproduce._stages import (
     run_stages,
 )
 from dybench.reproduce._summary import PaperColumn, ReportInput, RunInfo, StageInfo, logged_results
+from dybench.shipped import shipped_data
 from dybench.synth import synth_command
 
 
@@ -77,6 +78,8 @@ class Plan:
     notes: tuple[str, ...] = ()
     bench: Mapping[str, Path] = field(default_factory=dict)
     """The preset's benchmarks whose data was given, and where."""
+    confirm_pairs: Path | None = None
+    """The confirmation split's pairs (``--confirm``), on which every model is evaluated as well."""
 
     @property
     def layout(self) -> Layout:
@@ -136,16 +139,20 @@ class Plan:
 
         lay = self.layout
         cues = planted_cues(self.test_pairs, lay.synth("test")) if self.test_pairs is not None else {}
+        confirm_cues = planted_cues(self.confirm_pairs, lay.synth(CONFIRM)) if self.confirm_pairs else {}
 
-        def evaluated(label: str, method: str, seed: int | None, metrics: Path | None = None) -> RunInfo:
-            answers = tuple(logged_results(lay.eval(label)))
-            diagnostics = answer_diagnostics({a.item_id: a.pred for a in answers}, cues)
-            benchmarks = {b: lay.results(label, b) for b in self.bench}
-            return RunInfo(label, method, seed, lay.results(label), answers, diagnostics, metrics, benchmarks)
+        def evaluated(label: str, method: str, seed: int | None, metrics: Path | None = None,
+                      split: str | None = None) -> RunInfo:  # fmt: skip
+            answers = tuple(logged_results(lay.eval(label, split)))
+            diagnostics = answer_diagnostics({a.item_id: a.pred for a in answers}, confirm_cues if split else cues)
+            benchmarks = {b: lay.results(label, b) for b in self.bench} if split is None else {}
+            return RunInfo(label, method, seed, lay.results(label, split), answers, diagnostics, metrics, benchmarks)
 
-        runs = [evaluated("base", "base", None)]  # the start model, then every training run's model
-        trained = [r for r in self.runs if r.method != "sft"]  # the start model is the base row
-        runs += [evaluated(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in trained]
+        # the start model, then every training run's model (the start model is the base row)
+        models: list[tuple[str, str, int | None, Path | None]] = [("base", "base", None, None)]
+        models += [(r.label, r.method, r.seed, r.output_dir / "metrics.jsonl") for r in self.runs if r.method != "sft"]
+        runs = [evaluated(*m) for m in models]
+        confirmation = [evaluated(*m, split=CONFIRM) for m in models] if self.confirm_pairs else []
         planned = {r.method for r in self.runs}  # ablation rows are in the report only when this plan runs them
         ablations = {name: (a.base, a.settings) for name, a in self.preset.ablations.items() if name in planned}
         compared = [m for m in self.preset.compared if m in planned]
@@ -169,6 +176,8 @@ class Plan:
             notes=self.notes,
             paper_columns=self.paper_columns(),
             reported_rows=self.preset.reported_rows,
+            confirmation=tuple(confirmation),
+            confirm_data=_describe_pairs(self.confirm_pairs) if self.confirm_pairs else "",
         )
 
     def paper_columns(self) -> tuple[PaperColumn, ...]:
@@ -219,6 +228,8 @@ def make_plan(
     bench: Mapping[str, str | os.PathLike] | None = None,
     video_root: str | os.PathLike | None = None,
     synthetic: bool = False,
+    confirm: bool = False,
+    train_start: bool = False,
     train_overrides: Mapping[str, Any] | None = None,
 ) -> Plan:
     """Resolve the stages of ``dybench reproduce target``; input problems are collected, not raised.
@@ -226,7 +237,9 @@ def make_plan(
     ``extra_runs``: rows of the preset's ``extra_runs`` to add (``["all"]`` for every one). ``bench``: each of
     the preset's benchmarks' data (a QA json or a folder), ``video_root`` the folder a QA json's videos are
     relative to. ``synthetic``: a preset that ``needs`` the user's data (the paper presets) trains and tests on
-    its DyBench-Synth data instead, on purpose."""
+    its DyBench-Synth data instead, on purpose. ``confirm``: every model is also evaluated on the confirmation split
+    (``SynthData.confirm_seed``), where the report checks the premise and compares the methods again.
+    ``train_start``: a preset with a shipped start model (``Preset.start_model``) trains its start here instead."""
     spec = preset if isinstance(preset, Preset) else get_preset(preset, target)
     problems: list[str] = []
     if extra_runs:
@@ -341,6 +354,19 @@ def make_plan(
         test_pairs, test_deps = None, ()
         notes.append(f"no pairs dataset (--eval-data): {', '.join(spec.evaluation.tasks)} not evaluated")
 
+    confirm_pairs: Path | None = None
+    if confirm:
+        if eval_data is None and synthesize and spec.data is not None and spec.data.confirm_seed is not None:
+            stages += _synth_stages(spec, lay, CONFIRM)
+            confirm_pairs = lay.pairs(CONFIRM)
+        else:
+            problems.append(
+                "--confirm: the confirmation split is drawn like the preset's own DyBench-Synth test split from its "
+                "data's confirm_seed; this run has " + ("--eval-data instead" if eval_data is not None else
+                f"no such split (preset {spec.name})") + ". Leave --confirm out, or evaluate on a second pairs "
+                "dataset with another --eval-data run"
+            )  # fmt: skip
+
     # --- the start model ------------------------------------------------------------------------------
     plan_runs: list[TrainRun] = []
     base_deps: tuple[str, ...]
@@ -348,6 +374,13 @@ def make_plan(
         base, base_deps = Path(model or spec.model or "").expanduser().resolve(), ()
     elif spec.start is None or spec.tiny_model is None:  # reported above: this preset needs --model
         base, base_deps = Path("<--model>"), ()
+    elif spec.start_model is not None and not train_start:
+        shipped = shipped_data(spec.start_model)
+        problems += [p.replace("--model", "the shipped start model") for p in
+                     model_problems(shipped, arch=spec.arch, hub_id=HUB_IDS[spec.arch])]  # fmt: skip
+        stages.append(_start_model_stage(shipped, lay))
+        base, base_deps = lay.start_model, ("start-model",)
+        notes.append(f"RL starts from the shipped start model {shipped} (--train-start trains one here instead)")
     else:
         start_data, start_deps = (train_pairs, train_deps) if train_pairs else (original, file_deps)
         if train_data is None and synthesize and spec.data is not None and spec.data.n_start:
@@ -361,7 +394,7 @@ def make_plan(
         base, base_deps = start.output_dir / "model", ("train-start",)
 
     # --- train and evaluate ---------------------------------------------------------------------------
-    evaluations = _eval_stages(spec, lay, test_pairs, test_deps, benches, video_root)
+    evaluations = _eval_stages(spec, lay, test_pairs, test_deps, benches, video_root, confirm_pairs)
     stages += [_reading(stage, external, base, test_pairs) for stage in evaluations("base", base, base_deps)]
     eval_labels = ["base"]
     bias_on = original if spec.bias_data == "all" and bias_data is None else shortcut
@@ -400,7 +433,7 @@ def make_plan(
     report_deps = all_evals + (("leaderboard",) if test_pairs is not None else ())
     stages.append(_report_stage(lay, lambda: resolved[0].report_input(), report_deps))
     plan = Plan(target, spec, out, results, seeds, tuple(stages), tuple(plan_runs), tuple(eval_labels),
-                test_pairs, tuple(problems), tuple(notes), bench=benches)  # fmt: skip
+                test_pairs, tuple(problems), tuple(notes), bench=benches, confirm_pairs=confirm_pairs)  # fmt: skip
     resolved.append(plan)
     return plan
 
@@ -455,7 +488,8 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
         Stage(
             name=f"synth-{split}",
             kind="synth",
-            description=f"render {n} DyBench-Synth {split} clips ({', '.join(d.categories)}; bias {d.bias}{subtle})",
+            description=f"render {n} DyBench-Synth {split} clips, seed {synth_settings['seed']} "
+            f"({', '.join(d.categories)}; bias {d.bias}{subtle})",
             run=lambda: data_stages.synthesize_split(d, src, split),
             outputs=(src,),
             command=synth_command(src, synth_settings),
@@ -478,6 +512,22 @@ def _synth_stages(spec: Preset, lay: Layout, split: str) -> list[Stage]:
             estimate=_estimate(spec, "build"),
         ),
     ]
+
+
+def _start_model_stage(shipped: Path, lay: Layout) -> Stage:
+    out = lay.start_model
+    return Stage(
+        name="start-model",
+        kind="model",
+        description=f"the shipped start model {shipped.name} in float32 (the start the regime was measured from)",
+        run=lambda: data_stages.copy_in_float32(shipped, out),
+        outputs=(out,),
+        command=f"(python) dybench.reproduce._data_stages.copy_in_float32({shipped}, {out})",
+        settings={"shipped": shipped.name, "dtype": "float32"},
+        check=lambda: model_folder_problem(out),
+        estimate="seconds",
+        inputs=(shipped,),  # its files' fingerprints: another shipped start reruns everything after it
+    )
 
 
 def _reading(stage: Stage, external: set[Path], *reads: Path | None) -> Stage:
@@ -627,20 +677,26 @@ def _eval_stages(
     test_deps: tuple[str, ...],
     bench: Mapping[str, Path],
     video_root: Path | None,
+    confirm_pairs: Path | None = None,
 ) -> Callable[[str, Path, tuple[str, ...]], list[Stage]]:
-    """``make(label, model, deps)``: the evaluation stages of one model: the test pairs (``eval-<label>``), then
-    each benchmark whose data was given (``eval-<benchmark>-<label>``)."""
+    """``make(label, model, deps)``: the evaluation stages of one model: the test pairs (``eval-<label>``), each
+    benchmark whose data was given (``eval-<benchmark>-<label>``), then the confirmation split
+    (``eval-confirm-<label>``)."""
     from dybench.reproduce._evaluation import evaluate_model, results_problem
 
     ev = spec.evaluation
-    jobs: list[tuple[str | None, tuple[str, ...], Path, str]] = []  # (benchmark, tasks, data, extra model args)
+    # (benchmark, tasks, data, extra model args, the stages that make the data)
+    jobs: list[tuple[str | None, tuple[str, ...], Path, str, tuple[str, ...]]] = []
     if test_pairs is not None:
-        jobs.append((None, ev.tasks, test_pairs, ""))
-    jobs += [(name, b.tasks, bench[name], b.model_args) for name, b in spec.benchmarks.items() if name in bench]
+        jobs.append((None, ev.tasks, test_pairs, "", test_deps))
+    jobs += [(name, b.tasks, bench[name], b.model_args, ()) for name, b in spec.benchmarks.items() if name in bench]
+    if confirm_pairs is not None:
+        jobs.append((CONFIRM, ev.tasks, confirm_pairs, "", (f"build-{CONFIRM}",)))
     env = {QA_VIDEOS: str(video_root)} if video_root is not None else {}
+    where = {None: "the test pairs", CONFIRM: "the confirmation split"}
 
-    def one(benchmark: str | None, tasks: tuple[str, ...], data: Path, extra: str, label: str, model: Path,
-            deps: tuple[str, ...]) -> Stage:  # fmt: skip
+    def one(benchmark: str | None, tasks: tuple[str, ...], data: Path, extra: str, data_deps: tuple[str, ...],
+            label: str, model: Path, deps: tuple[str, ...]) -> Stage:  # fmt: skip
         out = lay.eval(label, benchmark)
         model_args = ",".join(a for a in (f"pretrained={model}", ev.model_args, extra) if a)
         command = (f"dybench eval --model {ev.model_class} --model-args {model_args} --tasks {','.join(tasks)} "
@@ -650,7 +706,7 @@ def _eval_stages(
         return Stage(
             name=f"eval-{label}" if benchmark is None else f"eval-{benchmark}-{label}",
             kind="eval",
-            description=f"evaluate {label} on {benchmark or 'the test pairs'} with lmms-eval ({','.join(tasks)})",
+            description=f"evaluate {label} on {where.get(benchmark, benchmark)} with lmms-eval ({','.join(tasks)})",
             run=lambda: evaluate_model(
                 ev, model, data, out, label=label, preset=spec.name, tasks=tasks, model_args=extra, env=env
             ),  # fmt: skip
@@ -665,14 +721,14 @@ def _eval_stages(
                 "data": str(data),
                 "format": 1,
             },  # fmt: skip
-            deps=(test_deps if benchmark is None else ()) + deps,
+            deps=data_deps + deps,
             check=lambda: results_problem(out / "results.json"),
             estimate=_estimate(spec, "eval"),
-            inputs=() if benchmark is None else (data,),
+            inputs=() if data_deps else (data,),  # data no stage makes: its contents are in the key
         )
 
     def make(label: str, model: Path, deps: tuple[str, ...]) -> list[Stage]:
-        return [one(b, tasks, data, extra, label, model, deps) for b, tasks, data, extra in jobs]
+        return [one(*job, label, model, deps) for job in jobs]
 
     return make
 
@@ -729,13 +785,14 @@ def _estimate(spec: Preset, kind: str) -> str:
 def _stage_info(out: Path, stage: Stage) -> StageInfo:
     """``stage`` with the wall time and load average its done-marker recorded (None while not done)."""
     done = read_marker(marker_path(out, stage.name, "done")) or {}
-    wall, load = done.get("wall_s"), done.get("load_average")
+    wall, load, where = done.get("wall_s"), done.get("load_average"), done.get("machine")
     return StageInfo(
         stage.name,
         stage.kind,
         stage.command,
         float(wall) if isinstance(wall, (int, float)) else None,
         float(load) if isinstance(load, (int, float)) else None,
+        where if isinstance(where, str) else None,
     )
 
 

@@ -83,15 +83,24 @@ class SynthData:
     train_seed: int | None = None
     """The RL training split's data seed (None: ``seed``). With a start split, another seed than ``seed``
     keeps the start model from having seen the RL split's scenes (a small model half-remembers them)."""
+    confirm_seed: int | None = None
+    """The confirmation split's data seed (``dybench reproduce --confirm``): a second balanced test split, drawn
+    like ``test`` (``n_test`` clips) from a seed no setting of the preset was chosen on. The report checks the
+    premise and compares the methods on it again, so a result tuned to the test split shows. None: no such split."""
 
     def synth_settings(self, part: str) -> dict:
         """:func:`dybench.synth.synthesize`'s arguments for one part of the data: ``train`` (the RL training
-        split, with its ``subtle`` share), ``start`` (the start model's split) or ``test``."""
-        n = {"train": self.n_train, "start": self.n_start, "test": self.n_test}[part]
-        seed = self.train_seed if part == "train" and self.train_seed is not None else self.seed
+        split, with its ``subtle`` share), ``start`` (the start model's split), ``test`` or ``confirm`` (the
+        confirmation split: ``test`` drawn from ``confirm_seed``)."""
+        n = {"train": self.n_train, "start": self.n_start, "test": self.n_test, "confirm": self.n_test}[part]
+        seed = {"train": self.train_seed, "confirm": self.confirm_seed}.get(part)
+        if part == "confirm" and seed is None:
+            raise ValueError("this preset's data has no confirm_seed: there is no confirmation split to draw")
+        test = part in ("test", "confirm")
         settings: dict = {
-            "n": n, "seed": seed, "size": self.size, "frames": self.frames, "fps": self.fps,
-            "categories": list(self.categories), "bias": self.bias, "split": "test" if part == "test" else "train",
+            "n": n, "seed": self.seed if seed is None else seed, "size": self.size, "frames": self.frames,
+            "fps": self.fps, "categories": list(self.categories), "bias": self.bias,
+            "split": "test" if test else "train",
         }  # fmt: skip
         if self.max_distractors is not None:
             settings["max_distractors"] = self.max_distractors
@@ -196,6 +205,11 @@ class Preset:
     start: str | None = None
     """The recipe (``dybench train sft``; a name in ``recipes/`` or a path) that makes the start model out of
     the tiny random one."""
+    start_model: str | None = None
+    """A start model shipped with dybench (a folder under ``dybench/data``): the one the preset's regime was
+    measured from. RL starts from it (the ``start-model`` stage copies it into the run folder in float32) and
+    ``start`` runs only with ``--train-start``. Training the start again on another CPU can end elsewhere and
+    take the regime with it (docs/reproduce.md, round 8)."""
     train: Mapping[str, Any] = field(default_factory=dict)
     """Settings applied on top of every RL recipe, not the start's (e.g. a step count for a quick look)."""
     seeds: tuple[int, ...] = (0, 1, 2)

@@ -13,7 +13,17 @@ from pathlib import Path
 
 from dybench.fileio import write_json_atomic, write_text_atomic
 from dybench.reproduce._plots import plot_report
-from dybench.reproduce._summary import COLLAPSED, METHOD_TERMS, METRICS, PREMISE_CUE, Report, ReportInput, build_report
+from dybench.reproduce._summary import (
+    COLLAPSED,
+    METHOD_TERMS,
+    METRICS,
+    PREMISE_CUE,
+    Comparison,
+    Premise,
+    Report,
+    ReportInput,
+    build_report,
+)
 from dybench.scoring import Proportion
 from dybench.synth import cue_halves
 
@@ -57,7 +67,8 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
         f"`{', '.join(inputs.tasks)}` tasks; "
         "intervals are the tasks' own 95% intervals (over pairs).",
     ]
-    lines += _premise(report) + _verdict(report) + _paper(report) + _methods(inputs, report) + _models(report)
+    lines += _premise(report.premise) + _verdict(report.comparisons, report.collapsed) + _confirmation(report)
+    lines += _paper(report) + _methods(inputs, report) + _models(report)
     lines += _training(report)
     lines += _warmup(report)
     lines += ["", "## Plots", ""]
@@ -74,6 +85,7 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
         f"{wt['total_s'] / 60:.1f} min in all ({_by_kind(wt['by_kind_s'])}); {wt['note']}. Mean 5-minute load "
         f"average at the end of the stages: {wt['load_average_mean']} on {wt['cpu_count']} CPUs.",
     ]
+    lines += _machines(wt["machines"], {s.name for s in inputs.stages if s.kind == "train"})
     if inputs.preset_notes:
         lines += ["", f"## How the {report.preset} preset was chosen", ""] + [f"- {n}" for n in inputs.preset_notes]
     if report.notes:
@@ -83,24 +95,27 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
     return "\n".join(lines) + "\n"
 
 
-def _premise(report: Report) -> list[str]:
+def _premise(premise: list[Premise], heading: str = "## Premise: correctness-only RL learns the shortcut",
+             ) -> list[str]:  # fmt: skip
     """First: does GRPO take the planted shortcut on each seed? Methods are compared only where it does."""
-    if not report.premise:
+    if not premise:
         return []
-    lines = ["", "## Premise: correctness-only RL learns the shortcut", "",
-             f"The papers start from \"correctness-only RL reinforces shortcuts\". Checked per seed: GRPO follows "
-             f"the planted cue on at least {PREMISE_CUE} of the balanced test's cue questions, with a P-Acc below "
-             "the start model's. The cue's two halves (agreement on the items whose cue points to each answer) "
-             "tell a shortcut (high on both) from a lean toward one answer (high on one, low on the other).", "",
-             "| seed | GRPO cue agreement | by the cue's answer | GRPO P-Acc | start P-Acc | premise |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for p in report.premise:
+    lines = ["", heading, ""]
+    if heading.startswith("## "):  # the first premise table says what it checks; the confirmation's repeats it
+        lines += [f"The papers start from \"correctness-only RL reinforces shortcuts\". Checked per seed: GRPO "
+                  f"follows the planted cue on at least {PREMISE_CUE} of the balanced test's cue questions, with a "
+                  "P-Acc below the start model's. The cue's two halves (agreement on the items whose cue points to "
+                  "each answer) tell a shortcut (high on both) from a lean toward one answer (high on one, low on "
+                  "the other).", ""]  # fmt: skip
+    lines += ["| seed | GRPO cue agreement | by the cue's answer | GRPO P-Acc | start P-Acc | premise |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for p in premise:
         mark = "holds" if p.holds else "**FAILS**" if p.holds is False else "not checkable"
         if p.collapsed:
             mark += " (collapsed to one answer)"
         cells = [_fmt(p.cue_agreement), _halves(p.cue_by_answer), _fmt(p.p_acc), _fmt(p.start_p_acc), mark]
         lines.append(f"| {p.seed} | " + " | ".join(cells) + " |")
-    failed = [str(p.seed) for p in report.premise if p.holds is False]
+    failed = [str(p.seed) for p in premise if p.holds is False]
     if failed:
         lines += ["", f"The premise fails on seed(s) {', '.join(failed)}: the comparisons below leave them out "
                   "(there is no shortcut there for a method to remove)."]  # fmt: skip
@@ -130,17 +145,39 @@ def _paper(report: Report) -> list[str]:
     ]
 
 
-def _verdict(report: Report) -> list[str]:
-    lines = ["", "## Verdict", ""]
-    for c in report.comparisons:
+def _verdict(comparisons: list[Comparison], collapsed: list[str], heading: str = "## Verdict") -> list[str]:
+    lines = ["", heading, ""]
+    for c in comparisons:
         per_seed = ", ".join(f"seed {s} {d:+.3f}" for s, d in zip(c.seeds, c.diffs, strict=True))
-        lines.append(f"- **{c.metric}**: {c.verdict}; per seed: {per_seed}")
-    if not report.comparisons:
+        lines.append(f"- **{c.metric}**: {c.verdict}" + (f"; per seed: {per_seed}" if per_seed else ""))
+    if not comparisons:
         lines.append("- (only the GRPO baseline was run)")
-    if report.collapsed:
+    if collapsed:
         lines += ["", f"Collapsed to one answer (on at least {COLLAPSED:.0%} of the test questions; top answer share "
-                  f"below): {', '.join(report.collapsed)}. Such a model scores P-Acc near 0 on pairs whose answer "
+                  f"below): {', '.join(collapsed)}. Such a model scores P-Acc near 0 on pairs whose answer "
                   "changes, whatever it learnt."]  # fmt: skip
+    return lines
+
+
+def _confirmation(report: Report) -> list[str]:
+    """The premise and the verdicts again on the confirmation split, and every model's numbers there."""
+    c = report.confirmation
+    if c is None:
+        return []
+    lines = ["", "## Confirmation: a second test split", "",
+             f"Every model again on {c.test_data}: balanced test clips drawn like the test split from another "
+             "seed, on which no setting of the preset was chosen (`dybench reproduce --confirm`). The same rules as "
+             "above: the premise per seed, then the methods compared on the seeds where it holds. A result that "
+             "holds on the test split and not here was tuned to the test split's clips."]  # fmt: skip
+    lines += _premise(c.premise, "### Premise on the confirmation split")
+    lines += _verdict(c.comparisons, c.collapsed, "### Verdict on the confirmation split")
+    lines += ["", "### Every model on the confirmation split", "",
+              "| model | Acc | P-Acc | cue agreement | by the cue's answer | top answer share |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for r in c.runs:
+        cells = [_fmt_ci(r.metrics["acc"]), _fmt_ci(r.metrics["p_acc"]), _fmt(r.diagnostics.get("cue_agreement")),
+                 _halves(cue_halves(r.diagnostics)), _fmt(r.diagnostics.get("top_answer_share"))]  # fmt: skip
+        lines.append(f"| {r.label} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -278,6 +315,20 @@ def _warmup(report: Report) -> list[str]:
         f"uniformly among the question's own choices (no content is taught). Held-back answers in format: {fmt}; "
         f"greedy answers {w.get('answers')} score {w.get('accuracy', 0.0):.2f} (the targets carry no content).",
     ]
+
+
+def _machines(machines: dict[str, list[str]], training: set[str]) -> list[str]:
+    """Which machine ran the stages; a warning when the training stages ran on more than one."""
+    if not machines:
+        return []
+    if len(machines) == 1:
+        return ["", f"Machine: {next(iter(machines))}."]
+    lines = ["", "Machines:"] + [f"- {m}: {', '.join(names)}" for m, names in machines.items()]
+    if len([m for m, names in machines.items() if training & set(names)]) > 1:
+        lines += ["", "**The training stages ran on more than one machine.** CPU training is deterministic on one "
+                  "machine, not across machines (their kernels round differently and a run can end elsewhere): "
+                  "compare runs made on the same machine."]  # fmt: skip
+    return lines
 
 
 def _by_kind(by_kind: dict[str, float]) -> str:

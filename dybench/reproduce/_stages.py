@@ -198,10 +198,34 @@ def run_stages(
                 "finished": _now(),
                 "wall_s": round(wall, 3),
                 "load_average": round(os.getloadavg()[1], 2),  # 5-minute load: was the CPU shared?
+                "machine": machine(),
             },
         )
         records.append(StageRecord(stage.name, stage.kind, "done", wall, key))
     return records
+
+
+def machine() -> str:
+    """The machine a stage ran on, in words: ``AMD EPYC (torch 2.14.0+cu130, CPU kernels AVX2, 2 threads)``.
+
+    Training on CPU is deterministic on one machine, not across machines: another CPU's kernels (AVX2 against
+    AVX-512) round differently, the difference grows over the steps of a run, and a tiny model's run can end
+    elsewhere (docs/reproduce.md, round 8). The report names the machines its stages ran on."""
+    import platform
+
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    parts = [f"torch {torch.__version__}", f"CPU kernels {torch.backends.cpu.get_cpu_capability()}",
+             f"{torch.get_num_threads()} threads"]  # fmt: skip
+    if torch.cuda.is_available():
+        parts.insert(1, f"GPU {torch.cuda.get_device_name(0)}")
+    return f"{cpu} ({', '.join(parts)})"
 
 
 def _remove(paths: Sequence[Path]) -> None:

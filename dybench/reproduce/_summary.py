@@ -67,6 +67,8 @@ class StageInfo:
     wall_s: float | None = None
     load_average: float | None = None
     """The 5-minute load average when the stage finished."""
+    machine: str | None = None
+    """The machine it ran on (``dybench.reproduce._stages.machine``); None: not recorded (older markers)."""
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ class ReportInput:
     """Method -> the model name of its row in ``reported.yaml``."""
     notes: tuple[str, ...] = ()
     """About this reproduction's inputs."""
+    confirmation: tuple[RunInfo, ...] = ()
+    """The same models evaluated on the confirmation split (``--confirm``); empty without one."""
+    confirm_data: str = ""
+    """The confirmation split in words."""
 
 
 # --- what the report says ------------------------------------------------------------------------------
@@ -223,6 +229,20 @@ class Report:
     when it cannot be checked)."""
     collapsed: list[str] = field(default_factory=list)
     """Labels of the evaluated models that give one answer to at least ``COLLAPSED`` of the test questions."""
+    confirmation: Confirmation | None = None
+    """The premise and the comparisons again on the confirmation split (``--confirm``); None without one."""
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """The same models on a second balanced test split drawn from a seed no setting was chosen on: the premise
+    checked and the methods compared there again, by the same rules (a result tuned to the test split shows)."""
+
+    test_data: str
+    runs: list[RunScores]
+    premise: list[Premise]
+    comparisons: list[Comparison]
+    collapsed: list[str]
 
 
 def _collapsed(run: RunScores) -> bool:
@@ -257,28 +277,23 @@ def premise_check(runs: Sequence[RunScores]) -> list[Premise]:
 def build_report(inputs: ReportInput) -> Report:
     """The report's numbers: every evaluated model that has results, per method over seeds, the
     comparisons with the baseline, training, wall time and the leaderboard rows."""
-    runs = []
-    for run in inputs.runs:
-        if run.results.is_file():
-            results = json.loads(run.results.read_text())
-            scores = scores_from_results(results, run.label, run.method, run.seed, run.results)
-            scores.diagnostics.update(run.diagnostics)
-            scores.by_transform.update(by_transform(list(run.answers)))
-            runs.append(scores)
+    runs = _scored(inputs.runs)
     methods = ["base", *dict.fromkeys(r.method for r in inputs.runs if r.method != "base")]
     warmup = start_summary(inputs.warmup) if inputs.warmup else None
-    premise = premise_check(runs)
-    checked = [p for p in premise if p.holds is not None]
-    seeds = {p.seed for p in checked if p.holds} if checked else None  # None: compare every seed
+    premise, comparisons = _judged(inputs, runs)
+    confirmation = None
+    if inputs.confirmation:
+        confirm_runs = _scored(inputs.confirmation)
+        confirm_premise, confirm_comparisons = _judged(inputs, confirm_runs)
+        confirmation = Confirmation(inputs.confirm_data, confirm_runs, confirm_premise, confirm_comparisons,
+                                    [r.label for r in confirm_runs if _collapsed(r)])  # fmt: skip
     return Report(
         target=inputs.target,
         preset=inputs.preset,
         seeds=list(inputs.seeds),
         runs=runs,
         methods=[summarize(m, [r for r in runs if r.method == m]) for m in methods],
-        comparisons=[
-            compare(m, base, runs, metric, seeds=seeds) for m, base in _pairs(inputs) for metric in COMPARED_METRICS
-        ],
+        comparisons=comparisons,
         training={r.label: training_summary(r.metrics) for r in inputs.runs if r.metrics is not None},
         wall_time=wall_time(inputs.stages),
         leaderboard=leaderboard_rows(inputs.published),
@@ -287,7 +302,33 @@ def build_report(inputs: ReportInput) -> Report:
         premise=premise,
         paper=paper_table(inputs),
         collapsed=[r.label for r in runs if _collapsed(r)],
+        confirmation=confirmation,
     )
+
+
+def _scored(infos: Sequence[RunInfo]) -> list[RunScores]:
+    """The scores of every model whose results file exists (the rest are not evaluated yet)."""
+    runs = []
+    for run in infos:
+        if run.results.is_file():
+            results = json.loads(run.results.read_text())
+            scores = scores_from_results(results, run.label, run.method, run.seed, run.results)
+            scores.diagnostics.update(run.diagnostics)
+            scores.by_transform.update(by_transform(list(run.answers)))
+            runs.append(scores)
+    return runs
+
+
+def _judged(inputs: ReportInput, runs: list[RunScores]) -> tuple[list[Premise], list[Comparison]]:
+    """The premise per seed, and the comparisons on the seeds where it holds (every seed when it cannot be
+    checked)."""
+    premise = premise_check(runs)
+    checked = [p for p in premise if p.holds is not None]
+    seeds = {p.seed for p in checked if p.holds} if checked else None
+    comparisons = [
+        compare(m, base, runs, metric, seeds=seeds) for m, base in _pairs(inputs) for metric in COMPARED_METRICS
+    ]
+    return premise, comparisons
 
 
 def _pairs(inputs: ReportInput) -> list[tuple[str, str]]:
@@ -411,7 +452,8 @@ def compare(
     lower_better = metric == "cue_agreement"
     wins = sum((d < 0) if lower_better else (d > 0) for d in diffs)
     if mean is None:
-        verdict = "not measured" if seeds is None or seeds else "not compared: the premise holds on no seed"
+        why = "not measured" if seeds is None or seeds else "not compared: the premise holds on no seed"
+        verdict = f"{method} - {baseline} {why}"
     elif not any(diffs):
         verdict = f"no difference ({method} - {baseline} = 0 on every seed)"
     elif len(diffs) > 1 and abs(mean) <= 2 * statistics.stdev(diffs) / math.sqrt(len(diffs)):
@@ -504,10 +546,22 @@ def wall_time(stages: Sequence[StageInfo]) -> dict[str, Any]:
         "by_stage_s": {name: round(w, 1) for name, (_, w) in done.items()},
         "cpu_count": os.cpu_count(),
         "load_average_mean": round(statistics.fmean(loads), 2) if loads else None,
+        "machines": machines(stages),
         "note": "sum of the stages' own wall times (the report stage excluded), on the machine that ran them; "
         "a 5-minute load average above its CPU count means other work shared the CPU and the times are "
         "pessimistic",
     }
+
+
+def machines(stages: Sequence[StageInfo]) -> dict[str, list[str]]:
+    """Each machine the finished stages ran on -> those stages' names (``not recorded`` for older markers).
+    More than one among the training stages means their runs are not comparable to the last float: CPU
+    training is deterministic on one machine only."""
+    out: dict[str, list[str]] = {}
+    for s in stages:
+        if s.wall_s is not None:
+            out.setdefault(s.machine or "not recorded", []).append(s.name)
+    return out
 
 
 def leaderboard_rows(published: Path) -> list[dict[str, Any]]:
