@@ -59,7 +59,8 @@ def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypat
     monkeypatch.setenv("DYBENCH_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "run"
     preset = smallest(tmp_path)
-    done = reproduce("crpo", preset=preset, output_dir=out, seeds=[0], log=lambda s: None)
+    # the whole chain, the start model's training included (the preset's default starts from the shipped start)
+    done = reproduce("crpo", preset=preset, output_dir=out, seeds=[0], train_start=True, log=lambda s: None)
 
     report = json.loads((out / "report.json").read_text())
     labels = [r["label"] for r in report["runs"]]
@@ -88,7 +89,7 @@ def test_the_tiny_chain_runs_end_to_end_and_a_rerun_skips_it(tmp_path, monkeypat
     assert done.report == out / "report.md"
 
     lines: list[str] = []
-    reproduce("crpo", preset=preset, output_dir=out, seeds=[0], log=lines.append)
+    reproduce("crpo", preset=preset, output_dir=out, seeds=[0], train_start=True, log=lines.append)
     skipped = [line for line in lines if "done already, skipped" in line]
     assert len(skipped) == len(done.plan.stages) - 1  # all but the report, which always refreshes
     assert (out / MARKERS / "report.done.json").is_file()

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from dybench import __version__
-from dybench.checkpoint import WEIGHTS, copy_checkpoint
 from dybench.errors import UserError
 from dybench.fileio import read_jsonl, sha256_file, write_json_atomic
 from dybench.shipped import shipped_data
+from dybench.weights_copy import WEIGHTS, copy_checkpoint
 
 #: Where the shipped models live (package data: the wheel carries everything under ``dybench/``).
 MODELS_DIR = shipped_data("demo_models")

@@ -144,8 +144,8 @@ def pairs_problem(folder: Path) -> str | None:
 def copy_in_float32(shipped: Path, out: Path) -> None:
     """The shipped start model (bfloat16, ``dybench/data``) into ``out`` in float32, the dtype RL trains in;
     ``out`` appears whole or not at all. Its ``provenance.json`` stays with the shipped copy."""
-    from dybench.checkpoint import copy_checkpoint
     from dybench.fileio import atomic_dir
+    from dybench.weights_copy import copy_checkpoint
 
     with atomic_dir(out) as tmp:
         copy_checkpoint(shipped, tmp, dtype="float32", skip=("provenance.json",))

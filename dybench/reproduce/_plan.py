@@ -168,7 +168,7 @@ class Plan:
             stages=tuple(_stage_info(self.output_dir, stage) for stage in self.stages),
             published=lay.published,
             results_dir=self.results_dir,
-            warmup=lay.start_run if self.preset.start else None,
+            warmup=lay.start_run if any(r.method == "sft" for r in self.runs) else None,  # trained here
             report_md=lay.report_md,
             report_json=lay.report_json,
             plots=lay.plots,
