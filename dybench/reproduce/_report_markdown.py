@@ -96,12 +96,12 @@ def render_markdown(inputs: ReportInput, report: Report, plots: dict[str, str]) 
 
 
 def _premise(premise: list[Premise], heading: str = "## Premise: correctness-only RL learns the shortcut",
-             ) -> list[str]:  # fmt: skip
+             explain: bool = True) -> list[str]:  # fmt: skip
     """First: does GRPO take the planted shortcut on each seed? Methods are compared only where it does."""
     if not premise:
         return []
     lines = ["", heading, ""]
-    if heading.startswith("## "):  # the first premise table says what it checks; the confirmation's repeats it
+    if explain:  # what the table checks, said once (the confirmation split's table repeats it)
         lines += [f"The papers start from \"correctness-only RL reinforces shortcuts\". Checked per seed: GRPO "
                   f"follows the planted cue on at least {PREMISE_CUE} of the balanced test's cue questions, with a "
                   "P-Acc below the start model's. The cue's two halves (agreement on the items whose cue points to "
@@ -169,7 +169,7 @@ def _confirmation(report: Report) -> list[str]:
              "seed, on which no setting of the preset was chosen (`dybench reproduce --confirm`). The same rules as "
              "above: the premise per seed, then the methods compared on the seeds where it holds. A result that "
              "holds on the test split and not here was tuned to the test split's clips."]  # fmt: skip
-    lines += _premise(c.premise, "### Premise on the confirmation split")
+    lines += _premise(c.premise, "### Premise on the confirmation split", explain=False)
     lines += _verdict(c.comparisons, c.collapsed, "### Verdict on the confirmation split")
     lines += ["", "### Every model on the confirmation split", "",
               "| model | Acc | P-Acc | cue agreement | by the cue's answer | top answer share |",
